@@ -1,0 +1,2 @@
+DROP TABLE network_revision;
+DROP TABLE shops;

@@ -1,0 +1,142 @@
+//! HTTP: the route table, shared state, and the OpenAPI document.
+//!
+//! Handlers are thin: parse and check parameters, call the domain (inside `web::block` when it
+//! touches the database), map the result. Every error leaves as `application/problem+json`.
+
+pub mod metrics;
+pub mod ops;
+pub mod params;
+pub mod pickup_points;
+pub mod shops;
+
+use crate::error::ApiError;
+use crate::network::service::Network;
+use actix_web::{body::MessageBody, dev::ServiceResponse, middleware::ErrorHandlerResponse, web};
+use std::sync::Arc;
+use utoipa::OpenApi;
+
+/// State shared by every handler.
+#[derive(Clone)]
+pub struct AppState {
+    /// The shop network and its geo index.
+    pub network: Arc<Network>,
+    /// Prometheus metrics.
+    pub metrics: Arc<metrics::Metrics>,
+    /// Largest import body accepted.
+    pub max_upload_bytes: usize,
+}
+
+/// The OpenAPI 3 document of every route.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "pudo",
+        description = "Pickup-point network coordinator.",
+        license(name = "Apache-2.0")
+    ),
+    paths(
+        pickup_points::search,
+        pickup_points::get,
+        shops::import,
+        ops::healthz,
+        ops::readyz,
+        ops::metrics,
+        ops::openapi,
+    ),
+    components(schemas(crate::error::Problem, crate::network::import::RowError))
+)]
+pub struct ApiDoc;
+
+/// Registers every route; used by `serve` and by the tests.
+pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
+    move |cfg: &mut web::ServiceConfig| {
+        let max_upload = state.max_upload_bytes;
+        cfg.app_data(web::Data::new(state))
+            .app_data(web::QueryConfig::default().error_handler(|e, _| {
+                ApiError::BadRequest(format!("the query string cannot be read: {e}")).into()
+            }))
+            .app_data(web::PathConfig::default().error_handler(|e, _| {
+                ApiError::bad_parameter("id", format!("the path is invalid: {e}")).into()
+            }))
+            .app_data(web::PayloadConfig::new(max_upload))
+            .service(
+                web::scope("/v1")
+                    .service(pickup_points::search)
+                    .service(pickup_points::get)
+                    .service(shops::import),
+            )
+            .service(ops::healthz)
+            .service(ops::readyz)
+            .service(ops::metrics)
+            .service(ops::openapi)
+            .default_service(web::to(|| async {
+                Err::<actix_web::HttpResponse, _>(ApiError::NotFound("no such route".into()))
+            }));
+    }
+}
+
+/// The whole application: routes plus the middleware every request passes through.
+pub fn app(
+    state: AppState,
+) -> actix_web::App<
+    impl actix_web::dev::ServiceFactory<
+        actix_web::dev::ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    actix_web::App::new()
+        .wrap(actix_web::middleware::ErrorHandlers::new().default_handler(problem_for_bare_errors))
+        .wrap_fn(metrics::track)
+        .wrap(tracing_actix_web::TracingLogger::default())
+        .configure(configure(state))
+}
+
+/// Turns any error answer that is not yet problem+json (actix's own 405, 413, …) into one.
+pub fn problem_for_bare_errors<B: MessageBody + 'static>(
+    res: ServiceResponse<B>,
+) -> actix_web::Result<ErrorHandlerResponse<B>> {
+    let is_problem = res
+        .response()
+        .headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
+    if is_problem {
+        return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+    }
+    let status = res.status();
+    let detail = match status.as_u16() {
+        405 => "this method is not allowed on this route".to_owned(),
+        413 => "the request body is larger than allowed (PUDO_MAX_UPLOAD_MB)".to_owned(),
+        _ => status.canonical_reason().unwrap_or("error").to_owned(),
+    };
+    let problem = crate::error::Problem {
+        kind: format!("https://pudo.dev/problems/http-{}", status.as_u16()),
+        title: status.canonical_reason().unwrap_or("Error").to_owned(),
+        status: status.as_u16(),
+        detail,
+        parameter: None,
+        errors: None,
+        truncated: None,
+    };
+    let (req, _) = res.into_parts();
+    let response = actix_web::HttpResponse::build(status)
+        .content_type("application/problem+json")
+        .json(problem);
+    Ok(ErrorHandlerResponse::Response(
+        ServiceResponse::new(req, response).map_into_right_body(),
+    ))
+}
+
+/// Runs blocking work (database, large parsing) off the async workers.
+pub async fn blocking<T, F>(f: F) -> Result<T, ApiError>
+where
+    F: FnOnce() -> Result<T, ApiError> + Send + 'static,
+    T: Send + 'static,
+{
+    web::block(f)
+        .await
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("blocking task failed: {e}")))?
+}

@@ -1,0 +1,75 @@
+//! Operations: liveness, readiness, metrics and the OpenAPI document.
+
+use super::{blocking, ApiDoc, AppState};
+use crate::error::{ApiError, Problem};
+use actix_web::{get, web, HttpResponse};
+use serde::Serialize;
+use utoipa::{OpenApi, ToSchema};
+
+/// Health answer.
+#[derive(Serialize, ToSchema)]
+pub struct Health {
+    /// `ok`
+    pub status: &'static str,
+}
+
+/// Readiness answer.
+#[derive(Serialize, ToSchema)]
+pub struct Readiness {
+    /// `ready`
+    pub status: &'static str,
+    /// Shops in the geo index.
+    pub shops: usize,
+    /// Network revision the index reflects.
+    pub revision: i64,
+}
+
+/// Liveness: the process answers.
+#[utoipa::path(tag = "operations", responses((status = 200, body = Health)))]
+#[get("/healthz")]
+pub async fn healthz() -> web::Json<Health> {
+    web::Json(Health { status: "ok" })
+}
+
+/// Readiness: the database answers and the geo index is loaded.
+#[utoipa::path(tag = "operations", responses(
+    (status = 200, body = Readiness),
+    (status = 503, body = Problem, content_type = "application/problem+json"),
+))]
+#[get("/readyz")]
+pub async fn readyz(state: web::Data<AppState>) -> Result<web::Json<Readiness>, ApiError> {
+    let network = state.network.clone();
+    blocking(move || Ok(crate::db::ping(&mut *network.conn()?)?)).await?;
+    if !state.network.is_loaded() {
+        return Err(ApiError::Unavailable(
+            "the geo index is still loading".into(),
+        ));
+    }
+    let shops = state.network.index().len();
+    Ok(web::Json(Readiness {
+        status: "ready",
+        shops,
+        revision: state.network.revision(),
+    }))
+}
+
+/// Prometheus metrics, text exposition format.
+#[utoipa::path(tag = "operations", responses((status = 200, content_type = "text/plain", body = String)))]
+#[get("/metrics")]
+pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    state
+        .metrics
+        .index_shops
+        .set(state.network.index().len() as i64);
+    state.metrics.index_revision.set(state.network.revision());
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(state.metrics.render())
+}
+
+/// This document: OpenAPI 3 for every route.
+#[utoipa::path(tag = "operations", responses((status = 200, content_type = "application/json", body = Object)))]
+#[get("/openapi.json")]
+pub async fn openapi() -> HttpResponse {
+    HttpResponse::Ok().json(ApiDoc::openapi())
+}

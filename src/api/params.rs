@@ -1,0 +1,86 @@
+//! Query-string parsing that names the parameter at fault.
+
+use crate::error::ApiError;
+use std::collections::HashMap;
+
+/// The parameters of one request, each allowed once and checked against a known list.
+pub struct QueryParams {
+    values: HashMap<String, String>,
+}
+
+impl QueryParams {
+    /// Reads pairs from the query string, refusing unknown and repeated parameters.
+    pub fn new(pairs: Vec<(String, String)>, allowed: &[&str]) -> Result<Self, ApiError> {
+        let mut values = HashMap::new();
+        for (name, value) in pairs {
+            if !allowed.contains(&name.as_str()) {
+                return Err(ApiError::bad_parameter(
+                    &name,
+                    format!(
+                        "unknown parameter {name:?} (allowed: {})",
+                        allowed.join(", ")
+                    ),
+                ));
+            }
+            if values.insert(name.clone(), value).is_some() {
+                return Err(ApiError::bad_parameter(
+                    &name,
+                    format!("parameter {name:?} is given more than once"),
+                ));
+            }
+        }
+        Ok(Self { values })
+    }
+
+    /// A parameter parsed with `parse`, or `None` when absent.
+    pub fn optional<T>(
+        &self,
+        name: &str,
+        parse: impl FnOnce(&str) -> Result<T, String>,
+    ) -> Result<Option<T>, ApiError> {
+        match self.values.get(name).map(|v| v.trim()) {
+            None => Ok(None),
+            Some("") => Err(ApiError::bad_parameter(name, format!("{name} is empty"))),
+            Some(v) => parse(v)
+                .map(Some)
+                .map_err(|m| ApiError::bad_parameter(name, format!("{name}: {m}"))),
+        }
+    }
+
+    /// A parameter that must be present.
+    pub fn required<T>(
+        &self,
+        name: &str,
+        parse: impl FnOnce(&str) -> Result<T, String>,
+    ) -> Result<T, ApiError> {
+        self.optional(name, parse)?
+            .ok_or_else(|| ApiError::bad_parameter(name, format!("{name} is required")))
+    }
+}
+
+/// A finite number within `min..=max`.
+pub fn number_in(min: f64, max: f64) -> impl Fn(&str) -> Result<f64, String> {
+    move |v| match v.parse::<f64>() {
+        Ok(x) if x.is_finite() && (min..=max).contains(&x) => Ok(x),
+        Ok(_) => Err(format!("{v} is out of range ({min} to {max})")),
+        Err(_) => Err(format!("{v:?} is not a number")),
+    }
+}
+
+/// A whole number within `min..=max`.
+pub fn integer_in(min: i64, max: i64) -> impl Fn(&str) -> Result<i64, String> {
+    move |v| match v.parse::<i64>() {
+        Ok(x) if (min..=max).contains(&x) => Ok(x),
+        Ok(_) => Err(format!("{v} is out of range ({min} to {max})")),
+        Err(_) => Err(format!("{v:?} is not a whole number")),
+    }
+}
+
+/// An RFC 3339 instant, e.g. `2026-11-11T09:30:00+08:00`.
+pub fn instant(v: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    chrono::DateTime::parse_from_rfc3339(v)
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .map_err(|e| {
+            format!("{v:?} is not an RFC 3339 time such as 2026-11-11T09:30:00+08:00 ({e})")
+        })
+}

@@ -1,0 +1,167 @@
+//! The error policy, and the one place domain errors become HTTP answers.
+//!
+//! - Pure domain code returns small, precise error types (`import::Rejected`,
+//!   `hours::HoursError`); storage functions return `diesel::QueryResult`.
+//! - CLI commands and start-up use `anyhow` and print the chain.
+//! - HTTP handlers return [`ApiError`], and only this module decides status codes. Every error
+//!   answer is `application/problem+json` (RFC 9457) with a `title`, a `detail` in words and,
+//!   where it helps, the parameter or rows at fault. Internal details (SQL, paths) are logged,
+//!   never sent.
+
+use crate::network::import::{Rejected, RowError};
+use actix_web::http::{header, StatusCode};
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// An error answered to an HTTP client.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// A query, path or body parameter is missing or malformed (400).
+    #[error("{detail}")]
+    BadParameter {
+        /// The parameter's name.
+        parameter: String,
+        /// What is wrong with it.
+        detail: String,
+    },
+    /// The request body cannot be read (400).
+    #[error("{0}")]
+    BadRequest(String),
+    /// The thing addressed does not exist (404).
+    #[error("{0}")]
+    NotFound(String),
+    /// An uploaded file was rejected whole (422).
+    #[error(transparent)]
+    Rejected(#[from] Rejected),
+    /// The body is larger than allowed (413).
+    #[error("{0}")]
+    TooLarge(String),
+    /// The database is unreachable or the service is still starting (503).
+    #[error("{0}")]
+    Unavailable(String),
+    /// Anything else (500); the cause is logged, not sent.
+    #[error("internal error")]
+    Internal(#[source] anyhow::Error),
+}
+
+impl ApiError {
+    /// A 503 for an unreachable database.
+    pub fn unavailable() -> Self {
+        Self::Unavailable("the database is unavailable; try again shortly".into())
+    }
+
+    /// A 400 naming the parameter at fault.
+    pub fn bad_parameter(parameter: impl Into<String>, detail: impl Into<String>) -> Self {
+        Self::BadParameter {
+            parameter: parameter.into(),
+            detail: detail.into(),
+        }
+    }
+}
+
+impl From<diesel::result::Error> for ApiError {
+    fn from(e: diesel::result::Error) -> Self {
+        use diesel::result::{DatabaseErrorKind, Error};
+        match e {
+            Error::NotFound => Self::NotFound("not found".into()),
+            Error::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => Self::unavailable(),
+            Error::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => Self::unavailable(),
+            other => Self::Internal(other.into()),
+        }
+    }
+}
+
+impl From<crate::db::DbError> for ApiError {
+    fn from(e: crate::db::DbError) -> Self {
+        match e {
+            crate::db::DbError::Pool(_) => Self::unavailable(),
+            crate::db::DbError::Query(q) => q.into(),
+            other => Self::Internal(other.into()),
+        }
+    }
+}
+
+/// The body of every error answer (RFC 9457 problem details).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Problem {
+    /// A URI naming the kind of problem.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Short, fixed summary of the kind.
+    pub title: String,
+    /// HTTP status.
+    pub status: u16,
+    /// What went wrong this time, in words.
+    pub detail: String,
+    /// The query or body parameter at fault, if one is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parameter: Option<String>,
+    /// Rows of an uploaded file at fault, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors: Option<Vec<RowError>>,
+    /// Whether more rows were at fault than `errors` lists.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub truncated: Option<bool>,
+}
+
+impl ApiError {
+    fn slug_and_title(&self) -> (&'static str, &'static str) {
+        match self {
+            Self::BadParameter { .. } => ("bad-parameter", "Invalid parameter"),
+            Self::BadRequest(_) => ("bad-request", "Bad request"),
+            Self::NotFound(_) => ("not-found", "Not found"),
+            Self::Rejected(_) => ("file-rejected", "File rejected"),
+            Self::TooLarge(_) => ("too-large", "Request body too large"),
+            Self::Unavailable(_) => ("unavailable", "Service unavailable"),
+            Self::Internal(_) => ("internal", "Internal error"),
+        }
+    }
+
+    /// The problem document for this error.
+    pub fn problem(&self) -> Problem {
+        let (slug, title) = self.slug_and_title();
+        let (parameter, errors, truncated) = match self {
+            Self::BadParameter { parameter, .. } => (Some(parameter.clone()), None, None),
+            Self::Rejected(r) => (None, Some(r.errors.clone()), Some(r.truncated)),
+            _ => (None, None, None),
+        };
+        Problem {
+            kind: format!("https://pudo.dev/problems/{slug}"),
+            title: title.into(),
+            status: self.status_code().as_u16(),
+            detail: self.to_string(),
+            parameter,
+            errors,
+            truncated,
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::BadParameter { .. } | Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::Rejected(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        match self {
+            Self::Internal(cause) => tracing::error!(error = ?cause, "internal error"),
+            Self::Unavailable(why) => tracing::warn!(%why, "unavailable"),
+            _ => {}
+        }
+        let mut response = HttpResponse::build(self.status_code());
+        if matches!(self, Self::Unavailable(_)) {
+            response.insert_header((header::RETRY_AFTER, "5"));
+        }
+        response
+            .content_type("application/problem+json")
+            .json(self.problem())
+    }
+}

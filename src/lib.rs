@@ -1,0 +1,12 @@
+//! pudo: a pickup-point network coordinator.
+//!
+//! See `ARCHITECTURE.md` for the code map. Domain modules ([`network`]) never see HTTP types;
+//! [`api`] holds the thin actix-web handlers; [`db`] the two storage backends.
+
+pub mod api;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod network;
+pub mod server;
+pub mod telemetry;

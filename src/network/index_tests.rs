@@ -1,0 +1,188 @@
+use super::*;
+use chrono::TimeZone;
+use proptest::prelude::*;
+
+fn shop(id: i64, lat: f64, lon: f64, status: ShopStatus, hours: &str) -> IndexedShop {
+    IndexedShop {
+        id,
+        external_id: format!("S{id}").into(),
+        name: format!("Shop {id}").into(),
+        latitude: lat,
+        longitude: lon,
+        h3_cell: 0,
+        capacity: 10,
+        status,
+        timezone: if lon < 0.0 {
+            chrono_tz::Europe::Madrid
+        } else {
+            chrono_tz::Asia::Shanghai
+        },
+        hours: WeeklyHours::parse(hours).expect("hours"),
+    }
+}
+
+/// The reference: every shop, filtered, sorted by (haversine distance, id).
+fn brute_force(index: &GeoIndex, lat: f64, lon: f64, filter: &SearchFilter<'_>) -> Vec<(i64, f64)> {
+    let q = Point::from_degrees(lat, lon);
+    let mut all: Vec<(f64, i64)> = index
+        .shops()
+        .filter(|s| s.status == ShopStatus::Active)
+        .filter(|s| {
+            filter
+                .open_at
+                .is_none_or(|at| s.hours.is_open_at(s.timezone, at))
+        })
+        .filter(|s| filter.accept.is_none_or(|f| f(s)))
+        .map(|s| {
+            (
+                haversine_m(&q, &Point::from_degrees(s.latitude, s.longitude)),
+                s.id,
+            )
+        })
+        .filter(|(d, _)| filter.max_distance_m.is_none_or(|max| *d <= max))
+        .collect();
+    all.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    all.into_iter()
+        .take(filter.limit)
+        .map(|(d, id)| (id, d))
+        .collect()
+}
+
+fn answer(hits: &[Hit<'_>]) -> Vec<(i64, f64)> {
+    hits.iter().map(|h| (h.shop.id, h.distance_m)).collect()
+}
+
+fn coord() -> impl Strategy<Value = (f64, f64)> {
+    prop_oneof![
+        // Anywhere on the globe.
+        (-90.0..=90.0f64, -180.0..=180.0f64),
+        // Around the antimeridian.
+        (
+            -60.0..60.0f64,
+            prop_oneof![170.0..=180.0f64, -180.0..-170.0f64]
+        ),
+        // Around the poles.
+        (
+            prop_oneof![85.0..=90.0f64, -90.0..-85.0f64],
+            -180.0..=180.0f64
+        ),
+        // A dense city, where ties and near-ties happen.
+        (40.40..40.42f64, -3.71..-3.69f64),
+    ]
+}
+
+fn status() -> impl Strategy<Value = ShopStatus> {
+    prop_oneof![6 => Just(ShopStatus::Active), 1 => Just(ShopStatus::Paused), 1 => Just(ShopStatus::Closed)]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    #[test]
+    fn search_equals_brute_force(
+        shops in prop::collection::vec((coord(), status()), 0..400),
+        queries in prop::collection::vec(coord(), 10),
+        limit in 1usize..120,
+        radius in prop::option::of(1.0..3_000_000.0f64),
+        duplicate_every in 2usize..50,
+    ) {
+        // Some shops share a location exactly, so equal distances must fall back to ids.
+        let shops: Vec<IndexedShop> = shops.iter().enumerate().map(|(i, ((lat, lon), st))| {
+            let (lat, lon) = if i % duplicate_every == 0 && i > 0 { shops[i - 1].0 } else { (*lat, *lon) };
+            shop(1000 - i as i64, lat, lon, *st, "24/7")
+        }).collect();
+        let index = GeoIndex::build(shops);
+        let filter = SearchFilter { limit, max_distance_m: radius, open_at: None, accept: None };
+        for (lat, lon) in queries {
+            prop_assert_eq!(answer(&index.search(lat, lon, &filter)), brute_force(&index, lat, lon, &filter));
+        }
+    }
+
+    #[test]
+    fn updates_keep_search_exact(
+        shops in prop::collection::vec(coord(), 1..300),
+        moves in prop::collection::vec((0usize..300, coord(), status()), 0..700),
+        queries in prop::collection::vec(coord(), 5),
+    ) {
+        let mut index = GeoIndex::build(
+            shops.iter().enumerate().map(|(i, (lat, lon))| shop(i as i64, *lat, *lon, ShopStatus::Active, "24/7")),
+        );
+        for (i, (lat, lon), st) in moves {
+            // Ids past the initial set are new shops; the rest move or change status.
+            index.upsert(shop(i as i64, lat, lon, st, "24/7"));
+        }
+        let filter = SearchFilter::nearest(10);
+        for (lat, lon) in queries {
+            prop_assert_eq!(answer(&index.search(lat, lon, &filter)), brute_force(&index, lat, lon, &filter));
+        }
+    }
+}
+
+#[test]
+fn empty_network_and_k_larger_than_the_network() {
+    let empty = GeoIndex::build(Vec::new());
+    assert!(empty
+        .search(0.0, 0.0, &SearchFilter::nearest(10))
+        .is_empty());
+    let small = GeoIndex::build(vec![
+        shop(1, 10.0, 10.0, ShopStatus::Active, "24/7"),
+        shop(2, -10.0, -10.0, ShopStatus::Active, "24/7"),
+        shop(3, 0.0, 0.1, ShopStatus::Paused, "24/7"),
+    ]);
+    let hits = small.search(0.0, 0.0, &SearchFilter::nearest(100));
+    assert_eq!(
+        hits.iter().map(|h| h.shop.id).collect::<Vec<_>>(),
+        vec![1, 2],
+        "paused shop 3 never listed"
+    );
+    assert!(small.search(0.0, 0.0, &SearchFilter::nearest(0)).is_empty());
+}
+
+#[test]
+fn nearest_across_the_antimeridian_and_over_the_pole() {
+    let index = GeoIndex::build(vec![
+        shop(1, 0.0, 179.99, ShopStatus::Active, "24/7"),
+        shop(2, 0.0, 178.0, ShopStatus::Active, "24/7"),
+        shop(3, 89.99, 0.0, ShopStatus::Active, "24/7"),
+        shop(4, 89.0, 180.0, ShopStatus::Active, "24/7"),
+    ]);
+    let first = index.search(0.0, -179.99, &SearchFilter::nearest(1));
+    assert_eq!(first[0].shop.id, 1);
+    assert!(
+        (first[0].distance_m - 2_223.9).abs() < 1.0,
+        "{}",
+        first[0].distance_m
+    );
+    // From just past the pole on the other side, shop 3 is 2 km away, shop 4 about 100 km.
+    let polar = index.search(89.99, 180.0, &SearchFilter::nearest(2));
+    assert_eq!(
+        polar.iter().map(|h| h.shop.id).collect::<Vec<_>>(),
+        vec![3, 4]
+    );
+}
+
+#[test]
+fn open_at_filters_in_each_shop_time_zone() {
+    let index = GeoIndex::build(vec![
+        shop(1, 40.0, -3.0, ShopStatus::Active, "Mo-Su 09:00-10:00"),
+        shop(2, 40.0, -3.1, ShopStatus::Active, "Mo-Su 17:00-18:00"),
+    ]);
+    // 08:30 UTC in January: 09:30 in Madrid.
+    let at = Utc.with_ymd_and_hms(2026, 1, 15, 8, 30, 0).unwrap();
+    let filter = SearchFilter {
+        open_at: Some(at),
+        ..SearchFilter::nearest(10)
+    };
+    let hits = index.search(40.0, -3.05, &filter);
+    assert_eq!(hits.iter().map(|h| h.shop.id).collect::<Vec<_>>(), vec![1]);
+}
+
+#[test]
+fn attribute_updates_apply_in_place() {
+    let mut index = GeoIndex::build(vec![shop(1, 1.0, 1.0, ShopStatus::Active, "24/7")]);
+    index.upsert(shop(1, 1.0, 1.0, ShopStatus::Paused, "24/7"));
+    assert!(index.search(1.0, 1.0, &SearchFilter::nearest(1)).is_empty());
+    assert_eq!(index.len(), 1);
+    index.remove(1);
+    assert!(index.is_empty() && index.get(1).is_none());
+}

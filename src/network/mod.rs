@@ -1,0 +1,16 @@
+//! The partner-shop network: shops, their import, the seed network and the geo index that
+//! answers "nearest pickup points".
+//!
+//! Pure domain code: no HTTP types here, and SQL only in [`store`].
+
+pub mod geo;
+pub mod hours;
+pub mod import;
+pub mod index;
+pub mod seed;
+pub mod service;
+pub mod shop;
+pub mod store;
+
+pub use index::{GeoIndex, Hit, SearchFilter};
+pub use shop::{Shop, ShopInput, ShopStatus};

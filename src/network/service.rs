@@ -1,0 +1,167 @@
+//! The network as the service runs it: the database plus this instance's geo index, kept in
+//! step through the network revision (see [`store::current_revision`]).
+
+use super::import::{self, Format, Rejected};
+use super::index::{GeoIndex, IndexedShop};
+use super::store::{self, ShopRow, UpsertSummary};
+use super::ShopInput;
+use crate::db::{DbError, Pool};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::{Mutex, RwLock, RwLockReadGuard};
+use std::time::Instant;
+
+/// Share of the network that, when changed at once, makes a refresh rebuild the index from
+/// scratch instead of applying each change.
+const FULL_RELOAD_SHARE: usize = 8;
+
+/// Why an import did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    /// The file had bad rows; nothing was stored.
+    #[error(transparent)]
+    Rejected(#[from] Rejected),
+    /// The database failed; nothing was stored.
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+impl From<diesel::result::Error> for ImportError {
+    fn from(e: diesel::result::Error) -> Self {
+        Self::Db(e.into())
+    }
+}
+
+/// The shop network of one running instance.
+pub struct Network {
+    pool: Pool,
+    index: RwLock<GeoIndex>,
+    revision: AtomicI64,
+    loaded: AtomicBool,
+    refreshing: Mutex<()>,
+}
+
+impl Network {
+    /// A network over `pool` with an empty, not yet loaded index.
+    pub fn new(pool: Pool) -> Self {
+        Self {
+            pool,
+            index: RwLock::new(GeoIndex::default()),
+            revision: AtomicI64::new(-1),
+            loaded: AtomicBool::new(false),
+            refreshing: Mutex::new(()),
+        }
+    }
+
+    /// The database pool.
+    pub fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
+    /// A pooled connection.
+    pub fn conn(&self) -> Result<crate::db::PooledConn, DbError> {
+        Ok(self.pool.get()?)
+    }
+
+    /// Read access to the geo index, for searches. Hold it only as long as the search.
+    pub fn index(&self) -> RwLockReadGuard<'_, GeoIndex> {
+        // A panic while holding the lock cannot leave the index half-written (every writer
+        // swaps or upserts whole shops), so a poisoned lock is still safe to read.
+        self.index.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Whether the index has been loaded from the database at least once.
+    pub fn is_loaded(&self) -> bool {
+        self.loaded.load(Ordering::Acquire)
+    }
+
+    /// The network revision the index reflects (-1 before the first load).
+    pub fn revision(&self) -> i64 {
+        self.revision.load(Ordering::Acquire)
+    }
+
+    /// Brings the index up to the database's latest revision; returns the number of shops
+    /// applied. Cheap when nothing changed: one single-row query.
+    pub fn refresh(&self) -> Result<usize, DbError> {
+        let _one_at_a_time = self.refreshing.lock().unwrap_or_else(|p| p.into_inner());
+        let mut conn = self.pool.get()?;
+        let latest = store::current_revision(&mut conn)?;
+        let seen = self.revision();
+        if latest <= seen && self.is_loaded() {
+            return Ok(0);
+        }
+        let started = Instant::now();
+        let held = self.index().len();
+        let rows = if seen < 0 {
+            store::load_all(&mut conn)?
+        } else {
+            store::changed_between(&mut conn, seen, latest)?
+        };
+        drop(conn);
+        let applied = rows.len();
+        if seen < 0 || applied * FULL_RELOAD_SHARE > held.max(1) {
+            let rows = if seen < 0 {
+                rows
+            } else {
+                store::load_all(&mut *self.conn()?)?
+            };
+            let fresh = GeoIndex::build(indexed(&rows));
+            *self.index.write().unwrap_or_else(|p| p.into_inner()) = fresh;
+        } else {
+            let mut index = self.index.write().unwrap_or_else(|p| p.into_inner());
+            for shop in indexed(&rows) {
+                index.upsert(shop);
+            }
+        }
+        self.revision.store(latest, Ordering::Release);
+        self.loaded.store(true, Ordering::Release);
+        let shops = self.index().len();
+        tracing::info!(
+            revision = latest,
+            applied,
+            shops,
+            ms = started.elapsed().as_millis() as u64,
+            "geo index refreshed"
+        );
+        Ok(applied)
+    }
+
+    /// Validates a whole file and stores every shop in it, or none; then refreshes the index.
+    pub fn import_file(
+        &self,
+        content: &[u8],
+        format: Format,
+        progress: &mut dyn FnMut(usize),
+    ) -> Result<UpsertSummary, ImportError> {
+        let shops = import::parse(content, format)?;
+        self.import(&shops, progress)
+    }
+
+    /// Stores validated shops (all or nothing) and refreshes the index.
+    pub fn import(
+        &self,
+        shops: &[ShopInput],
+        progress: &mut dyn FnMut(usize),
+    ) -> Result<UpsertSummary, ImportError> {
+        let summary = store::upsert_shops(&mut *self.conn()?, shops, progress)?;
+        self.refresh()?;
+        Ok(summary)
+    }
+
+    /// One shop from the database.
+    pub fn find(&self, id: i64) -> Result<Option<ShopRow>, DbError> {
+        Ok(store::find(&mut *self.conn()?, id)?)
+    }
+}
+
+fn indexed(rows: &[ShopRow]) -> impl Iterator<Item = IndexedShop> + '_ {
+    rows.iter().filter_map(|row| {
+        let shop = row.to_indexed();
+        if shop.is_none() {
+            tracing::warn!(
+                id = row.id,
+                "shop row has an unreadable status, time zone or hours; left out of search"
+            );
+        }
+        shop
+    })
+}

@@ -1,0 +1,103 @@
+//! What a partner shop is: the validated input a planner imports and the stored row.
+
+use super::hours::WeeklyHours;
+use chrono::NaiveDateTime;
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+use std::{fmt, str::FromStr};
+use utoipa::ToSchema;
+
+/// Whether a shop takes parcels: only `active` shops are offered to customers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ShopStatus {
+    /// Open for business and offered in searches.
+    Active,
+    /// Temporarily not taking parcels (holiday, full counter); kept out of searches.
+    Paused,
+    /// No longer a partner; kept for history.
+    Closed,
+}
+
+impl ShopStatus {
+    /// The text stored in the `status` column.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Paused => "paused",
+            Self::Closed => "closed",
+        }
+    }
+}
+
+impl fmt::Display for ShopStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for ShopStatus {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "active" => Ok(Self::Active),
+            "paused" => Ok(Self::Paused),
+            "closed" => Ok(Self::Closed),
+            other => Err(format!(
+                "unknown status {other:?} (use active, paused or closed)"
+            )),
+        }
+    }
+}
+
+/// One validated shop from an import file or a seed, ready to be stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ShopInput {
+    /// The partner's own unique reference for the shop.
+    pub external_id: String,
+    /// Display name.
+    pub name: String,
+    /// Latitude in degrees, -90..=90.
+    pub latitude: f64,
+    /// Longitude in degrees, -180..=180.
+    pub longitude: f64,
+    /// Parcel slots.
+    pub capacity: i32,
+    /// IANA time zone the opening hours are read in.
+    pub timezone: Tz,
+    /// Weekly opening hours in local time.
+    pub hours: WeeklyHours,
+    /// Whether the shop takes parcels.
+    pub status: ShopStatus,
+}
+
+/// A shop as stored, with the derived geo keys and bookkeeping times (UTC).
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct Shop {
+    /// pudo's id for the shop.
+    pub id: i64,
+    /// The partner's own unique reference.
+    pub external_id: String,
+    /// Display name.
+    pub name: String,
+    /// Latitude in degrees.
+    pub latitude: f64,
+    /// Longitude in degrees.
+    pub longitude: f64,
+    /// H3 cell at resolution 9, as a hexadecimal string.
+    pub h3_cell: String,
+    /// Region key: the resolution-3 parent cell, hexadecimal.
+    pub region: String,
+    /// Parcel slots.
+    pub capacity: i32,
+    /// IANA time zone of the opening hours.
+    pub timezone: String,
+    /// Weekly opening hours, canonical text form.
+    pub opening_hours: String,
+    /// active, paused or closed.
+    pub status: ShopStatus,
+    /// When the shop was first stored.
+    pub created_at: NaiveDateTime,
+    /// When the shop last changed.
+    pub updated_at: NaiveDateTime,
+}

@@ -1,0 +1,243 @@
+//! Shops in the database: all-or-nothing upserts, lookups, and the change feed that keeps
+//! every instance's geo index current.
+
+use super::geo::{cell_and_region, cell_hex};
+use super::index::IndexedShop;
+use super::shop::{Shop, ShopInput, ShopStatus};
+use crate::db::schema::{network_revision, shops};
+use crate::db::DbConn;
+use chrono::{NaiveDateTime, Utc};
+use diesel::prelude::*;
+use diesel::result::QueryResult;
+use diesel::upsert::excluded;
+
+/// Rows per INSERT statement (14 parameters each: well inside both backends' limits).
+const BATCH: usize = 1000;
+
+/// A `shops` row as stored.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = shops)]
+pub struct ShopRow {
+    /// pudo's id.
+    pub id: i64,
+    /// Partner reference.
+    pub external_id: String,
+    /// Display name.
+    pub name: String,
+    /// Degrees.
+    pub latitude: f64,
+    /// Degrees.
+    pub longitude: f64,
+    /// H3 cell, resolution 9.
+    pub h3_cell: i64,
+    /// Region key.
+    pub region: i64,
+    /// Parcel slots.
+    pub capacity: i32,
+    /// IANA zone.
+    pub timezone: String,
+    /// Canonical hours text.
+    pub opening_hours: String,
+    /// Status text.
+    pub status: String,
+    /// Revision that last wrote the row.
+    pub revision: i64,
+    /// UTC.
+    pub created_at: NaiveDateTime,
+    /// UTC.
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = shops)]
+struct NewShop<'a> {
+    external_id: &'a str,
+    name: &'a str,
+    latitude: f64,
+    longitude: f64,
+    h3_cell: i64,
+    region: i64,
+    capacity: i32,
+    timezone: &'a str,
+    opening_hours: String,
+    status: &'static str,
+    revision: i64,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+}
+
+/// What an import did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct UpsertSummary {
+    /// Shops that were new.
+    pub inserted: usize,
+    /// Shops that existed (same external_id) and were updated.
+    pub updated: usize,
+    /// Network revision the import committed as.
+    pub revision: i64,
+}
+
+/// Inserts or updates (by `external_id`) every shop in one transaction: either all are
+/// stored or none. `progress` is told how many rows are written so far.
+pub fn upsert_shops(
+    conn: &mut DbConn,
+    input: &[ShopInput],
+    progress: &mut dyn FnMut(usize),
+) -> QueryResult<UpsertSummary> {
+    conn.transaction(|conn| {
+        let revision = bump_revision(conn)?;
+        let before: i64 = shops::table.count().get_result(conn)?;
+        let now = Utc::now().naive_utc();
+        let mut written = 0;
+        for chunk in input.chunks(BATCH) {
+            let rows: Vec<NewShop<'_>> = chunk.iter().map(|s| new_shop(s, revision, now)).collect();
+            write_batch(conn, &rows)?;
+            written += chunk.len();
+            progress(written);
+        }
+        let after: i64 = shops::table.count().get_result(conn)?;
+        let inserted = usize::try_from(after - before).unwrap_or(0);
+        Ok(UpsertSummary {
+            inserted,
+            updated: input.len() - inserted,
+            revision,
+        })
+    })
+}
+
+fn new_shop(s: &ShopInput, revision: i64, now: NaiveDateTime) -> NewShop<'_> {
+    // Coordinates were validated on import, so the cell always exists.
+    let (h3_cell, region) = cell_and_region(s.latitude, s.longitude).unwrap_or((0, 0));
+    NewShop {
+        external_id: &s.external_id,
+        name: &s.name,
+        latitude: s.latitude,
+        longitude: s.longitude,
+        h3_cell,
+        region,
+        capacity: s.capacity,
+        timezone: s.timezone.name(),
+        opening_hours: s.hours.to_string(),
+        status: s.status.as_str(),
+        revision,
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+macro_rules! upsert_rows {
+    ($conn:expr, $rows:expr) => {
+        diesel::insert_into(shops::table)
+            .values($rows)
+            .on_conflict(shops::external_id)
+            .do_update()
+            .set((
+                shops::name.eq(excluded(shops::name)),
+                shops::latitude.eq(excluded(shops::latitude)),
+                shops::longitude.eq(excluded(shops::longitude)),
+                shops::h3_cell.eq(excluded(shops::h3_cell)),
+                shops::region.eq(excluded(shops::region)),
+                shops::capacity.eq(excluded(shops::capacity)),
+                shops::timezone.eq(excluded(shops::timezone)),
+                shops::opening_hours.eq(excluded(shops::opening_hours)),
+                shops::status.eq(excluded(shops::status)),
+                shops::revision.eq(excluded(shops::revision)),
+                shops::updated_at.eq(excluded(shops::updated_at)),
+            ))
+            .execute($conn)
+    };
+}
+
+fn write_batch(conn: &mut DbConn, rows: &[NewShop<'_>]) -> QueryResult<usize> {
+    // The upsert's SQL differs per backend. SQLite has no multi-row upsert in diesel, but
+    // one prepared single-row statement per shop inside the transaction is just as fast there.
+    match conn {
+        DbConn::Sqlite(c) => rows.iter().map(|row| upsert_rows!(&mut *c, row)).sum(),
+        DbConn::Postgres(c) => upsert_rows!(c, rows),
+    }
+}
+
+/// Takes the next network revision. Must be the first statement of a write transaction: on
+/// PostgreSQL its row lock makes concurrent writers commit in revision order.
+fn bump_revision(conn: &mut DbConn) -> QueryResult<i64> {
+    diesel::update(network_revision::table)
+        .set(network_revision::revision.eq(network_revision::revision + 1))
+        .execute(conn)?;
+    current_revision(conn)
+}
+
+/// The last committed network revision.
+pub fn current_revision(conn: &mut DbConn) -> QueryResult<i64> {
+    network_revision::table
+        .select(network_revision::revision)
+        .first(conn)
+}
+
+/// Every shop, any status.
+pub fn load_all(conn: &mut DbConn) -> QueryResult<Vec<ShopRow>> {
+    shops::table
+        .select(ShopRow::as_select())
+        .order(shops::id)
+        .load(conn)
+}
+
+/// Shops written after revision `since` up to and including `until`.
+pub fn changed_between(conn: &mut DbConn, since: i64, until: i64) -> QueryResult<Vec<ShopRow>> {
+    shops::table
+        .select(ShopRow::as_select())
+        .filter(shops::revision.gt(since).and(shops::revision.le(until)))
+        .order(shops::id)
+        .load(conn)
+}
+
+/// One shop by pudo id.
+pub fn find(conn: &mut DbConn, id: i64) -> QueryResult<Option<ShopRow>> {
+    shops::table
+        .find(id)
+        .select(ShopRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Number of shops stored.
+pub fn count(conn: &mut DbConn) -> QueryResult<i64> {
+    shops::table.count().get_result(conn)
+}
+
+impl ShopRow {
+    /// The row as the API shows it.
+    pub fn into_shop(self) -> Shop {
+        Shop {
+            status: self.status.parse().unwrap_or(ShopStatus::Closed),
+            h3_cell: cell_hex(self.h3_cell),
+            region: cell_hex(self.region),
+            id: self.id,
+            external_id: self.external_id,
+            name: self.name,
+            latitude: self.latitude,
+            longitude: self.longitude,
+            capacity: self.capacity,
+            timezone: self.timezone,
+            opening_hours: self.opening_hours,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        }
+    }
+
+    /// The row as the geo index holds it; `None` if a stored value no longer parses (the
+    /// database was edited by hand), in which case the shop is left out of searches.
+    pub fn to_indexed(&self) -> Option<IndexedShop> {
+        Some(IndexedShop {
+            id: self.id,
+            external_id: self.external_id.as_str().into(),
+            name: self.name.as_str().into(),
+            latitude: self.latitude,
+            longitude: self.longitude,
+            h3_cell: self.h3_cell,
+            capacity: self.capacity,
+            status: self.status.parse().ok()?,
+            timezone: self.timezone.parse().ok()?,
+            hours: super::hours::WeeklyHours::parse(&self.opening_hours).ok()?,
+        })
+    }
+}
