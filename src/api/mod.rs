@@ -6,6 +6,7 @@
 pub mod metrics;
 pub mod ops;
 pub mod params;
+pub mod partner_app;
 pub mod pickup_points;
 pub mod shops;
 
@@ -42,6 +43,7 @@ pub struct AppState {
         ops::readyz,
         ops::metrics,
         ops::openapi,
+        partner_app::index,
     ),
     components(schemas(crate::error::Problem, crate::network::import::RowError))
 )]
@@ -69,6 +71,7 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
             .service(ops::readyz)
             .service(ops::metrics)
             .service(ops::openapi)
+            .service(partner_app::index)
             .default_service(web::to(|| async {
                 Err::<actix_web::HttpResponse, _>(ApiError::NotFound("no such route".into()))
             }));

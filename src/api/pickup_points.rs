@@ -78,6 +78,7 @@ pub struct PickupPointDetail {
 /// The nearest active pickup points to a location, exactly, by great-circle distance.
 #[utoipa::path(
     tag = "customer",
+    context_path = "/v1",
     params(SearchQuery),
     responses(
         (status = 200, body = PickupPoints),
@@ -130,6 +131,7 @@ pub async fn search(
 /// One pickup point by id, whatever its status.
 #[utoipa::path(
     tag = "customer",
+    context_path = "/v1",
     params(("id" = i64, Path, description = "pudo's shop id")),
     responses(
         (status = 200, body = PickupPointDetail),

@@ -14,6 +14,7 @@ use actix_web::{http::header, post, web, HttpRequest};
 /// shop. One bad row rejects the whole file with 422 and every bad row listed.
 #[utoipa::path(
     tag = "planner",
+    context_path = "/v1",
     request_body(content = String, description = "CSV `external_id,name,latitude,longitude,capacity[,timezone,opening_hours,status]` or a GeoJSON FeatureCollection of Points", content_type = "text/csv"),
     responses(
         (status = 200, description = "Every row stored", body = UpsertSummary),

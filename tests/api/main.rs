@@ -1,1 +1,8 @@
+//! Integration tests: HTTP, storage on both backends, the CLI. One binary, compiled once.
 
+mod cli;
+mod follow;
+mod import;
+mod ops;
+mod search;
+mod support;

@@ -1,0 +1,133 @@
+//! Operations endpoints, the OpenAPI document and error shapes.
+
+use crate::on_both_backends;
+use crate::search::FIXTURE;
+use crate::support::{Backend, TestApp};
+use actix_web::test::TestRequest;
+
+async fn health_and_readiness(backend: Backend) {
+    let app = TestApp::new(backend).with_csv(FIXTURE);
+    assert_eq!(app.get("/healthz").await.ok()["status"], "ok");
+    let ready = app.get("/readyz").await;
+    assert_eq!(ready.ok()["status"], "ready");
+    assert_eq!(ready.body["shops"], 6);
+    assert_eq!(ready.body["revision"], 1);
+}
+on_both_backends!(health_and_readiness);
+
+#[actix_web::test]
+async fn not_ready_until_the_index_is_loaded() {
+    let db = crate::support::TestDb::new(Backend::Sqlite);
+    let network = pudo::network::service::Network::new(db.pool());
+    let app = crate::support::TestApp {
+        db,
+        state: pudo::api::AppState {
+            network: std::sync::Arc::new(network),
+            metrics: std::sync::Arc::new(pudo::api::metrics::Metrics::new().expect("metrics")),
+            max_upload_bytes: 1024,
+        },
+    };
+    let answer = app.get("/readyz").await;
+    assert!(answer.problem(503)["detail"]
+        .as_str()
+        .is_some_and(|d| d.contains("index")));
+}
+
+#[actix_web::test]
+async fn metrics_count_requests_by_route() {
+    let app = TestApp::new(Backend::Sqlite).with_csv(FIXTURE);
+    app.get("/v1/pickup-points?lat=40&lon=-3").await.ok();
+    app.get("/v1/pickup-points?lat=400&lon=-3")
+        .await
+        .problem(400);
+    let metrics = app.get("/metrics").await;
+    assert!(metrics.content_type.starts_with("text/plain"));
+    let text = metrics.text;
+    assert!(
+        text.contains(
+            r#"pudo_http_requests_total{method="GET",route="/v1/pickup-points",status="200"} 1"#
+        ),
+        "{text}"
+    );
+    assert!(text.contains(
+        r#"pudo_http_requests_total{method="GET",route="/v1/pickup-points",status="400"} 1"#
+    ));
+    assert!(text.contains("pudo_http_request_duration_seconds_bucket"));
+    assert!(text.contains("pudo_index_shops 6"));
+    assert!(text.contains("pudo_searches_total 1"));
+}
+
+#[actix_web::test]
+async fn openapi_documents_every_route() {
+    let app = TestApp::new(Backend::Sqlite);
+    let doc = app.get("/openapi.json").await;
+    let body = doc.ok();
+    assert!(body["openapi"]
+        .as_str()
+        .is_some_and(|v| v.starts_with("3.")));
+    let paths = body["paths"].as_object().expect("paths");
+    let mut documented: Vec<String> = paths
+        .iter()
+        .flat_map(|(path, ops)| {
+            ops.as_object()
+                .into_iter()
+                .flat_map(|o| o.keys())
+                .map(move |m| format!("{} {path}", m.to_uppercase()))
+        })
+        .collect();
+    documented.sort();
+    assert_eq!(
+        documented,
+        [
+            "GET /healthz",
+            "GET /metrics",
+            "GET /openapi.json",
+            "GET /partner/",
+            "GET /readyz",
+            "GET /v1/pickup-points",
+            "GET /v1/pickup-points/{id}",
+            "POST /v1/shops/import",
+        ]
+    );
+    let params: Vec<&str> = paths["/v1/pickup-points"]["get"]["parameters"]
+        .as_array()
+        .expect("params")
+        .iter()
+        .filter_map(|p| p["name"].as_str())
+        .collect();
+    assert_eq!(params, ["lat", "lon", "limit", "radius_m", "open_at"]);
+    // Every route in the document answers something other than "no such route".
+    for route in documented {
+        let (method, path) = route.split_once(' ').expect("method path");
+        let path = path.replace("{id}", "1");
+        let req = if method == "GET" {
+            TestRequest::get()
+        } else {
+            TestRequest::post()
+        };
+        let answer = app.call(req.uri(&path)).await;
+        assert_ne!(answer.body["detail"], "no such route", "{route}");
+    }
+}
+
+#[actix_web::test]
+async fn unknown_routes_and_methods_are_problems() {
+    let app = TestApp::new(Backend::Sqlite);
+    app.get("/v1/nothing-here").await.problem(404);
+    let wrong_method = app
+        .call(TestRequest::delete().uri("/v1/pickup-points"))
+        .await;
+    assert!([404, 405].contains(&wrong_method.status.as_u16()));
+    wrong_method.problem(wrong_method.status.as_u16());
+    let request_id_logged = app.get("/healthz").await;
+    request_id_logged.ok();
+}
+
+#[actix_web::test]
+async fn the_partner_app_is_served() {
+    let app = TestApp::new(Backend::Sqlite);
+    let page = app.get("/partner/").await;
+    assert_eq!(page.status.as_u16(), 200);
+    assert!(page.content_type.starts_with("text/html"));
+    assert!(page.text.contains("<title>pudo partner</title>"));
+}

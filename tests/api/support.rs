@@ -1,0 +1,232 @@
+//! The test harness: a fresh database per test on either backend, and an app to call.
+//!
+//! SQLite databases are files in a temporary directory. PostgreSQL tests each get a fresh
+//! schema in the database named by `PUDO_TEST_DATABASE_URL` (default: the local server at
+//! `postgres://postgres@127.0.0.1:5432/test`); a test that cannot reach it fails.
+
+use actix_web::http::StatusCode;
+use actix_web::test;
+use pudo::api::{self, metrics::Metrics, AppState};
+use pudo::db::{self, DatabaseUrl};
+use pudo::network::service::Network;
+use serde_json::Value;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+
+/// Which database a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A fresh, migrated database that is dropped with the value.
+pub struct TestDb {
+    pub url: String,
+    _dir: Option<tempfile::TempDir>,
+    schema: Option<(String, String)>,
+}
+
+fn postgres_base_url() -> String {
+    std::env::var("PUDO_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+impl TestDb {
+    pub fn new(backend: Backend) -> Self {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = format!("sqlite://{}", dir.path().join("pudo.db").display());
+                Self {
+                    url,
+                    _dir: Some(dir),
+                    schema: None,
+                }
+            }
+            Backend::Postgres => {
+                static N: AtomicU32 = AtomicU32::new(0);
+                let base = postgres_base_url();
+                let name = format!(
+                    "t_{}_{}_{}",
+                    std::process::id(),
+                    N.fetch_add(1, Ordering::Relaxed),
+                    nanos()
+                );
+                let mut admin = DatabaseUrl::parse(&base)
+                    .expect("PUDO_TEST_DATABASE_URL must be a postgres:// URL")
+                    .connect()
+                    .unwrap_or_else(|e| panic!("PostgreSQL at {base} is not reachable: {e}"));
+                diesel::connection::SimpleConnection::batch_execute(
+                    &mut admin,
+                    &format!("CREATE SCHEMA {name}"),
+                )
+                .expect("create schema");
+                let sep = if base.contains('?') { '&' } else { '?' };
+                let url = format!("{base}{sep}options=-csearch_path%3D{name}");
+                Self {
+                    url,
+                    _dir: None,
+                    schema: Some((base, name)),
+                }
+            }
+        }
+    }
+
+    pub fn pool(&self) -> db::Pool {
+        let url = DatabaseUrl::parse(&self.url).expect("url");
+        let pool = db::pool(&url, 4).expect("pool");
+        db::run_migrations(&mut pool.get().expect("conn")).expect("migrations");
+        pool
+    }
+}
+
+fn nanos() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos())
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some((base, name)) = &self.schema {
+            if let Ok(mut admin) = DatabaseUrl::parse(base).expect("url").connect() {
+                let _ = diesel::connection::SimpleConnection::batch_execute(
+                    &mut admin,
+                    &format!("DROP SCHEMA IF EXISTS {name} CASCADE"),
+                );
+            }
+        }
+    }
+}
+
+/// The application over a fresh database with an empty network.
+pub struct TestApp {
+    /// Held so the database lives as long as the app.
+    #[allow(dead_code, reason = "kept for its Drop")]
+    pub db: TestDb,
+    pub state: AppState,
+}
+
+/// An answer: status, content type and JSON body (`Value::Null` when not JSON).
+pub struct Answer {
+    pub status: StatusCode,
+    pub content_type: String,
+    pub body: Value,
+    pub text: String,
+}
+
+impl TestApp {
+    pub fn new(backend: Backend) -> Self {
+        let db = TestDb::new(backend);
+        let network = Network::new(db.pool());
+        network.refresh().expect("load index");
+        let state = AppState {
+            network: Arc::new(network),
+            metrics: Arc::new(Metrics::new().expect("metrics")),
+            max_upload_bytes: 8 * 1024 * 1024,
+        };
+        Self { db, state }
+    }
+
+    /// Imports a CSV through the domain (not HTTP), for setting up a network.
+    pub fn with_csv(self, csv: &str) -> Self {
+        self.state
+            .network
+            .import_file(
+                csv.as_bytes(),
+                pudo::network::import::Format::Csv,
+                &mut |_| {},
+            )
+            .expect("fixture imports");
+        self
+    }
+
+    pub async fn call(&self, req: test::TestRequest) -> Answer {
+        let app = test::init_service(api::app(self.state.clone())).await;
+        let res = test::call_service(&app, req.to_request()).await;
+        let status = res.status();
+        let content_type = res
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
+        let bytes = test::read_body(res).await;
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Answer {
+            status,
+            content_type,
+            body,
+            text,
+        }
+    }
+
+    pub async fn get(&self, uri: &str) -> Answer {
+        self.call(test::TestRequest::get().uri(uri)).await
+    }
+
+    pub fn shop_count(&self) -> i64 {
+        pudo::network::store::count(&mut self.state.network.conn().expect("conn")).expect("count")
+    }
+}
+
+impl Answer {
+    /// Asserts a problem+json answer with this status; returns its body.
+    pub fn problem(&self, status: u16) -> &Value {
+        assert_eq!(self.status.as_u16(), status, "body: {}", self.text);
+        assert!(
+            self.content_type.starts_with("application/problem+json"),
+            "content type {}",
+            self.content_type
+        );
+        assert_eq!(self.body["status"], status);
+        assert!(
+            self.body["detail"].as_str().is_some_and(|d| !d.is_empty()),
+            "detail in {}",
+            self.text
+        );
+        &self.body
+    }
+
+    pub fn ok(&self) -> &Value {
+        assert_eq!(self.status, StatusCode::OK, "body: {}", self.text);
+        &self.body
+    }
+
+    pub fn ids(&self) -> Vec<i64> {
+        self.ok()["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .map(|i| i["id"].as_i64().expect("id"))
+            .collect()
+    }
+
+    pub fn external_ids(&self) -> Vec<String> {
+        self.ok()["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .map(|i| i["external_id"].as_str().expect("external_id").to_owned())
+            .collect()
+    }
+}
+
+/// Runs an async test body once on SQLite and once on PostgreSQL.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($name:ident) => {
+        mod $name {
+            #[actix_web::test]
+            async fn sqlite() {
+                super::$name($crate::support::Backend::Sqlite).await
+            }
+            #[actix_web::test]
+            async fn postgres() {
+                super::$name($crate::support::Backend::Postgres).await
+            }
+        }
+    };
+}
