@@ -411,6 +411,7 @@ fn read_geojson(content: &[u8], v: &mut Validator) {
         };
         let props = feature.get("properties").and_then(|p| p.as_object());
         let mut raw = RawRow::default();
+        let mut bad_type = false;
         raw.fields[2] = Some(lat);
         raw.fields[3] = Some(lon);
         for c in [0, 1, 4, 5, 6, 7] {
@@ -420,11 +421,14 @@ fn read_geojson(content: &[u8], v: &mut Validator) {
                 Some(n @ serde_json::Value::Number(_)) => Some(n.to_string()),
                 Some(_) => {
                     v.error(row, COLUMNS[c], "must be a string or a number");
-                    Some(String::new())
+                    bad_type = true;
+                    None
                 }
             };
         }
-        v.row(row, raw);
+        if !bad_type {
+            v.row(row, raw);
+        }
     }
 }
 

@@ -1,1 +1,97 @@
+use super::*;
 
+fn csv(body: &str) -> Result<Vec<ShopInput>, Rejected> {
+    parse(body.as_bytes(), Format::Csv)
+}
+
+#[test]
+fn optional_columns_default_and_any_order_is_fine() {
+    let shops = csv("capacity,longitude,latitude,name,external_id\n5,-3.5,40.5, Shop ,a-1\n")
+        .expect("valid");
+    assert_eq!(shops.len(), 1);
+    let s = &shops[0];
+    assert_eq!(
+        (s.external_id.as_str(), s.name.as_str(), s.capacity),
+        ("a-1", "Shop", 5)
+    );
+    assert_eq!((s.timezone, s.status), (chrono_tz::UTC, ShopStatus::Active));
+    assert_eq!(s.hours, WeeklyHours::always());
+}
+
+#[test]
+fn quoted_fields_bom_and_crlf() {
+    let body = "\u{feff}external_id,name,latitude,longitude,capacity,timezone,opening_hours\r\n\
+                x,\"Kiosko, Sol\",40.4,-3.7,10,Europe/Madrid,\"Mo-Fr 09:00-14:00,17:00-20:00\"\r\n";
+    let shops = csv(body).expect("valid");
+    assert_eq!(shops[0].name, "Kiosko, Sol");
+    assert!(shops[0].hours.is_open_local(0, 17 * 60));
+}
+
+#[test]
+fn hours_without_a_time_zone_are_refused() {
+    let err = csv(
+        "external_id,name,latitude,longitude,capacity,opening_hours\nx,y,1,1,1,Mo 09:00-10:00\n",
+    )
+    .expect_err("no tz");
+    assert_eq!(
+        err.errors,
+        vec![RowError {
+            row: 2,
+            field: "timezone".into(),
+            message: "required when opening_hours is given".into()
+        }]
+    );
+}
+
+#[test]
+fn error_lists_are_capped() {
+    let mut body = String::from("external_id,name,latitude,longitude,capacity\n");
+    for i in 0..(MAX_ERRORS + 10) {
+        body.push_str(&format!("id{i},n,100,1,1\n"));
+    }
+    let err = csv(&body).expect_err("all bad");
+    assert_eq!(err.errors.len(), MAX_ERRORS);
+    assert!(err.truncated);
+    assert!(err.to_string().contains("row 2, latitude"), "{err}");
+}
+
+#[test]
+fn geojson_property_types_are_checked_once() {
+    let doc = r#"{"type":"FeatureCollection","features":[
+        {"type":"Feature","geometry":{"type":"Point","coordinates":[1,1]},"properties":{"external_id":["a"],"name":"n","capacity":1}},
+        {"type":"Feature","geometry":{"type":"Point","coordinates":[1]},"properties":{}},
+        {"type":"Feature","geometry":null,"properties":{}}
+    ]}"#;
+    let err = parse(doc.as_bytes(), Format::GeoJson).expect_err("bad");
+    let fields: Vec<(usize, &str)> = err
+        .errors
+        .iter()
+        .map(|e| (e.row, e.field.as_str()))
+        .collect();
+    assert_eq!(
+        fields,
+        vec![(1, "external_id"), (2, "geometry"), (3, "geometry")]
+    );
+}
+
+#[test]
+fn format_detection() {
+    assert_eq!(Format::detect(Some("shops.GEOJSON"), b""), Format::GeoJson);
+    assert_eq!(Format::detect(Some("shops.csv"), b"{"), Format::Csv);
+    assert_eq!(Format::detect(None, b"  \n{\"type\""), Format::GeoJson);
+    assert_eq!(Format::detect(None, b"external_id,name"), Format::Csv);
+}
+
+#[test]
+fn long_and_control_character_values_are_refused() {
+    let long = "x".repeat(65);
+    let err = csv(&format!(
+        "external_id,name,latitude,longitude,capacity\n{long},n,1,1,1\nok,\"a\u{7}b\",1,1,1\n"
+    ))
+    .expect_err("bad");
+    assert_eq!(err.errors[0].message, "is longer than 64 characters");
+    assert_eq!(
+        (err.errors[1].row, err.errors[1].field.as_str()),
+        (3, "name")
+    );
+}
