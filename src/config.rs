@@ -22,6 +22,77 @@ pub struct Settings {
     pub index_refresh: Duration,
     /// `PUDO_MAX_UPLOAD_MB`: largest import body accepted over HTTP (default 128).
     pub max_upload_bytes: usize,
+    /// Token settings.
+    pub auth: AuthSettings,
+    /// `PUDO_HOLD_DAYS`: how long a parcel waits at the shop (default 7).
+    pub hold: chrono::Duration,
+    /// `PUDO_SWEEP_SECS`: how often expired parcels are swept (default 60).
+    pub sweep_every: Duration,
+    /// `PUDO_WEBHOOK_POLL_MS`: how often the outbox is checked for events to deliver (default 1000).
+    pub webhook_poll: Duration,
+}
+
+/// Where tokens come from and what they say.
+#[derive(Debug, Clone)]
+pub struct AuthSettings {
+    /// `PUDO_JWT_SECRET`, or `PUDO_JWT_PRIVATE_KEY_FILE` + `PUDO_JWT_PUBLIC_KEY_FILE`, or neither.
+    pub source: crate::auth::keys::JwtSource,
+    /// `PUDO_JWT_ISSUER` (default `pudo`).
+    pub issuer: String,
+    /// `PUDO_JWT_AUDIENCE` (default `pudo-api`).
+    pub audience: String,
+    /// `PUDO_PARTNER_TOKEN_MINUTES`: lifetime of tokens exchanged for an API key (default 720).
+    pub partner_token_ttl: chrono::Duration,
+}
+
+impl AuthSettings {
+    /// Reads the token settings from the environment.
+    pub fn from_environment() -> Result<Self, ConfigError> {
+        use crate::auth::keys::JwtSource;
+        let read = |name: &'static str, path: String| {
+            std::fs::read(&path).map_err(|e| ConfigError::Invalid {
+                name,
+                value: path,
+                reason: e.to_string(),
+            })
+        };
+        let source = match (var("PUDO_JWT_SECRET"), var("PUDO_JWT_PRIVATE_KEY_FILE"), var("PUDO_JWT_PUBLIC_KEY_FILE")) {
+            (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
+                return Err(ConfigError::Invalid {
+                    name: "PUDO_JWT_SECRET",
+                    value: "***".into(),
+                    reason: "set either PUDO_JWT_SECRET or the PEM key files, not both".into(),
+                })
+            }
+            (Some(secret), None, None) => JwtSource::Secret(secret),
+            (None, Some(private), Some(public)) => JwtSource::Ed25519 {
+                private_pem: read("PUDO_JWT_PRIVATE_KEY_FILE", private)?,
+                public_pem: read("PUDO_JWT_PUBLIC_KEY_FILE", public)?,
+            },
+            (None, Some(p), None) | (None, None, Some(p)) => {
+                return Err(ConfigError::Invalid {
+                    name: "PUDO_JWT_PRIVATE_KEY_FILE",
+                    value: p,
+                    reason: "an EdDSA key pair needs both PUDO_JWT_PRIVATE_KEY_FILE and PUDO_JWT_PUBLIC_KEY_FILE".into(),
+                })
+            }
+            (None, None, None) => JwtSource::Generated,
+        };
+        let minutes: i64 = var_parsed("PUDO_PARTNER_TOKEN_MINUTES", 720)?;
+        if !(1..=60 * 24 * 30).contains(&minutes) {
+            return Err(ConfigError::Invalid {
+                name: "PUDO_PARTNER_TOKEN_MINUTES",
+                value: minutes.to_string(),
+                reason: "must be between 1 and 43200 (30 days)".into(),
+            });
+        }
+        Ok(Self {
+            source,
+            issuer: var("PUDO_JWT_ISSUER").unwrap_or_else(|| "pudo".into()),
+            audience: var("PUDO_JWT_AUDIENCE").unwrap_or_else(|| "pudo-api".into()),
+            partner_token_ttl: chrono::Duration::minutes(minutes),
+        })
+    }
 }
 
 /// A setting that is present but unusable.
@@ -83,7 +154,21 @@ impl Settings {
         };
         let refresh_ms: u64 = var_parsed("PUDO_INDEX_REFRESH_MS", 1000)?;
         let upload_mb: usize = var_parsed("PUDO_MAX_UPLOAD_MB", 128)?;
+        let hold_days: i64 = var_parsed("PUDO_HOLD_DAYS", 7)?;
+        if !(1..=90).contains(&hold_days) {
+            return Err(ConfigError::Invalid {
+                name: "PUDO_HOLD_DAYS",
+                value: hold_days.to_string(),
+                reason: "must be between 1 and 90".into(),
+            });
+        }
+        let sweep_secs: u64 = var_parsed("PUDO_SWEEP_SECS", 60)?;
+        let webhook_ms: u64 = var_parsed("PUDO_WEBHOOK_POLL_MS", 1000)?;
         let settings = Self {
+            auth: AuthSettings::from_environment()?,
+            hold: chrono::Duration::days(hold_days),
+            sweep_every: Duration::from_secs(sweep_secs.max(1)),
+            webhook_poll: Duration::from_millis(webhook_ms.max(50)),
             database,
             bind: var_parsed("PUDO_BIND", SocketAddr::from(([127, 0, 0, 1], 8080)))?,
             workers,

@@ -31,6 +31,31 @@ pub enum ApiError {
     /// The thing addressed does not exist (404).
     #[error("{0}")]
     NotFound(String),
+    /// No valid token (401).
+    #[error("{0}")]
+    Unauthorized(String),
+    /// The token may not do this (403).
+    #[error("{0}")]
+    Forbidden(String),
+    /// The request conflicts with the current state (409); `reason` is a stable word.
+    #[error("{detail}")]
+    Conflict {
+        /// Stable machine-readable reason, e.g. `full`.
+        reason: &'static str,
+        /// In words.
+        detail: String,
+    },
+    /// The thing existed but is no longer valid (410).
+    #[error("{0}")]
+    Gone(String),
+    /// Too many attempts (429).
+    #[error("{detail}")]
+    TooManyRequests {
+        /// Seconds to wait.
+        retry_after_secs: i64,
+        /// In words.
+        detail: String,
+    },
     /// An uploaded file was rejected whole (422).
     #[error(transparent)]
     Rejected(#[from] Rejected),
@@ -100,6 +125,9 @@ pub struct Problem {
     /// Rows of an uploaded file at fault, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub errors: Option<Vec<RowError>>,
+    /// Stable reason of a 409, e.g. `full`, `paused`, `closed`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
     /// Whether more rows were at fault than `errors` lists.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub truncated: Option<bool>,
@@ -111,6 +139,11 @@ impl ApiError {
             Self::BadParameter { .. } => ("bad-parameter", "Invalid parameter"),
             Self::BadRequest(_) => ("bad-request", "Bad request"),
             Self::NotFound(_) => ("not-found", "Not found"),
+            Self::Unauthorized(_) => ("unauthorized", "Unauthorized"),
+            Self::Forbidden(_) => ("forbidden", "Forbidden"),
+            Self::Conflict { .. } => ("conflict", "Conflict"),
+            Self::Gone(_) => ("gone", "Gone"),
+            Self::TooManyRequests { .. } => ("too-many-requests", "Too many requests"),
             Self::Rejected(_) => ("file-rejected", "File rejected"),
             Self::TooLarge(_) => ("too-large", "Request body too large"),
             Self::Unavailable(_) => ("unavailable", "Service unavailable"),
@@ -134,6 +167,10 @@ impl ApiError {
             parameter,
             errors,
             truncated,
+            reason: match self {
+                Self::Conflict { reason, .. } => Some((*reason).to_owned()),
+                _ => None,
+            },
         }
     }
 }
@@ -143,6 +180,11 @@ impl ResponseError for ApiError {
         match self {
             Self::BadParameter { .. } | Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::Gone(_) => StatusCode::GONE,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Rejected(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -157,11 +199,79 @@ impl ResponseError for ApiError {
             _ => {}
         }
         let mut response = HttpResponse::build(self.status_code());
-        if matches!(self, Self::Unavailable(_)) {
-            response.insert_header((header::RETRY_AFTER, "5"));
+        match self {
+            Self::Unavailable(_) => {
+                response.insert_header((header::RETRY_AFTER, "5"));
+            }
+            Self::TooManyRequests {
+                retry_after_secs, ..
+            } => {
+                response.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
+            }
+            Self::Unauthorized(_) => {
+                response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+            }
+            _ => {}
         }
         response
             .content_type("application/problem+json")
             .json(self.problem())
+    }
+}
+
+impl From<crate::auth::AuthError> for ApiError {
+    fn from(e: crate::auth::AuthError) -> Self {
+        use crate::auth::AuthError;
+        match e {
+            AuthError::Missing | AuthError::Invalid(_) | AuthError::BadApiKey => {
+                Self::Unauthorized(e.to_string())
+            }
+            AuthError::Forbidden { .. } => Self::Forbidden(e.to_string()),
+            AuthError::Db(db) => db.into(),
+            AuthError::Config(_) => Self::Internal(e.into()),
+        }
+    }
+}
+
+impl From<crate::pickup::PickupError> for ApiError {
+    fn from(e: crate::pickup::PickupError) -> Self {
+        use crate::pickup::{PickupError as P, Unavailable};
+        let detail = e.to_string();
+        match e {
+            P::ShopNotFound(_) | P::ParcelNotFound(_) | P::UnknownCode => Self::NotFound(detail),
+            P::ShopUnavailable(why) => Self::Conflict {
+                reason: match why {
+                    Unavailable::Full => "full",
+                    Unavailable::Paused => "paused",
+                    Unavailable::Closed => "closed",
+                },
+                detail,
+            },
+            P::OrderRefConflict(_) => Self::Conflict {
+                reason: "order_ref_in_use",
+                detail,
+            },
+            P::WrongState { .. } => Self::Conflict {
+                reason: "wrong_state",
+                detail,
+            },
+            P::NotCollectable(_) => Self::Conflict {
+                reason: "not_collectable",
+                detail,
+            },
+            P::CapacityBelowLoad { .. } => Self::Conflict {
+                reason: "capacity_below_load",
+                detail,
+            },
+            P::CodeExpired => Self::Gone(detail),
+            P::TooManyAttempts { retry_after_secs } => Self::TooManyRequests {
+                retry_after_secs,
+                detail,
+            },
+            P::Invalid { field, message } => {
+                Self::bad_parameter(field, format!("{field}: {message}"))
+            }
+            P::Db(db) => db.into(),
+        }
     }
 }

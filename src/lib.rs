@@ -4,9 +4,11 @@
 //! [`api`] holds the thin actix-web handlers; [`db`] the two storage backends.
 
 pub mod api;
+pub mod auth;
 pub mod config;
 pub mod db;
 pub mod error;
 pub mod network;
+pub mod pickup;
 pub mod server;
 pub mod telemetry;

@@ -3,6 +3,7 @@
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
+use pudo::auth::Role;
 use pudo::config::Settings;
 use pudo::network::import::Format;
 use pudo::network::seed::{self, Country};
@@ -39,6 +40,29 @@ enum Command {
         #[command(subcommand)]
         what: ImportWhat,
     },
+    /// Mint a bearer token for an operator, planner, merchant or (for tests) a partner.
+    Token {
+        /// The holder's role.
+        #[arg(long, value_enum)]
+        role: Role,
+        /// Subject: the merchant id or the operator's name.
+        #[arg(long, default_value = "operator")]
+        sub: String,
+        /// For a partner token: the shop's external id.
+        #[arg(long)]
+        shop: Option<String>,
+        /// Lifetime in hours.
+        #[arg(long, default_value_t = 24, value_parser = clap::value_parser!(i64).range(1..=8760))]
+        ttl_hours: i64,
+    },
+    /// Create or rotate a shop's partner API key; the key is printed once and stored hashed.
+    PartnerKey {
+        /// The shop's external id.
+        #[arg(long)]
+        shop: String,
+    },
+    /// Move parcels past their holding period to expired (serve does this every minute).
+    Sweep,
 }
 
 #[derive(Subcommand)]
@@ -114,6 +138,43 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Import {
             what: ImportWhat::Shops { file, format },
         } => return import_shops(&settings, &file, format),
+        Command::Token {
+            role,
+            sub,
+            shop,
+            ttl_hours,
+        } => {
+            let network = Network::new(server::open_database(&settings)?);
+            let keys = server::load_keys(&network, &settings)?;
+            let shop_id = match (&shop, role) {
+                (Some(external_id), Role::Partner) => Some(
+                    shop_id(&network, external_id)?
+                        .with_context(|| format!("no shop with external_id {external_id:?}"))?,
+                ),
+                (None, Role::Partner) => anyhow::bail!("a partner token needs --shop EXTERNAL_ID"),
+                (Some(_), _) => anyhow::bail!("--shop is only for partner tokens"),
+                (None, _) => None,
+            };
+            let sub = shop.map_or(sub, |s| format!("shop:{s}"));
+            println!(
+                "{}",
+                keys.issue(&sub, role, shop_id, chrono::Duration::hours(ttl_hours))?
+            );
+        }
+        Command::PartnerKey { shop } => {
+            let network = Network::new(server::open_database(&settings)?);
+            let Some((_, key)) = pudo::auth::api_keys::rotate(&mut *network.conn()?, &shop)? else {
+                anyhow::bail!("no shop with external_id {shop:?}");
+            };
+            eprintln!("API key for shop {shop} (shown once; any previous key no longer works):");
+            println!("{key}");
+        }
+        Command::Sweep => {
+            let network = Network::new(server::open_database(&settings)?);
+            let expired =
+                pudo::pickup::store::sweep(&mut *network.conn()?, chrono::Utc::now().naive_utc())?;
+            eprintln!("{expired} parcel(s) moved to expired");
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -172,6 +233,16 @@ fn import_shops(
 /// `Network::import` takes validated shops, so it never rejects rows.
 fn unreachable_rejection() -> anyhow::Result<ExitCode> {
     anyhow::bail!("internal error: validated shops were rejected")
+}
+
+fn shop_id(network: &Network, external_id: &str) -> anyhow::Result<Option<i64>> {
+    use diesel::prelude::*;
+    use pudo::db::schema::shops;
+    Ok(shops::table
+        .filter(shops::external_id.eq(external_id))
+        .select(shops::id)
+        .first(&mut *network.conn()?)
+        .optional()?)
 }
 
 fn bar(len: u64, message: &'static str) -> ProgressBar {

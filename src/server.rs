@@ -2,9 +2,11 @@
 //! changes made by other instances, serve until SIGINT/SIGTERM, then drain.
 
 use crate::api::{self, metrics::Metrics, AppState};
+use crate::auth::Keys;
 use crate::config::Settings;
 use crate::db;
 use crate::network::{seed, service::Network, store};
+use crate::pickup;
 use actix_web::HttpServer;
 use anyhow::Context;
 use std::sync::Arc;
@@ -42,14 +44,17 @@ pub fn seed_if_empty(network: &Network, country: Option<seed::Country>) -> anyho
 pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let s = settings.clone();
-    let network = actix_web::rt::task::spawn_blocking(move || -> anyhow::Result<Network> {
-        let network = Network::new(open_database(&s)?);
-        seed_if_empty(&network, s.seed)?;
-        network.refresh()?;
-        Ok(network)
-    })
-    .await??;
+    let (network, keys) =
+        actix_web::rt::task::spawn_blocking(move || -> anyhow::Result<(Network, Keys)> {
+            let network = Network::new(open_database(&s)?);
+            let keys = load_keys(&network, &s)?;
+            seed_if_empty(&network, s.seed)?;
+            network.refresh()?;
+            Ok((network, keys))
+        })
+        .await??;
     let network = Arc::new(network);
+    let keys = Arc::new(keys);
     let metrics = Arc::new(Metrics::new()?);
     tracing::info!(
         database = %settings.database.redacted(),
@@ -57,11 +62,22 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         ms = started.elapsed().as_millis() as u64,
         "ready"
     );
-    let follower = tokio::spawn(follow_changes(network.clone(), settings.index_refresh));
+    let tasks = [
+        tokio::spawn(follow_changes(network.clone(), settings.index_refresh)),
+        tokio::spawn(sweep_expired(network.clone(), settings.sweep_every)),
+        tokio::spawn(deliver_webhooks(
+            network.clone(),
+            keys.clone(),
+            settings.webhook_poll,
+        )),
+    ];
     let state = AppState {
         network,
         metrics,
         max_upload_bytes: settings.max_upload_bytes,
+        keys,
+        partner_token_ttl: settings.auth.partner_token_ttl,
+        hold: settings.hold,
     };
     let server = HttpServer::new(move || api::app(state.clone()))
         .workers(settings.workers)
@@ -70,9 +86,64 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         .with_context(|| format!("binding {}", settings.bind))?;
     tracing::info!(address = %settings.bind, "listening");
     server.run().await?;
-    follower.abort();
+    for task in tasks {
+        task.abort();
+    }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Loads the token keys and the data key (generating them on first start).
+pub fn load_keys(network: &Network, settings: &Settings) -> anyhow::Result<Keys> {
+    let a = &settings.auth;
+    Ok(Keys::load(
+        &mut *network.conn()?,
+        &a.source,
+        &a.issuer,
+        &a.audience,
+    )?)
+}
+
+/// Moves parcels past their holding period to expired.
+async fn sweep_expired(network: Arc<Network>, every: std::time::Duration) {
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tick.tick().await;
+        let n = network.clone();
+        let result = tokio::task::spawn_blocking(move || -> anyhow::Result<usize> {
+            Ok(pickup::store::sweep(
+                &mut *n.conn()?,
+                chrono::Utc::now().naive_utc(),
+            )?)
+        })
+        .await;
+        match result {
+            Ok(Ok(0)) => {}
+            Ok(Ok(expired)) => tracing::info!(expired, "holding period over: parcels to return"),
+            Ok(Err(e)) => tracing::warn!(error = %e, "sweep failed; retrying"),
+            Err(e) => tracing::error!(error = %e, "sweep panicked"),
+        }
+    }
+}
+
+/// Delivers due outbox events to merchants' webhooks.
+async fn deliver_webhooks(network: Arc<Network>, keys: Arc<Keys>, every: std::time::Duration) {
+    let agent = pickup::webhooks::agent();
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let (n, k, a) = (network.clone(), keys.clone(), agent.clone());
+        match tokio::task::spawn_blocking(move || {
+            pickup::webhooks::dispatch_due(n.pool(), k.data_key(), &a)
+        })
+        .await
+        {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "webhook delivery failed; retrying"),
+            Err(e) => tracing::error!(error = %e, "webhook delivery panicked"),
+        }
+    }
 }
 
 /// Polls the network revision so this instance's index follows imports made by others.
@@ -82,7 +153,8 @@ async fn follow_changes(network: Arc<Network>, every: std::time::Duration) {
     loop {
         tick.tick().await;
         let n = network.clone();
-        match tokio::task::spawn_blocking(move || n.refresh()).await {
+        match tokio::task::spawn_blocking(move || n.refresh().and_then(|_| n.refresh_loads())).await
+        {
             Ok(Ok(_)) => {}
             Ok(Err(e)) => tracing::warn!(error = %e, "geo index refresh failed; retrying"),
             Err(e) => tracing::error!(error = %e, "geo index refresh panicked"),

@@ -16,6 +16,10 @@ pub struct Metrics {
     pub searches: IntCounter,
     /// Shop rows stored by imports.
     pub imported_rows: IntCounter,
+    /// Reservations created.
+    pub reservations: IntCounter,
+    /// Handover attempts by outcome (success, replay, refused, rate_limited).
+    pub handovers: IntCounterVec,
     /// Shops in this instance's geo index.
     pub index_shops: IntGauge,
     /// Network revision this instance's geo index reflects.
@@ -42,6 +46,13 @@ impl Metrics {
         let searches = IntCounter::new("searches_total", "Pickup-point searches answered")?;
         let imported_rows =
             IntCounter::new("imported_shop_rows_total", "Shop rows stored by imports")?;
+        let reservations = IntCounter::new("reservations_total", "Reservations created")?;
+        let handovers = IntCounterVec::new(
+            Opts::new("handovers_total", "Handover attempts by outcome"),
+            &["outcome"],
+        )?;
+        registry.register(Box::new(reservations.clone()))?;
+        registry.register(Box::new(handovers.clone()))?;
         let index_shops = IntGauge::new("index_shops", "Shops in the geo index")?;
         let index_revision = IntGauge::new("index_revision", "Network revision of the geo index")?;
         registry.register(Box::new(requests.clone()))?;
@@ -56,6 +67,8 @@ impl Metrics {
             latency,
             searches,
             imported_rows,
+            reservations,
+            handovers,
             index_shops,
             index_revision,
         })

@@ -3,9 +3,12 @@
 //! Handlers are thin: parse and check parameters, call the domain (inside `web::block` when it
 //! touches the database), map the result. Every error leaves as `application/problem+json`.
 
+pub mod auth;
+pub mod merchant;
 pub mod metrics;
 pub mod ops;
 pub mod params;
+pub mod partner;
 pub mod partner_app;
 pub mod pickup_points;
 pub mod shops;
@@ -25,6 +28,12 @@ pub struct AppState {
     pub metrics: Arc<metrics::Metrics>,
     /// Largest import body accepted.
     pub max_upload_bytes: usize,
+    /// Token keys and the data key.
+    pub keys: Arc<crate::auth::Keys>,
+    /// Lifetime of partner tokens exchanged for an API key.
+    pub partner_token_ttl: chrono::Duration,
+    /// How long a parcel waits at the shop.
+    pub hold: chrono::Duration,
 }
 
 /// The OpenAPI 3 document of every route.
@@ -39,15 +48,46 @@ pub struct AppState {
         pickup_points::search,
         pickup_points::get,
         shops::import,
+        auth::token,
+        merchant::reserve,
+        merchant::read,
+        merchant::cancel,
+        merchant::set_webhook,
+        partner::get_shop,
+        partner::patch_shop,
+        partner::parcels,
+        partner::arrival,
+        partner::return_parcel,
+        partner::handover,
         ops::healthz,
         ops::readyz,
         ops::metrics,
         ops::openapi,
         partner_app::index,
     ),
-    components(schemas(crate::error::Problem, crate::network::import::RowError))
+    components(schemas(crate::error::Problem, crate::network::import::RowError)),
+    modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;
+
+/// Declares the bearer-token security scheme used by the protected routes.
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
 
 /// Registers every route; used by `serve` and by the tests.
 pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
@@ -61,11 +101,29 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
                 ApiError::bad_parameter("id", format!("the path is invalid: {e}")).into()
             }))
             .app_data(web::PayloadConfig::new(max_upload))
+            .app_data(
+                web::JsonConfig::default()
+                    .limit(64 * 1024)
+                    .error_handler(|e, _| {
+                        ApiError::BadRequest(format!("the JSON body is invalid: {e}")).into()
+                    }),
+            )
             .service(
                 web::scope("/v1")
                     .service(pickup_points::search)
                     .service(pickup_points::get)
-                    .service(shops::import),
+                    .service(shops::import)
+                    .service(auth::token)
+                    .service(merchant::reserve)
+                    .service(merchant::read)
+                    .service(merchant::cancel)
+                    .service(merchant::set_webhook)
+                    .service(partner::get_shop)
+                    .service(partner::patch_shop)
+                    .service(partner::parcels)
+                    .service(partner::arrival)
+                    .service(partner::return_parcel)
+                    .service(partner::handover),
             )
             .service(ops::healthz)
             .service(ops::readyz)
@@ -123,6 +181,7 @@ pub fn problem_for_bare_errors<B: MessageBody + 'static>(
         parameter: None,
         errors: None,
         truncated: None,
+        reason: None,
     };
     let (req, _) = res.into_parts();
     let response = actix_web::HttpResponse::build(status)
@@ -131,6 +190,16 @@ pub fn problem_for_bare_errors<B: MessageBody + 'static>(
     Ok(ErrorHandlerResponse::Response(
         ServiceResponse::new(req, response).map_into_right_body(),
     ))
+}
+
+/// Runs `f` with a pooled connection, off the async workers.
+pub async fn with_conn<T, F>(state: &AppState, f: F) -> Result<T, ApiError>
+where
+    F: FnOnce(&mut crate::db::DbConn) -> Result<T, ApiError> + Send + 'static,
+    T: Send + 'static,
+{
+    let network = state.network.clone();
+    blocking(move || f(&mut *network.conn()?)).await
 }
 
 /// Runs blocking work (database, large parsing) off the async workers.

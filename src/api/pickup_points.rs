@@ -31,6 +31,8 @@ struct SearchQuery {
     radius_m: Option<f64>,
     /// Only points open at this instant (RFC 3339), in each shop's own time zone.
     open_at: Option<String>,
+    /// Only points with at least this many free slots.
+    min_free: Option<u32>,
 }
 
 /// One pickup point in a search answer.
@@ -52,6 +54,9 @@ pub struct PickupPoint {
     pub h3_cell: String,
     /// Parcel slots.
     pub capacity: i32,
+    /// Slots not held by a reservation or parcel (kept current within about a second; a
+    /// reservation is checked against the database itself).
+    pub free_slots: i32,
     /// Always `active` in search answers.
     pub status: ShopStatus,
     /// Whether the shop is open at the time of the request.
@@ -92,17 +97,21 @@ pub async fn search(
 ) -> Result<web::Json<PickupPoints>, ApiError> {
     let q = QueryParams::new(
         query.into_inner(),
-        &["lat", "lon", "limit", "radius_m", "open_at"],
+        &["lat", "lon", "limit", "radius_m", "open_at", "min_free"],
     )?;
     let lat = q.required("lat", number_in(-90.0, 90.0))?;
     let lon = q.required("lon", number_in(-180.0, 180.0))?;
     let limit = q.optional("limit", integer_in(1, MAX_LIMIT))?.unwrap_or(10) as usize;
     let radius = q.optional("radius_m", number_in(0.0, f64::MAX))?;
     let open_at = q.optional("open_at", instant)?;
+    let min_free = q
+        .optional("min_free", integer_in(0, 100_000))?
+        .map(|m| m as i32);
     let filter = SearchFilter {
         limit,
         max_distance_m: radius,
         open_at,
+        min_free,
         accept: None,
     };
     let now = Utc::now();
@@ -119,6 +128,7 @@ pub async fn search(
             distance_m: hit.distance_m,
             h3_cell: cell_hex(hit.shop.h3_cell),
             capacity: hit.shop.capacity,
+            free_slots: (hit.shop.capacity - hit.shop.live).max(0),
             status: hit.shop.status,
             open_now: hit.shop.hours.is_open_at(hit.shop.timezone, now),
         })

@@ -1,6 +1,8 @@
 //! Planners' bulk import of the shop network.
 
+use super::auth::Bearer;
 use super::{blocking, AppState};
+use crate::auth::Role;
 use crate::error::{ApiError, Problem};
 use crate::network::import::Format;
 use crate::network::service::ImportError;
@@ -15,10 +17,13 @@ use actix_web::{http::header, post, web, HttpRequest};
 #[utoipa::path(
     tag = "planner",
     context_path = "/v1",
+    security(("bearer" = [])),
     request_body(content = String, description = "CSV `external_id,name,latitude,longitude,capacity[,timezone,opening_hours,status]` or a GeoJSON FeatureCollection of Points", content_type = "text/csv"),
     responses(
         (status = 200, description = "Every row stored", body = UpsertSummary),
         (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not a planner or admin token", body = Problem, content_type = "application/problem+json"),
         (status = 413, body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Rejected; nothing stored. `errors` lists `{row, field, message}`", body = Problem, content_type = "application/problem+json"),
     )
@@ -26,9 +31,11 @@ use actix_web::{http::header, post, web, HttpRequest};
 #[post("/shops/import")]
 pub async fn import(
     state: web::Data<AppState>,
+    auth: Bearer,
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<web::Json<UpsertSummary>, ApiError> {
+    auth.require(&[Role::Planner, Role::Admin])?;
     let content_type = req
         .headers()
         .get(header::CONTENT_TYPE)

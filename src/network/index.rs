@@ -45,6 +45,9 @@ pub struct IndexedShop {
     pub h3_cell: i64,
     /// Parcel slots.
     pub capacity: i32,
+    /// Parcels reserved or waiting at the shop (follows the database within a second or so;
+    /// the database alone decides whether a reservation fits).
+    pub live: i32,
     /// active, paused or closed.
     pub status: ShopStatus,
     /// Time zone of the opening hours.
@@ -61,6 +64,8 @@ pub struct SearchFilter<'a> {
     pub max_distance_m: Option<f64>,
     /// Only shops open at this instant in their own time zone.
     pub open_at: Option<DateTime<Utc>>,
+    /// Only shops with at least this many free slots.
+    pub min_free: Option<i32>,
     /// Any further condition (e.g. free slots), checked last.
     pub accept: Option<&'a (dyn Fn(&IndexedShop) -> bool + Sync)>,
 }
@@ -72,6 +77,7 @@ impl SearchFilter<'_> {
             limit,
             max_distance_m: None,
             open_at: None,
+            min_free: None,
             accept: None,
         }
     }
@@ -156,10 +162,18 @@ impl GeoIndex {
         self.slots.iter().filter(|s| s.live).map(|s| &s.shop)
     }
 
-    /// Adds a shop or replaces the one with the same id.
-    pub fn upsert(&mut self, shop: IndexedShop) {
+    /// Sets the live parcel count of a shop; unknown ids are ignored.
+    pub fn set_live(&mut self, id: i64, live: i32) {
+        if let Some(&slot) = self.by_id.get(&id) {
+            self.slots[slot as usize].shop.live = live;
+        }
+    }
+
+    /// Adds a shop or replaces the one with the same id (keeping its live parcel count).
+    pub fn upsert(&mut self, mut shop: IndexedShop) {
         if let Some(&slot) = self.by_id.get(&shop.id) {
             let old = &mut self.slots[slot as usize];
+            shop.live = old.shop.live;
             if old.shop.latitude == shop.latitude && old.shop.longitude == shop.longitude {
                 let schedule = intern(&mut self.schedules, &mut self.schedule_ids, &shop.hours);
                 let old = &mut self.slots[slot as usize];
@@ -380,6 +394,13 @@ impl<'i, 'f> Search<'i, 'f> {
         }
         let distance = haversine_m(&self.query, &slot.point);
         if self.filter.max_distance_m.is_some_and(|max| distance > max) {
+            return;
+        }
+        if self
+            .filter
+            .min_free
+            .is_some_and(|min| slot.shop.capacity - slot.shop.live < min)
+        {
             return;
         }
         let key = (distance, slot.shop.id);

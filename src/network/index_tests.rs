@@ -11,6 +11,7 @@ fn shop(id: i64, lat: f64, lon: f64, status: ShopStatus, hours: &str) -> Indexed
         longitude: lon,
         h3_cell: 0,
         capacity: 10,
+        live: 0,
         status,
         timezone: if lon < 0.0 {
             chrono_tz::Europe::Madrid
@@ -33,6 +34,7 @@ fn brute_force(index: &GeoIndex, lat: f64, lon: f64, filter: &SearchFilter<'_>) 
                 .is_none_or(|at| s.hours.is_open_at(s.timezone, at))
         })
         .filter(|s| filter.accept.is_none_or(|f| f(s)))
+        .filter(|s| filter.min_free.is_none_or(|m| s.capacity - s.live >= m))
         .map(|s| {
             (
                 haversine_m(&q, &Point::from_degrees(s.latitude, s.longitude)),
@@ -92,7 +94,7 @@ proptest! {
             shop(1000 - i as i64, lat, lon, *st, "24/7")
         }).collect();
         let index = GeoIndex::build(shops);
-        let filter = SearchFilter { limit, max_distance_m: radius, open_at: None, accept: None };
+        let filter = SearchFilter { limit, max_distance_m: radius, open_at: None, min_free: None, accept: None };
         for (lat, lon) in queries {
             prop_assert_eq!(answer(&index.search(lat, lon, &filter)), brute_force(&index, lat, lon, &filter));
         }
@@ -185,4 +187,30 @@ fn attribute_updates_apply_in_place() {
     assert_eq!(index.len(), 1);
     index.remove(1);
     assert!(index.is_empty() && index.get(1).is_none());
+}
+
+#[test]
+fn min_free_skips_full_shops() {
+    let mut index = GeoIndex::build(vec![
+        shop(1, 1.0, 1.0, ShopStatus::Active, "24/7"),
+        shop(2, 1.0, 1.1, ShopStatus::Active, "24/7"),
+    ]);
+    index.set_live(1, 10);
+    let filter = SearchFilter {
+        min_free: Some(1),
+        ..SearchFilter::nearest(5)
+    };
+    assert_eq!(
+        index
+            .search(1.0, 1.0, &filter)
+            .iter()
+            .map(|h| h.shop.id)
+            .collect::<Vec<_>>(),
+        vec![2]
+    );
+    // A re-imported shop keeps its live count.
+    index.upsert(shop(1, 1.0, 1.0, ShopStatus::Active, "Mo-Su 08:00-20:00"));
+    assert_eq!(index.get(1).map(|s| s.live), Some(10));
+    index.set_live(1, 3);
+    assert_eq!(index.search(1.0, 1.0, &filter).len(), 2);
 }

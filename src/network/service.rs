@@ -6,6 +6,7 @@ use super::index::{GeoIndex, IndexedShop};
 use super::store::{self, ShopRow, UpsertSummary};
 use super::ShopInput;
 use crate::db::{DbError, Pool};
+use chrono::NaiveDateTime;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Mutex, RwLock, RwLockReadGuard};
 use std::time::Instant;
@@ -38,7 +39,12 @@ pub struct Network {
     revision: AtomicI64,
     loaded: AtomicBool,
     refreshing: Mutex<()>,
+    loads_seen: Mutex<Option<NaiveDateTime>>,
 }
+
+/// How far back each poll of live parcel counts looks past the previous poll, to cover
+/// transactions that committed a little after the time they stamped.
+const LOAD_OVERLAP_SECONDS: i64 = 5;
 
 impl Network {
     /// A network over `pool` with an empty, not yet loaded index.
@@ -49,6 +55,7 @@ impl Network {
             revision: AtomicI64::new(-1),
             loaded: AtomicBool::new(false),
             refreshing: Mutex::new(()),
+            loads_seen: Mutex::new(None),
         }
     }
 
@@ -104,8 +111,13 @@ impl Network {
             } else {
                 store::load_all(&mut *self.conn()?)?
             };
-            let fresh = GeoIndex::build(indexed(&rows));
+            let mut fresh = GeoIndex::build(indexed(&rows));
+            let loads_at = chrono::Utc::now().naive_utc();
+            for (shop, live) in crate::pickup::store::all_loads(&mut *self.conn()?)? {
+                fresh.set_live(shop, live);
+            }
             *self.index.write().unwrap_or_else(|p| p.into_inner()) = fresh;
+            *self.loads_seen.lock().unwrap_or_else(|p| p.into_inner()) = Some(loads_at);
         } else {
             let mut index = self.index.write().unwrap_or_else(|p| p.into_inner());
             for shop in indexed(&rows) {
@@ -123,6 +135,30 @@ impl Network {
             "geo index refreshed"
         );
         Ok(applied)
+    }
+
+    /// Brings the index's live parcel counts (free slots) up to date with the database.
+    pub fn refresh_loads(&self) -> Result<usize, DbError> {
+        let mut seen = self.loads_seen.lock().unwrap_or_else(|p| p.into_inner());
+        let started = chrono::Utc::now().naive_utc();
+        let since = seen.map_or(NaiveDateTime::MIN, |t| {
+            t - chrono::Duration::seconds(LOAD_OVERLAP_SECONDS)
+        });
+        let loads = crate::pickup::store::loads_changed_since(&mut *self.conn()?, since)?;
+        let mut index = self.index.write().unwrap_or_else(|p| p.into_inner());
+        for &(shop, live) in &loads {
+            index.set_live(shop, live);
+        }
+        *seen = Some(started);
+        Ok(loads.len())
+    }
+
+    /// Records a shop's live parcel count that this instance just changed.
+    pub fn set_live(&self, shop_id: i64, live: i32) {
+        self.index
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .set_live(shop_id, live);
     }
 
     /// Validates a whole file and stores every shop in it, or none; then refreshes the index.

@@ -95,6 +95,7 @@ pub fn upsert_shops(
             written += chunk.len();
             progress(written);
         }
+        ensure_load_rows(conn, revision)?;
         let after: i64 = shops::table.count().get_result(conn)?;
         let inserted = usize::try_from(after - before).unwrap_or(0);
         Ok(UpsertSummary {
@@ -157,9 +158,23 @@ fn write_batch(conn: &mut DbConn, rows: &[NewShop<'_>]) -> QueryResult<usize> {
     }
 }
 
+/// Gives every shop written at `revision` its `shop_load` row (new shops) and current region.
+fn ensure_load_rows(conn: &mut DbConn, revision: i64) -> QueryResult<()> {
+    use diesel::connection::SimpleConnection;
+    // `revision` is our own integer, so inlining it is safe and keeps one SQL text for both
+    // backends (their placeholders differ).
+    conn.batch_execute(&format!(
+        "INSERT INTO shop_load (shop_id, region, live, changed_at) \
+           SELECT id, region, 0, updated_at FROM shops WHERE revision = {revision} \
+           ON CONFLICT (shop_id) DO NOTHING; \
+         UPDATE shop_load SET region = (SELECT region FROM shops WHERE shops.id = shop_load.shop_id) \
+           WHERE shop_id IN (SELECT id FROM shops WHERE revision = {revision});"
+    ))
+}
+
 /// Takes the next network revision. Must be the first statement of a write transaction: on
 /// PostgreSQL its row lock makes concurrent writers commit in revision order.
-fn bump_revision(conn: &mut DbConn) -> QueryResult<i64> {
+pub(crate) fn bump_revision(conn: &mut DbConn) -> QueryResult<i64> {
     diesel::update(network_revision::table)
         .set(network_revision::revision.eq(network_revision::revision + 1))
         .execute(conn)?;
@@ -235,6 +250,7 @@ impl ShopRow {
             longitude: self.longitude,
             h3_cell: self.h3_cell,
             capacity: self.capacity,
+            live: 0,
             status: self.status.parse().ok()?,
             timezone: self.timezone.parse().ok()?,
             hours: super::hours::WeeklyHours::parse(&self.opening_hours).ok()?,

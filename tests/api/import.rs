@@ -4,18 +4,27 @@ use crate::on_both_backends;
 use crate::search::FIXTURE;
 use crate::support::{Backend, TestApp};
 use actix_web::test::TestRequest;
+use pudo::auth::Role;
 use serde_json::json;
 
-fn csv_request(body: &str) -> TestRequest {
+fn planner(app: &TestApp) -> (&'static str, String) {
+    (
+        "authorization",
+        format!("Bearer {}", app.token(Role::Planner, "planner")),
+    )
+}
+
+fn csv_request(app: &TestApp, body: &str) -> TestRequest {
     TestRequest::post()
         .uri("/v1/shops/import")
+        .insert_header(planner(app))
         .insert_header(("content-type", "text/csv"))
         .set_payload(body.to_owned())
 }
 
 async fn csv_import_then_upsert(backend: Backend) {
     let app = TestApp::new(backend);
-    let answer = app.call(csv_request(FIXTURE)).await;
+    let answer = app.call(csv_request(&app, FIXTURE)).await;
     assert_eq!(answer.ok()["inserted"], 6);
     assert_eq!(answer.body["updated"], 0);
     assert_eq!(app.shop_count(), 6);
@@ -30,7 +39,7 @@ async fn csv_import_then_upsert(backend: Backend) {
     let update = "external_id,name,latitude,longitude,capacity,status\n\
                   sha-bund,外滩便利店 (moved),31.25,121.50,55,paused\n\
                   sha-new,New shop,31.2401,121.4901,10,active\n";
-    let answer = app.call(csv_request(update)).await;
+    let answer = app.call(csv_request(&app, update)).await;
     assert_eq!(answer.ok()["inserted"], 1);
     assert_eq!(answer.body["updated"], 1);
     assert_eq!(app.shop_count(), 7);
@@ -71,6 +80,7 @@ async fn geojson_import(backend: Backend) {
     });
     let req = TestRequest::post()
         .uri("/v1/shops/import")
+        .insert_header(planner(&app))
         .insert_header(("content-type", "application/geo+json"))
         .set_payload(doc.to_string());
     assert_eq!(app.call(req).await.ok()["inserted"], 2);
@@ -81,6 +91,7 @@ async fn geojson_import(backend: Backend) {
     // Without a content type the body is recognised as GeoJSON.
     let again = TestRequest::post()
         .uri("/v1/shops/import")
+        .insert_header(planner(&app))
         .set_payload(doc.to_string());
     assert_eq!(app.call(again).await.ok()["updated"], 2);
 }
@@ -103,7 +114,7 @@ async fn every_bad_row_is_listed_and_nothing_is_stored(backend: Backend) {
         bad-num,Num,forty,-3.0,10,Europe/Madrid,24/7,active\n\
         short,row\n\
         mad-sol,Updating a known shop in a bad file,40.0,-3.0,99,Europe/Madrid,24/7,active\n";
-    let answer = app.call(csv_request(bad)).await;
+    let answer = app.call(csv_request(&app, bad)).await;
     let problem = answer.problem(422);
     let errors: Vec<(u64, String)> = problem["errors"]
         .as_array()
@@ -179,6 +190,7 @@ async fn malformed_files_are_rejected_clearly(backend: Backend) {
     for (content_type, body, field) in cases {
         let req = TestRequest::post()
             .uri("/v1/shops/import")
+            .insert_header(planner(&app))
             .insert_header(("content-type", content_type))
             .set_payload(body.to_owned());
         let answer = app.call(req).await;
@@ -189,10 +201,11 @@ async fn malformed_files_are_rejected_clearly(backend: Backend) {
             answer.text
         );
     }
-    let empty = app.call(csv_request("")).await;
+    let empty = app.call(csv_request(&app, "")).await;
     empty.problem(400);
     let not_utf8 = TestRequest::post()
         .uri("/v1/shops/import")
+        .insert_header(planner(&app))
         .insert_header(("content-type", "text/csv"))
         .set_payload(b"external_id,name,latitude,longitude,capacity\n\xff\xfe,x,1,1,1\n".to_vec());
     assert_eq!(app.call(not_utf8).await.problem(422)["errors"][0]["row"], 2);
@@ -208,5 +221,32 @@ async fn oversized_bodies_are_413() {
         "external_id,name,latitude,longitude,capacity\n{}",
         "a,b,1,1,1\n".repeat(500)
     );
-    app.call(csv_request(&big)).await.problem(413);
+    app.call(csv_request(&app, &big)).await.problem(413);
+}
+
+#[actix_web::test]
+async fn import_needs_a_planner_or_admin_token() {
+    let app = TestApp::new(Backend::Sqlite);
+    let anonymous = TestRequest::post()
+        .uri("/v1/shops/import")
+        .insert_header(("content-type", "text/csv"))
+        .set_payload(FIXTURE);
+    app.call(anonymous).await.problem(401);
+    let merchant = TestRequest::post()
+        .uri("/v1/shops/import")
+        .insert_header((
+            "authorization",
+            format!("Bearer {}", app.token(Role::Merchant, "acme")),
+        ))
+        .set_payload(FIXTURE);
+    app.call(merchant).await.problem(403);
+    let admin = TestRequest::post()
+        .uri("/v1/shops/import")
+        .insert_header((
+            "authorization",
+            format!("Bearer {}", app.token(Role::Admin, "ops")),
+        ))
+        .set_payload(FIXTURE);
+    assert_eq!(app.call(admin).await.ok()["inserted"], 6);
+    assert_eq!(app.shop_count(), 6);
 }

@@ -4,5 +4,7 @@ mod cli;
 mod follow;
 mod import;
 mod ops;
+mod pickup;
 mod search;
 mod support;
+mod webhook_sink;

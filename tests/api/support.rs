@@ -7,6 +7,8 @@
 use actix_web::http::StatusCode;
 use actix_web::test;
 use pudo::api::{self, metrics::Metrics, AppState};
+use pudo::auth::keys::JwtSource;
+use pudo::auth::{Keys, Role};
 use pudo::db::{self, DatabaseUrl};
 use pudo::network::service::Network;
 use serde_json::Value;
@@ -81,6 +83,25 @@ impl TestDb {
     }
 }
 
+/// Application state over a network, with keys generated in its database.
+pub fn state_for(network: Network) -> AppState {
+    let keys = Keys::load(
+        &mut network.conn().expect("conn"),
+        &JwtSource::Generated,
+        "pudo",
+        "pudo-api",
+    )
+    .expect("keys");
+    AppState {
+        network: Arc::new(network),
+        metrics: Arc::new(Metrics::new().expect("metrics")),
+        max_upload_bytes: 8 * 1024 * 1024,
+        keys: Arc::new(keys),
+        partner_token_ttl: chrono::Duration::minutes(60),
+        hold: chrono::Duration::days(7),
+    }
+}
+
 fn nanos() -> u128 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -121,12 +142,59 @@ impl TestApp {
         let db = TestDb::new(backend);
         let network = Network::new(db.pool());
         network.refresh().expect("load index");
-        let state = AppState {
-            network: Arc::new(network),
-            metrics: Arc::new(Metrics::new().expect("metrics")),
-            max_upload_bytes: 8 * 1024 * 1024,
-        };
+        let state = state_for(network);
         Self { db, state }
+    }
+
+    /// A bearer token for a merchant, planner or admin.
+    pub fn token(&self, role: Role, sub: &str) -> String {
+        self.state
+            .keys
+            .issue(sub, role, None, chrono::Duration::minutes(30))
+            .expect("token")
+    }
+
+    /// A partner token for the shop with this external id.
+    pub fn partner_token(&self, external_id: &str) -> String {
+        let id = self.shop_id(external_id);
+        self.state
+            .keys
+            .issue(
+                &format!("shop:{external_id}"),
+                Role::Partner,
+                Some(id),
+                chrono::Duration::minutes(30),
+            )
+            .expect("token")
+    }
+
+    pub fn shop_id(&self, external_id: &str) -> i64 {
+        use diesel::prelude::*;
+        use pudo::db::schema::shops;
+        shops::table
+            .filter(shops::external_id.eq(external_id))
+            .select(shops::id)
+            .first(&mut *self.state.network.conn().expect("conn"))
+            .expect("shop exists")
+    }
+
+    pub async fn post(&self, uri: &str, token: &str, body: serde_json::Value) -> Answer {
+        self.call(
+            test::TestRequest::post()
+                .uri(uri)
+                .insert_header(("authorization", format!("Bearer {token}")))
+                .set_json(body),
+        )
+        .await
+    }
+
+    pub async fn get_as(&self, uri: &str, token: &str) -> Answer {
+        self.call(
+            test::TestRequest::get()
+                .uri(uri)
+                .insert_header(("authorization", format!("Bearer {token}"))),
+        )
+        .await
     }
 
     /// Imports a CSV through the domain (not HTTP), for setting up a network.

@@ -1,0 +1,214 @@
+//! Merchants: reserving pickup slots for their orders, reading pickup codes, webhooks.
+
+use super::auth::Bearer;
+use super::{with_conn, AppState};
+use crate::auth::Role;
+use crate::error::{ApiError, Problem};
+use crate::pickup::{codes, outbox, store, Parcel};
+use actix_web::{get, post, put, web, HttpResponse};
+use chrono::Utc;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// A reservation request.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReservationRequest {
+    /// The pickup point chosen by the customer.
+    pub pickup_point_id: i64,
+    /// The merchant's order reference; repeating it answers the same reservation.
+    pub order_ref: String,
+    /// Optional SKU of the item.
+    pub sku: Option<String>,
+}
+
+/// A reservation as its merchant sees it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Reservation {
+    /// The reservation and its parcel.
+    #[serde(flatten)]
+    pub parcel: Parcel,
+    /// The pickup code, in clear exactly once: the first read after the parcel arrived.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pickup_code: Option<String>,
+    /// The pickup code as an SVG QR code, alongside `pickup_code`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pickup_code_qr_svg: Option<String>,
+}
+
+/// Reserves a slot at a pickup point for an order (idempotent on `order_ref`).
+///
+/// 201 when created, 200 when `order_ref` already had this reservation. 409 with `reason`
+/// `full`, `paused` or `closed` when the point cannot take it, `order_ref_in_use` when the
+/// order already has a reservation elsewhere.
+#[utoipa::path(
+    tag = "merchant",
+    context_path = "/v1",
+    request_body = ReservationRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, body = Reservation),
+        (status = 200, description = "The same order_ref was reserved before", body = Reservation),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/reservations")]
+pub async fn reserve(
+    state: web::Data<AppState>,
+    auth: Bearer,
+    body: web::Json<ReservationRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let merchant = auth.require(&[Role::Merchant, Role::Admin])?.sub.clone();
+    let body = body.into_inner();
+    let shop_id = body.pickup_point_id;
+    let (parcel, created, live) = with_conn(&state, move |conn| {
+        let r = store::NewReservation {
+            merchant: &merchant,
+            shop_id: body.pickup_point_id,
+            order_ref: &body.order_ref,
+            sku: body.sku.as_deref(),
+        };
+        Ok(store::reserve(conn, &r, Utc::now().naive_utc())?)
+    })
+    .await?;
+    if created {
+        state.network.set_live(shop_id, live);
+        state.metrics.reservations.inc();
+    }
+    let body = Reservation {
+        parcel,
+        pickup_code: None,
+        pickup_code_qr_svg: None,
+    };
+    Ok(if created {
+        HttpResponse::Created().json(body)
+    } else {
+        HttpResponse::Ok().json(body)
+    })
+}
+
+/// A reservation; the first read after arrival carries the pickup code and its QR code.
+#[utoipa::path(
+    tag = "merchant",
+    context_path = "/v1",
+    params(("id" = i64, Path, description = "reservation id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = Reservation),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/reservations/{id}")]
+pub async fn read(
+    state: web::Data<AppState>,
+    auth: Bearer,
+    id: web::Path<i64>,
+) -> Result<web::Json<Reservation>, ApiError> {
+    let merchant = auth.require(&[Role::Merchant, Role::Admin])?.sub.clone();
+    let id = id.into_inner();
+    let keys = state.keys.clone();
+    let (parcel, code) = with_conn(&state, move |conn| {
+        Ok(store::read_reservation(
+            conn,
+            keys.data_key(),
+            &merchant,
+            id,
+        )?)
+    })
+    .await?;
+    let qr = code.as_deref().map(codes::qr_svg);
+    Ok(web::Json(Reservation {
+        parcel,
+        pickup_code: code,
+        pickup_code_qr_svg: qr,
+    }))
+}
+
+/// Cancels a reservation whose parcel has not reached the shop; frees the slot.
+#[utoipa::path(
+    tag = "merchant",
+    context_path = "/v1",
+    params(("id" = i64, Path, description = "reservation id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = Parcel),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/reservations/{id}/cancel")]
+pub async fn cancel(
+    state: web::Data<AppState>,
+    auth: Bearer,
+    id: web::Path<i64>,
+) -> Result<web::Json<Parcel>, ApiError> {
+    let merchant = auth.require(&[Role::Merchant, Role::Admin])?.sub.clone();
+    let id = id.into_inner();
+    let parcel = with_conn(&state, move |conn| {
+        Ok(store::cancel(conn, &merchant, id, Utc::now().naive_utc())?)
+    })
+    .await?;
+    Ok(web::Json(parcel))
+}
+
+/// A webhook endpoint.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookRequest {
+    /// `http://` or `https://` URL that receives the events.
+    pub url: String,
+}
+
+/// The configured webhook and its signing secret (shown only in this answer).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Webhook {
+    /// The URL.
+    pub url: String,
+    /// Secret for `Pudo-Signature` (HMAC-SHA256 of `"<t>.<body>"`); a new one each time.
+    pub secret: String,
+}
+
+/// Sets the merchant's webhook URL and issues a new signing secret.
+#[utoipa::path(
+    tag = "merchant",
+    context_path = "/v1",
+    request_body = WebhookRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = Webhook),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[put("/merchant/webhook")]
+pub async fn set_webhook(
+    state: web::Data<AppState>,
+    auth: Bearer,
+    body: web::Json<WebhookRequest>,
+) -> Result<web::Json<Webhook>, ApiError> {
+    let merchant = auth.require(&[Role::Merchant])?.sub.clone();
+    let url = body.into_inner().url.trim().to_owned();
+    let valid = (url.starts_with("http://") || url.starts_with("https://"))
+        && url.len() <= 2000
+        && !url.contains(char::is_whitespace);
+    if !valid || url.parse::<ureq::http::Uri>().is_err() {
+        return Err(ApiError::bad_parameter(
+            "url",
+            "url must be an http:// or https:// URL",
+        ));
+    }
+    let keys = state.keys.clone();
+    let stored = url.clone();
+    let secret = with_conn(&state, move |conn| {
+        Ok(outbox::set_webhook(
+            conn,
+            keys.data_key(),
+            &merchant,
+            &stored,
+            Utc::now().naive_utc(),
+        )?)
+    })
+    .await?;
+    Ok(web::Json(Webhook { url, secret }))
+}

@@ -1,0 +1,238 @@
+//! The partner API: a shop owner's parcels, handovers, returns and shop settings. A partner
+//! token reaches its own shop only; another shop's parcel answers 404, as if it did not exist.
+
+use super::auth::Bearer;
+use super::params::QueryParams;
+use super::{with_conn, AppState};
+use crate::error::{ApiError, Problem};
+use crate::network::ShopStatus;
+use crate::pickup::partner_shop::{self, PartnerShop};
+use crate::pickup::{store, Handover, Parcel, ParcelState};
+use actix_web::{get, patch, post, web};
+use chrono::Utc;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+/// The partner's shop.
+#[utoipa::path(tag = "partner", context_path = "/v1", security(("bearer" = [])), responses(
+    (status = 200, body = PartnerShop),
+    (status = 401, body = Problem, content_type = "application/problem+json"),
+))]
+#[get("/partner/shop")]
+pub async fn get_shop(
+    state: web::Data<AppState>,
+    auth: Bearer,
+) -> Result<web::Json<PartnerShop>, ApiError> {
+    let shop_id = auth.0.partner_shop()?;
+    Ok(web::Json(
+        with_conn(&state, move |conn| Ok(partner_shop::view(conn, shop_id)?)).await?,
+    ))
+}
+
+/// Changes to the partner's shop.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ShopPatch {
+    /// `active` to reopen, `paused` to stop taking parcels.
+    pub status: Option<ShopStatus>,
+    /// New number of parcel slots (not below the parcels held).
+    pub capacity: Option<i32>,
+}
+
+/// Pauses or reopens the shop, or changes its capacity.
+#[utoipa::path(tag = "partner", context_path = "/v1", request_body = ShopPatch, security(("bearer" = [])), responses(
+    (status = 200, body = PartnerShop),
+    (status = 400, body = Problem, content_type = "application/problem+json"),
+    (status = 409, body = Problem, content_type = "application/problem+json"),
+))]
+#[patch("/partner/shop")]
+pub async fn patch_shop(
+    state: web::Data<AppState>,
+    auth: Bearer,
+    body: web::Json<ShopPatch>,
+) -> Result<web::Json<PartnerShop>, ApiError> {
+    let shop_id = auth.0.partner_shop()?;
+    let ShopPatch { status, capacity } = body.into_inner();
+    let shop = with_conn(&state, move |conn| {
+        Ok(partner_shop::patch(
+            conn,
+            shop_id,
+            status,
+            capacity,
+            Utc::now().naive_utc(),
+        )?)
+    })
+    .await?;
+    let network = state.network.clone();
+    // Reflect the change in this instance's search at once; others follow within a second.
+    super::blocking(move || Ok(network.refresh()?)).await?;
+    Ok(web::Json(shop))
+}
+
+/// Which parcels to list.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(
+    dead_code,
+    reason = "describes the query for OpenAPI; parsed by QueryParams"
+)]
+struct ParcelQuery {
+    /// `arriving` (reserved), `waiting` (at the shop), `to_return` (expired), `done`
+    /// (picked up or returned), or a state name; default: arriving, waiting and to_return.
+    state: Option<String>,
+}
+
+/// A list of parcels.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Parcels {
+    /// Newest first, at most 500.
+    pub items: Vec<Parcel>,
+}
+
+fn states(name: &str) -> Result<Vec<ParcelState>, String> {
+    use ParcelState::*;
+    Ok(match name {
+        "arriving" => vec![Reserved],
+        "waiting" => vec![AtPoint],
+        "to_return" => vec![Expired],
+        "done" => vec![PickedUp, Returned],
+        other => vec![other.parse().map_err(|_| {
+            format!("unknown state {other:?} (use arriving, waiting, to_return, done or a parcel state)")
+        })?],
+    })
+}
+
+/// The shop's parcels: arriving, waiting for pickup, to return.
+#[utoipa::path(tag = "partner", context_path = "/v1", params(ParcelQuery), security(("bearer" = [])), responses(
+    (status = 200, body = Parcels),
+    (status = 400, body = Problem, content_type = "application/problem+json"),
+))]
+#[get("/partner/parcels")]
+pub async fn parcels(
+    state: web::Data<AppState>,
+    auth: Bearer,
+    query: web::Query<Vec<(String, String)>>,
+) -> Result<web::Json<Parcels>, ApiError> {
+    let shop_id = auth.0.partner_shop()?;
+    let q = QueryParams::new(query.into_inner(), &["state"])?;
+    let wanted = q.optional("state", states)?.unwrap_or_else(|| {
+        vec![
+            ParcelState::Reserved,
+            ParcelState::AtPoint,
+            ParcelState::Expired,
+        ]
+    });
+    let items = with_conn(&state, move |conn| {
+        Ok(store::list_for_shop(conn, shop_id, &wanted, 500)?)
+    })
+    .await?;
+    Ok(web::Json(Parcels { items }))
+}
+
+/// Marks a parcel as arrived at the shop; this issues its pickup code (sent to the merchant,
+/// never shown to the partner). Repeating it is harmless.
+#[utoipa::path(tag = "partner", context_path = "/v1", params(("id" = i64, Path)), security(("bearer" = [])), responses(
+    (status = 200, body = Parcel),
+    (status = 404, body = Problem, content_type = "application/problem+json"),
+    (status = 409, body = Problem, content_type = "application/problem+json"),
+))]
+#[post("/partner/parcels/{id}/arrival")]
+pub async fn arrival(
+    state: web::Data<AppState>,
+    auth: Bearer,
+    id: web::Path<i64>,
+) -> Result<web::Json<Parcel>, ApiError> {
+    let shop_id = auth.0.partner_shop()?;
+    let (id, keys, hold) = (id.into_inner(), state.keys.clone(), state.hold);
+    let parcel = with_conn(&state, move |conn| {
+        Ok(store::arrive(
+            conn,
+            keys.data_key(),
+            shop_id,
+            id,
+            hold,
+            Utc::now().naive_utc(),
+        )?)
+    })
+    .await?;
+    Ok(web::Json(parcel))
+}
+
+/// Marks an expired parcel as sent back; frees its slot.
+#[utoipa::path(tag = "partner", context_path = "/v1", params(("id" = i64, Path)), security(("bearer" = [])), responses(
+    (status = 200, body = Parcel),
+    (status = 404, body = Problem, content_type = "application/problem+json"),
+    (status = 409, body = Problem, content_type = "application/problem+json"),
+))]
+#[post("/partner/parcels/{id}/return")]
+pub async fn return_parcel(
+    state: web::Data<AppState>,
+    auth: Bearer,
+    id: web::Path<i64>,
+) -> Result<web::Json<Parcel>, ApiError> {
+    let shop_id = auth.0.partner_shop()?;
+    let id = id.into_inner();
+    let parcel = with_conn(&state, move |conn| {
+        Ok(store::return_parcel(
+            conn,
+            shop_id,
+            id,
+            Utc::now().naive_utc(),
+        )?)
+    })
+    .await?;
+    Ok(web::Json(parcel))
+}
+
+/// A handover confirmation.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HandoverRequest {
+    /// The pickup code the customer shows (spaces and dashes are ignored).
+    pub code: String,
+}
+
+/// Confirms a handover with the customer's pickup code.
+///
+/// 200 with the order to hand over (`replay: true` when this code was confirmed before: hand
+/// nothing over again); 404 unknown code; 410 expired; 409 returned or cancelled; 429 with
+/// `Retry-After` after 5 wrong codes at the shop within 10 minutes.
+#[utoipa::path(tag = "partner", context_path = "/v1", request_body = HandoverRequest, security(("bearer" = [])), responses(
+    (status = 200, body = Handover),
+    (status = 404, body = Problem, content_type = "application/problem+json"),
+    (status = 409, body = Problem, content_type = "application/problem+json"),
+    (status = 410, body = Problem, content_type = "application/problem+json"),
+    (status = 429, body = Problem, content_type = "application/problem+json"),
+))]
+#[post("/partner/handovers")]
+pub async fn handover(
+    state: web::Data<AppState>,
+    auth: Bearer,
+    body: web::Json<HandoverRequest>,
+) -> Result<web::Json<Handover>, ApiError> {
+    let shop_id = auth.0.partner_shop()?;
+    let actor = auth.0.sub.clone();
+    let (code, keys) = (body.into_inner().code, state.keys.clone());
+    let result = with_conn(&state, move |conn| {
+        Ok(store::handover(
+            conn,
+            keys.data_key(),
+            shop_id,
+            &actor,
+            &code,
+            Utc::now().naive_utc(),
+        )?)
+    })
+    .await;
+    state
+        .metrics
+        .handovers
+        .with_label_values(&[match &result {
+            Ok(h) if h.replay => "replay",
+            Ok(_) => "success",
+            Err(ApiError::TooManyRequests { .. }) => "rate_limited",
+            Err(_) => "refused",
+        }])
+        .inc();
+    Ok(web::Json(result?))
+}

@@ -1,0 +1,131 @@
+//! Bearer tokens: claims, roles, issuing and verifying.
+
+use super::{AuthError, Keys};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use utoipa::ToSchema;
+
+/// What a token's holder is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// A shop owner; bound to one shop.
+    Partner,
+    /// A merchant (shop checkout) reserving pickup slots for its orders.
+    Merchant,
+    /// A logistics planner: imports the network, stages stock.
+    Planner,
+    /// An operator: everything.
+    Admin,
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Partner => "partner",
+            Self::Merchant => "merchant",
+            Self::Planner => "planner",
+            Self::Admin => "admin",
+        })
+    }
+}
+
+/// The claims pudo issues and checks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claims {
+    /// Issuer (`PUDO_JWT_ISSUER`).
+    pub iss: String,
+    /// Audience (`PUDO_JWT_AUDIENCE`).
+    pub aud: String,
+    /// Subject: the merchant id, the operator's name, or `shop:<external_id>` for partners.
+    pub sub: String,
+    /// The holder's role.
+    pub role: Role,
+    /// For partners, the shop id the token is bound to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shop: Option<i64>,
+    /// Issued at (seconds since the epoch).
+    pub iat: i64,
+    /// Expires at (seconds since the epoch).
+    pub exp: i64,
+}
+
+impl Claims {
+    /// Refuses the token unless its role is one of `roles`.
+    pub fn require(&self, roles: &[Role]) -> Result<(), AuthError> {
+        if roles.contains(&self.role) {
+            return Ok(());
+        }
+        let required = roles
+            .iter()
+            .map(Role::to_string)
+            .collect::<Vec<_>>()
+            .join(" or ");
+        Err(AuthError::Forbidden {
+            required,
+            actual: self.role,
+        })
+    }
+
+    /// The shop a partner token is bound to.
+    pub fn partner_shop(&self) -> Result<i64, AuthError> {
+        self.require(&[Role::Partner])?;
+        self.shop
+            .ok_or_else(|| AuthError::Invalid("a partner token must name its shop".into()))
+    }
+}
+
+impl Keys {
+    /// Signs a token for `sub` with `role`, valid for `ttl`.
+    pub fn issue(
+        &self,
+        sub: &str,
+        role: Role,
+        shop: Option<i64>,
+        ttl: chrono::Duration,
+    ) -> Result<String, AuthError> {
+        if (role == Role::Partner) != shop.is_some() {
+            return Err(AuthError::Config(
+                "a partner token needs a shop, and only a partner token has one".into(),
+            ));
+        }
+        let now = chrono::Utc::now().timestamp();
+        let claims = Claims {
+            iss: self.issuer.clone(),
+            aud: self.audience.clone(),
+            sub: sub.to_owned(),
+            role,
+            shop,
+            iat: now,
+            exp: now + ttl.num_seconds(),
+        };
+        jsonwebtoken::encode(
+            &jsonwebtoken::Header::new(self.algorithm()),
+            &claims,
+            self.encoding_key(),
+        )
+        .map_err(|e| AuthError::Config(format!("cannot sign a token: {e}")))
+    }
+
+    /// Checks signature, algorithm, issuer, audience and expiry; returns the claims.
+    pub fn verify(&self, token: &str) -> Result<Claims, AuthError> {
+        let mut validation = jsonwebtoken::Validation::new(self.algorithm());
+        validation.set_issuer(&[&self.issuer]);
+        validation.set_audience(&[&self.audience]);
+        validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
+        validation.leeway = 30;
+        let data = jsonwebtoken::decode::<Claims>(token, self.decoding_key(), &validation)
+            .map_err(|e| AuthError::Invalid(e.to_string()))?;
+        let claims = data.claims;
+        if (claims.role == Role::Partner) != claims.shop.is_some() {
+            return Err(AuthError::Invalid(
+                "the shop claim does not fit the role".into(),
+            ));
+        }
+        Ok(claims)
+    }
+}
+
+#[cfg(test)]
+#[path = "tokens_tests.rs"]
+mod tests;

@@ -1,0 +1,183 @@
+//! Reservations, parcels, pickup codes, handover and returns: the flow pudo exists for.
+//!
+//! ```text
+//! reserved ──arrival──▶ at_point ──handover──▶ picked_up
+//!    │                     │
+//!  cancel               sweep (holding period over)
+//!    ▼                     ▼
+//! cancelled             expired ──return──▶ returned
+//! ```
+//!
+//! A reservation holds one slot of the shop's capacity from `reserved` until `picked_up`,
+//! `cancelled` or `returned`; the database enforces the capacity (see [`store::reserve`]).
+
+pub mod codes;
+pub mod outbox;
+pub mod partner_shop;
+pub mod store;
+pub mod webhooks;
+
+use chrono::NaiveDateTime;
+use serde::Serialize;
+use std::{fmt, str::FromStr};
+use utoipa::ToSchema;
+
+/// Where a parcel is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ParcelState {
+    /// A slot is held; the parcel is on its way.
+    Reserved,
+    /// At the shop, waiting for the customer; a pickup code is live.
+    AtPoint,
+    /// Handed over.
+    PickedUp,
+    /// Not collected within the holding period; to be returned.
+    Expired,
+    /// Sent back; the slot is free.
+    Returned,
+    /// Cancelled before arrival; the slot is free.
+    Cancelled,
+}
+
+impl ParcelState {
+    /// The text stored in the `state` column.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Reserved => "reserved",
+            Self::AtPoint => "at_point",
+            Self::PickedUp => "picked_up",
+            Self::Expired => "expired",
+            Self::Returned => "returned",
+            Self::Cancelled => "cancelled",
+        }
+    }
+}
+
+impl fmt::Display for ParcelState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for ParcelState {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Ok(match s {
+            "reserved" => Self::Reserved,
+            "at_point" => Self::AtPoint,
+            "picked_up" => Self::PickedUp,
+            "expired" => Self::Expired,
+            "returned" => Self::Returned,
+            "cancelled" => Self::Cancelled,
+            other => return Err(format!("unknown parcel state {other:?}")),
+        })
+    }
+}
+
+/// Why a shop cannot take a reservation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Unavailable {
+    /// Every slot is held.
+    Full,
+    /// The shop has paused.
+    Paused,
+    /// The shop is closed for good.
+    Closed,
+}
+
+/// A parcel as the domain returns it (never with a code in clear).
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct Parcel {
+    /// pudo's id (also the reservation id).
+    pub id: i64,
+    /// The pickup point.
+    pub pickup_point_id: i64,
+    /// The merchant's order reference.
+    pub order_ref: String,
+    /// Optional SKU.
+    pub sku: Option<String>,
+    /// Life-cycle state.
+    pub state: ParcelState,
+    /// UTC.
+    pub created_at: NaiveDateTime,
+    /// When it reached the shop (UTC).
+    pub arrived_at: Option<NaiveDateTime>,
+    /// End of the holding period (UTC).
+    pub expires_at: Option<NaiveDateTime>,
+    /// When it was handed over (UTC).
+    pub picked_up_at: Option<NaiveDateTime>,
+}
+
+/// The answer to a handover.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct Handover {
+    /// The parcel handed over.
+    pub parcel_id: i64,
+    /// The order to hand over.
+    pub order_ref: String,
+    /// `true` when this code was already confirmed before (a retry): hand nothing over twice.
+    pub replay: bool,
+    /// When it was handed over (UTC).
+    pub picked_up_at: NaiveDateTime,
+}
+
+/// Everything that can go wrong in the pickup flow.
+#[derive(Debug, thiserror::Error)]
+pub enum PickupError {
+    /// No such pickup point.
+    #[error("no pickup point with id {0}")]
+    ShopNotFound(i64),
+    /// The shop cannot take a reservation.
+    #[error("the pickup point cannot take a parcel: it is {}", match .0 { Unavailable::Full => "full", Unavailable::Paused => "paused", Unavailable::Closed => "closed" })]
+    ShopUnavailable(Unavailable),
+    /// The order reference is already used for another pickup point.
+    #[error("order_ref {0:?} already has a reservation at another pickup point")]
+    OrderRefConflict(String),
+    /// No such parcel for this caller.
+    #[error("no parcel with id {0}")]
+    ParcelNotFound(i64),
+    /// The parcel's state does not allow this.
+    #[error("the parcel is {state}; it cannot be {action}")]
+    WrongState {
+        /// Its state.
+        state: ParcelState,
+        /// What was asked.
+        action: &'static str,
+    },
+    /// No live parcel at this shop has this code.
+    #[error("no parcel at this shop has this pickup code")]
+    UnknownCode,
+    /// The code's holding period is over.
+    #[error("this pickup code has expired; the parcel is to be returned")]
+    CodeExpired,
+    /// The parcel was returned or cancelled.
+    #[error("this parcel was {0}; it cannot be handed over")]
+    NotCollectable(ParcelState),
+    /// Too many wrong codes at this shop recently.
+    #[error("too many wrong pickup codes at this shop; try again in {retry_after_secs} s")]
+    TooManyAttempts {
+        /// Seconds until an attempt is allowed again.
+        retry_after_secs: i64,
+    },
+    /// A capacity below the parcels the shop holds.
+    #[error("capacity {requested} is below the {live} parcels the shop holds")]
+    CapacityBelowLoad {
+        /// Asked for.
+        requested: i32,
+        /// Held now.
+        live: i32,
+    },
+    /// Bad input, with the field at fault.
+    #[error("{field}: {message}")]
+    Invalid {
+        /// The field.
+        field: &'static str,
+        /// What is wrong.
+        message: String,
+    },
+    /// The database failed.
+    #[error(transparent)]
+    Db(#[from] diesel::result::Error),
+}

@@ -1,0 +1,212 @@
+//! The transactional outbox: every state change writes its webhook event in the same
+//! transaction, so an event exists if and only if the change committed. Delivery is
+//! at-least-once (see [`super::webhooks`]); the event id lets receivers drop duplicates.
+
+use super::codes;
+use crate::db::schema::{merchants, outbox};
+use crate::db::DbConn;
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use rand::RngCore;
+
+/// Kinds of event sent to merchants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event {
+    /// A slot was reserved.
+    ReservationCreated,
+    /// A reservation was cancelled.
+    ReservationCancelled,
+    /// The parcel reached the shop; carries the pickup code.
+    ParcelArrived,
+    /// The parcel was handed over.
+    ParcelPickedUp,
+    /// The holding period ended.
+    ParcelExpired,
+    /// The parcel went back.
+    ParcelReturned,
+}
+
+impl Event {
+    /// The `type` field of the event.
+    pub fn kind(self) -> &'static str {
+        match self {
+            Self::ReservationCreated => "reservation.created",
+            Self::ReservationCancelled => "reservation.cancelled",
+            Self::ParcelArrived => "parcel.arrived",
+            Self::ParcelPickedUp => "parcel.picked_up",
+            Self::ParcelExpired => "parcel.expired",
+            Self::ParcelReturned => "parcel.returned",
+        }
+    }
+}
+
+/// An `outbox` row.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = outbox)]
+pub struct OutboxRow {
+    /// Row id.
+    pub id: i64,
+    /// Public event id.
+    pub event_id: String,
+    /// Recipient.
+    pub merchant: String,
+    /// Event type.
+    pub kind: String,
+    /// JSON data.
+    pub payload: String,
+    /// UTC.
+    pub created_at: NaiveDateTime,
+    /// UTC.
+    pub delivered_at: Option<NaiveDateTime>,
+    /// Attempts so far.
+    pub attempts: i32,
+    /// Next attempt (UTC).
+    pub next_attempt_at: NaiveDateTime,
+    /// Last failure.
+    pub last_error: Option<String>,
+}
+
+/// Writes an event in the caller's transaction.
+pub fn enqueue(
+    conn: &mut DbConn,
+    merchant: &str,
+    event: Event,
+    data: serde_json::Value,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    diesel::insert_into(outbox::table)
+        .values((
+            outbox::event_id.eq(uuid::Uuid::new_v4().to_string()),
+            outbox::merchant.eq(merchant),
+            outbox::kind.eq(event.kind()),
+            outbox::payload.eq(data.to_string()),
+            outbox::created_at.eq(now),
+            outbox::attempts.eq(0),
+            outbox::next_attempt_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Sets a merchant's webhook URL and a new signing secret; returns the secret (shown once).
+pub fn set_webhook(
+    conn: &mut DbConn,
+    data_key: &[u8; 32],
+    merchant: &str,
+    url: &str,
+    now: NaiveDateTime,
+) -> QueryResult<String> {
+    let mut bytes = [0u8; 24];
+    rand::rng().fill_bytes(&mut bytes);
+    let secret = format!(
+        "whsec_{}",
+        bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    );
+    let sealed = codes::seal(data_key, &secret);
+    conn.transaction(|conn| {
+        diesel::delete(merchants::table.find(merchant)).execute(conn)?;
+        diesel::insert_into(merchants::table)
+            .values((
+                merchants::id.eq(merchant),
+                merchants::webhook_url.eq(url),
+                merchants::webhook_secret_sealed.eq(sealed),
+                merchants::updated_at.eq(now),
+            ))
+            .execute(conn)
+    })?;
+    Ok(secret)
+}
+
+/// A merchant's webhook URL and secret, if configured.
+pub fn webhook(
+    conn: &mut DbConn,
+    data_key: &[u8; 32],
+    merchant: &str,
+) -> QueryResult<Option<(String, String)>> {
+    let row: Option<(Option<String>, Option<String>)> = merchants::table
+        .find(merchant)
+        .select((merchants::webhook_url, merchants::webhook_secret_sealed))
+        .first(conn)
+        .optional()?;
+    Ok(match row {
+        Some((Some(url), Some(sealed))) => {
+            codes::unseal(data_key, &sealed).map(|secret| (url, secret))
+        }
+        _ => None,
+    })
+}
+
+/// Undelivered events that are due, for merchants with a webhook, oldest first.
+pub fn due(conn: &mut DbConn, now: NaiveDateTime, limit: i64) -> QueryResult<Vec<OutboxRow>> {
+    outbox::table
+        .inner_join(merchants::table.on(merchants::id.eq(outbox::merchant)))
+        .filter(
+            outbox::delivered_at
+                .is_null()
+                .and(outbox::next_attempt_at.le(now)),
+        )
+        .filter(merchants::webhook_url.is_not_null())
+        .select(OutboxRow::as_select())
+        .order(outbox::id)
+        .limit(limit)
+        .load(conn)
+}
+
+/// Claims an event for one delivery attempt (so instances sharing the database do not send
+/// it at once); the claim lapses after `lease` if the claimer dies.
+pub fn claim(
+    conn: &mut DbConn,
+    row: &OutboxRow,
+    now: NaiveDateTime,
+    lease: chrono::Duration,
+) -> QueryResult<bool> {
+    let n = diesel::update(
+        outbox::table
+            .filter(outbox::id.eq(row.id))
+            .filter(outbox::delivered_at.is_null())
+            .filter(outbox::next_attempt_at.eq(row.next_attempt_at)),
+    )
+    .set((
+        outbox::next_attempt_at.eq(now + lease),
+        outbox::attempts.eq(outbox::attempts + 1),
+    ))
+    .execute(conn)?;
+    Ok(n == 1)
+}
+
+/// Records a successful delivery.
+pub fn delivered(conn: &mut DbConn, id: i64, now: NaiveDateTime) -> QueryResult<()> {
+    diesel::update(outbox::table.find(id))
+        .set((
+            outbox::delivered_at.eq(now),
+            outbox::last_error.eq(None::<String>),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Records a failed delivery and when to retry: 5 s doubling per attempt, at most an hour.
+pub fn failed(
+    conn: &mut DbConn,
+    id: i64,
+    attempts: i32,
+    error: &str,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    let backoff = chrono::Duration::seconds((5i64 << attempts.clamp(0, 10)).min(3600));
+    diesel::update(outbox::table.find(id))
+        .set((
+            outbox::next_attempt_at.eq(now + backoff),
+            outbox::last_error.eq(error.chars().take(500).collect::<String>()),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Events not yet delivered (for operators and tests).
+pub fn pending(conn: &mut DbConn) -> QueryResult<i64> {
+    outbox::table
+        .filter(outbox::delivered_at.is_null())
+        .count()
+        .get_result(conn)
+}

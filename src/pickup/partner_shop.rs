@@ -1,0 +1,122 @@
+//! A partner's own shop: what it holds, and pausing, reopening or resizing it.
+
+use super::PickupError;
+use crate::db::schema::{shop_load, shops};
+use crate::db::DbConn;
+use crate::network::ShopStatus;
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// The partner's view of its shop.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct PartnerShop {
+    /// pudo's id.
+    pub id: i64,
+    /// The partner's reference.
+    pub external_id: String,
+    /// Display name.
+    pub name: String,
+    /// active, paused or closed.
+    pub status: ShopStatus,
+    /// Parcel slots.
+    pub capacity: i32,
+    /// Parcels reserved or waiting.
+    pub live_parcels: i32,
+    /// Slots still free.
+    pub free_slots: i32,
+    /// IANA time zone.
+    pub timezone: String,
+    /// Weekly opening hours.
+    pub opening_hours: String,
+}
+
+/// The shop as its partner sees it.
+pub fn view(conn: &mut DbConn, shop_id: i64) -> Result<PartnerShop, PickupError> {
+    let (id, external_id, name, status, capacity, timezone, opening_hours, live): (
+        i64,
+        String,
+        String,
+        String,
+        i32,
+        String,
+        String,
+        i32,
+    ) = shops::table
+        .inner_join(shop_load::table)
+        .filter(shops::id.eq(shop_id))
+        .select((
+            shops::id,
+            shops::external_id,
+            shops::name,
+            shops::status,
+            shops::capacity,
+            shops::timezone,
+            shops::opening_hours,
+            shop_load::live,
+        ))
+        .first(conn)
+        .optional()?
+        .ok_or(PickupError::ShopNotFound(shop_id))?;
+    Ok(PartnerShop {
+        id,
+        external_id,
+        name,
+        status: status.parse().unwrap_or(ShopStatus::Closed),
+        capacity,
+        live_parcels: live,
+        free_slots: (capacity - live).max(0),
+        timezone,
+        opening_hours,
+    })
+}
+
+/// Pauses or reopens the shop and/or changes its capacity. A partner cannot close its shop
+/// for good (an operator does), nor reopen a closed one, nor shrink below what it holds.
+pub fn patch(
+    conn: &mut DbConn,
+    shop_id: i64,
+    status: Option<ShopStatus>,
+    capacity: Option<i32>,
+    now: NaiveDateTime,
+) -> Result<PartnerShop, PickupError> {
+    if status == Some(ShopStatus::Closed) {
+        return Err(PickupError::Invalid {
+            field: "status",
+            message: "a partner can set active or paused; closing a shop is for operators".into(),
+        });
+    }
+    if capacity.is_some_and(|c| !(0..=100_000).contains(&c)) {
+        return Err(PickupError::Invalid {
+            field: "capacity",
+            message: "must be between 0 and 100000".into(),
+        });
+    }
+    conn.transaction(|conn| {
+        let revision = crate::network::store::bump_revision(conn)?;
+        let current = view(conn, shop_id)?;
+        if current.status == ShopStatus::Closed && status.is_some() {
+            return Err(PickupError::ShopUnavailable(super::Unavailable::Closed));
+        }
+        if let Some(requested) = capacity {
+            // Lock the load row so no reservation slips in between the check and the update.
+            diesel::update(shop_load::table.find(shop_id))
+                .set(shop_load::live.eq(shop_load::live))
+                .execute(conn)?;
+            let live = super::store::live(conn, shop_id)?;
+            if requested < live {
+                return Err(PickupError::CapacityBelowLoad { requested, live });
+            }
+        }
+        diesel::update(shops::table.find(shop_id))
+            .set((
+                shops::status.eq(status.unwrap_or(current.status).as_str()),
+                shops::capacity.eq(capacity.unwrap_or(current.capacity)),
+                shops::revision.eq(revision),
+                shops::updated_at.eq(now),
+            ))
+            .execute(conn)?;
+        view(conn, shop_id)
+    })
+}

@@ -1,0 +1,711 @@
+//! The pickup flow in the database. Every function is one transaction that starts with a
+//! write (see `db`), so on PostgreSQL the row locks order concurrent callers and on SQLite the
+//! single writer does.
+
+use super::codes;
+use super::outbox::{self, Event};
+use super::{Handover, Parcel, ParcelState, PickupError, Unavailable};
+use crate::db::schema::{handover_attempts, parcels, shop_load, shops};
+use crate::db::DbConn;
+use crate::network::ShopStatus;
+use chrono::{Duration, NaiveDateTime};
+use diesel::prelude::*;
+use diesel::result::{DatabaseErrorKind, Error as DbErr};
+use serde_json::json;
+
+/// Wrong codes allowed per shop within [`ATTEMPT_WINDOW_MINUTES`].
+pub const MAX_WRONG_CODES: i64 = 5;
+/// The window in which wrong codes are counted.
+pub const ATTEMPT_WINDOW_MINUTES: i64 = 10;
+
+/// A `parcels` row.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = parcels)]
+pub struct ParcelRow {
+    /// Id.
+    pub id: i64,
+    /// Shop.
+    pub shop_id: i64,
+    /// Region key.
+    pub region: i64,
+    /// Merchant.
+    pub merchant: String,
+    /// Order reference.
+    pub order_ref: String,
+    /// SKU.
+    pub sku: Option<String>,
+    /// State text.
+    pub state: String,
+    /// Keyed hash of the code.
+    pub code_hash: Option<String>,
+    /// Sealed code until read.
+    pub code_sealed: Option<String>,
+    /// End of holding (UTC).
+    pub expires_at: Option<NaiveDateTime>,
+    /// UTC.
+    pub created_at: NaiveDateTime,
+    /// UTC.
+    pub updated_at: NaiveDateTime,
+    /// UTC.
+    pub arrived_at: Option<NaiveDateTime>,
+    /// UTC.
+    pub picked_up_at: Option<NaiveDateTime>,
+}
+
+impl ParcelRow {
+    /// Parsed state (an unknown text reads as cancelled, which allows nothing).
+    pub fn state(&self) -> ParcelState {
+        self.state.parse().unwrap_or(ParcelState::Cancelled)
+    }
+
+    /// The public view.
+    pub fn view(&self) -> Parcel {
+        Parcel {
+            id: self.id,
+            pickup_point_id: self.shop_id,
+            order_ref: self.order_ref.clone(),
+            sku: self.sku.clone(),
+            state: self.state(),
+            created_at: self.created_at,
+            arrived_at: self.arrived_at,
+            expires_at: self.expires_at,
+            picked_up_at: self.picked_up_at,
+        }
+    }
+}
+
+/// A new reservation's request.
+#[derive(Debug, Clone)]
+pub struct NewReservation<'a> {
+    /// The merchant (token subject).
+    pub merchant: &'a str,
+    /// The chosen pickup point.
+    pub shop_id: i64,
+    /// The merchant's order reference.
+    pub order_ref: &'a str,
+    /// Optional SKU.
+    pub sku: Option<&'a str>,
+}
+
+/// Reserves a slot; returns the parcel, whether it was created now (vs. an idempotent repeat
+/// of the same `order_ref`), and the shop's live parcel count after the call.
+///
+/// The slot is taken by one conditional `UPDATE shop_load SET live = live + 1 WHERE live <
+/// capacity AND the shop is active`: whatever the concurrency and however many instances
+/// share the database, a shop never holds more live parcels than its capacity.
+pub fn reserve(
+    conn: &mut DbConn,
+    r: &NewReservation<'_>,
+    now: NaiveDateTime,
+) -> Result<(Parcel, bool, i32), PickupError> {
+    check_text("order_ref", r.order_ref, 100)?;
+    if let Some(sku) = r.sku {
+        check_text("sku", sku, 64)?;
+    }
+    if let Some(existing) = find_order(conn, r.merchant, r.order_ref)? {
+        return repeat(existing, r);
+    }
+    let result = conn.transaction(|conn| -> Result<(Parcel, i32), PickupError> {
+        let capacity = shops::table
+            .filter(
+                shops::id
+                    .eq(r.shop_id)
+                    .and(shops::status.eq(ShopStatus::Active.as_str())),
+            )
+            .select(shops::capacity)
+            .single_value();
+        let taken = diesel::update(shop_load::table.filter(shop_load::shop_id.eq(r.shop_id)))
+            .filter(shop_load::live.nullable().lt(capacity))
+            .set((
+                shop_load::live.eq(shop_load::live + 1),
+                shop_load::changed_at.eq(now),
+            ))
+            .execute(conn)?;
+        if taken == 0 {
+            return Err(why_unavailable(conn, r.shop_id)?);
+        }
+        let region: i64 = shops::table
+            .find(r.shop_id)
+            .select(shops::region)
+            .first(conn)?;
+        diesel::insert_into(parcels::table)
+            .values((
+                parcels::shop_id.eq(r.shop_id),
+                parcels::region.eq(region),
+                parcels::merchant.eq(r.merchant),
+                parcels::order_ref.eq(r.order_ref),
+                parcels::sku.eq(r.sku),
+                parcels::state.eq(ParcelState::Reserved.as_str()),
+                parcels::created_at.eq(now),
+                parcels::updated_at.eq(now),
+            ))
+            .execute(conn)?;
+        let row = find_order(conn, r.merchant, r.order_ref)?.ok_or(DbErr::NotFound)?;
+        outbox::enqueue(
+            conn,
+            &row.merchant,
+            Event::ReservationCreated,
+            json!({ "reservation": row.view() }),
+            now,
+        )?;
+        Ok((row.view(), live(conn, r.shop_id)?))
+    });
+    match result {
+        Ok((parcel, live)) => Ok((parcel, true, live)),
+        // Two calls with one order_ref raced: the other one won; answer like a repeat.
+        Err(PickupError::Db(DbErr::DatabaseError(DatabaseErrorKind::UniqueViolation, _))) => {
+            let existing = find_order(conn, r.merchant, r.order_ref)?.ok_or(DbErr::NotFound)?;
+            repeat(existing, r)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+fn repeat(existing: ParcelRow, r: &NewReservation<'_>) -> Result<(Parcel, bool, i32), PickupError> {
+    if existing.shop_id != r.shop_id {
+        return Err(PickupError::OrderRefConflict(r.order_ref.to_owned()));
+    }
+    Ok((existing.view(), false, -1))
+}
+
+fn check_text(field: &'static str, value: &str, max: usize) -> Result<(), PickupError> {
+    let message = if value.trim().is_empty() {
+        "is empty".to_owned()
+    } else if value.chars().count() > max {
+        format!("is longer than {max} characters")
+    } else if value.chars().any(char::is_control) {
+        "contains control characters".to_owned()
+    } else {
+        return Ok(());
+    };
+    Err(PickupError::Invalid { field, message })
+}
+
+fn why_unavailable(conn: &mut DbConn, shop_id: i64) -> Result<PickupError, PickupError> {
+    let status: Option<String> = shops::table
+        .find(shop_id)
+        .select(shops::status)
+        .first(conn)
+        .optional()?;
+    Ok(match status.as_deref().map(str::parse::<ShopStatus>) {
+        None => PickupError::ShopNotFound(shop_id),
+        Some(Ok(ShopStatus::Paused)) => PickupError::ShopUnavailable(Unavailable::Paused),
+        Some(Ok(ShopStatus::Closed)) | Some(Err(_)) => {
+            PickupError::ShopUnavailable(Unavailable::Closed)
+        }
+        Some(Ok(ShopStatus::Active)) => PickupError::ShopUnavailable(Unavailable::Full),
+    })
+}
+
+fn find_order(
+    conn: &mut DbConn,
+    merchant: &str,
+    order_ref: &str,
+) -> QueryResult<Option<ParcelRow>> {
+    parcels::table
+        .filter(
+            parcels::merchant
+                .eq(merchant)
+                .and(parcels::order_ref.eq(order_ref)),
+        )
+        .select(ParcelRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Live parcels at a shop.
+pub fn live(conn: &mut DbConn, shop_id: i64) -> QueryResult<i32> {
+    shop_load::table
+        .find(shop_id)
+        .select(shop_load::live)
+        .first(conn)
+}
+
+fn release_slot(conn: &mut DbConn, shop_id: i64, now: NaiveDateTime) -> QueryResult<usize> {
+    diesel::update(shop_load::table.find(shop_id))
+        .set((
+            shop_load::live.eq(shop_load::live - 1),
+            shop_load::changed_at.eq(now),
+        ))
+        .execute(conn)
+}
+
+/// One parcel, if `merchant` owns it.
+pub fn find_for_merchant(
+    conn: &mut DbConn,
+    merchant: &str,
+    id: i64,
+) -> Result<ParcelRow, PickupError> {
+    parcels::table
+        .filter(parcels::id.eq(id).and(parcels::merchant.eq(merchant)))
+        .select(ParcelRow::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or(PickupError::ParcelNotFound(id))
+}
+
+/// One parcel, if it is at `shop_id` (a partner never learns of other shops' parcels).
+pub fn find_for_shop(conn: &mut DbConn, shop_id: i64, id: i64) -> Result<ParcelRow, PickupError> {
+    parcels::table
+        .filter(parcels::id.eq(id).and(parcels::shop_id.eq(shop_id)))
+        .select(ParcelRow::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or(PickupError::ParcelNotFound(id))
+}
+
+/// The merchant's view of a reservation; the first call after arrival also returns the code
+/// in clear (once: the sealed copy is erased in the same statement that reads it).
+pub fn read_reservation(
+    conn: &mut DbConn,
+    data_key: &[u8; 32],
+    merchant: &str,
+    id: i64,
+) -> Result<(Parcel, Option<String>), PickupError> {
+    let row = find_for_merchant(conn, merchant, id)?;
+    let Some(sealed) = row.code_sealed.clone() else {
+        return Ok((row.view(), None));
+    };
+    let erased = diesel::update(
+        parcels::table.filter(parcels::id.eq(id).and(parcels::code_sealed.is_not_null())),
+    )
+    .set(parcels::code_sealed.eq(None::<String>))
+    .execute(conn)?;
+    let code = if erased == 1 {
+        codes::unseal(data_key, &sealed)
+    } else {
+        None
+    };
+    Ok((row.view(), code))
+}
+
+/// Cancels a reservation whose parcel has not arrived; frees the slot.
+pub fn cancel(
+    conn: &mut DbConn,
+    merchant: &str,
+    id: i64,
+    now: NaiveDateTime,
+) -> Result<Parcel, PickupError> {
+    conn.transaction(|conn| {
+        let changed = diesel::update(
+            parcels::table.filter(
+                parcels::id
+                    .eq(id)
+                    .and(parcels::merchant.eq(merchant))
+                    .and(parcels::state.eq(ParcelState::Reserved.as_str())),
+            ),
+        )
+        .set((
+            parcels::state.eq(ParcelState::Cancelled.as_str()),
+            parcels::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+        let row = find_for_merchant(conn, merchant, id)?;
+        if changed == 0 {
+            return Err(PickupError::WrongState {
+                state: row.state(),
+                action: "cancelled",
+            });
+        }
+        release_slot(conn, row.shop_id, now)?;
+        outbox::enqueue(
+            conn,
+            &row.merchant,
+            Event::ReservationCancelled,
+            json!({ "reservation": row.view() }),
+            now,
+        )?;
+        Ok(row.view())
+    })
+}
+
+/// Marks a reserved parcel as arrived at the partner's shop and issues its pickup code.
+/// Repeating the call for a parcel already at the shop answers the same parcel.
+pub fn arrive(
+    conn: &mut DbConn,
+    data_key: &[u8; 32],
+    shop_id: i64,
+    id: i64,
+    hold: Duration,
+    now: NaiveDateTime,
+) -> Result<Parcel, PickupError> {
+    for _ in 0..5 {
+        let code = codes::generate();
+        let hash = codes::hash(data_key, shop_id, &code);
+        let result = conn.transaction(|conn| -> Result<Parcel, PickupError> {
+            // Codes recently used at the shop are not reissued, so a late replay of an old
+            // code can never hand over a different parcel.
+            let clash = parcels::table
+                .filter(
+                    parcels::shop_id
+                        .eq(shop_id)
+                        .and(parcels::code_hash.eq(&hash)),
+                )
+                .filter(parcels::state.ne(ParcelState::Returned.as_str()))
+                .count()
+                .get_result::<i64>(conn)?;
+            if clash > 0 {
+                return Err(PickupError::Db(DbErr::DatabaseError(
+                    DatabaseErrorKind::UniqueViolation,
+                    Box::new("pickup code clash".to_owned()),
+                )));
+            }
+            let expires = now + hold;
+            let changed = diesel::update(
+                parcels::table.filter(
+                    parcels::id
+                        .eq(id)
+                        .and(parcels::shop_id.eq(shop_id))
+                        .and(parcels::state.eq(ParcelState::Reserved.as_str())),
+                ),
+            )
+            .set((
+                parcels::state.eq(ParcelState::AtPoint.as_str()),
+                parcels::code_hash.eq(&hash),
+                parcels::code_sealed.eq(codes::seal(data_key, &code)),
+                parcels::arrived_at.eq(now),
+                parcels::expires_at.eq(expires),
+                parcels::updated_at.eq(now),
+            ))
+            .execute(conn)?;
+            let row = find_for_shop(conn, shop_id, id)?;
+            if changed == 0 {
+                return match row.state() {
+                    ParcelState::AtPoint => Ok(row.view()),
+                    state => Err(PickupError::WrongState {
+                        state,
+                        action: "marked as arrived",
+                    }),
+                };
+            }
+            let data = json!({
+                "reservation": row.view(),
+                "pickup_code_sealed": codes::seal(data_key, &code),
+            });
+            outbox::enqueue(conn, &row.merchant, Event::ParcelArrived, data, now)?;
+            Ok(row.view())
+        });
+        match result {
+            Err(PickupError::Db(DbErr::DatabaseError(DatabaseErrorKind::UniqueViolation, _))) => {
+                continue
+            }
+            other => return other,
+        }
+    }
+    Err(PickupError::Db(DbErr::RollbackTransaction))
+}
+
+/// What a handover attempt came to; recorded in the audit table whatever it was.
+enum Attempt {
+    Success(Handover),
+    Replay(Handover),
+    Wrong,
+    Expired(i64),
+    NotCollectable(i64, ParcelState),
+    RateLimited(i64),
+}
+
+impl Attempt {
+    fn label(&self) -> &'static str {
+        match self {
+            Self::Success(_) => "success",
+            Self::Replay(_) => "replay",
+            Self::Wrong => "wrong_code",
+            Self::Expired(_) => "expired",
+            Self::NotCollectable(..) => "not_collectable",
+            Self::RateLimited(_) => "rate_limited",
+        }
+    }
+
+    fn parcel(&self) -> Option<i64> {
+        match self {
+            Self::Success(h) | Self::Replay(h) => Some(h.parcel_id),
+            Self::Expired(id) | Self::NotCollectable(id, _) => Some(*id),
+            Self::Wrong | Self::RateLimited(_) => None,
+        }
+    }
+}
+
+/// Confirms a handover at the partner's shop with the code the customer shows.
+///
+/// The first valid call hands the parcel over; a repeat by the same shop answers the same
+/// result flagged `replay`. After [`MAX_WRONG_CODES`] wrong codes within
+/// [`ATTEMPT_WINDOW_MINUTES`], every attempt (even a right one) is refused until the window
+/// moves on. Every attempt is audited, without the code.
+pub fn handover(
+    conn: &mut DbConn,
+    data_key: &[u8; 32],
+    shop_id: i64,
+    actor: &str,
+    typed_code: &str,
+    now: NaiveDateTime,
+) -> Result<Handover, PickupError> {
+    let attempt = conn.transaction(|conn| -> Result<Attempt, PickupError> {
+        // Lock the shop's row first: attempts at one shop are counted one at a time, so a
+        // burst of guesses cannot all slip under the limit together.
+        let region: i64 = {
+            let n = diesel::update(shop_load::table.find(shop_id))
+                .set(shop_load::live.eq(shop_load::live))
+                .execute(conn)?;
+            if n == 0 {
+                return Err(PickupError::ShopNotFound(shop_id));
+            }
+            shop_load::table
+                .find(shop_id)
+                .select(shop_load::region)
+                .first(conn)?
+        };
+        let attempt = attempt(conn, data_key, shop_id, typed_code, now)?;
+        diesel::insert_into(handover_attempts::table)
+            .values((
+                handover_attempts::shop_id.eq(shop_id),
+                handover_attempts::region.eq(region),
+                handover_attempts::actor.eq(actor),
+                handover_attempts::result.eq(attempt.label()),
+                handover_attempts::parcel_id.eq(attempt.parcel()),
+                handover_attempts::at.eq(now),
+            ))
+            .execute(conn)?;
+        Ok(attempt)
+    })?;
+    match attempt {
+        Attempt::Success(h) | Attempt::Replay(h) => Ok(h),
+        Attempt::Wrong => Err(PickupError::UnknownCode),
+        Attempt::Expired(_) => Err(PickupError::CodeExpired),
+        Attempt::NotCollectable(_, state) => Err(PickupError::NotCollectable(state)),
+        Attempt::RateLimited(retry_after_secs) => {
+            Err(PickupError::TooManyAttempts { retry_after_secs })
+        }
+    }
+}
+
+fn attempt(
+    conn: &mut DbConn,
+    data_key: &[u8; 32],
+    shop_id: i64,
+    typed_code: &str,
+    now: NaiveDateTime,
+) -> Result<Attempt, PickupError> {
+    let window_start = now - Duration::minutes(ATTEMPT_WINDOW_MINUTES);
+    let wrong: Vec<NaiveDateTime> = handover_attempts::table
+        .filter(handover_attempts::shop_id.eq(shop_id))
+        .filter(handover_attempts::result.eq("wrong_code"))
+        .filter(handover_attempts::at.gt(window_start))
+        .select(handover_attempts::at)
+        .order(handover_attempts::at.desc())
+        .limit(MAX_WRONG_CODES)
+        .load(conn)?;
+    if wrong.len() as i64 >= MAX_WRONG_CODES {
+        let oldest = wrong.iter().min().copied().unwrap_or(now);
+        let retry = (oldest + Duration::minutes(ATTEMPT_WINDOW_MINUTES) - now)
+            .num_seconds()
+            .max(1);
+        return Ok(Attempt::RateLimited(retry));
+    }
+    let Some(code) = codes::normalise(typed_code) else {
+        return Ok(Attempt::Wrong);
+    };
+    let hash = codes::hash(data_key, shop_id, &code);
+    let matches: Vec<ParcelRow> = parcels::table
+        .filter(
+            parcels::shop_id
+                .eq(shop_id)
+                .and(parcels::code_hash.eq(&hash)),
+        )
+        .select(ParcelRow::as_select())
+        .order(parcels::id.desc())
+        .load(conn)?;
+    let Some(row) = matches
+        .iter()
+        .find(|p| p.state() == ParcelState::AtPoint)
+        .or(matches.first())
+    else {
+        return Ok(Attempt::Wrong);
+    };
+    let handover = |row: &ParcelRow, at: NaiveDateTime, replay| Handover {
+        parcel_id: row.id,
+        order_ref: row.order_ref.clone(),
+        replay,
+        picked_up_at: at,
+    };
+    match row.state() {
+        ParcelState::AtPoint if row.expires_at.is_some_and(|e| e <= now) => {
+            Ok(Attempt::Expired(row.id))
+        }
+        ParcelState::AtPoint => {
+            let changed = diesel::update(
+                parcels::table.filter(
+                    parcels::id
+                        .eq(row.id)
+                        .and(parcels::state.eq(ParcelState::AtPoint.as_str())),
+                ),
+            )
+            .set((
+                parcels::state.eq(ParcelState::PickedUp.as_str()),
+                parcels::picked_up_at.eq(now),
+                parcels::updated_at.eq(now),
+            ))
+            .execute(conn)?;
+            if changed == 0 {
+                // Another confirmation of the same code got there first (we waited on its lock).
+                let now_row = find_for_shop(conn, shop_id, row.id)?;
+                return Ok(Attempt::Replay(handover(
+                    &now_row,
+                    now_row.picked_up_at.unwrap_or(now),
+                    true,
+                )));
+            }
+            release_slot(conn, shop_id, now)?;
+            let done = handover(row, now, false);
+            let mut view = row.view();
+            view.state = ParcelState::PickedUp;
+            view.picked_up_at = Some(now);
+            outbox::enqueue(
+                conn,
+                &row.merchant,
+                Event::ParcelPickedUp,
+                json!({ "reservation": view }),
+                now,
+            )?;
+            Ok(Attempt::Success(done))
+        }
+        ParcelState::PickedUp => Ok(Attempt::Replay(handover(
+            row,
+            row.picked_up_at.unwrap_or(now),
+            true,
+        ))),
+        ParcelState::Expired => Ok(Attempt::Expired(row.id)),
+        state => Ok(Attempt::NotCollectable(row.id, state)),
+    }
+}
+
+/// Moves parcels past their holding period to `expired`; returns how many.
+pub fn sweep(conn: &mut DbConn, now: NaiveDateTime) -> Result<usize, PickupError> {
+    let due: Vec<ParcelRow> = parcels::table
+        .filter(
+            parcels::state
+                .eq(ParcelState::AtPoint.as_str())
+                .and(parcels::expires_at.le(now)),
+        )
+        .select(ParcelRow::as_select())
+        .order(parcels::id)
+        .limit(1000)
+        .load(conn)?;
+    let mut expired = 0;
+    for row in due {
+        expired += conn.transaction(|conn| -> Result<usize, PickupError> {
+            let n = diesel::update(
+                parcels::table.filter(
+                    parcels::id
+                        .eq(row.id)
+                        .and(parcels::state.eq(ParcelState::AtPoint.as_str())),
+                ),
+            )
+            .set((
+                parcels::state.eq(ParcelState::Expired.as_str()),
+                parcels::updated_at.eq(now),
+            ))
+            .execute(conn)?;
+            if n == 1 {
+                let mut view = row.view();
+                view.state = ParcelState::Expired;
+                outbox::enqueue(
+                    conn,
+                    &row.merchant,
+                    Event::ParcelExpired,
+                    json!({ "reservation": view }),
+                    now,
+                )?;
+            }
+            Ok(n)
+        })?;
+    }
+    Ok(expired)
+}
+
+/// Marks an expired parcel as sent back; frees the slot.
+pub fn return_parcel(
+    conn: &mut DbConn,
+    shop_id: i64,
+    id: i64,
+    now: NaiveDateTime,
+) -> Result<Parcel, PickupError> {
+    conn.transaction(|conn| {
+        let changed = diesel::update(
+            parcels::table.filter(
+                parcels::id
+                    .eq(id)
+                    .and(parcels::shop_id.eq(shop_id))
+                    .and(parcels::state.eq(ParcelState::Expired.as_str())),
+            ),
+        )
+        .set((
+            parcels::state.eq(ParcelState::Returned.as_str()),
+            parcels::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+        let row = find_for_shop(conn, shop_id, id)?;
+        if changed == 0 {
+            return match row.state() {
+                ParcelState::Returned => Ok(row.view()),
+                state => Err(PickupError::WrongState {
+                    state,
+                    action: "returned",
+                }),
+            };
+        }
+        release_slot(conn, shop_id, now)?;
+        outbox::enqueue(
+            conn,
+            &row.merchant,
+            Event::ParcelReturned,
+            json!({ "reservation": row.view() }),
+            now,
+        )?;
+        Ok(row.view())
+    })
+}
+
+/// A shop's parcels in the given states, newest first (at most `limit`).
+pub fn list_for_shop(
+    conn: &mut DbConn,
+    shop_id: i64,
+    states: &[ParcelState],
+    limit: i64,
+) -> QueryResult<Vec<Parcel>> {
+    let states: Vec<&str> = states.iter().map(|s| s.as_str()).collect();
+    let rows: Vec<ParcelRow> = parcels::table
+        .filter(
+            parcels::shop_id
+                .eq(shop_id)
+                .and(parcels::state.eq_any(states)),
+        )
+        .select(ParcelRow::as_select())
+        .order(parcels::id.desc())
+        .limit(limit)
+        .load(conn)?;
+    Ok(rows.iter().map(ParcelRow::view).collect())
+}
+
+/// Live parcels of every shop changed at or after `since` (for the geo index's free slots).
+pub fn loads_changed_since(
+    conn: &mut DbConn,
+    since: NaiveDateTime,
+) -> QueryResult<Vec<(i64, i32)>> {
+    shop_load::table
+        .filter(shop_load::changed_at.ge(since))
+        .select((shop_load::shop_id, shop_load::live))
+        .load(conn)
+}
+
+/// Live parcels of every shop.
+pub fn all_loads(conn: &mut DbConn) -> QueryResult<Vec<(i64, i32)>> {
+    shop_load::table
+        .filter(shop_load::live.gt(0))
+        .select((shop_load::shop_id, shop_load::live))
+        .load(conn)
+}
+
+#[cfg(test)]
+#[path = "store_tests.rs"]
+mod tests;

@@ -1,0 +1,100 @@
+//! Delivering outbox events to merchants' webhooks.
+//!
+//! Each request is a JSON `POST` with `Pudo-Event-Id` (for de-duplication) and
+//! `Pudo-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>" with the secret>`.
+//! A 2xx answer marks the event delivered; anything else is retried with backoff. A pickup
+//! code travels sealed in the outbox and is opened only here, into the request body.
+
+use super::{codes, outbox};
+use crate::db::{DbError, Pool};
+use chrono::Utc;
+use serde_json::Value;
+use std::time::Duration;
+
+/// How long a claimed event waits before another attempt may take it over.
+const LEASE_SECONDS: i64 = 60;
+
+/// Delivers every due event once; returns how many were delivered.
+pub fn dispatch_due(
+    pool: &Pool,
+    data_key: &[u8; 32],
+    agent: &ureq::Agent,
+) -> Result<usize, DbError> {
+    let mut conn = pool.get()?;
+    let now = Utc::now().naive_utc();
+    let mut delivered = 0;
+    for row in outbox::due(&mut conn, now, 100)? {
+        if !outbox::claim(
+            &mut conn,
+            &row,
+            now,
+            chrono::Duration::seconds(LEASE_SECONDS),
+        )? {
+            continue;
+        }
+        let Some((url, secret)) = outbox::webhook(&mut conn, data_key, &row.merchant)? else {
+            continue;
+        };
+        let body = body(&row, data_key);
+        let timestamp = Utc::now().timestamp();
+        let signature = format!(
+            "t={timestamp},v1={}",
+            codes::sign(&secret, timestamp, body.as_bytes())
+        );
+        let result = agent
+            .post(&url)
+            .header("content-type", "application/json")
+            .header("pudo-event-id", &row.event_id)
+            .header("pudo-signature", &signature)
+            .send(body.as_bytes());
+        let now = Utc::now().naive_utc();
+        match result {
+            Ok(res) if res.status().is_success() => {
+                outbox::delivered(&mut conn, row.id, now)?;
+                delivered += 1;
+            }
+            Ok(res) => outbox::failed(
+                &mut conn,
+                row.id,
+                row.attempts + 1,
+                &format!("HTTP {}", res.status()),
+                now,
+            )?,
+            Err(e) => outbox::failed(&mut conn, row.id, row.attempts + 1, &e.to_string(), now)?,
+        }
+    }
+    Ok(delivered)
+}
+
+/// An HTTP agent for webhooks: short timeouts, error statuses returned as answers.
+pub fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_secs(10)))
+        .http_status_as_error(false)
+        .build()
+        .into()
+}
+
+fn body(row: &outbox::OutboxRow, data_key: &[u8; 32]) -> String {
+    let mut data: Value = serde_json::from_str(&row.payload).unwrap_or(Value::Null);
+    if let Some(sealed) = data
+        .get("pickup_code_sealed")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+    {
+        if let Some(obj) = data.as_object_mut() {
+            obj.remove("pickup_code_sealed");
+            obj.insert(
+                "pickup_code".into(),
+                codes::unseal(data_key, &sealed).map_or(Value::Null, Value::String),
+            );
+        }
+    }
+    serde_json::json!({
+        "id": row.event_id,
+        "type": row.kind,
+        "created_at": row.created_at.and_utc().to_rfc3339(),
+        "data": data,
+    })
+    .to_string()
+}
