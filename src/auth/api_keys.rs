@@ -17,15 +17,15 @@ pub fn rotate(conn: &mut DbConn, external_id: &str) -> Result<Option<(i64, Strin
     rand::rng().fill_bytes(&mut bytes);
     let key = format!("pk_{}", URL_SAFE_NO_PAD.encode(bytes));
     let hash = hash(&key);
-    let result = conn.transaction(|conn| -> QueryResult<Option<i64>> {
-        let Some(shop_id) = shops::table
-            .filter(shops::external_id.eq(external_id))
-            .select(shops::id)
-            .first(conn)
-            .optional()?
-        else {
-            return Ok(None);
-        };
+    let Some(shop_id) = shops::table
+        .filter(shops::external_id.eq(external_id))
+        .select(shops::id)
+        .first(conn)
+        .optional()?
+    else {
+        return Ok(None);
+    };
+    conn.transaction(|conn| -> QueryResult<()> {
         diesel::delete(shop_api_keys::table.find(shop_id)).execute(conn)?;
         diesel::insert_into(shop_api_keys::table)
             .values((
@@ -34,9 +34,9 @@ pub fn rotate(conn: &mut DbConn, external_id: &str) -> Result<Option<(i64, Strin
                 shop_api_keys::created_at.eq(chrono::Utc::now().naive_utc()),
             ))
             .execute(conn)?;
-        Ok(Some(shop_id))
+        Ok(())
     })?;
-    Ok(result.map(|id| (id, key)))
+    Ok(Some((shop_id, key)))
 }
 
 /// The shop id when `key` is the current key of the shop `external_id`.

@@ -333,23 +333,6 @@ pub fn arrive(
         let code = codes::generate();
         let hash = codes::hash(data_key, shop_id, &code);
         let result = conn.transaction(|conn| -> Result<Parcel, PickupError> {
-            // Codes recently used at the shop are not reissued, so a late replay of an old
-            // code can never hand over a different parcel.
-            let clash = parcels::table
-                .filter(
-                    parcels::shop_id
-                        .eq(shop_id)
-                        .and(parcels::code_hash.eq(&hash)),
-                )
-                .filter(parcels::state.ne(ParcelState::Returned.as_str()))
-                .count()
-                .get_result::<i64>(conn)?;
-            if clash > 0 {
-                return Err(PickupError::Db(DbErr::DatabaseError(
-                    DatabaseErrorKind::UniqueViolation,
-                    Box::new("pickup code clash".to_owned()),
-                )));
-            }
             let expires = now + hold;
             let changed = diesel::update(
                 parcels::table.filter(
@@ -377,6 +360,21 @@ pub fn arrive(
                         action: "marked as arrived",
                     }),
                 };
+            }
+            // Codes in use at the shop (waiting, handed over, expired) are not reissued, so a
+            // late replay of an old code can never hand over a different parcel. Checked after
+            // the write so that the transaction starts with a write (see `db`); the partial
+            // unique index on waiting parcels guards the race between two arrivals.
+            let clash = parcels::table
+                .filter(parcels::shop_id.eq(shop_id).and(parcels::code_hash.eq(&hash)))
+                .filter(parcels::id.ne(id).and(parcels::state.ne(ParcelState::Returned.as_str())))
+                .count()
+                .get_result::<i64>(conn)?;
+            if clash > 0 {
+                return Err(PickupError::Db(DbErr::DatabaseError(
+                    DatabaseErrorKind::UniqueViolation,
+                    Box::new("pickup code clash".to_owned()),
+                )));
             }
             let data = json!({
                 "reservation": row.view(),

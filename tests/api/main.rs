@@ -3,6 +3,7 @@
 mod cli;
 mod follow;
 mod import;
+mod keys;
 mod ops;
 mod pickup;
 mod search;
