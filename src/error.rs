@@ -272,6 +272,7 @@ impl From<crate::pickup::PickupError> for ApiError {
                 Self::bad_parameter(field, format!("{field}: {message}"))
             }
             P::Db(db) => db.into(),
+            P::CodeClash => Self::Internal(anyhow::anyhow!("pickup code collision not retried")),
         }
     }
 }

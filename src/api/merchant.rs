@@ -63,6 +63,7 @@ pub async fn reserve(
     let merchant = auth.require(&[Role::Merchant, Role::Admin])?.sub.clone();
     let body = body.into_inner();
     let shop_id = body.pickup_point_id;
+    let (keys, hold) = (state.keys.clone(), state.hold);
     let (parcel, created, live) = with_conn(&state, move |conn| {
         let r = store::NewReservation {
             merchant: &merchant,
@@ -70,7 +71,8 @@ pub async fn reserve(
             order_ref: &body.order_ref,
             sku: body.sku.as_deref(),
         };
-        Ok(store::reserve(conn, &r, Utc::now().naive_utc())?)
+        let issuer = store::CodeIssuer { data_key: keys.data_key(), hold };
+        Ok(store::reserve(conn, &r, &issuer, Utc::now().naive_utc())?)
     })
     .await?;
     if created {

@@ -188,3 +188,122 @@ diesel::allow_tables_to_appear_in_same_query!(
     merchants,
     outbox
 );
+
+diesel::table! {
+    /// Peak events (e.g. Singles Day).
+    events (id) {
+        /// Id.
+        id -> BigInt,
+        /// Name.
+        name -> Text,
+        /// Window start (UTC).
+        starts_at -> Timestamp,
+        /// Window end (UTC).
+        ends_at -> Timestamp,
+        /// IANA zone the window was given in.
+        timezone -> Text,
+        /// Token subject that created it.
+        created_by -> Text,
+        /// UTC.
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    /// Demand forecast of an event per H3 zone and SKU.
+    forecasts (event_id, zone, sku) {
+        /// Event.
+        event_id -> BigInt,
+        /// H3 cell.
+        zone -> BigInt,
+        /// Resolution-3 parent of the zone.
+        region -> BigInt,
+        /// SKU.
+        sku -> Text,
+        /// Expected units.
+        units -> Integer,
+    }
+}
+
+diesel::table! {
+    /// Staging plans and their report.
+    plans (id) {
+        /// Id.
+        id -> BigInt,
+        /// Event.
+        event_id -> BigInt,
+        /// draft, approved, dispatched or received.
+        state -> Text,
+        /// Radius used, km.
+        radius_km -> Double,
+        /// Penalty per unmet unit, km.
+        penalty_km -> Double,
+        /// Objective, km.
+        total_cost_km -> Double,
+        /// Units staged.
+        served_units -> BigInt,
+        /// Units not staged.
+        unmet_units -> BigInt,
+        /// Shops with a manifest.
+        shops_used -> Integer,
+        /// Candidate arcs.
+        arcs -> BigInt,
+        /// Solver time.
+        solve_ms -> BigInt,
+        /// Report JSON.
+        report -> Text,
+        /// Map picture.
+        map_svg -> Text,
+        /// Token subject.
+        created_by -> Text,
+        /// UTC.
+        created_at -> Timestamp,
+        /// UTC.
+        approved_at -> Nullable<Timestamp>,
+        /// UTC.
+        dispatched_at -> Nullable<Timestamp>,
+        /// UTC.
+        received_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    /// Per-shop, per-SKU lines of a plan.
+    manifest_lines (id) {
+        /// Id.
+        id -> BigInt,
+        /// Plan.
+        plan_id -> BigInt,
+        /// Shop.
+        shop_id -> BigInt,
+        /// Region key.
+        region -> BigInt,
+        /// SKU.
+        sku -> Text,
+        /// Units to stage.
+        units -> Integer,
+        /// Units the partner confirmed.
+        received -> Nullable<Integer>,
+        /// UTC.
+        received_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    /// Received staged units per shop and SKU.
+    staged_stock (shop_id, sku) {
+        /// Shop.
+        shop_id -> BigInt,
+        /// SKU.
+        sku -> Text,
+        /// Region key.
+        region -> BigInt,
+        /// Units on hand.
+        units -> Integer,
+    }
+}
+
+diesel::joinable!(manifest_lines -> plans (plan_id));
+diesel::joinable!(plans -> events (event_id));
+diesel::allow_tables_to_appear_in_same_query!(events, forecasts, plans, manifest_lines, staged_stock, shops);
+diesel::allow_tables_to_appear_in_same_query!(manifest_lines, shop_load);

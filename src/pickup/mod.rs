@@ -177,6 +177,9 @@ pub enum PickupError {
         /// What is wrong.
         message: String,
     },
+    /// A fresh code collided with one in use at the shop; the caller draws another.
+    #[error("pickup code collision")]
+    CodeClash,
     /// The database failed.
     #[error(transparent)]
     Db(#[from] diesel::result::Error),

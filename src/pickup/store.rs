@@ -5,7 +5,7 @@
 use super::codes;
 use super::outbox::{self, Event};
 use super::{Handover, Parcel, ParcelState, PickupError, Unavailable};
-use crate::db::schema::{handover_attempts, parcels, shop_load, shops};
+use crate::db::schema::{handover_attempts, parcels, shop_load, shops, staged_stock};
 use crate::db::DbConn;
 use crate::network::ShopStatus;
 use chrono::{Duration, NaiveDateTime};
@@ -96,6 +96,7 @@ pub struct NewReservation<'a> {
 pub fn reserve(
     conn: &mut DbConn,
     r: &NewReservation<'_>,
+    issuer: &CodeIssuer<'_>,
     now: NaiveDateTime,
 ) -> Result<(Parcel, bool, i32), PickupError> {
     check_text("order_ref", r.order_ref, 100)?;
@@ -105,60 +106,86 @@ pub fn reserve(
     if let Some(existing) = find_order(conn, r.merchant, r.order_ref)? {
         return repeat(existing, r);
     }
-    let result = conn.transaction(|conn| -> Result<(Parcel, i32), PickupError> {
-        let capacity = shops::table
-            .filter(
-                shops::id
-                    .eq(r.shop_id)
-                    .and(shops::status.eq(ShopStatus::Active.as_str())),
-            )
-            .select(shops::capacity)
-            .single_value();
-        let taken = diesel::update(shop_load::table.filter(shop_load::shop_id.eq(r.shop_id)))
-            .filter(shop_load::live.nullable().lt(capacity))
-            .set((
-                shop_load::live.eq(shop_load::live + 1),
-                shop_load::changed_at.eq(now),
-            ))
-            .execute(conn)?;
-        if taken == 0 {
-            return Err(why_unavailable(conn, r.shop_id)?);
+    for _ in 0..5 {
+        match conn.transaction(|conn| reserve_once(conn, r, issuer, now)) {
+            Ok((parcel, live)) => return Ok((parcel, true, live)),
+            Err(PickupError::CodeClash) => continue,
+            // Two calls with one order_ref raced: the other one won; answer like a repeat.
+            Err(PickupError::Db(DbErr::DatabaseError(DatabaseErrorKind::UniqueViolation, _))) => {
+                let existing = find_order(conn, r.merchant, r.order_ref)?.ok_or(DbErr::NotFound)?;
+                return repeat(existing, r);
+            }
+            Err(e) => return Err(e),
         }
-        let region: i64 = shops::table
-            .find(r.shop_id)
-            .select(shops::region)
-            .first(conn)?;
-        diesel::insert_into(parcels::table)
-            .values((
-                parcels::shop_id.eq(r.shop_id),
-                parcels::region.eq(region),
-                parcels::merchant.eq(r.merchant),
-                parcels::order_ref.eq(r.order_ref),
-                parcels::sku.eq(r.sku),
-                parcels::state.eq(ParcelState::Reserved.as_str()),
-                parcels::created_at.eq(now),
-                parcels::updated_at.eq(now),
-            ))
-            .execute(conn)?;
-        let row = find_order(conn, r.merchant, r.order_ref)?.ok_or(DbErr::NotFound)?;
-        outbox::enqueue(
-            conn,
-            &row.merchant,
-            Event::ReservationCreated,
-            json!({ "reservation": row.view() }),
-            now,
-        )?;
-        Ok((row.view(), live(conn, r.shop_id)?))
-    });
-    match result {
-        Ok((parcel, live)) => Ok((parcel, true, live)),
-        // Two calls with one order_ref raced: the other one won; answer like a repeat.
-        Err(PickupError::Db(DbErr::DatabaseError(DatabaseErrorKind::UniqueViolation, _))) => {
-            let existing = find_order(conn, r.merchant, r.order_ref)?.ok_or(DbErr::NotFound)?;
-            repeat(existing, r)
-        }
-        Err(e) => Err(e),
     }
+    Err(PickupError::Db(DbErr::RollbackTransaction))
+}
+
+/// Where new pickup codes come from: the data key that hashes and seals them, and how long
+/// they stay valid.
+pub struct CodeIssuer<'a> {
+    /// The service's data key.
+    pub data_key: &'a [u8; 32],
+    /// The holding period.
+    pub hold: Duration,
+}
+
+fn reserve_once(
+    conn: &mut DbConn,
+    r: &NewReservation<'_>,
+    issuer: &CodeIssuer<'_>,
+    now: NaiveDateTime,
+) -> Result<(Parcel, i32), PickupError> {
+    // A staged unit of the SKU at the shop, taken atomically (never below zero), makes this an
+    // instant pickup: the item is already there, so the parcel goes straight to `at_point`.
+    let staged = match r.sku {
+        Some(sku) => {
+            diesel::update(
+                staged_stock::table
+                    .filter(staged_stock::shop_id.eq(r.shop_id).and(staged_stock::sku.eq(sku)))
+                    .filter(staged_stock::units.gt(0)),
+            )
+            .set(staged_stock::units.eq(staged_stock::units - 1))
+            .execute(conn)?
+                == 1
+        }
+        None => false,
+    };
+    let active = shops::table
+        .filter(shops::id.eq(r.shop_id).and(shops::status.eq(ShopStatus::Active.as_str())))
+        .select(shops::capacity)
+        .single_value();
+    let slot = diesel::update(shop_load::table.filter(shop_load::shop_id.eq(r.shop_id)));
+    let taken = if staged {
+        // The staged unit already occupies room at the shop: it becomes this parcel.
+        slot.filter(active.is_not_null())
+            .set((shop_load::live.eq(shop_load::live + 1), shop_load::changed_at.eq(now)))
+            .execute(conn)?
+    } else {
+        slot.filter(shop_load::live.nullable().lt(active))
+            .set((shop_load::live.eq(shop_load::live + 1), shop_load::changed_at.eq(now)))
+            .execute(conn)?
+    };
+    if taken == 0 {
+        return Err(why_unavailable(conn, r.shop_id)?);
+    }
+    let region: i64 = shops::table.find(r.shop_id).select(shops::region).first(conn)?;
+    diesel::insert_into(parcels::table)
+        .values((
+            parcels::shop_id.eq(r.shop_id),
+            parcels::region.eq(region),
+            parcels::merchant.eq(r.merchant),
+            parcels::order_ref.eq(r.order_ref),
+            parcels::sku.eq(r.sku),
+            parcels::state.eq(ParcelState::Reserved.as_str()),
+            parcels::created_at.eq(now),
+            parcels::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    let row = find_order(conn, r.merchant, r.order_ref)?.ok_or(DbErr::NotFound)?;
+    outbox::enqueue(conn, &row.merchant, Event::ReservationCreated, json!({ "reservation": row.view() }), now)?;
+    let parcel = if staged { issue_code(conn, issuer, &row, now)? } else { row.view() };
+    Ok((parcel, live(conn, r.shop_id)?))
 }
 
 fn repeat(existing: ParcelRow, r: &NewReservation<'_>) -> Result<(Parcel, bool, i32), PickupError> {
@@ -323,74 +350,72 @@ pub fn cancel(
 /// Repeating the call for a parcel already at the shop answers the same parcel.
 pub fn arrive(
     conn: &mut DbConn,
-    data_key: &[u8; 32],
+    issuer: &CodeIssuer<'_>,
     shop_id: i64,
     id: i64,
-    hold: Duration,
     now: NaiveDateTime,
 ) -> Result<Parcel, PickupError> {
     for _ in 0..5 {
-        let code = codes::generate();
-        let hash = codes::hash(data_key, shop_id, &code);
         let result = conn.transaction(|conn| -> Result<Parcel, PickupError> {
-            let expires = now + hold;
-            let changed = diesel::update(
-                parcels::table.filter(
-                    parcels::id
-                        .eq(id)
-                        .and(parcels::shop_id.eq(shop_id))
-                        .and(parcels::state.eq(ParcelState::Reserved.as_str())),
-                ),
-            )
-            .set((
-                parcels::state.eq(ParcelState::AtPoint.as_str()),
-                parcels::code_hash.eq(&hash),
-                parcels::code_sealed.eq(codes::seal(data_key, &code)),
-                parcels::arrived_at.eq(now),
-                parcels::expires_at.eq(expires),
-                parcels::updated_at.eq(now),
-            ))
-            .execute(conn)?;
+            // A no-op write first (see `db`); it also takes the parcel's row lock.
+            diesel::update(parcels::table.filter(parcels::id.eq(id).and(parcels::shop_id.eq(shop_id))))
+                .set(parcels::updated_at.eq(parcels::updated_at))
+                .execute(conn)?;
             let row = find_for_shop(conn, shop_id, id)?;
-            if changed == 0 {
-                return match row.state() {
-                    ParcelState::AtPoint => Ok(row.view()),
-                    state => Err(PickupError::WrongState {
-                        state,
-                        action: "marked as arrived",
-                    }),
-                };
+            match row.state() {
+                ParcelState::Reserved => issue_code(conn, issuer, &row, now),
+                ParcelState::AtPoint => Ok(row.view()),
+                state => Err(PickupError::WrongState { state, action: "marked as arrived" }),
             }
-            // Codes in use at the shop (waiting, handed over, expired) are not reissued, so a
-            // late replay of an old code can never hand over a different parcel. Checked after
-            // the write so that the transaction starts with a write (see `db`); the partial
-            // unique index on waiting parcels guards the race between two arrivals.
-            let clash = parcels::table
-                .filter(parcels::shop_id.eq(shop_id).and(parcels::code_hash.eq(&hash)))
-                .filter(parcels::id.ne(id).and(parcels::state.ne(ParcelState::Returned.as_str())))
-                .count()
-                .get_result::<i64>(conn)?;
-            if clash > 0 {
-                return Err(PickupError::Db(DbErr::DatabaseError(
-                    DatabaseErrorKind::UniqueViolation,
-                    Box::new("pickup code clash".to_owned()),
-                )));
-            }
-            let data = json!({
-                "reservation": row.view(),
-                "pickup_code_sealed": codes::seal(data_key, &code),
-            });
-            outbox::enqueue(conn, &row.merchant, Event::ParcelArrived, data, now)?;
-            Ok(row.view())
         });
         match result {
-            Err(PickupError::Db(DbErr::DatabaseError(DatabaseErrorKind::UniqueViolation, _))) => {
-                continue
-            }
+            Err(PickupError::CodeClash) => continue,
             other => return other,
         }
     }
     Err(PickupError::Db(DbErr::RollbackTransaction))
+}
+
+/// Moves a reserved parcel to `at_point` with a fresh pickup code (hashed, and sealed for
+/// the merchant's one reading) and writes the `parcel.arrived` event carrying the code sealed.
+fn issue_code(
+    conn: &mut DbConn,
+    issuer: &CodeIssuer<'_>,
+    row: &ParcelRow,
+    now: NaiveDateTime,
+) -> Result<Parcel, PickupError> {
+    let code = codes::generate();
+    let hash = codes::hash(issuer.data_key, row.shop_id, &code);
+    let changed = diesel::update(
+        parcels::table.filter(parcels::id.eq(row.id).and(parcels::state.eq(ParcelState::Reserved.as_str()))),
+    )
+    .set((
+        parcels::state.eq(ParcelState::AtPoint.as_str()),
+        parcels::code_hash.eq(&hash),
+        parcels::code_sealed.eq(codes::seal(issuer.data_key, &code)),
+        parcels::arrived_at.eq(now),
+        parcels::expires_at.eq(now + issuer.hold),
+        parcels::updated_at.eq(now),
+    ))
+    .execute(conn)?;
+    if changed == 0 {
+        return Err(PickupError::WrongState { state: row.state(), action: "marked as arrived" });
+    }
+    // Codes in use at the shop (waiting, handed over, expired) are not reissued, so a late
+    // replay of an old code can never hand over a different parcel; the partial unique index
+    // on waiting parcels guards the race between two arrivals.
+    let clash = parcels::table
+        .filter(parcels::shop_id.eq(row.shop_id).and(parcels::code_hash.eq(&hash)))
+        .filter(parcels::id.ne(row.id).and(parcels::state.ne(ParcelState::Returned.as_str())))
+        .count()
+        .get_result::<i64>(conn)?;
+    if clash > 0 {
+        return Err(PickupError::CodeClash);
+    }
+    let row = find_for_shop(conn, row.shop_id, row.id)?;
+    let data = json!({ "reservation": row.view(), "pickup_code_sealed": codes::seal(issuer.data_key, &code) });
+    outbox::enqueue(conn, &row.merchant, Event::ParcelArrived, data, now)?;
+    Ok(row.view())
 }
 
 /// What a handover attempt came to; recorded in the audit table whatever it was.
