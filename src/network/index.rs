@@ -2,13 +2,16 @@
 //!
 //! Shops are kept as unit vectors in a static k-d tree. The chord between two unit vectors
 //! grows strictly with their great-circle distance, so the tree prunes in 3-D space with no
-//! special case at the antimeridian or the poles, and every candidate that survives pruning
-//! is ranked by [`haversine_m`] and then by id: the same key a brute-force scan uses, so the
-//! answer is exactly the brute-force answer.
+//! special case at the antimeridian or the poles. The traversal keeps the k best candidates by
+//! chord and every candidate within a tiny slack of the k-th chord; only those few are then
+//! ranked by [`haversine_m`] and id — the same key a brute-force scan uses — so the answer is
+//! exactly the brute-force answer, whatever the rounding of either computation.
 //!
-//! The tree is immutable; a shop added or moved since the last build lives in a short
-//! `extra` list scanned linearly, and the tree is rebuilt when that list grows past
-//! [`REBUILD_AFTER`]. Attribute changes (status, capacity, hours) are applied in place.
+//! The traversal touches only the tree's own compact entries (vector, slot, active flag);
+//! the shop's full record is read for candidates that pass the distance bound. The tree is
+//! immutable; a shop added or moved since the last build lives in a short `extra` list
+//! scanned linearly, and the tree is rebuilt when that list grows past [`REBUILD_AFTER`].
+//! Attribute changes (status, capacity, hours, live parcels) are applied in place.
 //!
 //! A general-purpose k-d tree crate was not used because search must filter candidates
 //! (status, opening hours, free capacity) inside the traversal and break distance ties by id.
@@ -19,14 +22,17 @@ use super::shop::ShopStatus;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// Points per leaf of the k-d tree.
-const LEAF_SIZE: usize = 8;
+const LEAF_SIZE: usize = 32;
 /// Shops added or moved since the last build that trigger a rebuild of the tree.
 pub const REBUILD_AFTER: usize = 512;
-/// Slack on chord bounds (unit sphere, about 6 mm on Earth) so rounding never prunes a
-/// candidate that the exact haversine comparison would keep.
+/// Slack on chord bounds (unit sphere, about 6 mm on Earth), far above the rounding of
+/// either distance computation, so no candidate of the exact top k is ever pruned.
 const CHORD_SLACK: f64 = 1e-9;
+/// Marks a slot whose shop is not in the tree but in the `extra` list.
+const NOT_IN_TREE: u32 = u32::MAX;
 
 /// What the index knows of one shop: enough to search and to list it without the database.
 #[derive(Debug, Clone, PartialEq)]
@@ -52,8 +58,8 @@ pub struct IndexedShop {
     pub status: ShopStatus,
     /// Time zone of the opening hours.
     pub timezone: Tz,
-    /// Weekly opening hours.
-    pub hours: WeeklyHours,
+    /// Weekly opening hours (shared between the many shops with the same hours).
+    pub hours: Arc<WeeklyHours>,
 }
 
 /// Search options: how many, how far, and which shops qualify.
@@ -66,7 +72,7 @@ pub struct SearchFilter<'a> {
     pub open_at: Option<DateTime<Utc>>,
     /// Only shops with at least this many free slots.
     pub min_free: Option<i32>,
-    /// Any further condition (e.g. free slots), checked last.
+    /// Any further condition (e.g. staged stock), checked last.
     pub accept: Option<&'a (dyn Fn(&IndexedShop) -> bool + Sync)>,
 }
 
@@ -80,6 +86,10 @@ impl SearchFilter<'_> {
             min_free: None,
             accept: None,
         }
+    }
+
+    fn needs_record(&self) -> bool {
+        self.open_at.is_some() || self.min_free.is_some() || self.accept.is_some()
     }
 }
 
@@ -96,14 +106,17 @@ pub struct Hit<'a> {
 struct Slot {
     shop: IndexedShop,
     point: Point,
-    schedule: u32,
     live: bool,
+    /// Position of the shop's entry in `entries`, or [`NOT_IN_TREE`].
+    entry: u32,
 }
 
+/// The compact record the traversal reads: 32 bytes.
 #[derive(Debug, Clone, Copy)]
 struct Entry {
     v: [f64; 3],
     slot: u32,
+    searchable: bool,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -126,8 +139,7 @@ pub struct GeoIndex {
     nodes: Vec<Node>,
     extra: Vec<Entry>,
     by_id: HashMap<i64, u32>,
-    schedules: Vec<WeeklyHours>,
-    schedule_ids: HashMap<WeeklyHours, u32>,
+    schedules: HashMap<Arc<WeeklyHours>, ()>,
     live: usize,
 }
 
@@ -171,23 +183,25 @@ impl GeoIndex {
 
     /// Adds a shop or replaces the one with the same id (keeping its live parcel count).
     pub fn upsert(&mut self, mut shop: IndexedShop) {
+        shop.hours = self.intern(&shop.hours);
         if let Some(&slot) = self.by_id.get(&shop.id) {
             let old = &mut self.slots[slot as usize];
             shop.live = old.shop.live;
             if old.shop.latitude == shop.latitude && old.shop.longitude == shop.longitude {
-                let schedule = intern(&mut self.schedules, &mut self.schedule_ids, &shop.hours);
-                let old = &mut self.slots[slot as usize];
-                old.schedule = schedule;
                 old.shop = shop;
+                self.sync_entry(slot);
                 return;
             }
             old.live = false;
             self.live -= 1;
+            self.sync_entry(slot);
         }
         let slot = self.push_slot(shop);
+        let s = &self.slots[slot as usize];
         self.extra.push(Entry {
-            v: self.slots[slot as usize].point.unit_vector(),
+            v: s.point.unit_vector(),
             slot,
+            searchable: s.shop.status == ShopStatus::Active,
         });
         if self.extra.len() > REBUILD_AFTER {
             self.compact();
@@ -199,6 +213,7 @@ impl GeoIndex {
         if let Some(slot) = self.by_id.remove(&id) {
             self.slots[slot as usize].live = false;
             self.live -= 1;
+            self.sync_entry(slot);
         }
     }
 
@@ -210,37 +225,42 @@ impl GeoIndex {
             .iter()
             .map(|s| s.shop.external_id.len() + s.shop.name.len())
             .sum();
+        let schedules: usize = self.schedules.len()
+            * (size_of::<WeeklyHours>() + 7 * 2 * size_of::<(u16, u16)>() + 32);
         self.slots.capacity() * size_of::<Slot>()
             + (self.entries.capacity() + self.extra.capacity()) * size_of::<Entry>()
             + self.nodes.capacity() * size_of::<Node>()
             + self.by_id.capacity() * (size_of::<(i64, u32)>() + 1)
             + strings
+            + schedules
     }
 
     /// The nearest qualifying active shops to (`lat`, `lon`), nearest first, ties by id.
     pub fn search(&self, lat: f64, lon: f64, filter: &SearchFilter<'_>) -> Vec<Hit<'_>> {
-        let mut search = Search::new(self, Point::from_degrees(lat, lon), filter);
         if filter.limit == 0 {
             return Vec::new();
         }
+        let query = Point::from_degrees(lat, lon);
+        let mut search = Search::new(self, query, filter);
         if !self.nodes.is_empty() {
-            search.visit(0);
+            search.visit(0, &mut [0.0; 3], 0.0);
         }
         for entry in &self.extra {
             search.consider(entry);
         }
-        search
-            .best
-            .into_iter()
-            .map(|(distance_m, _, slot)| Hit {
-                shop: &self.slots[slot as usize].shop,
-                distance_m,
-            })
-            .collect()
+        search.finish()
     }
 
-    fn push_slot(&mut self, shop: IndexedShop) -> u32 {
-        let schedule = intern(&mut self.schedules, &mut self.schedule_ids, &shop.hours);
+    fn intern(&mut self, hours: &Arc<WeeklyHours>) -> Arc<WeeklyHours> {
+        if let Some((shared, _)) = self.schedules.get_key_value(hours) {
+            return shared.clone();
+        }
+        self.schedules.insert(hours.clone(), ());
+        hours.clone()
+    }
+
+    fn push_slot(&mut self, mut shop: IndexedShop) -> u32 {
+        shop.hours = self.intern(&shop.hours);
         let slot = self.slots.len() as u32;
         let point = Point::from_degrees(shop.latitude, shop.longitude);
         if let Some(old) = self.by_id.insert(shop.id, slot) {
@@ -248,16 +268,28 @@ impl GeoIndex {
             if self.slots[old as usize].live {
                 self.slots[old as usize].live = false;
                 self.live -= 1;
+                self.sync_entry(old);
             }
         }
         self.slots.push(Slot {
             shop,
             point,
-            schedule,
             live: true,
+            entry: NOT_IN_TREE,
         });
         self.live += 1;
         slot
+    }
+
+    /// Copies a slot's searchability into its tree or extra entry.
+    fn sync_entry(&mut self, slot: u32) {
+        let s = &self.slots[slot as usize];
+        let searchable = s.live && s.shop.status == ShopStatus::Active;
+        if s.entry != NOT_IN_TREE {
+            self.entries[s.entry as usize].searchable = searchable;
+        } else if let Some(e) = self.extra.iter_mut().find(|e| e.slot == slot) {
+            e.searchable = searchable;
+        }
     }
 
     /// Drops dead slots and rebuilds the tree over every live shop.
@@ -276,6 +308,7 @@ impl GeoIndex {
             .map(|(i, s)| Entry {
                 v: s.point.unit_vector(),
                 slot: i as u32,
+                searchable: s.shop.status == ShopStatus::Active,
             })
             .collect();
         self.nodes.clear();
@@ -283,21 +316,10 @@ impl GeoIndex {
             let len = self.entries.len();
             build_node(&mut self.nodes, &mut self.entries, 0, len);
         }
+        for (i, e) in self.entries.iter().enumerate() {
+            self.slots[e.slot as usize].entry = i as u32;
+        }
     }
-}
-
-fn intern(
-    schedules: &mut Vec<WeeklyHours>,
-    ids: &mut HashMap<WeeklyHours, u32>,
-    hours: &WeeklyHours,
-) -> u32 {
-    if let Some(&id) = ids.get(hours) {
-        return id;
-    }
-    let id = schedules.len() as u32;
-    schedules.push(hours.clone());
-    ids.insert(hours.clone(), id);
-    id
 }
 
 fn build_node(nodes: &mut Vec<Node>, entries: &mut [Entry], start: usize, end: usize) -> u32 {
@@ -339,13 +361,18 @@ fn build_node(nodes: &mut Vec<Node>, entries: &mut [Entry], start: usize, end: u
     me
 }
 
-/// One k-nearest traversal: the best hits so far, sorted, and the chord² bound for pruning.
+/// One k-nearest traversal.
 struct Search<'i, 'f> {
     index: &'i GeoIndex,
     filter: &'f SearchFilter<'f>,
     query: Point,
     qv: [f64; 3],
-    best: Vec<(f64, i64, u32)>,
+    /// The k smallest chord² so far, sorted. Which of several equal values is kept does not
+    /// matter: only the k-th value is used, as the bound; ties are settled in `finish`.
+    best: Vec<f64>,
+    /// Every qualifying candidate seen within the bound at the time: (chord², slot).
+    near: Vec<(f64, u32)>,
+    /// Chord² beyond which nothing can be in the exact top k.
     bound2: f64,
     local_times: Vec<(Tz, (usize, u16))>,
 }
@@ -359,12 +386,16 @@ impl<'i, 'f> Search<'i, 'f> {
             query,
             qv: query.unit_vector(),
             best: Vec::with_capacity(filter.limit.min(128) + 1),
+            near: Vec::with_capacity(filter.limit.min(128) * 2),
             bound2: (bound + CHORD_SLACK).powi(2),
             local_times: Vec::new(),
         }
     }
 
-    fn visit(&mut self, node: u32) {
+    /// Visits a subtree; `off` holds the query's per-axis offsets to the subtree's cell and
+    /// `rd` their squared sum, a lower bound on the chord² to any point in it (incremental
+    /// distance, as in Arya & Mount's ANN).
+    fn visit(&mut self, node: u32, off: &mut [f64; 3], rd: f64) {
         let n = self.index.nodes[node as usize];
         if n.axis == LEAF {
             for i in n.a..n.b {
@@ -373,68 +404,96 @@ impl<'i, 'f> Search<'i, 'f> {
             }
             return;
         }
-        let diff = self.qv[n.axis as usize] - n.split;
+        let axis = n.axis as usize;
+        let diff = self.qv[axis] - n.split;
         let (near, far) = if diff < 0.0 { (n.a, n.b) } else { (n.b, n.a) };
-        self.visit(near);
-        if diff * diff <= self.bound2 {
-            self.visit(far);
+        self.visit(near, off, rd);
+        let old = off[axis];
+        let far_rd = rd - old * old + diff * diff;
+        if far_rd <= self.bound2 {
+            off[axis] = diff;
+            self.visit(far, off, far_rd);
+            off[axis] = old;
         }
     }
 
+    #[inline]
     fn consider(&mut self, entry: &Entry) {
+        if !entry.searchable {
+            return;
+        }
         let dx = entry.v[0] - self.qv[0];
         let dy = entry.v[1] - self.qv[1];
         let dz = entry.v[2] - self.qv[2];
-        if dx * dx + dy * dy + dz * dz > self.bound2 {
+        let c2 = dx * dx + dy * dy + dz * dz;
+        if c2 > self.bound2 {
             return;
         }
-        let slot = &self.index.slots[entry.slot as usize];
-        if !slot.live || slot.shop.status != ShopStatus::Active {
-            return;
-        }
-        let distance = haversine_m(&self.query, &slot.point);
-        if self.filter.max_distance_m.is_some_and(|max| distance > max) {
-            return;
-        }
-        if self
-            .filter
-            .min_free
-            .is_some_and(|min| slot.shop.capacity - slot.shop.live < min)
+        if self.filter.needs_record()
+            && !self.qualifies(&self.index.slots[entry.slot as usize].shop)
         {
             return;
         }
-        let key = (distance, slot.shop.id);
-        let full = self.best.len() >= self.filter.limit;
-        if full {
-            if let Some(&(d, id, _)) = self.best.last() {
-                if key >= (d, id) {
-                    return;
+        self.near.push((c2, entry.slot));
+        let pos = self.best.partition_point(|b| *b <= c2);
+        if pos < self.filter.limit {
+            self.best.insert(pos, c2);
+            if self.best.len() > self.filter.limit {
+                self.best.pop();
+            }
+            if self.best.len() == self.filter.limit {
+                if let Some(&kth) = self.best.last() {
+                    self.bound2 = self.bound2.min((kth.sqrt() + CHORD_SLACK).powi(2));
                 }
             }
         }
+    }
+
+    fn qualifies(&mut self, shop: &IndexedShop) -> bool {
+        if self
+            .filter
+            .min_free
+            .is_some_and(|min| shop.capacity - shop.live < min)
+        {
+            return false;
+        }
         if let Some(at) = self.filter.open_at {
-            let (weekday, minute) = self.local_time(slot.shop.timezone, at);
-            if !self.index.schedules[slot.schedule as usize].is_open_local(weekday, minute) {
-                return;
+            let (weekday, minute) = self.local_time(shop.timezone, at);
+            if !shop.hours.is_open_local(weekday, minute) {
+                return false;
             }
         }
-        if let Some(accept) = self.filter.accept {
-            if !accept(&slot.shop) {
-                return;
-            }
-        }
-        let pos = self.best.partition_point(|&(d, id, _)| (d, id) < key);
-        self.best.insert(pos, (distance, slot.shop.id, entry.slot));
-        if self.best.len() > self.filter.limit {
-            self.best.pop();
-        }
-        if self.best.len() >= self.filter.limit {
-            if let Some(&(worst, _, _)) = self.best.last() {
-                self.bound2 = self
-                    .bound2
-                    .min((chord_for_distance(worst) + CHORD_SLACK).powi(2));
-            }
-        }
+        self.filter.accept.is_none_or(|accept| accept(shop))
+    }
+
+    /// Ranks the candidates within the final bound exactly, by (haversine, id).
+    fn finish(self) -> Vec<Hit<'i>> {
+        let index = self.index;
+        let bound2 = self.bound2;
+        let mut hits: Vec<Hit<'i>> = self
+            .near
+            .into_iter()
+            .filter(|&(c2, _)| c2 <= bound2)
+            .map(|(_, slot)| {
+                let s = &index.slots[slot as usize];
+                Hit {
+                    shop: &s.shop,
+                    distance_m: haversine_m(&self.query, &s.point),
+                }
+            })
+            .filter(|h| {
+                self.filter
+                    .max_distance_m
+                    .is_none_or(|max| h.distance_m <= max)
+            })
+            .collect();
+        hits.sort_by(|a, b| {
+            a.distance_m
+                .total_cmp(&b.distance_m)
+                .then(a.shop.id.cmp(&b.shop.id))
+        });
+        hits.truncate(self.filter.limit);
+        hits
     }
 
     /// Local weekday and minute at `at` in `tz`, computed once per zone per search.

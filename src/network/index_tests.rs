@@ -18,7 +18,7 @@ fn shop(id: i64, lat: f64, lon: f64, status: ShopStatus, hours: &str) -> Indexed
         } else {
             chrono_tz::Asia::Shanghai
         },
-        hours: WeeklyHours::parse(hours).expect("hours"),
+        hours: std::sync::Arc::new(WeeklyHours::parse(hours).expect("hours")),
     }
 }
 

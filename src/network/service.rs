@@ -190,8 +190,9 @@ impl Network {
 }
 
 fn indexed(rows: &[ShopRow]) -> impl Iterator<Item = IndexedShop> + '_ {
-    rows.iter().filter_map(|row| {
-        let shop = row.to_indexed();
+    let mut hours = std::collections::HashMap::new();
+    rows.iter().filter_map(move |row| {
+        let shop = row.to_indexed_cached(&mut hours);
         if shop.is_none() {
             tracing::warn!(
                 id = row.id,

@@ -2,6 +2,7 @@
 //! every instance's geo index current.
 
 use super::geo::{cell_and_region, cell_hex};
+use super::hours::WeeklyHours;
 use super::index::IndexedShop;
 use super::shop::{Shop, ShopInput, ShopStatus};
 use crate::db::schema::{network_revision, shops};
@@ -10,6 +11,8 @@ use chrono::{NaiveDateTime, Utc};
 use diesel::prelude::*;
 use diesel::result::QueryResult;
 use diesel::upsert::excluded;
+use std::collections::HashMap;
+use std::sync::Arc;
 
 /// Rows per INSERT statement (14 parameters each: well inside both backends' limits).
 const BATCH: usize = 1000;
@@ -242,6 +245,22 @@ impl ShopRow {
     /// The row as the geo index holds it; `None` if a stored value no longer parses (the
     /// database was edited by hand), in which case the shop is left out of searches.
     pub fn to_indexed(&self) -> Option<IndexedShop> {
+        self.to_indexed_cached(&mut HashMap::new())
+    }
+
+    /// [`Self::to_indexed`], parsing each distinct opening-hours text once across calls.
+    pub fn to_indexed_cached(
+        &self,
+        hours: &mut HashMap<String, Arc<WeeklyHours>>,
+    ) -> Option<IndexedShop> {
+        let parsed = match hours.get(&self.opening_hours) {
+            Some(h) => h.clone(),
+            None => {
+                let h = Arc::new(WeeklyHours::parse(&self.opening_hours).ok()?);
+                hours.insert(self.opening_hours.clone(), h.clone());
+                h
+            }
+        };
         Some(IndexedShop {
             id: self.id,
             external_id: self.external_id.as_str().into(),
@@ -253,7 +272,7 @@ impl ShopRow {
             live: 0,
             status: self.status.parse().ok()?,
             timezone: self.timezone.parse().ok()?,
-            hours: super::hours::WeeklyHours::parse(&self.opening_hours).ok()?,
+            hours: parsed,
         })
     }
 }
