@@ -71,7 +71,10 @@ pub async fn reserve(
             order_ref: &body.order_ref,
             sku: body.sku.as_deref(),
         };
-        let issuer = store::CodeIssuer { data_key: keys.data_key(), hold };
+        let issuer = store::CodeIssuer {
+            data_key: keys.data_key(),
+            hold,
+        };
         Ok(store::reserve(conn, &r, &issuer, Utc::now().naive_utc())?)
     })
     .await?;

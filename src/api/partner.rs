@@ -145,8 +145,17 @@ pub async fn arrival(
     let shop_id = auth.0.partner_shop()?;
     let (id, keys, hold) = (id.into_inner(), state.keys.clone(), state.hold);
     let parcel = with_conn(&state, move |conn| {
-        let issuer = store::CodeIssuer { data_key: keys.data_key(), hold };
-        Ok(store::arrive(conn, &issuer, shop_id, id, Utc::now().naive_utc())?)
+        let issuer = store::CodeIssuer {
+            data_key: keys.data_key(),
+            hold,
+        };
+        Ok(store::arrive(
+            conn,
+            &issuer,
+            shop_id,
+            id,
+            Utc::now().naive_utc(),
+        )?)
     })
     .await?;
     Ok(web::Json(parcel))

@@ -305,5 +305,12 @@ diesel::table! {
 
 diesel::joinable!(manifest_lines -> plans (plan_id));
 diesel::joinable!(plans -> events (event_id));
-diesel::allow_tables_to_appear_in_same_query!(events, forecasts, plans, manifest_lines, staged_stock, shops);
+diesel::allow_tables_to_appear_in_same_query!(
+    events,
+    forecasts,
+    plans,
+    manifest_lines,
+    staged_stock,
+    shops
+);
 diesel::allow_tables_to_appear_in_same_query!(manifest_lines, shop_load);

@@ -142,7 +142,11 @@ fn reserve_once(
         Some(sku) => {
             diesel::update(
                 staged_stock::table
-                    .filter(staged_stock::shop_id.eq(r.shop_id).and(staged_stock::sku.eq(sku)))
+                    .filter(
+                        staged_stock::shop_id
+                            .eq(r.shop_id)
+                            .and(staged_stock::sku.eq(sku)),
+                    )
                     .filter(staged_stock::units.gt(0)),
             )
             .set(staged_stock::units.eq(staged_stock::units - 1))
@@ -152,24 +156,37 @@ fn reserve_once(
         None => false,
     };
     let active = shops::table
-        .filter(shops::id.eq(r.shop_id).and(shops::status.eq(ShopStatus::Active.as_str())))
+        .filter(
+            shops::id
+                .eq(r.shop_id)
+                .and(shops::status.eq(ShopStatus::Active.as_str())),
+        )
         .select(shops::capacity)
         .single_value();
     let slot = diesel::update(shop_load::table.filter(shop_load::shop_id.eq(r.shop_id)));
     let taken = if staged {
         // The staged unit already occupies room at the shop: it becomes this parcel.
         slot.filter(active.is_not_null())
-            .set((shop_load::live.eq(shop_load::live + 1), shop_load::changed_at.eq(now)))
+            .set((
+                shop_load::live.eq(shop_load::live + 1),
+                shop_load::changed_at.eq(now),
+            ))
             .execute(conn)?
     } else {
         slot.filter(shop_load::live.nullable().lt(active))
-            .set((shop_load::live.eq(shop_load::live + 1), shop_load::changed_at.eq(now)))
+            .set((
+                shop_load::live.eq(shop_load::live + 1),
+                shop_load::changed_at.eq(now),
+            ))
             .execute(conn)?
     };
     if taken == 0 {
         return Err(why_unavailable(conn, r.shop_id)?);
     }
-    let region: i64 = shops::table.find(r.shop_id).select(shops::region).first(conn)?;
+    let region: i64 = shops::table
+        .find(r.shop_id)
+        .select(shops::region)
+        .first(conn)?;
     diesel::insert_into(parcels::table)
         .values((
             parcels::shop_id.eq(r.shop_id),
@@ -183,8 +200,18 @@ fn reserve_once(
         ))
         .execute(conn)?;
     let row = find_order(conn, r.merchant, r.order_ref)?.ok_or(DbErr::NotFound)?;
-    outbox::enqueue(conn, &row.merchant, Event::ReservationCreated, json!({ "reservation": row.view() }), now)?;
-    let parcel = if staged { issue_code(conn, issuer, &row, now)? } else { row.view() };
+    outbox::enqueue(
+        conn,
+        &row.merchant,
+        Event::ReservationCreated,
+        json!({ "reservation": row.view() }),
+        now,
+    )?;
+    let parcel = if staged {
+        issue_code(conn, issuer, &row, now)?
+    } else {
+        row.view()
+    };
     Ok((parcel, live(conn, r.shop_id)?))
 }
 
@@ -358,14 +385,19 @@ pub fn arrive(
     for _ in 0..5 {
         let result = conn.transaction(|conn| -> Result<Parcel, PickupError> {
             // A no-op write first (see `db`); it also takes the parcel's row lock.
-            diesel::update(parcels::table.filter(parcels::id.eq(id).and(parcels::shop_id.eq(shop_id))))
-                .set(parcels::updated_at.eq(parcels::updated_at))
-                .execute(conn)?;
+            diesel::update(
+                parcels::table.filter(parcels::id.eq(id).and(parcels::shop_id.eq(shop_id))),
+            )
+            .set(parcels::updated_at.eq(parcels::updated_at))
+            .execute(conn)?;
             let row = find_for_shop(conn, shop_id, id)?;
             match row.state() {
                 ParcelState::Reserved => issue_code(conn, issuer, &row, now),
                 ParcelState::AtPoint => Ok(row.view()),
-                state => Err(PickupError::WrongState { state, action: "marked as arrived" }),
+                state => Err(PickupError::WrongState {
+                    state,
+                    action: "marked as arrived",
+                }),
             }
         });
         match result {
@@ -387,7 +419,11 @@ fn issue_code(
     let code = codes::generate();
     let hash = codes::hash(issuer.data_key, row.shop_id, &code);
     let changed = diesel::update(
-        parcels::table.filter(parcels::id.eq(row.id).and(parcels::state.eq(ParcelState::Reserved.as_str()))),
+        parcels::table.filter(
+            parcels::id
+                .eq(row.id)
+                .and(parcels::state.eq(ParcelState::Reserved.as_str())),
+        ),
     )
     .set((
         parcels::state.eq(ParcelState::AtPoint.as_str()),
@@ -399,14 +435,25 @@ fn issue_code(
     ))
     .execute(conn)?;
     if changed == 0 {
-        return Err(PickupError::WrongState { state: row.state(), action: "marked as arrived" });
+        return Err(PickupError::WrongState {
+            state: row.state(),
+            action: "marked as arrived",
+        });
     }
     // Codes in use at the shop (waiting, handed over, expired) are not reissued, so a late
     // replay of an old code can never hand over a different parcel; the partial unique index
     // on waiting parcels guards the race between two arrivals.
     let clash = parcels::table
-        .filter(parcels::shop_id.eq(row.shop_id).and(parcels::code_hash.eq(&hash)))
-        .filter(parcels::id.ne(row.id).and(parcels::state.ne(ParcelState::Returned.as_str())))
+        .filter(
+            parcels::shop_id
+                .eq(row.shop_id)
+                .and(parcels::code_hash.eq(&hash)),
+        )
+        .filter(
+            parcels::id
+                .ne(row.id)
+                .and(parcels::state.ne(ParcelState::Returned.as_str())),
+        )
         .count()
         .get_result::<i64>(conn)?;
     if clash > 0 {
