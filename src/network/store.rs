@@ -153,12 +153,48 @@ macro_rules! upsert_rows {
 }
 
 fn write_batch(conn: &mut DbConn, rows: &[NewShop<'_>]) -> QueryResult<usize> {
-    // The upsert's SQL differs per backend. SQLite has no multi-row upsert in diesel, but
-    // one prepared single-row statement per shop inside the transaction is just as fast there.
+    // The upsert's SQL differs per backend. Diesel has no multi-row upsert for SQLite and does
+    // not cache single-row upsert statements there (so each row would be parsed anew), hence
+    // one multi-row statement per batch, built with bound parameters.
     match conn {
-        DbConn::Sqlite(c) => rows.iter().map(|row| upsert_rows!(&mut *c, row)).sum(),
+        DbConn::Sqlite(c) => sqlite_upsert(c, rows),
         DbConn::Postgres(c) => upsert_rows!(c, rows),
     }
+}
+
+fn sqlite_upsert(conn: &mut diesel::SqliteConnection, rows: &[NewShop<'_>]) -> QueryResult<usize> {
+    use diesel::sql_types::{BigInt, Double, Integer, Text, Timestamp};
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    let placeholders = vec!["(?,?,?,?,?,?,?,?,?,?,?,?,?)"; rows.len()].join(",");
+    let sql = format!(
+        "INSERT INTO shops (external_id, name, latitude, longitude, h3_cell, region, capacity, \
+         timezone, opening_hours, status, revision, created_at, updated_at) VALUES {placeholders} \
+         ON CONFLICT (external_id) DO UPDATE SET name = excluded.name, latitude = excluded.latitude, \
+         longitude = excluded.longitude, h3_cell = excluded.h3_cell, region = excluded.region, \
+         capacity = excluded.capacity, timezone = excluded.timezone, \
+         opening_hours = excluded.opening_hours, status = excluded.status, \
+         revision = excluded.revision, updated_at = excluded.updated_at"
+    );
+    let mut query = diesel::sql_query(sql).into_boxed::<diesel::sqlite::Sqlite>();
+    for r in rows {
+        query = query
+            .bind::<Text, _>(r.external_id)
+            .bind::<Text, _>(r.name)
+            .bind::<Double, _>(r.latitude)
+            .bind::<Double, _>(r.longitude)
+            .bind::<BigInt, _>(r.h3_cell)
+            .bind::<BigInt, _>(r.region)
+            .bind::<Integer, _>(r.capacity)
+            .bind::<Text, _>(r.timezone)
+            .bind::<Text, _>(r.opening_hours.clone())
+            .bind::<Text, _>(r.status)
+            .bind::<BigInt, _>(r.revision)
+            .bind::<Timestamp, _>(r.created_at)
+            .bind::<Timestamp, _>(r.updated_at);
+    }
+    query.execute(conn)
 }
 
 /// Gives every shop written at `revision` its `shop_load` row (new shops) and current region.
