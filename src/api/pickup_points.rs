@@ -33,6 +33,8 @@ struct SearchQuery {
     open_at: Option<String>,
     /// Only points with at least this many free slots.
     min_free: Option<u32>,
+    /// Only points holding staged stock of this SKU, for instant pickup.
+    sku: Option<String>,
 }
 
 /// One pickup point in a search answer.
@@ -97,7 +99,9 @@ pub async fn search(
 ) -> Result<web::Json<PickupPoints>, ApiError> {
     let q = QueryParams::new(
         query.into_inner(),
-        &["lat", "lon", "limit", "radius_m", "open_at", "min_free"],
+        &[
+            "lat", "lon", "limit", "radius_m", "open_at", "min_free", "sku",
+        ],
     )?;
     let lat = q.required("lat", number_in(-90.0, 90.0))?;
     let lon = q.required("lon", number_in(-180.0, 180.0))?;
@@ -107,12 +111,38 @@ pub async fn search(
     let min_free = q
         .optional("min_free", integer_in(0, 100_000))?
         .map(|m| m as i32);
+    let sku = q.optional("sku", |v| {
+        if v.chars().count() > 64 {
+            Err("is longer than 64 characters".to_owned())
+        } else {
+            Ok(v.to_owned())
+        }
+    })?;
+    let stocked: Option<std::collections::HashSet<i64>> = match sku {
+        None => None,
+        Some(sku) => {
+            let network = state.network.clone();
+            let ids = super::blocking(move || {
+                Ok(crate::pickup::store::shops_with_staged(
+                    &mut *network.conn()?,
+                    &sku,
+                )?)
+            })
+            .await?;
+            Some(ids.into_iter().collect())
+        }
+    };
+    let in_stock = |shop: &crate::network::index::IndexedShop| {
+        stocked.as_ref().is_none_or(|s| s.contains(&shop.id))
+    };
     let filter = SearchFilter {
         limit,
         max_distance_m: radius,
         open_at,
         min_free,
-        accept: None,
+        accept: stocked
+            .as_ref()
+            .map(|_| &in_stock as &(dyn Fn(&crate::network::index::IndexedShop) -> bool + Sync)),
     };
     let now = Utc::now();
     let index = state.network.index();

@@ -757,6 +757,14 @@ pub fn list_for_shop(
     Ok(rows.iter().map(ParcelRow::view).collect())
 }
 
+/// Shops holding at least one received staged unit of `sku` (instant pickup).
+pub fn shops_with_staged(conn: &mut DbConn, sku: &str) -> QueryResult<Vec<i64>> {
+    staged_stock::table
+        .filter(staged_stock::sku.eq(sku).and(staged_stock::units.gt(0)))
+        .select(staged_stock::shop_id)
+        .load(conn)
+}
+
 /// Live parcels of every shop changed at or after `since` (for the geo index's free slots).
 pub fn loads_changed_since(
     conn: &mut DbConn,

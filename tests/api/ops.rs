@@ -104,7 +104,7 @@ async fn openapi_documents_every_route() {
         .collect();
     assert_eq!(
         params,
-        ["lat", "lon", "limit", "radius_m", "open_at", "min_free"]
+        ["lat", "lon", "limit", "radius_m", "open_at", "min_free", "sku"]
     );
     // Every route in the document answers something other than "no such route".
     for route in documented {

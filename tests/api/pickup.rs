@@ -650,3 +650,141 @@ async fn failed_webhooks_are_retried(backend: Backend) {
     );
 }
 on_both_backends!(failed_webhooks_are_retried);
+
+fn stage(app: &TestApp, shop: i64, sku: &str, units: i32) {
+    use diesel::prelude::*;
+    use pudo::db::schema::staged_stock as st;
+    diesel::insert_into(st::table)
+        .values((
+            st::shop_id.eq(shop),
+            st::sku.eq(sku),
+            st::region.eq(0i64),
+            st::units.eq(units),
+        ))
+        .execute(&mut app.state.network.conn().expect("conn"))
+        .expect("stage");
+}
+
+async fn staged_stock_makes_pickup_instant(backend: Backend) {
+    let app = TestApp::new(backend).with_csv(SHOPS);
+    let merchant = app.token(Role::Merchant, "acme");
+    let big = app.shop_id("big");
+    stage(&app, big, "PHONE-1", 1);
+    // Search by SKU lists only the shop holding it.
+    let found = app
+        .get("/v1/pickup-points?lat=40.4169&lon=-3.7035&sku=PHONE-1")
+        .await;
+    assert_eq!(found.external_ids(), ["big"]);
+    assert!(app
+        .get("/v1/pickup-points?lat=40.4169&lon=-3.7035&sku=NOTHING")
+        .await
+        .ids()
+        .is_empty());
+    // Reserving it there takes the unit and is ready at once, with a code.
+    let r = app
+        .post(
+            "/v1/reservations",
+            &merchant,
+            json!({"pickup_point_id": big, "order_ref": "S-1", "sku": "PHONE-1"}),
+        )
+        .await;
+    assert_eq!(r.status.as_u16(), 201, "{}", r.text);
+    assert_eq!(r.body["state"], "at_point");
+    let id = r.body["id"].as_i64().expect("id");
+    let code = app
+        .get_as(&format!("/v1/reservations/{id}"), &merchant)
+        .await
+        .body["pickup_code"]
+        .as_str()
+        .expect("code at once")
+        .to_owned();
+    let done = app
+        .post(
+            "/v1/partner/handovers",
+            &app.partner_token("big"),
+            json!({"code": code}),
+        )
+        .await;
+    assert_eq!(done.ok()["order_ref"], "S-1");
+    // The last unit is gone: the next one is an ordinary reservation, and search agrees.
+    let next = app
+        .post(
+            "/v1/reservations",
+            &merchant,
+            json!({"pickup_point_id": big, "order_ref": "S-2", "sku": "PHONE-1"}),
+        )
+        .await;
+    assert_eq!(next.body["state"], "reserved");
+    assert!(app
+        .get("/v1/pickup-points?lat=40.4169&lon=-3.7035&sku=PHONE-1")
+        .await
+        .ids()
+        .is_empty());
+    // A paused shop with stock takes no reservation, and the unit is not lost.
+    stage(&app, app.shop_id("paused"), "TV-9", 1);
+    let paused = app
+        .post(
+            "/v1/reservations",
+            &merchant,
+            json!({"pickup_point_id": app.shop_id("paused"), "order_ref": "S-3", "sku": "TV-9"}),
+        )
+        .await;
+    assert_eq!(paused.problem(409)["reason"], "paused");
+    app.get("/v1/pickup-points?lat=1&lon=1&sku=")
+        .await
+        .problem(400);
+}
+on_both_backends!(staged_stock_makes_pickup_instant);
+
+/// Many reservations race for few staged units: never below zero, each unit taken once.
+async fn racing_for_the_last_staged_units(backend: Backend) {
+    let app = TestApp::new(backend).with_csv(SHOPS);
+    let big = app.shop_id("big");
+    stage(&app, big, "GIFT", 3);
+    let pool = app.state.network.pool().clone();
+    let key = *app.state.keys.data_key();
+    let handles: Vec<_> = (0..12)
+        .map(|n| {
+            let pool = pool.clone();
+            std::thread::spawn(move || {
+                let r = pudo::pickup::store::NewReservation {
+                    merchant: "acme",
+                    shop_id: big,
+                    order_ref: &format!("R-{n}"),
+                    sku: Some("GIFT"),
+                };
+                let issuer = pudo::pickup::store::CodeIssuer {
+                    data_key: &key,
+                    hold: chrono::Duration::days(7),
+                };
+                pudo::pickup::store::reserve(
+                    &mut pool.get().expect("conn"),
+                    &r,
+                    &issuer,
+                    chrono::Utc::now().naive_utc(),
+                )
+                .expect("reserve")
+                .0
+                .state
+            })
+        })
+        .collect();
+    let states: Vec<_> = handles
+        .into_iter()
+        .map(|h| h.join().expect("thread"))
+        .collect();
+    let instant = states
+        .iter()
+        .filter(|s| **s == pudo::pickup::ParcelState::AtPoint)
+        .count();
+    assert_eq!(instant, 3, "{states:?}");
+    use diesel::prelude::*;
+    use pudo::db::schema::staged_stock as st;
+    let left: i32 = st::table
+        .filter(st::shop_id.eq(big))
+        .select(st::units)
+        .first(&mut pool.get().expect("conn"))
+        .expect("stock");
+    assert_eq!(left, 0);
+}
+on_both_backends!(racing_for_the_last_staged_units);
