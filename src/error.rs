@@ -276,3 +276,26 @@ impl From<crate::pickup::PickupError> for ApiError {
         }
     }
 }
+
+impl From<crate::staging::StagingError> for ApiError {
+    fn from(e: crate::staging::StagingError) -> Self {
+        use crate::staging::StagingError as S;
+        let detail = e.to_string();
+        match e {
+            S::EventNotFound(_) | S::PlanNotFound(_) | S::ManifestNotFound(_) => {
+                Self::NotFound(detail)
+            }
+            S::AlreadyReceived(_) => Self::Conflict {
+                reason: "already_received",
+                detail,
+            },
+            S::WrongState { .. } => Self::Conflict {
+                reason: "wrong_state",
+                detail,
+            },
+            S::Invalid { field, .. } => Self::bad_parameter(field, detail),
+            S::Allocator(_) => Self::bad_parameter("params", detail),
+            S::Db(db) => db.into(),
+        }
+    }
+}

@@ -11,4 +11,5 @@ pub mod error;
 pub mod network;
 pub mod pickup;
 pub mod server;
+pub mod staging;
 pub mod telemetry;

@@ -12,6 +12,7 @@ pub mod partner;
 pub mod partner_app;
 pub mod pickup_points;
 pub mod shops;
+pub mod staging;
 
 use crate::error::ApiError;
 use crate::network::service::Network;
@@ -59,6 +60,17 @@ pub struct AppState {
         partner::arrival,
         partner::return_parcel,
         partner::handover,
+        staging::create_event,
+        staging::list_events,
+        staging::upload_forecast,
+        staging::derive_forecast,
+        staging::create_plan,
+        staging::get_plan,
+        staging::plan_map,
+        staging::approve,
+        staging::dispatch,
+        staging::partner_staging,
+        staging::receipt,
         ops::healthz,
         ops::readyz,
         ops::metrics,
@@ -123,7 +135,18 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
                     .service(partner::parcels)
                     .service(partner::arrival)
                     .service(partner::return_parcel)
-                    .service(partner::handover),
+                    .service(partner::handover)
+                    .service(staging::create_event)
+                    .service(staging::list_events)
+                    .service(staging::upload_forecast)
+                    .service(staging::derive_forecast)
+                    .service(staging::create_plan)
+                    .service(staging::get_plan)
+                    .service(staging::plan_map)
+                    .service(staging::approve)
+                    .service(staging::dispatch)
+                    .service(staging::partner_staging)
+                    .service(staging::receipt),
             )
             .service(ops::healthz)
             .service(ops::readyz)

@@ -7,5 +7,6 @@ mod keys;
 mod ops;
 mod pickup;
 mod search;
+mod staging;
 mod support;
 mod webhook_sink;

@@ -1,0 +1,218 @@
+//! Demand forecasts: `zone,sku,units` files, validated all or nothing like shop imports.
+
+use crate::network::import::{Rejected, RowError, MAX_ERRORS};
+use h3o::{CellIndex, Resolution};
+use std::collections::HashMap;
+
+/// Finest and coarsest zone resolutions accepted.
+pub const ZONE_RESOLUTIONS: std::ops::RangeInclusive<u8> = 5..=10;
+
+/// One validated forecast row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForecastRow {
+    /// H3 cell of the zone.
+    pub zone: CellIndex,
+    /// SKU.
+    pub sku: String,
+    /// Expected units.
+    pub units: u32,
+}
+
+/// Parses a forecast CSV with the header `zone,sku,units`. Repeated (zone, sku) pairs are an
+/// error (a planner's file should say each once); `row` numbers are file lines.
+pub fn parse(content: &[u8]) -> Result<Vec<ForecastRow>, Rejected> {
+    let mut errors = Vec::new();
+    let mut truncated = false;
+    let mut push = |errors: &mut Vec<RowError>, row: usize, field: &str, message: String| {
+        if errors.len() < MAX_ERRORS {
+            errors.push(RowError {
+                row,
+                field: field.into(),
+                message,
+            });
+        } else {
+            truncated = true;
+        }
+    };
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .flexible(true)
+        .from_reader(content);
+    let header: Vec<String> = match reader.headers() {
+        Ok(h) => h
+            .iter()
+            .map(|c| c.trim_start_matches('\u{feff}').to_ascii_lowercase())
+            .collect(),
+        Err(e) => {
+            push(
+                &mut errors,
+                1,
+                "header",
+                format!("cannot read the header: {e}"),
+            );
+            return Err(Rejected { errors, truncated });
+        }
+    };
+    if header != ["zone", "sku", "units"] {
+        push(
+            &mut errors,
+            1,
+            "header",
+            format!(
+                "the header must be zone,sku,units (found {})",
+                header.join(",")
+            ),
+        );
+        return Err(Rejected { errors, truncated });
+    }
+    let mut rows = Vec::new();
+    let mut seen: HashMap<(CellIndex, String), usize> = HashMap::new();
+    for record in reader.records() {
+        let record = match record {
+            Ok(r) => r,
+            Err(e) => {
+                let line = e.position().map_or(0, |p| p.line() as usize);
+                push(&mut errors, line, "*", format!("unreadable row: {e}"));
+                continue;
+            }
+        };
+        let row = record.position().map_or(0, |p| p.line() as usize);
+        if record.len() != 3 {
+            push(
+                &mut errors,
+                row,
+                "*",
+                format!("expected 3 fields, found {}", record.len()),
+            );
+            continue;
+        }
+        let zone = match record[0].parse::<CellIndex>() {
+            Ok(cell) if ZONE_RESOLUTIONS.contains(&u8::from(cell.resolution())) => Some(cell),
+            Ok(cell) => {
+                let res = u8::from(cell.resolution());
+                push(
+                    &mut errors,
+                    row,
+                    "zone",
+                    format!("{} has resolution {res}; use 5 to 10", &record[0]),
+                );
+                None
+            }
+            Err(_) => {
+                push(
+                    &mut errors,
+                    row,
+                    "zone",
+                    format!("{:?} is not an H3 cell index in hex", &record[0]),
+                );
+                None
+            }
+        };
+        let sku = record[1].to_owned();
+        let sku_ok =
+            !sku.is_empty() && sku.chars().count() <= 64 && !sku.chars().any(char::is_control);
+        if !sku_ok {
+            push(
+                &mut errors,
+                row,
+                "sku",
+                "must be 1 to 64 printable characters".into(),
+            );
+        }
+        let units = match record[2].parse::<i64>() {
+            Ok(u) if (0..=10_000_000).contains(&u) => Some(u as u32),
+            Ok(u) => {
+                push(
+                    &mut errors,
+                    row,
+                    "units",
+                    format!("{u} is out of range (0 to 10000000)"),
+                );
+                None
+            }
+            Err(_) => {
+                push(
+                    &mut errors,
+                    row,
+                    "units",
+                    format!("{:?} is not a whole number", &record[2]),
+                );
+                None
+            }
+        };
+        if let (Some(zone), true, Some(units)) = (zone, sku_ok, units) {
+            if let Some(first) = seen.insert((zone, sku.clone()), row) {
+                push(
+                    &mut errors,
+                    row,
+                    "zone",
+                    format!("zone {zone} and sku {sku:?} already appear in row {first}"),
+                );
+            } else {
+                rows.push(ForecastRow { zone, sku, units });
+            }
+        }
+    }
+    if errors.is_empty() {
+        Ok(rows)
+    } else {
+        Err(Rejected { errors, truncated })
+    }
+}
+
+/// The resolution-3 region key of a zone.
+pub fn region_of(zone: CellIndex) -> CellIndex {
+    zone.parent(Resolution::Three).unwrap_or(zone)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn good_file() {
+        let rows = parse(b"zone,sku,units\n88390cb1b1fffff,PHONE-1,12\n88390cb1b1fffff,TV-2,0\n")
+            .expect("valid");
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0].units, 12);
+        assert_eq!(u8::from(rows[0].zone.resolution()), 8);
+    }
+
+    #[test]
+    fn every_bad_row_is_listed() {
+        let body = "zone,sku,units\n\
+                    88390cb1b1fffff,A,1\n\
+                    nothex,A,1\n\
+                    83390cfffffffff,A,1\n\
+                    88390cb1b1fffff,,1\n\
+                    88390cb1b1fffff,B,-1\n\
+                    88390cb1b1fffff,C,lots\n\
+                    88390cb1b1fffff,A,3\n\
+                    88390cb1b1fffff,A\n";
+        let err = parse(body.as_bytes()).expect_err("bad");
+        let fields: Vec<(usize, &str)> = err
+            .errors
+            .iter()
+            .map(|e| (e.row, e.field.as_str()))
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                (3, "zone"),
+                (4, "zone"),
+                (5, "sku"),
+                (6, "units"),
+                (7, "units"),
+                (8, "zone"),
+                (9, "*")
+            ]
+        );
+        assert!(err.errors[5].message.contains("row 2"));
+    }
+
+    #[test]
+    fn header_must_match() {
+        let err = parse(b"cell,sku,units\n").expect_err("bad header");
+        assert_eq!(err.errors[0].field, "header");
+    }
+}
