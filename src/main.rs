@@ -8,6 +8,7 @@ use pudo::config::Settings;
 use pudo::network::import::Format;
 use pudo::network::seed::{self, Country};
 use pudo::network::service::{ImportError, Network};
+use pudo::staging::allocator::Params;
 use pudo::{server, telemetry};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -63,6 +64,25 @@ enum Command {
     },
     /// Move parcels past their holding period to expired (serve does this every minute).
     Sweep,
+    /// Compute an exact staging plan for a forecast on the network in the database and write
+    /// plan.json, manifests.csv and map.svg to a directory.
+    Plan {
+        /// Forecast CSV `zone,sku,units` (zone: H3 cell in hex, resolution 5 to 10).
+        #[arg(long)]
+        forecast: PathBuf,
+        /// Farthest a unit may be staged from its zone, km.
+        #[arg(long, default_value_t = 3.0)]
+        radius_km: f64,
+        /// Cost of one unit not staged, km.
+        #[arg(long, default_value_t = 50.0)]
+        penalty_km: f64,
+        /// Staging capacity of every shop (default: its capacity minus its live parcels).
+        #[arg(long)]
+        staging_capacity: Option<u32>,
+        /// Output directory (created if missing).
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -169,6 +189,24 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             eprintln!("API key for shop {shop} (shown once; any previous key no longer works):");
             println!("{key}");
         }
+        Command::Plan {
+            forecast,
+            radius_km,
+            penalty_km,
+            staging_capacity,
+            out,
+        } => {
+            return plan(
+                &settings,
+                &forecast,
+                Params {
+                    radius_km,
+                    penalty_km,
+                },
+                staging_capacity,
+                &out,
+            );
+        }
         Command::Sweep => {
             let network = Network::new(server::open_database(&settings)?);
             let expired =
@@ -233,6 +271,108 @@ fn import_shops(
 /// `Network::import` takes validated shops, so it never rejects rows.
 fn unreachable_rejection() -> anyhow::Result<ExitCode> {
     anyhow::bail!("internal error: validated shops were rejected")
+}
+
+fn plan(
+    settings: &Settings,
+    forecast: &PathBuf,
+    params: Params,
+    capacity: Option<u32>,
+    out: &PathBuf,
+) -> anyhow::Result<ExitCode> {
+    use pudo::staging::{allocator, report, store};
+    let content =
+        std::fs::read(forecast).with_context(|| format!("reading {}", forecast.display()))?;
+    let rows = match pudo::staging::forecast::parse(&content) {
+        Ok(rows) => rows,
+        Err(rejected) => {
+            eprintln!("{}: rejected", forecast.display());
+            for e in &rejected.errors {
+                eprintln!("  row {}, {}: {}", e.row, e.field, e.message);
+            }
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let demand: Vec<allocator::DemandRow> = rows
+        .into_iter()
+        .map(|r| allocator::DemandRow {
+            zone: r.zone,
+            sku: r.sku,
+            units: r.units,
+        })
+        .collect();
+    let network = Network::new(server::open_database(settings)?);
+    let shops = store::staging_shops(&mut *network.conn()?, capacity)?;
+    let units: u64 = demand.iter().map(|r| u64::from(r.units)).sum();
+    eprintln!(
+        "{} forecast rows ({units} units), {} active shops",
+        demand.len(),
+        shops.len()
+    );
+    let bar = ProgressBar::new(1).with_message("finding candidate shops");
+    bar.set_style(
+        ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    let plan = allocator::solve(&shops, &demand, &params, &mut |stage| match stage {
+        allocator::Stage::BuildingArcs { done, total } => {
+            bar.set_length(total as u64);
+            bar.set_position(done as u64);
+        }
+        allocator::Stage::Solving { left } => {
+            bar.set_message("routing units");
+            bar.set_length(units);
+            bar.set_position(units - left.min(units));
+        }
+        allocator::Stage::Splitting => bar.set_message("splitting over SKUs"),
+    })?;
+    bar.finish_and_clear();
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    let external: std::collections::HashMap<i64, String> = {
+        use diesel::prelude::*;
+        use pudo::db::schema::shops;
+        shops::table
+            .select((shops::id, shops::external_id))
+            .load::<(i64, String)>(&mut *network.conn()?)?
+            .into_iter()
+            .collect()
+    };
+    let mut csv = csv::Writer::from_path(out.join("manifests.csv"))?;
+    csv.write_record(["shop_external_id", "sku", "units"])?;
+    for ((shop, sku), units) in store::manifest(&plan) {
+        csv.write_record([
+            external.get(&shop).map_or("", String::as_str),
+            sku.as_str(),
+            &units.to_string(),
+        ])?;
+    }
+    csv.flush()?;
+    let summary = serde_json::json!({
+        "total_cost_km": plan.total_cost_km,
+        "served_units": plan.served_units,
+        "unmet_units": plan.unmet_units,
+        "shops_used": plan.shops_used,
+        "arcs": plan.arcs,
+        "solve_ms": plan.solve_ms,
+        "parameters": {"radius_km": params.radius_km, "penalty_km": params.penalty_km, "staging_capacity": capacity},
+        "report": report::report(&plan, &shops),
+    });
+    std::fs::write(
+        out.join("plan.json"),
+        serde_json::to_string_pretty(&summary)?,
+    )?;
+    std::fs::write(out.join("map.svg"), report::map_svg(&plan, &shops))?;
+    eprintln!(
+        "plan: {} units staged at {} shops, {} unmet, cost {:.3} km, solved in {} ms; wrote {}/{{plan.json,manifests.csv,map.svg}}",
+        plan.served_units,
+        plan.shops_used,
+        plan.unmet_units,
+        plan.total_cost_km,
+        plan.solve_ms,
+        out.display()
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 fn shop_id(network: &Network, external_id: &str) -> anyhow::Result<Option<i64>> {

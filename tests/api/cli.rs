@@ -116,3 +116,108 @@ fn bad_settings_are_named() {
         .expect("run");
     assert!(String::from_utf8_lossy(&out.stderr).contains("PUDO_WORKERS=\"many\" is invalid"));
 }
+
+#[test]
+fn plan_writes_a_plan_manifests_and_a_map() {
+    let db = TestDb::new(Backend::Sqlite);
+    let dir = tempfile::tempdir().expect("dir");
+    let shops = dir.path().join("shops.csv");
+    std::fs::write(
+        &shops,
+        "external_id,name,latitude,longitude,capacity\nsol,Sol,40.4169,-3.7035,5\nopera,Opera,40.4180,-3.7097,3\n",
+    )
+    .expect("write");
+    assert!(
+        pudo(&db, &["import", "shops", shops.to_str().expect("path")])
+            .status
+            .success()
+    );
+    let zone = h3o::LatLng::new(40.4170, -3.7050)
+        .expect("valid")
+        .to_cell(h3o::Resolution::Eight);
+    let forecast = dir.path().join("forecast.csv");
+    std::fs::write(
+        &forecast,
+        format!("zone,sku,units\n{zone},PHONE,6\n{zone},TV,4\n"),
+    )
+    .expect("write");
+    let out = dir.path().join("plan");
+    let run = pudo(
+        &db,
+        &[
+            "plan",
+            "--forecast",
+            forecast.to_str().expect("path"),
+            "--out",
+            out.to_str().expect("path"),
+        ],
+    );
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let plan: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("plan.json")).expect("plan.json"))
+            .expect("json");
+    assert_eq!(
+        (
+            plan["served_units"].as_u64(),
+            plan["unmet_units"].as_u64(),
+            plan["shops_used"].as_u64()
+        ),
+        (Some(8), Some(2), Some(2))
+    );
+    assert_eq!(plan["parameters"]["radius_km"], 3.0);
+    assert!(
+        plan["total_cost_km"]
+            .as_f64()
+            .is_some_and(|c| c > 100.0 && c < 110.0),
+        "2 unmet × 50 km plus < 1 km each"
+    );
+    let manifests = std::fs::read_to_string(out.join("manifests.csv")).expect("manifests");
+    let lines: Vec<&str> = manifests.lines().collect();
+    assert_eq!(lines[0], "shop_external_id,sku,units");
+    let total: u32 = lines[1..]
+        .iter()
+        .map(|l| {
+            l.rsplit(',')
+                .next()
+                .and_then(|u| u.parse::<u32>().ok())
+                .expect("units")
+        })
+        .sum();
+    assert_eq!(total, 8);
+    assert!(std::fs::read_to_string(out.join("map.svg"))
+        .expect("map")
+        .starts_with("<svg"));
+
+    std::fs::write(&forecast, "zone,sku,units\nnot-a-cell,PHONE,6\n").expect("write");
+    let bad = pudo(
+        &db,
+        &[
+            "plan",
+            "--forecast",
+            forecast.to_str().expect("path"),
+            "--out",
+            out.to_str().expect("path"),
+        ],
+    );
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("row 2, zone"));
+    std::fs::write(&forecast, format!("zone,sku,units\n{zone},PHONE,6\n")).expect("write");
+    let radius = pudo(
+        &db,
+        &[
+            "plan",
+            "--forecast",
+            forecast.to_str().expect("path"),
+            "--radius-km",
+            "0",
+            "--out",
+            out.to_str().expect("path"),
+        ],
+    );
+    assert_eq!(radius.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&radius.stderr).contains("radius_km must be above 0"));
+}
