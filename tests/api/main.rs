@@ -6,6 +6,7 @@ mod import;
 mod keys;
 mod ops;
 mod pickup;
+mod processes;
 mod search;
 mod staging;
 mod support;
