@@ -76,6 +76,7 @@ pub struct AppState {
         ops::metrics,
         ops::openapi,
         partner_app::index,
+        partner_app::asset,
     ),
     components(schemas(crate::error::Problem, crate::network::import::RowError)),
     modifiers(&BearerAuth)
@@ -153,6 +154,7 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
             .service(ops::metrics)
             .service(ops::openapi)
             .service(partner_app::index)
+            .service(partner_app::asset)
             .default_service(web::to(|| async {
                 Err::<actix_web::HttpResponse, _>(ApiError::NotFound("no such route".into()))
             }));

@@ -79,6 +79,7 @@ async fn openapi_documents_every_route() {
             "GET /metrics",
             "GET /openapi.json",
             "GET /partner/",
+            "GET /partner/{file}",
             "GET /readyz",
             "GET /v1/events",
             "GET /v1/partner/parcels",

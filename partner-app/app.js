@@ -1,0 +1,793 @@
+// pudo partner: the shop owner's app. Screens: sign in, Today, Handover (with its result),
+// Shop. Plain DOM, no framework; texts come from i18n.js, the API from api.js, and actions
+// that could not be sent wait in queue.js until they land.
+
+import * as api from './api.js';
+import { ApiError, NetworkError } from './api.js';
+import * as queue from './queue.js';
+import { LANGUAGES, initialLanguage, language, setLanguage, t, translate } from './i18n.js';
+
+const $ = (id) => document.getElementById(id);
+const SESSION = 'pudo.session';
+const LAST_SHOP = 'pudo.last-shop';
+const VIEWS = ['signin', 'today', 'handover', 'result', 'shop'];
+const LISTS = ['arriving', 'waiting', 'to_return'];
+
+const S = {
+  session: null, // { token, shop (external id), shopId, expiresAt }
+  shop: null, // GET /v1/partner/shop
+  lists: { arriving: [], waiting: [], to_return: [] },
+  staging: [],
+  updatedAt: null,
+  reachable: true,
+  refreshing: false,
+  refreshAgain: false,
+  busy: new Set(), // keys of actions in flight
+  shortfall: new Set(), // plan ids whose receipt form is open
+  result: null,
+  blockedUntil: 0,
+  retryDelay: 5000,
+  retryTimer: 0,
+  view: null
+};
+
+// ---------------------------------------------------------------- small helpers
+
+/** Builds an element: h('li', { class: 'x', onclick }, 'text', child, …). */
+function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k.startsWith('on')) el.addEventListener(k.slice(2), v);
+    else if (k === 'class') el.className = v;
+    else el.setAttribute(k, v === true ? '' : v);
+  }
+  for (const c of children.flat()) if (c !== null && c !== undefined && c !== false) el.append(c);
+  return el;
+}
+
+function utc(value) {
+  if (!value) return null;
+  const s = String(value);
+  return new Date(/[zZ]|[+-]\d\d:?\d\d$/.test(s) ? s : `${s}Z`);
+}
+
+/** The browser's own locale when it is of the app's language (en-GB: 24-hour clock), else the language. */
+function locale() {
+  const lang = language();
+  const own = navigator.language || '';
+  return own.toLowerCase().split('-')[0] === lang ? own : lang;
+}
+
+function fmt(value, options) {
+  const d = value instanceof Date ? value : utc(value);
+  if (!d || Number.isNaN(d.getTime())) return '';
+  const tz = S.shop?.timezone;
+  try {
+    return new Intl.DateTimeFormat(locale(), { ...options, timeZone: tz || undefined }).format(d);
+  } catch {
+    return new Intl.DateTimeFormat(locale(), options).format(d);
+  }
+}
+const time = (v) => fmt(v, { hour: '2-digit', minute: '2-digit' });
+const dateTime = (v) => fmt(v, { weekday: 'short', day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit' });
+
+function wait(ms) {
+  const total = Math.max(1, Math.ceil(ms / 1000));
+  const m = Math.floor(total / 60);
+  const s = total % 60;
+  return m ? t('minutes_seconds', { m, s }) : t('seconds', { s });
+}
+
+const spaced = (code) => `${code.slice(0, 4)} ${code.slice(4)}`;
+
+function store(kind, key, value) {
+  try {
+    if (value === undefined) kind.removeItem(key);
+    else kind.setItem(key, JSON.stringify(value));
+  } catch { /* storage full or disabled: the app still works for this page */ }
+}
+function load(kind, key) {
+  try { return JSON.parse(kind.getItem(key) || 'null'); } catch { return null; }
+}
+
+let toastTimer = 0;
+function toast(text) {
+  const el = $('toast');
+  el.textContent = text;
+  el.hidden = false;
+  clearTimeout(toastTimer);
+  toastTimer = setTimeout(() => { el.hidden = true; }, 6000);
+}
+
+// ---------------------------------------------------------------- connection state
+
+function online() { return navigator.onLine && S.reachable; }
+
+function reached(ok) {
+  if (S.reachable === ok) return;
+  S.reachable = ok;
+  renderNet();
+  if (ok) flushSoon(0);
+}
+
+function renderNet() {
+  const on = online();
+  const net = $('net');
+  net.textContent = on ? t('online') : t('offline');
+  net.className = `net ${on ? 'on' : 'off'}`;
+  $('banner').hidden = on || !S.session;
+}
+
+// ---------------------------------------------------------------- views and routing
+
+function show(view, focus = true) {
+  if (!S.session) view = 'signin';
+  S.view = view;
+  for (const v of VIEWS) $(`view-${v}`).hidden = v !== view;
+  const signedIn = view !== 'signin';
+  $('bar').hidden = !signedIn;
+  $('nav').hidden = !signedIn;
+  const tab = view === 'result' ? 'handover' : view;
+  for (const a of $('nav').querySelectorAll('a')) {
+    if (a.dataset.view === tab) a.setAttribute('aria-current', 'page');
+    else a.removeAttribute('aria-current');
+  }
+  renderNet();
+  if (view === 'today') renderToday();
+  if (view === 'shop') renderShop();
+  if (view === 'handover') renderBlocked();
+  if (focus) {
+    const heading = $(`view-${view}`).querySelector('h1');
+    heading?.focus({ preventScroll: true });
+    window.scrollTo(0, 0);
+  }
+}
+
+function route() {
+  const name = location.hash.replace(/^#/, '') || 'today';
+  if (name === 'handover' && S.view === 'result') return show('handover');
+  show(['today', 'handover', 'shop'].includes(name) ? name : 'today');
+}
+
+// ---------------------------------------------------------------- session
+
+function saveSession() { store(sessionStorage, SESSION, S.session ?? undefined); }
+
+function startSession(session) {
+  S.session = session;
+  saveSession();
+  const cached = load(localStorage, `pudo.cache.${session.shop}`);
+  if (cached) Object.assign(S, { shop: cached.shop, lists: cached.lists, staging: cached.staging, updatedAt: cached.updatedAt });
+  S.blockedUntil = load(sessionStorage, 'pudo.blocked') || 0;
+  renderShopName();
+  route();
+  refresh();
+  flushSoon(0);
+}
+
+function endSession(message) {
+  S.session = null;
+  saveSession();
+  Object.assign(S, { shop: null, lists: { arriving: [], waiting: [], to_return: [] }, staging: [], updatedAt: null });
+  clearTimeout(S.retryTimer);
+  $('key').value = '';
+  setMsg($('signin-msg'), message || '', 'info');
+  show('signin');
+}
+
+function setMsg(el, text, kind = '') {
+  el.textContent = text;
+  el.className = `msg ${kind}`;
+}
+
+async function signIn(event) {
+  event.preventDefault();
+  const shop = $('shop').value.trim();
+  const key = $('key').value.trim();
+  const msg = $('signin-msg');
+  if (!shop || !key) {
+    setMsg(msg, t('signin_wrong'));
+    (shop ? $('key') : $('shop')).focus();
+    return;
+  }
+  const button = $('signin');
+  button.disabled = true;
+  button.textContent = t('signing_in');
+  setMsg(msg, '');
+  try {
+    const answer = await api.signIn(shop, key);
+    reached(true);
+    store(localStorage, LAST_SHOP, shop);
+    $('key').value = '';
+    const expiresAt = Date.now() + (answer.expires_in - 60) * 1000;
+    startSession({ token: answer.access_token, shop, shopId: answer.shop_id, expiresAt });
+  } catch (e) {
+    if (e instanceof NetworkError) reached(false);
+    setMsg(msg, e instanceof NetworkError ? t('signin_offline') : e.status === 401 ? t('signin_wrong') : t('error_generic', { detail: e.message }));
+    $('key').focus();
+  } finally {
+    button.disabled = false;
+    button.textContent = t('signin');
+  }
+}
+
+function signOut() {
+  const n = S.session ? queue.pending(S.session.shop).length : 0;
+  endSession(n ? `${t('signed_out')} ${t('signout_pending', { n })}` : t('signed_out'));
+}
+
+/** Runs an API call with the session's token; a 401 ends the session. */
+async function call(fn) {
+  try {
+    const answer = await fn(S.session.token);
+    reached(true);
+    return answer;
+  } catch (e) {
+    if (e instanceof NetworkError) reached(false);
+    else reached(true);
+    if (e instanceof ApiError && e.status === 401) endSession(t('session_over'));
+    throw e;
+  }
+}
+
+// ---------------------------------------------------------------- Today
+
+async function refresh() {
+  if (!S.session) return;
+  if (S.refreshing) {
+    // Something changed while the lists were on their way: fetch them again afterwards.
+    S.refreshAgain = true;
+    return;
+  }
+  S.refreshing = true;
+  S.refreshAgain = false;
+  const button = $('refresh');
+  button.textContent = t('refreshing');
+  button.disabled = true;
+  const shopExt = S.session.shop;
+  try {
+    const [shop, arriving, waiting, toReturn, staging] = await Promise.all([
+      call(api.shop),
+      call((tk) => api.parcels(tk, 'arriving')),
+      call((tk) => api.parcels(tk, 'waiting')),
+      call((tk) => api.parcels(tk, 'to_return')),
+      call(api.staging)
+    ]);
+    if (S.session?.shop !== shopExt) return;
+    S.shop = shop;
+    S.lists = { arriving: arriving.items, waiting: waiting.items, to_return: toReturn.items };
+    S.staging = staging.items;
+    S.updatedAt = new Date().toISOString();
+    store(localStorage, `pudo.cache.${shopExt}`, { shop, lists: S.lists, staging: S.staging, updatedAt: S.updatedAt });
+  } catch (e) {
+    if (!(e instanceof NetworkError) && !(e instanceof ApiError)) throw e;
+  } finally {
+    S.refreshing = false;
+    button.textContent = t('refresh');
+    button.disabled = false;
+    renderShopName();
+    if (S.view === 'today') renderToday();
+    if (S.view === 'shop') renderShop();
+    if (S.refreshAgain && S.session) refresh();
+  }
+}
+
+function renderShopName() {
+  $('shop-name').textContent = S.shop ? S.shop.name : S.session?.shop || '';
+}
+
+/** The queued action of this kind and id, if any. */
+function queued(kind, id) {
+  return S.session && queue.pending(S.session.shop).find((i) => i.kind === kind && String(i.id) === String(id));
+}
+
+function parcelItem(p, action) {
+  const q = action && queued(action.kind, p.id);
+  const busy = action && S.busy.has(`${action.kind}:${p.id}`);
+  return h('li', { 'data-parcel': p.id },
+    h('div', { class: 'item-main' },
+      h('strong', {}, t('order', { order: p.order_ref })),
+      h('span', {}, [t('parcel', { id: p.id }), p.sku ? t('sku', { sku: p.sku }) : null,
+        p.expires_at && p.state === 'at_point' ? t('until', { date: dateTime(p.expires_at) }) : null]
+        .filter(Boolean).join(' · '))),
+    action && (q
+      ? h('span', { class: 'chip' }, t('r_queued'))
+      : h('button', {
+        type: 'button', class: 'secondary', disabled: busy,
+        'aria-label': `${action.label} – ${t('order', { order: p.order_ref })}`,
+        onclick: () => parcelAction(action.kind, p)
+      }, action.label)));
+}
+
+function manifestItem(m) {
+  const open = S.shortfall.has(m.plan_id);
+  const q = queued('receipt', m.plan_id);
+  const busy = S.busy.has(`receipt:${m.plan_id}`);
+  const total = m.lines.reduce((n, l) => n + l.units, 0);
+  const lines = h('ul', { class: 'lines' }, m.lines.map((l) => {
+    const id = `recv-${m.plan_id}-${l.sku}`.replace(/[^\w-]/g, '_');
+    return h('li', {},
+      open
+        ? [h('label', { for: id }, t('received_label', { sku: l.sku, units: l.units })),
+          h('input', { id, type: 'number', inputmode: 'numeric', min: 0, max: l.units, value: l.units, 'data-sku': l.sku, 'data-units': l.units })]
+        : [h('span', {}, l.sku),
+          h('strong', {}, l.received === null || l.received === undefined
+            ? t('units', { units: l.units })
+            : t('received_of', { received: l.received, units: l.units }))]);
+  }));
+  let actions = null;
+  if (q) actions = h('span', { class: 'chip' }, t('r_queued'));
+  else if (open) {
+    actions = h('div', { class: 'actions' },
+      h('button', { type: 'button', class: 'secondary', onclick: () => { S.shortfall.delete(m.plan_id); renderToday(); } }, t('cancel')),
+      h('button', { type: 'button', class: 'primary', disabled: busy, onclick: (e) => receipt(m, e.target.closest('li')) }, t('confirm_receipt')));
+  } else {
+    actions = h('div', { class: 'actions' },
+      h('button', { type: 'button', class: 'secondary', disabled: busy, onclick: () => { S.shortfall.add(m.plan_id); renderToday(); $(`recv-${m.plan_id}-${m.lines[0].sku}`.replace(/[^\w-]/g, '_'))?.focus(); } }, t('some_missing')),
+      h('button', { type: 'button', class: 'primary', disabled: busy, onclick: () => receipt(m, null) }, t('all_arrived')));
+  }
+  return h('li', { 'data-plan': m.plan_id },
+    h('div', { class: 'item-main' }, h('strong', {}, m.event), h('span', {}, t('units', { units: total }))),
+    lines, actions);
+}
+
+function renderToday() {
+  if (!S.session) return;
+  $('updated').textContent = S.updatedAt ? t('updated', { time: time(S.updatedAt) }) : '';
+  renderQueue();
+  const toReceive = S.staging.filter((m) => !m.received);
+  const counts = { ...Object.fromEntries(LISTS.map((k) => [k, S.lists[k].length])), stock: toReceive.length };
+  const tiles = $('tiles');
+  tiles.replaceChildren(...['arriving', 'waiting', 'to_return', 'stock'].map((k) =>
+    h('li', { class: k === 'to_return' && counts[k] ? 'urgent' : '' },
+      h('button', { type: 'button', 'data-tile': k, onclick: () => { const s = $(`h-${k}`); s.scrollIntoView({ block: 'start' }); s.focus({ preventScroll: true }); } },
+        h('strong', {}, String(counts[k])), h('span', {}, t(k))))));
+  const actions = {
+    arriving: { kind: 'arrival', label: t('mark_arrived') },
+    waiting: null,
+    to_return: { kind: 'return', label: t('mark_returned') }
+  };
+  for (const k of LISTS) {
+    $(`n-${k}`).textContent = counts[k];
+    const items = S.lists[k].map((p) => parcelItem(p, actions[k]));
+    $(`list-${k}`).replaceChildren(...(items.length ? items : [h('li', { class: 'empty' }, t('none'))]));
+  }
+  $('n-stock').textContent = counts.stock;
+  const manifests = toReceive.map(manifestItem);
+  $('list-stock').replaceChildren(...(manifests.length ? manifests : [h('li', { class: 'empty' }, t('none'))]));
+}
+
+function describe(item) {
+  switch (item.kind) {
+    case 'handover': return t('pending_handover', { code: item.code.length === 8 ? spaced(item.code) : item.code });
+    case 'arrival': return t('pending_arrival', { id: item.id }) + (item.label ? ` (${item.label})` : '');
+    case 'return': return t('pending_return', { id: item.id }) + (item.label ? ` (${item.label})` : '');
+    default: return t('pending_receipt', { id: item.id }) + (item.label ? ` (${item.label})` : '');
+  }
+}
+
+function outcomeText(o) {
+  if (o.ok && o.kind === 'handover') {
+    return t(o.answer.replay ? 'out_handover_replay' : 'out_handover', { code: o.code, order: o.answer.order_ref });
+  }
+  if (o.ok) return t('out_done', { what: describe(o) });
+  const reason = { 404: t('r_unknown_text'), 410: t('r_expired_text') }[o.status]
+    || (o.kind === 'handover' && o.status === 409 ? t('r_gone_text') : o.detail);
+  return t('out_failed', { what: describe(o), reason });
+}
+
+function renderQueue() {
+  const shop = S.session?.shop;
+  if (!shop) return;
+  const items = queue.pending(shop);
+  const badge = $('nav-pending');
+  badge.hidden = !items.length;
+  badge.textContent = items.length;
+  const box = $('pending');
+  if (!items.length) box.replaceChildren();
+  else {
+    box.replaceChildren(h('section', { class: 'card pending', 'aria-labelledby': 'h-pending' },
+      h('h2', { id: 'h-pending' }, t('pending_title', { n: items.length })),
+      h('p', { class: 'hint' }, t('pending_hint')),
+      h('ul', {}, items.map((i) => h('li', {}, `${describe(i)} — ${t('queued_at', { time: time(i.queuedAt) })}`))),
+      h('button', { type: 'button', class: 'secondary', id: 'send-now', onclick: () => flushSoon(0) }, t('send_now'))));
+  }
+  const sent = queue.sent(shop);
+  const out = $('outcomes');
+  if (!sent.length) out.replaceChildren();
+  else {
+    out.replaceChildren(h('section', { class: 'card outcomes', 'aria-labelledby': 'h-sent' },
+      h('h2', { id: 'h-sent' }, t('sent_title')),
+      h('ul', {}, sent.map((o) => h('li', { class: o.ok ? '' : 'fail' }, `${time(o.at)} · ${outcomeText(o)}`))),
+      h('button', { type: 'button', class: 'ghost', onclick: () => { queue.clearSent(shop); renderToday(); } }, t('dismiss'))));
+  }
+}
+
+async function parcelAction(kind, parcel) {
+  const key = `${kind}:${parcel.id}`;
+  S.busy.add(key);
+  renderToday();
+  try {
+    await call((tk) => api.send(tk, { kind, id: parcel.id }));
+    toast(t(kind === 'arrival' ? 'marked_arrived' : 'marked_returned', { order: parcel.order_ref }));
+    refresh();
+  } catch (e) {
+    if (e instanceof NetworkError) {
+      queue.enqueue(S.session.shop, { kind, id: parcel.id, label: parcel.order_ref });
+      toast(t('r_queued'));
+      flushSoon();
+    } else if (e instanceof ApiError && e.status !== 401) {
+      toast(t('error_generic', { detail: e.message }));
+      refresh();
+    }
+  } finally {
+    S.busy.delete(key);
+    if (S.view === 'today') renderToday();
+  }
+}
+
+async function receipt(manifest, li) {
+  let lines = [];
+  if (li) {
+    for (const input of li.querySelectorAll('input[data-sku]')) {
+      const units = Number(input.dataset.units);
+      const n = Number(input.value);
+      if (!Number.isInteger(n) || n < 0 || n > units) {
+        input.setAttribute('aria-invalid', 'true');
+        input.focus();
+        toast(t('received_label', { sku: input.dataset.sku, units }));
+        return;
+      }
+      if (n < units) lines.push({ sku: input.dataset.sku, received: n });
+    }
+  }
+  const key = `receipt:${manifest.plan_id}`;
+  S.busy.add(key);
+  renderToday();
+  const action = { kind: 'receipt', id: manifest.plan_id, lines, label: manifest.event };
+  try {
+    await call((tk) => api.send(tk, action));
+    S.shortfall.delete(manifest.plan_id);
+    toast(t('stock_received', { event: manifest.event }));
+    refresh();
+  } catch (e) {
+    if (e instanceof NetworkError) {
+      S.shortfall.delete(manifest.plan_id);
+      queue.enqueue(S.session.shop, action);
+      toast(t('r_queued'));
+      flushSoon();
+    } else if (e instanceof ApiError && e.status !== 401) {
+      toast(t('error_generic', { detail: e.message }));
+      refresh();
+    }
+  } finally {
+    S.busy.delete(key);
+    if (S.view === 'today') renderToday();
+  }
+}
+
+// ---------------------------------------------------------------- the queue
+
+/** Sends the queue after `delay` ms (default: the current back-off). */
+function flushSoon(delay) {
+  clearTimeout(S.retryTimer);
+  if (!S.session || !queue.pending(S.session.shop).length) return;
+  S.retryTimer = setTimeout(flushNow, delay ?? S.retryDelay);
+}
+
+async function flushNow() {
+  if (!S.session) return;
+  const { shop, token } = S.session;
+  const button = $('send-now');
+  if (button) { button.disabled = true; button.textContent = t('sending'); }
+  const result = await queue.flush(shop, token, (o) => {
+    toast(outcomeText(o));
+    if (S.view === 'today') renderToday();
+  });
+  if (S.session?.shop !== shop) return;
+  if (result.unauthorized) return endSession(t('session_over'));
+  if (result.offline) reached(false);
+  else reached(true);
+  if (result.sent) refresh();
+  S.retryDelay = result.offline ? Math.min(S.retryDelay * 2, 60000) : 5000;
+  renderQueue();
+  if (S.view === 'today') renderToday();
+  if (result.left) {
+    const next = Math.min(...queue.pending(shop).map((i) => (i.notBefore ? Math.max(0, i.notBefore - Date.now()) : S.retryDelay)));
+    flushSoon(Math.max(next, 1000));
+  }
+}
+
+// ---------------------------------------------------------------- Handover
+
+function digits(value) {
+  return String(value)
+    .replace(/[\uFF10-\uFF19]/g, (c) => String.fromCharCode(c.charCodeAt(0) - 0xFF10 + 48))
+    .replace(/\D/g, '')
+    .slice(0, 8);
+}
+
+function setCode(value) {
+  const input = $('code');
+  input.value = digits(value);
+  $('confirm').disabled = input.value.length !== 8 || Date.now() < S.blockedUntil;
+}
+
+let blockedTimer = 0;
+function renderBlocked() {
+  clearTimeout(blockedTimer);
+  const left = S.blockedUntil - Date.now();
+  const el = $('blocked');
+  el.hidden = left <= 0;
+  if (left > 0) {
+    el.textContent = t('blocked', { wait: wait(left) });
+    blockedTimer = setTimeout(renderBlocked, 1000);
+  }
+  setCode($('code').value);
+  if (S.view === 'result' && S.result?.kind === 'limit') renderResult();
+}
+
+async function confirmHandover(event) {
+  event?.preventDefault();
+  const code = digits($('code').value);
+  if (code.length !== 8) { $('code').focus(); return; }
+  if (Date.now() < S.blockedUntil) return showResult({ kind: 'limit' });
+  const shop = S.session.shop;
+  const button = $('confirm');
+  button.disabled = true;
+  button.textContent = t('checking');
+  $('code-form').setAttribute('aria-busy', 'true');
+  try {
+    const answer = await call((tk) => api.send(tk, { kind: 'handover', code }));
+    showResult({ kind: answer.replay ? 'replay' : 'ok', answer });
+    refresh();
+  } catch (e) {
+    if (e instanceof NetworkError || (e instanceof ApiError && e.status === 401)) {
+      // Nothing was decided: keep the code on the phone and send it when possible.
+      queue.enqueue(shop, { kind: 'handover', code });
+      if (e instanceof NetworkError) {
+        showResult({ kind: 'queued', code });
+        flushSoon();
+      }
+    } else if (e instanceof ApiError) {
+      if (e.status === 429) {
+        S.blockedUntil = Date.now() + (e.retryAfter ?? 60) * 1000;
+        store(sessionStorage, 'pudo.blocked', S.blockedUntil);
+      }
+      const kind = { 404: 'unknown', 410: 'expired', 409: 'gone', 429: 'limit' }[e.status] || 'error';
+      showResult({ kind, detail: e.message });
+    } else throw e;
+  } finally {
+    button.textContent = t('confirm');
+    $('code-form').removeAttribute('aria-busy');
+    setCode($('code').value);
+  }
+}
+
+const ICONS = {
+  ok: '<svg viewBox="0 0 24 24"><path d="M5 12.5l4.5 4.5L19 7.5" fill="none" stroke="#fff" stroke-width="2.6" stroke-linecap="round" stroke-linejoin="round"/></svg>',
+  replay: '<svg viewBox="0 0 24 24"><path d="M12 7v6M12 16.5v.5" fill="none" stroke="#fff" stroke-width="2.6" stroke-linecap="round"/></svg>',
+  bad: '<svg viewBox="0 0 24 24"><path d="M7 7l10 10M17 7L7 17" fill="none" stroke="#fff" stroke-width="2.6" stroke-linecap="round"/></svg>',
+  queued: '<svg viewBox="0 0 24 24"><path d="M12 6v6l4 2" fill="none" stroke="#fff" stroke-width="2.4" stroke-linecap="round"/><circle cx="12" cy="12" r="8.5" fill="none" stroke="#fff" stroke-width="2"/></svg>'
+};
+
+function showResult(result) {
+  S.result = result;
+  renderResult();
+  show('result');
+}
+
+function renderResult() {
+  const r = S.result;
+  if (!r) return;
+  const a = r.answer;
+  let tone = 'bad';
+  let title = t('r_error');
+  let main = '';
+  let detail = r.detail || '';
+  switch (r.kind) {
+    case 'ok':
+      tone = 'ok'; title = t('r_ok'); main = t('r_ok_text', { order: a.order_ref });
+      detail = t('r_ok_detail', { id: a.parcel_id, time: time(a.picked_up_at) });
+      break;
+    case 'replay':
+      tone = 'replay'; title = t('r_replay'); main = t('r_ok_text', { order: a.order_ref });
+      detail = t('r_replay_text', { time: dateTime(a.picked_up_at), order: a.order_ref });
+      break;
+    case 'unknown': title = t('r_unknown'); detail = t('r_unknown_text'); break;
+    case 'expired': title = t('r_expired'); detail = t('r_expired_text'); break;
+    case 'gone': title = t('r_gone'); detail = t('r_gone_text'); break;
+    case 'limit':
+      title = t('r_limit');
+      detail = t('r_limit_text', { wait: wait(S.blockedUntil - Date.now()) });
+      break;
+    case 'queued':
+      tone = 'queued'; title = t('r_queued'); main = spaced(r.code); detail = t('r_queued_text');
+      break;
+    default:
+      detail = t('error_generic', { detail: r.detail || '' });
+  }
+  const view = $('view-result');
+  view.className = `view result ${tone}`;
+  view.dataset.result = r.kind;
+  $('result-icon').innerHTML = ICONS[tone];
+  $('result-title').textContent = title;
+  $('result-main').textContent = main;
+  $('result-detail').textContent = detail;
+}
+
+function nextCustomer() {
+  S.result = null;
+  setCode('');
+  show('handover');
+  // With a mouse and keyboard, the field takes the focus; on a touch screen it would open the
+  // phone's keyboard over the keypad (typed digits reach the code anyway, see typedAnywhere).
+  if (matchMedia('(pointer: fine)').matches) $('code').focus();
+  if (location.hash !== '#handover') history.replaceState(null, '', '#handover');
+}
+
+/**
+ * Digits typed while the Handover or result screen shows, outside any field, go to the code:
+ * a USB or Bluetooth barcode scanner "types" the code and Enter, and works without a tap.
+ */
+function typedAnywhere(e) {
+  if (!['handover', 'result'].includes(S.view) || e.ctrlKey || e.metaKey || e.altKey) return;
+  if (e.target.closest?.('input, select, textarea, button, a')) return;
+  const digit = /^\d$/.test(e.key);
+  if (!digit && !['Enter', 'Backspace', 'Escape'].includes(e.key)) return;
+  e.preventDefault();
+  if (S.view === 'result') {
+    if (digit || e.key === 'Enter' || e.key === 'Escape') nextCustomer();
+    if (digit) setCode(e.key);
+    return;
+  }
+  const v = $('code').value;
+  if (digit) setCode(v + e.key);
+  else if (e.key === 'Backspace') setCode(v.slice(0, -1));
+  else if (e.key === 'Escape') setCode('');
+  else if (v.length === 8) confirmHandover();
+}
+
+let scanning = null;
+async function toggleScan() {
+  const button = $('scan');
+  const video = $('video');
+  const msg = $('scan-msg');
+  if (scanning) { scanning.abort(); return; }
+  scanning = new AbortController();
+  button.textContent = t('scan_stop');
+  video.hidden = false;
+  msg.textContent = t('scan_hint');
+  try {
+    const { scan } = await import('./scan.js');
+    const code = await scan(video, scanning.signal);
+    setCode(code);
+    msg.textContent = '';
+    confirmHandover();
+  } catch (e) {
+    msg.textContent = e?.name === 'AbortError' ? '' : t('scan_failed');
+  } finally {
+    scanning = null;
+    video.hidden = true;
+    button.textContent = t('scan');
+  }
+}
+
+// ---------------------------------------------------------------- Shop
+
+function renderShop() {
+  const s = S.shop;
+  const card = $('shop-card');
+  if (!s) { card.replaceChildren(h('p', { class: 'hint' }, S.session?.shop || '')); $('pause').hidden = true; return; }
+  card.replaceChildren(
+    h('h2', {}, s.name),
+    h('p', { class: 'hint' }, s.external_id),
+    h('p', {}, h('span', { class: `pill ${s.status}`, id: 'shop-status' }, t(`status_${s.status}`))),
+    h('dl', {},
+      h('dt', {}, t('nav_today')), h('dd', {}, t('slots', { free: s.free_slots, capacity: s.capacity })),
+      h('dt', {}, t('hours')), h('dd', {}, s.opening_hours ? `${s.opening_hours} (${s.timezone})` : t('hours_always'))));
+  const pause = $('pause');
+  pause.hidden = s.status === 'closed';
+  pause.textContent = s.status === 'paused' ? t('reopen') : t('pause');
+  pause.className = `big ${s.status === 'paused' ? 'primary' : 'secondary'}`;
+  $('pause-hint').textContent = s.status === 'closed' ? t('closed_hint') : t('pause_hint');
+  const n = S.session ? queue.pending(S.session.shop).length : 0;
+  $('signout-note').textContent = n ? t('signout_pending', { n }) : '';
+}
+
+async function togglePause() {
+  if (!S.shop) return;
+  const next = S.shop.status === 'paused' ? 'active' : 'paused';
+  const button = $('pause');
+  button.disabled = true;
+  try {
+    S.shop = await call((tk) => api.setShopStatus(tk, next));
+    toast(t(next === 'paused' ? 'paused_now' : 'reopened_now'));
+  } catch (e) {
+    if (e instanceof NetworkError) toast(t('need_network'));
+    else if (e instanceof ApiError && e.status !== 401) toast(t('error_generic', { detail: e.message }));
+  } finally {
+    button.disabled = false;
+    if (S.view === 'shop') renderShop();
+  }
+}
+
+// ---------------------------------------------------------------- language
+
+function fillLanguages() {
+  for (const id of ['lang-signin', 'lang-shop']) {
+    const select = $(id);
+    select.replaceChildren(...Object.entries(LANGUAGES).map(([code, name]) =>
+      h('option', { value: code, lang: code === 'zh' ? 'zh-Hans' : code }, name)));
+    select.value = language();
+  }
+}
+
+function changeLanguage(event) {
+  setLanguage(event.target.value);
+  translate();
+  fillLanguages();
+  if (S.view) show(S.view, false);
+  if (S.view === 'result') renderResult();
+  if (!S.session) $('signin').textContent = t('signin');
+  event.target.focus();
+}
+
+// ---------------------------------------------------------------- start
+
+function start() {
+  setLanguage(initialLanguage());
+  translate();
+  fillLanguages();
+  $('shop').value = load(localStorage, LAST_SHOP) || '';
+  $('signin-form').addEventListener('submit', signIn);
+  $('show-key').addEventListener('change', (e) => { $('key').type = e.target.checked ? 'text' : 'password'; });
+  $('lang-signin').addEventListener('change', changeLanguage);
+  $('lang-shop').addEventListener('change', changeLanguage);
+  $('refresh').addEventListener('click', () => { refresh(); flushSoon(0); });
+  $('code-form').addEventListener('submit', confirmHandover);
+  $('code').addEventListener('input', (e) => setCode(e.target.value));
+  $('code').addEventListener('keydown', (e) => { if (e.key === 'Escape') setCode(''); });
+  for (const key of document.querySelectorAll('.keypad button')) {
+    key.addEventListener('click', () => {
+      const k = key.dataset.key;
+      const v = $('code').value;
+      setCode(k === 'clear' ? '' : k === 'back' ? v.slice(0, -1) : v + k);
+    });
+  }
+  $('next').addEventListener('click', nextCustomer);
+  document.addEventListener('keydown', typedAnywhere);
+  $('pause').addEventListener('click', togglePause);
+  $('signout').addEventListener('click', signOut);
+  $('scan').addEventListener('click', toggleScan);
+  $('scan-box').hidden = !('BarcodeDetector' in window && navigator.mediaDevices?.getUserMedia);
+  window.addEventListener('hashchange', route);
+  for (const a of $('nav').querySelectorAll('a')) {
+    a.addEventListener('click', (e) => {
+      if (a.getAttribute('href') !== location.hash) return;
+      e.preventDefault();
+      if (S.view === 'result') nextCustomer();
+      else show(a.dataset.view);
+    });
+  }
+  window.addEventListener('online', () => { renderNet(); refresh(); flushSoon(0); });
+  window.addEventListener('offline', renderNet);
+  document.addEventListener('visibilitychange', () => {
+    if (document.visibilityState === 'visible' && S.session) { refresh(); flushSoon(0); }
+  });
+  setInterval(() => { if (S.session && document.visibilityState === 'visible' && online()) refresh(); }, 60000);
+  setCode('');
+
+  const session = load(sessionStorage, SESSION);
+  if (session?.token && session.expiresAt > Date.now()) startSession(session);
+  else {
+    if (session) endSession(t('session_over'));
+    show('signin', false);
+  }
+  if ('serviceWorker' in navigator) {
+    window.addEventListener('load', () => navigator.serviceWorker.register('sw.js').catch(() => {}));
+  }
+}
+
+start();

@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# End-to-end tests of the partner app (partner-app/) in headless Chromium driven by Playwright,
+# against a real `pudo serve` on a fresh SQLite database. Installs what it needs (Debian's
+# chromium, the npm packages of tests/e2e), fails (never skips) when anything cannot run, and
+# writes phone-size screenshots of the main screens to partner-app/screenshots/.
+set -euo pipefail
+HERE="$(cd "$(dirname "$0")" && pwd)"
+ROOT="$(cd "$HERE/../.." && pwd)"
+cd "$ROOT"
+started=$(date +%s)
+
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+if [ ! -x /usr/bin/chromium ]; then
+  echo "== installing Debian's chromium"
+  as_root apt-get update
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
+fi
+# The Chinese screenshot needs a CJK font (phones have one; a bare Debian does not).
+if command -v fc-list >/dev/null && [ -z "$(fc-list :lang=zh family 2>/dev/null)" ]; then
+  echo "== installing a CJK font for the Chinese screens"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y fonts-noto-cjk \
+    || { as_root apt-get update && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y fonts-noto-cjk; }
+fi
+/usr/bin/chromium --version
+node --version
+
+echo "== npm ci (tests/e2e)"
+(cd "$HERE" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
+
+echo "== cargo build"
+cargo build --bin pudo
+BIN="${CARGO_TARGET_DIR:-$ROOT/target}/debug/pudo"
+
+WORK="$(mktemp -d)"
+SERVER_PID=""
+cleanup() {
+  if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
+    kill -TERM "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+  fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+PORT="$(node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})")"
+export DATABASE_URL="sqlite://$WORK/pudo.db"
+export PUDO_SEED=none
+export PUDO_BIND="127.0.0.1:$PORT"
+export RUST_LOG=warn
+export PUDO_JWT_SECRET="pudo-e2e-tests-fixed-jwt-secret-0123456789"
+export PUDO_WEBHOOK_POLL_MS=60000
+URL="http://127.0.0.1:$PORT"
+
+echo "== pudo serve on $URL (database in $WORK)"
+"$BIN" serve >"$WORK/server.log" 2>&1 &
+SERVER_PID=$!
+for _ in $(seq 1 120); do
+  if curl -fsS "$URL/readyz" >/dev/null 2>&1; then break; fi
+  if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+    echo "pudo serve exited:"; cat "$WORK/server.log"; exit 1
+  fi
+  sleep 0.5
+done
+curl -fsS "$URL/readyz" >/dev/null || { echo "pudo serve is not ready:"; cat "$WORK/server.log"; exit 1; }
+
+echo "== seeding: shops, API keys, tokens"
+PLANNER="$("$BIN" token --role planner --sub e2e-planner)"
+MERCHANT="$("$BIN" token --role merchant --sub e2e-merchant)"
+# One shop per test file, far enough apart (Madrid, Barcelona, Valencia, Seville) that a
+# staging plan for one never reaches another.
+cat >"$WORK/shops.csv" <<'CSV'
+external_id,name,latitude,longitude,capacity,timezone,opening_hours,status
+ES-E2E-SOL,Kiosko Sol,40.4169,-3.7035,20,Europe/Madrid,"Mo-Sa 08:00-22:00; Su 10:00-14:00",active
+ES-E2E-NORTE,Tienda Norte,41.3874,2.1686,20,Europe/Madrid,,active
+ES-E2E-RUZAFA,Bazar Ruzafa,39.4625,-0.3746,40,Europe/Madrid,,active
+ES-E2E-TRIANA,Papelería Triana,37.3826,-6.0027,20,Europe/Madrid,,active
+CSV
+curl -fsS -X POST "$URL/v1/shops/import" -H "authorization: Bearer $PLANNER" \
+  -H 'content-type: text/csv' --data-binary @"$WORK/shops.csv" >/dev/null
+keys="{}"
+for shop in ES-E2E-SOL ES-E2E-NORTE ES-E2E-RUZAFA ES-E2E-TRIANA; do
+  key="$("$BIN" partner-key --shop "$shop" 2>/dev/null)"
+  keys="$(node -e 'const k=JSON.parse(process.argv[1]);k[process.argv[2]]=process.argv[3];console.log(JSON.stringify(k))' "$keys" "$shop" "$key")"
+done
+
+export E2E_URL="$URL" E2E_PLANNER="$PLANNER" E2E_MERCHANT="$MERCHANT" E2E_KEYS="$keys"
+export E2E_SCREENSHOTS="$ROOT/partner-app/screenshots"
+mkdir -p "$E2E_SCREENSHOTS"
+
+echo "== node --test (tests/e2e)"
+status=0
+# `run.sh offline staging` runs only the test files whose names contain those words.
+files=()
+for f in "$HERE"/*.test.js; do
+  if [ "$#" -eq 0 ]; then files+=("$f"); continue; fi
+  for word in "$@"; do case "$(basename "$f")" in *"$word"*) files+=("$f"); break;; esac; done
+done
+[ "${#files[@]}" -gt 0 ] || { echo "no test file matches: $*"; exit 1; }
+(cd "$HERE" && node --test --test-concurrency=1 --test-reporter=spec "${files[@]}") || status=$?
+if [ "$status" -ne 0 ]; then
+  echo "== server log (last 50 lines)"; tail -n 50 "$WORK/server.log"
+fi
+echo "== e2e finished in $(( $(date +%s) - started )) s, exit $status"
+exit "$status"
