@@ -20,6 +20,8 @@ use std::time::Instant;
 
 /// Resolution of the shop buckets.
 const BUCKET_RESOLUTION: Resolution = Resolution::Seven;
+/// Side of the prefilter's lat/lon squares, degrees.
+const GRID: f64 = 0.1;
 /// Micrometres per metre: the solver's integer unit of cost.
 const MICROMETRES: f64 = 1e6;
 
@@ -34,6 +36,8 @@ pub struct StagingShop {
     pub longitude: f64,
     /// Units it can take.
     pub capacity: u32,
+    /// The shop's stored H3 cell (resolution 7 or finer), if known; saves computing it.
+    pub cell: Option<CellIndex>,
 }
 
 /// Forecast demand of one zone and SKU.
@@ -172,43 +176,28 @@ pub fn solve(
         .iter()
         .map(|(z, skus)| (*z, skus.values().sum()))
         .collect();
-    // Shops with room, in id order, bucketed by H3 cell.
-    let mut open: Vec<&StagingShop> = shops.iter().filter(|s| s.capacity > 0).collect();
-    open.sort_by_key(|s| s.id);
-    let points: Vec<Point> = open
-        .iter()
-        .map(|s| Point::from_degrees(s.latitude, s.longitude))
-        .collect();
-    let mut buckets: HashMap<CellIndex, Vec<u32>> = HashMap::new();
-    for (i, s) in open.iter().enumerate() {
-        if let Ok(ll) = LatLng::new(s.latitude, s.longitude) {
-            buckets
-                .entry(ll.to_cell(BUCKET_RESOLUTION))
-                .or_default()
-                .push(i as u32);
+    let open = open_shops(shops);
+    let near_by_zone = candidate_arcs(&zones, &open, params);
+    // Only shops some zone can reach take part: node numbers for them, in index order.
+    let mut node_of = vec![u32::MAX; open.len()];
+    let mut reached: Vec<u32> = Vec::new();
+    for &(si, _) in near_by_zone.iter().flatten() {
+        if node_of[si as usize] == u32::MAX {
+            node_of[si as usize] = 0;
+            reached.push(si);
         }
     }
-    let radius_m = params.radius_km * 1000.0;
-    let k = disk_radius(params.radius_km);
-    let (z_count, s_count) = (zones.len(), open.len());
-    let sink = z_count + s_count;
+    reached.sort_unstable();
+    let z_count = zones.len();
+    for (n, &si) in reached.iter().enumerate() {
+        node_of[si as usize] = (z_count + n) as u32;
+    }
+    let sink = z_count + reached.len();
     let mut net = mcf::Network::new(sink + 1);
     // Candidate arcs per zone: (shop index, exact distance m, arc id).
     let mut candidates: Vec<Vec<(u32, f64, usize)>> = Vec::with_capacity(z_count);
     let mut arcs = 0;
-    for (zi, (zone, units)) in zones.iter().enumerate() {
-        let centre = LatLng::from(*zone);
-        let zp = Point::from_degrees(centre.lat(), centre.lng());
-        let mut near: Vec<(u32, f64)> = Vec::new();
-        for cell in centre.to_cell(BUCKET_RESOLUTION).grid_disk::<Vec<_>>(k) {
-            for &si in buckets.get(&cell).map_or(&[][..], Vec::as_slice) {
-                let d = haversine_m(&zp, &points[si as usize]);
-                if d <= radius_m {
-                    near.push((si, d));
-                }
-            }
-        }
-        near.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
+    for (zi, ((_, units), near)) in zones.iter().zip(near_by_zone).enumerate() {
         arcs += near.len();
         let cap = *units as i64;
         let list = near
@@ -219,7 +208,7 @@ pub fn solve(
                     d,
                     net.add_arc(
                         zi,
-                        z_count + si as usize,
+                        node_of[si as usize] as usize,
                         cap,
                         (d * MICROMETRES).round() as i64,
                     ),
@@ -238,8 +227,13 @@ pub fn solve(
     for (zi, (_, units)) in zones.iter().enumerate() {
         net.add_arc(zi, sink, *units as i64, penalty);
     }
-    for (si, s) in open.iter().enumerate() {
-        net.add_arc(z_count + si, sink, i64::from(s.capacity), 0);
+    for &si in &reached {
+        net.add_arc(
+            node_of[si as usize] as usize,
+            sink,
+            i64::from(open[si as usize].capacity),
+            0,
+        );
     }
     let mut supply = vec![0i64; sink + 1];
     for (zi, (_, units)) in zones.iter().enumerate() {
@@ -304,6 +298,180 @@ pub fn solve(
         arcs,
         solve_ms: started.elapsed().as_millis() as u64,
     })
+}
+
+/// Shops with room, in id order.
+fn open_shops(shops: &[StagingShop]) -> Vec<&StagingShop> {
+    let mut open: Vec<&StagingShop> = shops.iter().filter(|s| s.capacity > 0).collect();
+    open.sort_by_key(|s| s.id);
+    open
+}
+
+/// For each zone, the shops within the radius of its centre as (index in `open`, metres),
+/// nearest first, found through H3 buckets and grid disks.
+fn candidate_arcs(
+    zones: &[(CellIndex, u64)],
+    open: &[&StagingShop],
+    params: &Params,
+) -> Vec<Vec<(u32, f64)>> {
+    // Only shops in a coarse lat/lon square near some zone are bucketed: a cheap prefilter
+    // (two floors and a hash lookup per shop) so that a small forecast does not pay for
+    // indexing the whole country. Squares are GRID degrees; a zone marks every square its
+    // radius (plus a bucket's extent) can reach, longitude widened by 1/cos(latitude).
+    let reach_deg = (params.radius_km + 2.0 * 1.6 * BUCKET_RESOLUTION.edge_length_km()) / 111.0;
+    let square = |lat: f64, lon: f64| ((lat / GRID).floor() as i32, (lon / GRID).floor() as i32);
+    let mut wanted: std::collections::HashSet<(i32, i32), FastHash> = Default::default();
+    for (zone, _) in zones {
+        let c = LatLng::from(*zone);
+        let lon_reach = (reach_deg / c.lat().to_radians().cos().max(0.01)).min(180.0);
+        let (lo, hi) = (
+            square(c.lat() - reach_deg, c.lng() - lon_reach),
+            square(c.lat() + reach_deg, c.lng() + lon_reach),
+        );
+        for a in lo.0..=hi.0 {
+            for b in lo.1..=hi.1 {
+                wanted.insert((a, b));
+            }
+        }
+    }
+    let mut buckets: HashMap<CellIndex, Bucket, FastHash> = Default::default();
+    let mut points: Vec<Point> = vec![Point::from_degrees(0.0, 0.0); open.len()];
+    let mut vectors: Vec<[f64; 3]> = vec![[0.0; 3]; open.len()];
+    for (i, s) in open.iter().enumerate() {
+        if !wanted.contains(&square(s.latitude, s.longitude)) {
+            continue;
+        }
+        let cell = match s.cell.and_then(|c| c.parent(BUCKET_RESOLUTION)) {
+            Some(cell) => Some(cell),
+            None => LatLng::new(s.latitude, s.longitude)
+                .ok()
+                .map(|ll| ll.to_cell(BUCKET_RESOLUTION)),
+        };
+        if let Some(cell) = cell {
+            points[i] = Point::from_degrees(s.latitude, s.longitude);
+            vectors[i] = points[i].unit_vector();
+            buckets
+                .entry(cell)
+                .or_insert_with(|| {
+                    let c = LatLng::from(cell);
+                    Bucket {
+                        centre: Point::from_degrees(c.lat(), c.lng()),
+                        shops: Vec::new(),
+                    }
+                })
+                .shops
+                .push(i as u32);
+        }
+    }
+    let radius_m = params.radius_km * 1000.0;
+    // A bucket can hold a shop within R only if its centre is within R plus its own extent.
+    let bucket_reach_m = radius_m + 1.6 * BUCKET_RESOLUTION.edge_length_m();
+    // Shops are first compared by chord on unit vectors (three multiplications), and only the
+    // ones inside the radius's chord (plus rounding slack) get the exact haversine distance.
+    let chord_limit = (crate::network::geo::chord_for_distance(radius_m) + 1e-9).powi(2);
+    let k = disk_radius(params.radius_km);
+    zones
+        .iter()
+        .map(|(zone, _)| {
+            let centre = LatLng::from(*zone);
+            let zp = Point::from_degrees(centre.lat(), centre.lng());
+            let zv = zp.unit_vector();
+            let mut near: Vec<(u32, f64)> = Vec::new();
+            for cell in centre.to_cell(BUCKET_RESOLUTION).grid_disk::<Vec<_>>(k) {
+                let Some(bucket) = buckets.get(&cell) else {
+                    continue;
+                };
+                if haversine_m(&zp, &bucket.centre) > bucket_reach_m {
+                    continue;
+                }
+                for &si in &bucket.shops {
+                    let v = vectors[si as usize];
+                    let c2 =
+                        (v[0] - zv[0]).powi(2) + (v[1] - zv[1]).powi(2) + (v[2] - zv[2]).powi(2);
+                    if c2 > chord_limit {
+                        continue;
+                    }
+                    let d = haversine_m(&zp, &points[si as usize]);
+                    if d <= radius_m {
+                        near.push((si, d));
+                    }
+                }
+            }
+            near.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
+            near
+        })
+        .collect()
+}
+
+/// A fast hasher for the allocator's integer-keyed maps (FxHash's multiply-rotate); the keys
+/// are our own cells and grid squares, so there is no hash-flooding concern.
+#[derive(Default, Clone, Copy)]
+struct FastHasher(u64);
+
+impl std::hash::Hasher for FastHasher {
+    fn finish(&self) -> u64 {
+        // hashbrown takes its bucket from the low bits and its tag from the top seven; the
+        // multiply leaves H3 indices (which differ mostly in the middle bits) clustered there
+        // unless the state is rotated once more.
+        self.0.rotate_left(26)
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(u64::from(n));
+    }
+    fn write_i32(&mut self, n: i32) {
+        self.write_u64(n as u32 as u64);
+    }
+}
+
+type FastHash = std::hash::BuildHasherDefault<FastHasher>;
+
+/// Shops of one H3 bucket, with the bucket's centre.
+struct Bucket {
+    centre: Point,
+    shops: Vec<u32>,
+}
+
+/// The single-commodity model of a staging problem, for checking the allocator against a
+/// general LP solver: zone supplies, shop capacities and candidate arcs in kilometres.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Instance {
+    /// Units per zone (all SKUs), in cell order.
+    pub zones: Vec<(CellIndex, u64)>,
+    /// (shop id, capacity) of the shops with room, in id order.
+    pub shops: Vec<(i64, u32)>,
+    /// (zone index, shop index, distance km) for every candidate arc.
+    pub arcs: Vec<(u32, u32, f64)>,
+}
+
+/// Builds the [`Instance`] that [`solve`] optimises.
+pub fn instance(shops: &[StagingShop], demand: &[DemandRow], params: &Params) -> Instance {
+    let mut by_zone: BTreeMap<CellIndex, u64> = BTreeMap::new();
+    for row in demand.iter().filter(|r| r.units > 0) {
+        *by_zone.entry(row.zone).or_default() += u64::from(row.units);
+    }
+    let zones: Vec<(CellIndex, u64)> = by_zone.into_iter().collect();
+    let open = open_shops(shops);
+    let arcs = candidate_arcs(&zones, &open, params)
+        .into_iter()
+        .enumerate()
+        .flat_map(|(zi, near)| {
+            near.into_iter()
+                .map(move |(si, d)| (zi as u32, si, d / 1000.0))
+        })
+        .collect();
+    Instance {
+        zones,
+        shops: open.iter().map(|s| (s.id, s.capacity)).collect(),
+        arcs,
+    }
 }
 
 /// The grid-disk radius k (in resolution-7 cells) around a zone's bucket that is sure to

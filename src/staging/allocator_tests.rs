@@ -13,6 +13,7 @@ fn shop(id: i64, lat: f64, lon: f64, capacity: u32) -> StagingShop {
         latitude: lat,
         longitude: lon,
         capacity,
+        cell: None,
     }
 }
 

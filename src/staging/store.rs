@@ -206,7 +206,7 @@ pub fn staging_shops(
     conn: &mut DbConn,
     override_units: Option<u32>,
 ) -> QueryResult<Vec<StagingShop>> {
-    let rows: Vec<(i64, f64, f64, i32, i32)> = shops::table
+    let rows: Vec<(i64, f64, f64, i32, i32, i64)> = shops::table
         .inner_join(shop_load::table)
         .filter(shops::status.eq(ShopStatus::Active.as_str()))
         .select((
@@ -215,17 +215,21 @@ pub fn staging_shops(
             shops::longitude,
             shops::capacity,
             shop_load::live,
+            shops::h3_cell,
         ))
         .order(shops::id)
         .load(conn)?;
     Ok(rows
         .into_iter()
-        .map(|(id, latitude, longitude, capacity, live)| StagingShop {
-            id,
-            latitude,
-            longitude,
-            capacity: override_units.unwrap_or_else(|| (capacity - live).max(0) as u32),
-        })
+        .map(
+            |(id, latitude, longitude, capacity, live, cell)| StagingShop {
+                id,
+                latitude,
+                longitude,
+                capacity: override_units.unwrap_or_else(|| (capacity - live).max(0) as u32),
+                cell: CellIndex::try_from(cell as u64).ok(),
+            },
+        )
         .collect())
 }
 

@@ -1,0 +1,134 @@
+//! The exact staging allocator at Singles-Day scale: the CN seed network (~616,000 shops)
+//! and a forecast of about 50,000 H3 resolution-8 zones × 20 SKUs drawn where people live
+//! (zones are the cells of randomly drawn seed shops, which are placed by population).
+//!
+//! `cargo bench --bench allocator [-- ZONES...]` prints, per size: zones, rows, units, arcs,
+//! solve time and the process's peak memory. Deterministic (fixed RNG seed).
+
+use h3o::{LatLng, Resolution};
+use pudo::network::seed::{self, Country};
+use pudo::staging::allocator::{self, DemandRow, Params, StagingShop};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use std::collections::BTreeSet;
+
+fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .map(str::to_owned)
+        })
+        .and_then(|l| {
+            l.split_whitespace()
+                .nth(1)
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// Writes the single-commodity instance as CSV for `bench/allocator_vs_highs.py`.
+fn export(dir: &std::path::Path, shops: &[StagingShop], demand: &[DemandRow]) {
+    use std::io::Write;
+    std::fs::create_dir_all(dir).expect("export dir");
+    let inst = allocator::instance(shops, demand, &Params::default());
+    let mut w =
+        std::io::BufWriter::new(std::fs::File::create(dir.join("zones.csv")).expect("zones.csv"));
+    for (_, units) in &inst.zones {
+        writeln!(w, "{units}").expect("write");
+    }
+    let mut w =
+        std::io::BufWriter::new(std::fs::File::create(dir.join("shops.csv")).expect("shops.csv"));
+    for (_, capacity) in &inst.shops {
+        writeln!(w, "{capacity}").expect("write");
+    }
+    let mut w =
+        std::io::BufWriter::new(std::fs::File::create(dir.join("arcs.csv")).expect("arcs.csv"));
+    for (z, s, d) in &inst.arcs {
+        writeln!(w, "{z},{s},{d:?}").expect("write");
+    }
+}
+
+fn main() {
+    let sizes: Vec<usize> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
+    let sizes = if sizes.is_empty() {
+        vec![2_000, 5_000, 10_000, 50_000]
+    } else {
+        sizes
+    };
+    let network = seed::generate(Country::Cn);
+    let shops: Vec<StagingShop> = network
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.status == pudo::network::ShopStatus::Active)
+        .map(|(i, s)| StagingShop {
+            id: i as i64 + 1,
+            latitude: s.latitude,
+            longitude: s.longitude,
+            capacity: s.capacity as u32,
+            // As stored in the database at import (resolution 9).
+            cell: LatLng::new(s.latitude, s.longitude)
+                .ok()
+                .map(|ll| ll.to_cell(Resolution::Nine)),
+        })
+        .collect();
+    println!(
+        "CN network: {} active shops, {} staging units",
+        shops.len(),
+        shops.iter().map(|s| u64::from(s.capacity)).sum::<u64>()
+    );
+    for zones in sizes {
+        let mut rng = ChaCha8Rng::seed_from_u64(1111);
+        let mut cells = BTreeSet::new();
+        while cells.len() < zones {
+            let s = &network[rng.random_range(0..network.len())];
+            if let Ok(ll) = LatLng::new(s.latitude, s.longitude) {
+                cells.insert(ll.to_cell(Resolution::Eight));
+            }
+        }
+        let demand: Vec<DemandRow> = cells
+            .iter()
+            .flat_map(|&zone| (0..20).map(move |k| (zone, k)))
+            .map(|(zone, k)| DemandRow {
+                zone,
+                sku: format!("SKU-{k:02}"),
+                units: rng.random_range(0..=8),
+            })
+            .collect();
+        let units: u64 = demand.iter().map(|r| u64::from(r.units)).sum();
+        if let Ok(dir) = std::env::var("PUDO_BENCH_EXPORT") {
+            export(
+                &std::path::Path::new(&dir).join(format!("instance_{zones}")),
+                &shops,
+                &demand,
+            );
+        }
+        let plan =
+            allocator::solve(&shops, &demand, &Params::default(), &mut |_| {}).expect("solves");
+        if let Ok(dir) = std::env::var("PUDO_BENCH_EXPORT") {
+            let result = format!(
+                "{{\"zones\": {zones}, \"arcs\": {}, \"total_cost_km\": {}, \"solve_ms\": {}}}\n",
+                plan.arcs, plan.total_cost_km, plan.solve_ms
+            );
+            std::fs::write(
+                std::path::Path::new(&dir).join(format!("instance_{zones}/pudo.json")),
+                result,
+            )
+            .expect("write result");
+        }
+        println!(
+            "zones {zones:>6}: rows {:>8}, units {units:>8}, arcs {:>9}, solve {:>7} ms, served {:>8}, unmet {:>7}, cost {:.3} km, peak RSS {:.0} MiB",
+            demand.len(),
+            plan.arcs,
+            plan.solve_ms,
+            plan.served_units,
+            plan.unmet_units,
+            plan.total_cost_km,
+            peak_rss_mib()
+        );
+    }
+}
