@@ -3,11 +3,12 @@
 //! (zones are the cells of randomly drawn seed shops, which are placed by population).
 //!
 //! `cargo bench --bench allocator [-- ZONES...]` prints, per size: zones, rows, units, arcs,
-//! solve time and the process's peak memory. Deterministic (fixed RNG seed).
+//! solve time (median of `PUDO_BENCH_RUNS`, default 5, with a split by phase) and the process's
+//! peak memory. Deterministic (fixed RNG seed).
 
 use h3o::{LatLng, Resolution};
 use pudo::network::seed::{self, Country};
-use pudo::staging::allocator::{self, DemandRow, Params, StagingShop};
+use pudo::staging::allocator::{self, DemandRow, Params, Stage, StagingShop};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::collections::BTreeSet;
@@ -107,12 +108,57 @@ fn main() {
                 &demand,
             );
         }
-        let plan =
-            allocator::solve(&shops, &demand, &Params::default(), &mut |_| {}).expect("solves");
+        // Several runs per size; the median is reported, with where the time went in the
+        // median run (from the solver's own progress callbacks).
+        let runs: usize = std::env::var("PUDO_BENCH_RUNS")
+            .ok()
+            .and_then(|r| r.parse().ok())
+            .unwrap_or(5)
+            .max(1);
+        let mut timings = Vec::with_capacity(runs);
+        let mut plan = None;
+        for _ in 0..runs {
+            let started = std::time::Instant::now();
+            let mut marks = [None; 3];
+            let p = allocator::solve(&shops, &demand, &Params::default(), &mut |stage| {
+                let k = match stage {
+                    Stage::BuildingArcs { .. } => 0,
+                    Stage::Solving { .. } => 1,
+                    Stage::Splitting => 2,
+                };
+                marks[k].get_or_insert_with(|| started.elapsed());
+            })
+            .expect("solves");
+            let total = started.elapsed();
+            let ms = |d: Option<std::time::Duration>| d.map_or(0.0, |d| d.as_secs_f64() * 1e3);
+            timings.push((
+                total.as_secs_f64() * 1e3,
+                ms(marks[0]),
+                ms(marks[1]) - ms(marks[0]),
+                ms(marks[2]) - ms(marks[1]),
+                total.as_secs_f64() * 1e3 - ms(marks[2]),
+            ));
+            plan = Some(p);
+        }
+        let plan = plan.expect("at least one run");
+        let all: Vec<String> = timings.iter().map(|t| format!("{:.0}", t.0)).collect();
+        timings.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let median = timings[timings.len() / 2];
+        println!(
+            "zones {zones:>6}: median of {runs}: {:.0} ms (runs {} ms) = candidate arcs {:.0} + network {:.0} + flow {:.0} + SKU split {:.0}",
+            median.0,
+            all.join(", "),
+            median.1,
+            median.2,
+            median.3,
+            median.4
+        );
         if let Ok(dir) = std::env::var("PUDO_BENCH_EXPORT") {
             let result = format!(
                 "{{\"zones\": {zones}, \"arcs\": {}, \"total_cost_km\": {}, \"solve_ms\": {}}}\n",
-                plan.arcs, plan.total_cost_km, plan.solve_ms
+                plan.arcs,
+                plan.total_cost_km,
+                median.0.round()
             );
             std::fs::write(
                 std::path::Path::new(&dir).join(format!("instance_{zones}/pudo.json")),
@@ -121,7 +167,7 @@ fn main() {
             .expect("write result");
         }
         println!(
-            "zones {zones:>6}: rows {:>8}, units {units:>8}, arcs {:>9}, solve {:>7} ms, served {:>8}, unmet {:>7}, cost {:.3} km, peak RSS {:.0} MiB",
+            "zones {zones:>6}: rows {:>8}, units {units:>8}, arcs {:>9}, solve {:>7} ms (last run), served {:>8}, unmet {:>7}, cost {:.3} km, peak RSS {:.0} MiB",
             demand.len(),
             plan.arcs,
             plan.solve_ms,

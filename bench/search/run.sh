@@ -32,6 +32,22 @@ cpu_share() {
     'BEGIN { printf "%s used %.2f of the 2 cores\n", n, t / hz / s }'
 }
 
+# The benchmark tools come from Debian (PostGIS from postgresql-15-postgis-3, as the issue asks).
+tools() {
+  local need=()
+  command -v wrk >/dev/null || need+=(wrk)
+  command -v hyperfine >/dev/null || need+=(hyperfine)
+  command -v jq >/dev/null || need+=(jq)
+  command -v pgbench >/dev/null || need+=(postgresql-contrib)
+  [[ -d /usr/share/postgresql/15/extension && -n $(ls /usr/share/postgresql/15/extension/postgis.control 2>/dev/null) ]] ||
+    need+=(postgresql-15-postgis-3)
+  if ((${#need[@]})); then
+    local sudo=; [[ $(id -u) -eq 0 ]] || sudo=sudo
+    $sudo apt-get update -qq
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
+  fi
+}
+
 build() {
   if [[ ! -x $PUDO || -n ${PUDO_BENCH_REBUILD:-} ]]; then
     cargo build --release
@@ -146,6 +162,7 @@ pgbench_load() {
   cpu_share "pgbench" $((p1 - p0)) $((DURATION - 2))
 }
 
+tools
 build
 [[ $# -gt 0 ]] || set -- all
 for step in "$@"; do

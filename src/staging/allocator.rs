@@ -15,6 +15,7 @@
 use super::mcf;
 use crate::network::geo::{haversine_m, Point};
 use h3o::{CellIndex, LatLng, Resolution};
+use rayon::prelude::*;
 use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;
 
@@ -370,8 +371,9 @@ fn candidate_arcs(
     // ones inside the radius's chord (plus rounding slack) get the exact haversine distance.
     let chord_limit = (crate::network::geo::chord_for_distance(radius_m) + 1e-9).powi(2);
     let k = disk_radius(params.radius_km);
+    // Zones are independent: searched on every core, collected in zone order (deterministic).
     zones
-        .iter()
+        .par_iter()
         .map(|(zone, _)| {
             let centre = LatLng::from(*zone);
             let zp = Point::from_degrees(centre.lat(), centre.lng());
