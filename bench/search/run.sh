@@ -15,6 +15,9 @@ PG=${PUDO_BENCH_PG:-postgres://postgres@127.0.0.1:5432}
 PORT=${PUDO_BENCH_PORT:-8089}
 RUNS=${PUDO_BENCH_RUNS:-5}
 DURATION=${PUDO_BENCH_DURATION:-20}
+# Load-generator threads for wrk and pgbench alike (32 connections either way): one thread
+# leaves more of the 2 shared cores to the server under test, for both tools.
+LOAD_THREADS=${PUDO_BENCH_LOAD_THREADS:-1}
 PUDO=$ROOT/target/release/pudo
 mkdir -p "$OUT"
 cd "$ROOT"
@@ -114,7 +117,7 @@ import() {
 }
 
 http() {
-  say "HTTP under load: pudo serve on SQLite (CN network), wrk -t2 -c32 -d${DURATION}s"
+  say "HTTP under load: pudo serve on SQLite (CN network), wrk -t$LOAD_THREADS -c32 -d${DURATION}s"
   [[ -f $OUT/points.csv ]] || postgis
   if [[ ! -f $OUT/serve.db ]]; then
     echo "seeding $OUT/serve.db with the CN network"
@@ -129,11 +132,11 @@ http() {
     sleep 1
   done
   curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null
-  wrk -t2 -c32 -d5s -s bench/search/points.lua "http://127.0.0.1:$PORT" -- "$OUT/points.csv" >/dev/null
+  wrk -t"$LOAD_THREADS" -c32 -d5s -s bench/search/points.lua "http://127.0.0.1:$PORT" -- "$OUT/points.csv" >/dev/null
   wait_quiet
   local s0 s1 w0 w1 wrk_pid
   s0=$(ticks "$SERVER_PID")
-  wrk -t2 -c32 -d"${DURATION}s" --latency -s bench/search/points.lua "http://127.0.0.1:$PORT" -- "$OUT/points.csv" \
+  wrk -t"$LOAD_THREADS" -c32 -d"${DURATION}s" --latency -s bench/search/points.lua "http://127.0.0.1:$PORT" -- "$OUT/points.csv" \
     > "$OUT/wrk.log" &
   wrk_pid=$!
   sleep 0.5; w0=$(ticks "$wrk_pid"); sleep $((DURATION - 2)); w1=$(ticks "$wrk_pid")
@@ -149,11 +152,11 @@ http() {
 }
 
 pgbench_load() {
-  say "PostGIS under load: pgbench -M prepared -c 32 -j 2 -T $DURATION"
+  say "PostGIS under load: pgbench -M prepared -c 32 -j $LOAD_THREADS -T $DURATION"
   [[ -f $OUT/points.csv ]] || postgis
   wait_quiet
   local p0 p1 pgb_pid
-  pgbench -n -M prepared -c 32 -j 2 -T "$DURATION" -f bench/search/knn.sql "$PG/pudo_bench_postgis" \
+  pgbench -n -M prepared -c 32 -j "$LOAD_THREADS" -T "$DURATION" -f bench/search/knn.sql "$PG/pudo_bench_postgis" \
     > "$OUT/pgbench.log" 2>&1 &
   pgb_pid=$!
   sleep 0.5; p0=$(ticks "$pgb_pid"); sleep $((DURATION - 2)); p1=$(ticks "$pgb_pid")

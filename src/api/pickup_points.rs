@@ -151,8 +151,8 @@ pub async fn search(
         .into_iter()
         .map(|hit| PickupPoint {
             id: hit.shop.id,
-            external_id: hit.shop.external_id.to_string(),
-            name: hit.shop.name.to_string(),
+            external_id: (*hit.shop.external_id).to_owned(),
+            name: (*hit.shop.name).to_owned(),
             lat: hit.shop.latitude,
             lon: hit.shop.longitude,
             distance_m: hit.distance_m,

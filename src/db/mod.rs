@@ -122,8 +122,10 @@ impl DatabaseUrl {
         match self.backend {
             Backend::Sqlite => {
                 let mut c = SqliteConnection::establish(&self.target)?;
+                // busy_timeout first: switching to WAL takes a lock, and while another
+                // process (an import, `pudo partner-key`) writes, it must wait, not fail.
                 c.batch_execute(
-                    "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 15000; \
+                    "PRAGMA busy_timeout = 15000; PRAGMA journal_mode = WAL; \
                      PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
                      PRAGMA cache_size = -65536;",
                 )

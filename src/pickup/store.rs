@@ -513,18 +513,12 @@ pub fn handover(
     let attempt = conn.transaction(|conn| -> Result<Attempt, PickupError> {
         // Lock the shop's row first: attempts at one shop are counted one at a time, so a
         // burst of guesses cannot all slip under the limit together.
-        let region: i64 = {
-            let n = diesel::update(shop_load::table.find(shop_id))
-                .set(shop_load::live.eq(shop_load::live))
-                .execute(conn)?;
-            if n == 0 {
-                return Err(PickupError::ShopNotFound(shop_id));
-            }
-            shop_load::table
-                .find(shop_id)
-                .select(shop_load::region)
-                .first(conn)?
-        };
+        let region: i64 = diesel::update(shop_load::table.find(shop_id))
+            .set(shop_load::live.eq(shop_load::live))
+            .returning(shop_load::region)
+            .get_result(conn)
+            .optional()?
+            .ok_or(PickupError::ShopNotFound(shop_id))?;
         let attempt = attempt(conn, data_key, shop_id, typed_code, now)?;
         diesel::insert_into(handover_attempts::table)
             .values((
@@ -557,34 +551,36 @@ fn attempt(
     now: NaiveDateTime,
 ) -> Result<Attempt, PickupError> {
     let window_start = now - Duration::minutes(ATTEMPT_WINDOW_MINUTES);
-    let wrong: Vec<NaiveDateTime> = handover_attempts::table
+    let Some(code) = codes::normalise(typed_code) else {
+        return wrong_or_limited(conn, shop_id, window_start, now);
+    };
+    let hash = codes::hash(data_key, shop_id, &code);
+    // The parcels the code names and the shop's recent wrong codes in one statement: this is
+    // the hot path of a peak evening, and every round trip counts. It runs after the shop's
+    // row is locked, so the count includes every wrong code committed before.
+    let recent_wrong = handover_attempts::table
         .filter(handover_attempts::shop_id.eq(shop_id))
         .filter(handover_attempts::result.eq("wrong_code"))
         .filter(handover_attempts::at.gt(window_start))
-        .select(handover_attempts::at)
-        .order(handover_attempts::at.desc())
-        .limit(MAX_WRONG_CODES)
-        .load(conn)?;
-    if wrong.len() as i64 >= MAX_WRONG_CODES {
-        let oldest = wrong.iter().min().copied().unwrap_or(now);
-        let retry = (oldest + Duration::minutes(ATTEMPT_WINDOW_MINUTES) - now)
-            .num_seconds()
-            .max(1);
-        return Ok(Attempt::RateLimited(retry));
-    }
-    let Some(code) = codes::normalise(typed_code) else {
-        return Ok(Attempt::Wrong);
-    };
-    let hash = codes::hash(data_key, shop_id, &code);
-    let matches: Vec<ParcelRow> = parcels::table
+        .count()
+        .single_value();
+    let matches: Vec<(ParcelRow, Option<i64>)> = parcels::table
         .filter(
             parcels::shop_id
                 .eq(shop_id)
                 .and(parcels::code_hash.eq(&hash)),
         )
-        .select(ParcelRow::as_select())
+        .select((ParcelRow::as_select(), recent_wrong))
         .order(parcels::id.desc())
         .load(conn)?;
+    match matches.first() {
+        None => return wrong_or_limited(conn, shop_id, window_start, now),
+        Some((_, wrong)) if wrong.unwrap_or(0) >= MAX_WRONG_CODES => {
+            return wrong_or_limited(conn, shop_id, window_start, now);
+        }
+        Some(_) => {}
+    }
+    let matches: Vec<ParcelRow> = matches.into_iter().map(|(row, _)| row).collect();
     let Some(row) = matches
         .iter()
         .find(|p| p.state() == ParcelState::AtPoint)
@@ -647,6 +643,32 @@ fn attempt(
         ParcelState::Expired => Ok(Attempt::Expired(row.id)),
         state => Ok(Attempt::NotCollectable(row.id, state)),
     }
+}
+
+/// The attempt when the code names no parcel, or the shop has reached the limit: refused,
+/// with the wait when the limit is reached (counted from the oldest recent wrong code).
+fn wrong_or_limited(
+    conn: &mut DbConn,
+    shop_id: i64,
+    window_start: NaiveDateTime,
+    now: NaiveDateTime,
+) -> Result<Attempt, PickupError> {
+    let wrong: Vec<NaiveDateTime> = handover_attempts::table
+        .filter(handover_attempts::shop_id.eq(shop_id))
+        .filter(handover_attempts::result.eq("wrong_code"))
+        .filter(handover_attempts::at.gt(window_start))
+        .select(handover_attempts::at)
+        .order(handover_attempts::at.desc())
+        .limit(MAX_WRONG_CODES)
+        .load(conn)?;
+    if wrong.len() as i64 >= MAX_WRONG_CODES {
+        let oldest = wrong.iter().min().copied().unwrap_or(now);
+        let retry = (oldest + Duration::minutes(ATTEMPT_WINDOW_MINUTES) - now)
+            .num_seconds()
+            .max(1);
+        return Ok(Attempt::RateLimited(retry));
+    }
+    Ok(Attempt::Wrong)
 }
 
 /// Moves parcels past their holding period to `expired`; returns how many.

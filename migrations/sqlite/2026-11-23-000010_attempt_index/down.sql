@@ -1,0 +1,1 @@
+DROP INDEX handover_attempts_shop_result_at;
