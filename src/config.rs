@@ -13,7 +13,7 @@ pub struct Settings {
     pub bind: SocketAddr,
     /// `PUDO_WORKERS`: HTTP worker threads (default: one per core).
     pub workers: usize,
-    /// `PUDO_DB_POOL`: pooled database connections (default 8).
+    /// `PUDO_DB_POOL`: pooled database connections (default 8 on PostgreSQL, 2 on SQLite).
     pub pool_size: u32,
     /// `PUDO_SEED`: network loaded into an empty database at start: `ES` (default), `CN` or `none`.
     pub seed: Option<crate::network::seed::Country>,
@@ -163,6 +163,7 @@ impl Settings {
             });
         }
         let sweep_secs: u64 = var_parsed("PUDO_SWEEP_SECS", 60)?;
+        let pool_size = var_parsed("PUDO_DB_POOL", default_pool_size(database.backend()))?;
         let webhook_ms: u64 = var_parsed("PUDO_WEBHOOK_POLL_MS", 1000)?;
         let settings = Self {
             auth: AuthSettings::from_environment()?,
@@ -172,7 +173,7 @@ impl Settings {
             database,
             bind: var_parsed("PUDO_BIND", SocketAddr::from(([127, 0, 0, 1], 8080)))?,
             workers,
-            pool_size: var_parsed("PUDO_DB_POOL", 8)?,
+            pool_size,
             seed,
             index_refresh: Duration::from_millis(refresh_ms.max(50)),
             max_upload_bytes: upload_mb.saturating_mul(1024 * 1024),
@@ -189,5 +190,15 @@ impl Settings {
             });
         }
         Ok(settings)
+    }
+}
+
+/// Pooled connections when `PUDO_DB_POOL` is unset. SQLite has one writer at a time: more
+/// connections only wait for its lock in the busy handler's sleeps, which measured slower and
+/// with second-long tails (BENCHMARKS.md, issue 3); two keep a reader free beside a writer.
+fn default_pool_size(backend: crate::db::Backend) -> u32 {
+    match backend {
+        crate::db::Backend::Sqlite => 2,
+        crate::db::Backend::Postgres => 8,
     }
 }
