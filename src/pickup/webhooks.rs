@@ -11,8 +11,10 @@ use chrono::Utc;
 use serde_json::Value;
 use std::time::Duration;
 
-/// How long a claimed event waits before another attempt may take it over.
-const LEASE_SECONDS: i64 = 60;
+/// How long a claimed event waits before another attempt may take it over: a claim covers one
+/// request (at most 10 s, the agent's timeout), so three times that is safe against a slow
+/// answer and short for the events of an instance that died holding them.
+const LEASE_SECONDS: i64 = 30;
 
 /// Delivers every due event once; returns how many were delivered.
 pub fn dispatch_due(

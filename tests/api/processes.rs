@@ -663,7 +663,7 @@ fn killed_mid_load_loses_nothing(backend: Backend) {
         reservations.len() - answered(&reservations),
     );
 
-    // Events the dead process had claimed wait out their lease (60 s, see
+    // Events the dead process had claimed wait out their lease (30 s, see
     // `pickup::webhooks`) before another process may retry them; time that out here. Every
     // other undelivered event is due already.
     let leased;
@@ -678,7 +678,7 @@ fn killed_mid_load_loses_nothing(backend: Backend) {
         for (id, attempts, next) in &pending {
             if *next > now {
                 assert!(
-                    *attempts >= 1 && *next <= now + chrono::Duration::seconds(61),
+                    *attempts >= 1 && *next <= now + chrono::Duration::seconds(31),
                     "undelivered event {id} is neither due nor leased: attempts {attempts}, next at {next}"
                 );
             }
