@@ -204,7 +204,9 @@ fn parse_ranges(times: &str) -> Result<Vec<(u16, u16)>, String> {
 fn parse_time(text: &str) -> Result<u16, String> {
     let bad = || format!("time {text:?} must be HH:MM between 00:00 and 24:00");
     let (h, m) = text.trim().split_once(':').ok_or_else(bad)?;
-    if h.len() != 2 || m.len() != 2 {
+    // Two ASCII digits each: Rust's integer parser would also take a sign (`+9`).
+    let digits = |s: &str| s.len() == 2 && s.bytes().all(|b| b.is_ascii_digit());
+    if !digits(h) || !digits(m) {
         return Err(bad());
     }
     let (h, m): (u16, u16) = (h.parse().map_err(|_| bad())?, m.parse().map_err(|_| bad())?);

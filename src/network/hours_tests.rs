@@ -50,6 +50,8 @@ fn rejects_bad_texts_with_a_reason() {
         ("Mo 09:00-09:00", "empty"),
         ("Mo 09:00-12:00,11:00-13:00", "overlap"),
         ("Mo 09:00", "must look like"),
+        ("Mo +9:00-18:00", "HH:MM"),
+        ("Mo 09:00-18:+1", "HH:MM"),
     ] {
         let err = WeeklyHours::parse(text).expect_err(text);
         assert!(err.reason.contains(needle), "{text}: {}", err.reason);

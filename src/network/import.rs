@@ -298,7 +298,33 @@ impl Validator {
     }
 }
 
+/// Line numbers of byte offsets in a text file, counting `\r\n`, `\n` and a lone `\r` (old
+/// Mac files) each as one line break.
+///
+/// The CSV reader's own count sees only `\n` and numbers a record that follows a `\r\n` one
+/// line early, which would misnumber every row of a file saved on Windows.
+pub(crate) struct Lines(Vec<u64>);
+
+impl Lines {
+    /// Indexes the line breaks of `content`.
+    pub(crate) fn new(content: &[u8]) -> Self {
+        let breaks = content
+            .iter()
+            .enumerate()
+            .filter(|&(i, &b)| b == b'\r' || (b == b'\n' && (i == 0 || content[i - 1] != b'\r')))
+            .map(|(i, _)| i as u64)
+            .collect();
+        Self(breaks)
+    }
+
+    /// The line (from 1) holding the byte at `offset`.
+    pub(crate) fn line(&self, offset: u64) -> usize {
+        1 + self.0.partition_point(|&b| b < offset)
+    }
+}
+
 fn read_csv(content: &[u8], v: &mut Validator) {
+    let lines = Lines::new(content);
     let mut reader = csv::ReaderBuilder::new()
         .flexible(true)
         .trim(csv::Trim::All)
@@ -317,6 +343,18 @@ fn read_csv(content: &[u8], v: &mut Validator) {
     let mut positions = [None; 8];
     for (i, name) in header.iter().enumerate() {
         let name = name.trim_start_matches('\u{feff}');
+        if name.is_empty() {
+            v.error(
+                1,
+                "header",
+                format!(
+                    "column {} has no name (expected {})",
+                    i + 1,
+                    COLUMNS.join(",")
+                ),
+            );
+            continue;
+        }
         match COLUMNS.iter().position(|c| c.eq_ignore_ascii_case(name)) {
             Some(c) if positions[c].is_some() => v.error(1, name, "column appears twice"),
             Some(c) => positions[c] = Some(i),
@@ -337,11 +375,11 @@ fn read_csv(content: &[u8], v: &mut Validator) {
     }
     let mut record = csv::StringRecord::new();
     loop {
-        let line = reader.position().line() as usize;
+        let line = lines.line(reader.position().byte());
         match reader.read_record(&mut record) {
             Ok(false) => break,
             Ok(true) => {
-                let line = record.position().map_or(line, |p| p.line() as usize);
+                let line = record.position().map_or(line, |p| lines.line(p.byte()));
                 if record.len() != header.len() {
                     v.error(
                         line,
@@ -357,7 +395,7 @@ fn read_csv(content: &[u8], v: &mut Validator) {
                 v.row(line, raw);
             }
             Err(e) => {
-                let line = e.position().map_or(line, |p| p.line() as usize);
+                let line = e.position().map_or(line, |p| lines.line(p.byte()));
                 v.error(line, "*", format!("unreadable row: {e}"));
                 if !matches!(e.kind(), csv::ErrorKind::Utf8 { .. }) {
                     break;
@@ -368,6 +406,10 @@ fn read_csv(content: &[u8], v: &mut Validator) {
 }
 
 fn read_geojson(content: &[u8], v: &mut Validator) {
+    // Windows editors save JSON with a UTF-8 byte-order mark, which JSON parsers refuse.
+    let content = content
+        .strip_prefix("\u{feff}".as_bytes())
+        .unwrap_or(content);
     let doc: serde_json::Value = match serde_json::from_slice(content) {
         Ok(doc) => doc,
         Err(e) => return v.error(0, "*", format!("not valid JSON: {e}")),

@@ -95,3 +95,51 @@ fn long_and_control_character_values_are_refused() {
         (3, "name")
     );
 }
+
+#[test]
+fn rows_are_numbered_by_line_whatever_the_line_ends() {
+    for newline in ["\n", "\r\n", "\r"] {
+        let body = [
+            "external_id,name,latitude,longitude,capacity",
+            "a,A,1,1,1",
+            "b,B,91,1,1",
+            "c,C,1,1,-1",
+        ]
+        .join(newline);
+        let err = csv(&body).expect_err("bad rows");
+        let rows: Vec<(usize, &str)> = err
+            .errors
+            .iter()
+            .map(|e| (e.row, e.field.as_str()))
+            .collect();
+        assert_eq!(
+            rows,
+            [(3, "latitude"), (4, "capacity")],
+            "line ends {newline:?}"
+        );
+    }
+}
+
+#[test]
+fn a_column_without_a_name_is_named_by_position() {
+    let err =
+        csv("external_id,name,latitude,longitude,capacity,\na,A,1,1,1,\n").expect_err("bad header");
+    assert_eq!(
+        (err.errors[0].row, err.errors[0].field.as_str()),
+        (1, "header")
+    );
+    assert!(
+        err.errors[0].message.starts_with("column 6 has no name"),
+        "{}",
+        err.errors[0].message
+    );
+}
+
+#[test]
+fn geojson_may_start_with_a_byte_order_mark() {
+    let doc = "\u{feff}{\"type\":\"FeatureCollection\",\"features\":[{\"type\":\"Feature\",\
+               \"geometry\":{\"type\":\"Point\",\"coordinates\":[-3.7,40.4]},\
+               \"properties\":{\"external_id\":\"a\",\"name\":\"A\",\"capacity\":3}}]}";
+    let shops = parse(doc.as_bytes(), Format::GeoJson).expect("valid");
+    assert_eq!((shops[0].external_id.as_str(), shops[0].capacity), ("a", 3));
+}

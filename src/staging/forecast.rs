@@ -1,6 +1,6 @@
 //! Demand forecasts: `zone,sku,units` files, validated all or nothing like shop imports.
 
-use crate::network::import::{Rejected, RowError, MAX_ERRORS};
+use crate::network::import::{Lines, Rejected, RowError, MAX_ERRORS};
 use h3o::{CellIndex, Resolution};
 use std::collections::HashMap;
 
@@ -34,6 +34,7 @@ pub fn parse(content: &[u8]) -> Result<Vec<ForecastRow>, Rejected> {
             truncated = true;
         }
     };
+    let lines = Lines::new(content);
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
         .flexible(true)
@@ -71,12 +72,12 @@ pub fn parse(content: &[u8]) -> Result<Vec<ForecastRow>, Rejected> {
         let record = match record {
             Ok(r) => r,
             Err(e) => {
-                let line = e.position().map_or(0, |p| p.line() as usize);
+                let line = e.position().map_or(0, |p| lines.line(p.byte()));
                 push(&mut errors, line, "*", format!("unreadable row: {e}"));
                 continue;
             }
         };
-        let row = record.position().map_or(0, |p| p.line() as usize);
+        let row = record.position().map_or(0, |p| lines.line(p.byte()));
         if record.len() != 3 {
             push(
                 &mut errors,
@@ -208,6 +209,16 @@ mod tests {
             ]
         );
         assert!(err.errors[5].message.contains("row 2"));
+    }
+
+    #[test]
+    fn rows_are_numbered_by_line_with_windows_line_ends() {
+        let err = parse(b"zone,sku,units\r\n88390cb1b1fffff,A,1\r\n88390cb1b1fffff,B,x\r\n")
+            .expect_err("bad units");
+        assert_eq!(
+            (err.errors[0].row, err.errors[0].field.as_str()),
+            (3, "units")
+        );
     }
 
     #[test]
