@@ -11,3 +11,4 @@ mod search;
 mod staging;
 mod support;
 mod webhook_sink;
+mod widget;
