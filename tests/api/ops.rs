@@ -119,7 +119,19 @@ async fn openapi_documents_every_route() {
         .collect();
     assert_eq!(
         params,
-        ["lat", "lon", "limit", "radius_m", "open_at", "min_free", "sku"]
+        [
+            "lat",
+            "lon",
+            "limit",
+            "radius_m",
+            "open_at",
+            "min_free",
+            "sku",
+            "arrive_at",
+            "include_unavailable",
+            "rank",
+            "stock_sku"
+        ]
     );
     // Every route in the document answers something other than "no such route".
     for route in documented {
