@@ -644,17 +644,18 @@ li[aria-disabled=true] .ck{visibility:hidden}
         const first = this._items.findIndex((p) => p._av.ok);
         this._active = chosen >= 0 ? chosen : Math.max(first, 0);
       }
-      this._syncActive();
+      // Scrolling under a pointer between its press and release would turn the click into a
+      // click on the list: only keyboard focus brings the active point into view.
+      this._syncActive(this._list.matches(':focus-visible'));
     }
 
-    _syncActive() {
+    _syncActive(scroll = false) {
       const items = [...this._list.children];
       items.forEach((li, i) => li.classList.toggle('act', i === this._active));
       const act = items[this._active];
       if (act) {
         this._list.setAttribute('aria-activedescendant', act.id);
-        // Only while the customer is in the list: a new search must not scroll the page.
-        if (this._root.activeElement === this._list) act.scrollIntoView?.({ block: 'nearest' });
+        if (scroll) act.scrollIntoView?.({ block: 'nearest' });
       } else {
         this._list.removeAttribute('aria-activedescendant');
       }
@@ -671,7 +672,7 @@ li[aria-disabled=true] .ck{visibility:hidden}
       else if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); this._pick(this._active, false); return; }
       else return;
       e.preventDefault();
-      this._syncActive();
+      this._syncActive(true);
     }
   }
 
