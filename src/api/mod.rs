@@ -4,6 +4,9 @@
 //! touches the database), map the result. Every error leaves as `application/problem+json`.
 
 pub mod auth;
+pub mod cells;
+pub mod cors;
+pub mod embedded;
 pub mod merchant;
 pub mod metrics;
 pub mod ops;
@@ -13,6 +16,7 @@ pub mod partner_app;
 pub mod pickup_points;
 pub mod shops;
 pub mod staging;
+pub mod widget;
 
 use crate::error::ApiError;
 use crate::network::service::Network;
@@ -77,6 +81,9 @@ pub struct AppState {
         ops::openapi,
         partner_app::index,
         partner_app::asset,
+        cells::outlines,
+        widget::index,
+        widget::asset,
     ),
     components(schemas(crate::error::Problem, crate::network::import::RowError)),
     modifiers(&BearerAuth)
@@ -147,7 +154,8 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
                     .service(staging::approve)
                     .service(staging::dispatch)
                     .service(staging::partner_staging)
-                    .service(staging::receipt),
+                    .service(staging::receipt)
+                    .service(cells::outlines),
             )
             .service(ops::healthz)
             .service(ops::readyz)
@@ -155,6 +163,8 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
             .service(ops::openapi)
             .service(partner_app::index)
             .service(partner_app::asset)
+            .service(widget::index)
+            .service(widget::asset)
             .default_service(web::to(|| async {
                 Err::<actix_web::HttpResponse, _>(ApiError::NotFound("no such route".into()))
             }));
@@ -175,6 +185,7 @@ pub fn app(
 > {
     actix_web::App::new()
         .wrap(actix_web::middleware::ErrorHandlers::new().default_handler(problem_for_bare_errors))
+        .wrap_fn(cors::allow_public_reads)
         .wrap_fn(metrics::track)
         .wrap(tracing_actix_web::TracingLogger::default())
         .configure(configure(state))

@@ -1,47 +1,32 @@
 //! The partner web app, served from files compiled into the binary (no build step).
 //!
-//! Every file of `partner-app/` that the app needs is listed in [`FILES`] and embedded with
-//! `include_bytes!`. Answers carry a weak ETag (a hash of the file) and `Cache-Control:
-//! no-cache`, so a phone revalidates with one small request and gets `304 Not Modified` until
+//! Every file of `partner-app/` that the app needs is listed in [`FILES`] and embedded (see
+//! [`embedded`]): a phone revalidates with one small request and gets `304 Not Modified` until
 //! the binary changes; bodies are compressed when the browser accepts it.
 
+use super::embedded::{self, embed, Embedded, JS};
 use crate::error::ApiError;
-use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::header;
 use actix_web::middleware::Compress;
 use actix_web::{get, web, HttpRequest, HttpResponse};
 use std::sync::LazyLock;
 
-/// One embedded file: name under `/partner/`, content type, bytes.
-struct File {
-    name: &'static str,
-    content_type: &'static str,
-    body: &'static [u8],
-}
-
-macro_rules! embed {
-    ($name:literal, $type:expr) => {
-        File {
-            name: $name,
-            content_type: $type,
-            body: include_bytes!(concat!("../../partner-app/", $name)),
-        }
-    };
-}
-
-const JS: &str = "text/javascript; charset=utf-8";
-
 /// The app's files (screenshots and docs under `partner-app/` are not served).
-const FILES: &[File] = &[
-    embed!("index.html", "text/html; charset=utf-8"),
-    embed!("app.css", "text/css; charset=utf-8"),
-    embed!("app.js", JS),
-    embed!("api.js", JS),
-    embed!("queue.js", JS),
-    embed!("i18n.js", JS),
-    embed!("scan.js", JS),
-    embed!("sw.js", JS),
-    embed!("manifest.webmanifest", "application/manifest+json"),
-    embed!("icon.svg", "image/svg+xml"),
+const FILES: &[Embedded] = &[
+    embed!("partner-app", "index.html", "text/html; charset=utf-8"),
+    embed!("partner-app", "app.css", "text/css; charset=utf-8"),
+    embed!("partner-app", "app.js", JS),
+    embed!("partner-app", "api.js", JS),
+    embed!("partner-app", "queue.js", JS),
+    embed!("partner-app", "i18n.js", JS),
+    embed!("partner-app", "scan.js", JS),
+    embed!("partner-app", "sw.js", JS),
+    embed!(
+        "partner-app",
+        "manifest.webmanifest",
+        "application/manifest+json"
+    ),
+    embed!("partner-app", "icon.svg", "image/svg+xml"),
 ];
 
 /// The content security policy of every app file: scripts, styles and API calls from this
@@ -49,18 +34,8 @@ const FILES: &[File] = &[
 const CSP: &str = "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; \
                    object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
 
-/// Weak ETags of the files, in the order of [`FILES`] (FNV-1a 64 of the bytes).
-static ETAGS: LazyLock<Vec<String>> = LazyLock::new(|| {
-    FILES
-        .iter()
-        .map(|f| {
-            let hash = f.body.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-                (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
-            });
-            format!("W/\"{hash:016x}-{:x}\"", f.body.len())
-        })
-        .collect()
-});
+/// Weak ETags of the files, in the order of [`FILES`].
+static ETAGS: LazyLock<Vec<String>> = LazyLock::new(|| embedded::etags(FILES));
 
 fn serve(req: &HttpRequest, name: &str) -> Result<HttpResponse, ApiError> {
     let Some(i) = FILES.iter().position(|f| f.name == name) else {
@@ -68,29 +43,12 @@ fn serve(req: &HttpRequest, name: &str) -> Result<HttpResponse, ApiError> {
             "no file {name:?} in the partner app"
         )));
     };
-    let (embedded, etag) = (&FILES[i], &ETAGS[i]);
-    let fresh = req
-        .headers()
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.split(',')
-                .any(|t| t.trim() == "*" || t.trim().trim_start_matches("W/") == &etag[2..])
-        });
-    let mut res = if fresh {
-        HttpResponse::NotModified()
-    } else {
-        HttpResponse::Ok()
-    };
-    res.insert_header((header::ETAG, etag.as_str()))
-        .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-cache")))
-        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
-        .insert_header((header::REFERRER_POLICY, "no-referrer"))
-        .insert_header((header::CONTENT_SECURITY_POLICY, CSP));
-    if fresh {
-        return Ok(res.finish());
-    }
-    Ok(res.content_type(embedded.content_type).body(embedded.body))
+    Ok(embedded::answer(
+        req,
+        &FILES[i],
+        &ETAGS[i],
+        &[(header::CONTENT_SECURITY_POLICY, CSP)],
+    ))
 }
 
 /// The partner app's entry page.
@@ -134,22 +92,8 @@ mod tests {
 
     #[test]
     fn every_file_of_the_app_is_embedded() {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/partner-app");
-        for entry in std::fs::read_dir(dir).expect("partner-app/") {
-            let name = entry
-                .expect("entry")
-                .file_name()
-                .into_string()
-                .expect("utf-8");
-            let served = [".html", ".js", ".css", ".svg", ".webmanifest"]
-                .iter()
-                .any(|ext| name.ends_with(ext));
-            if served {
-                assert!(
-                    FILES.iter().any(|f| f.name == name),
-                    "partner-app/{name} is not in FILES"
-                );
-            }
-        }
+        let exts = [".html", ".js", ".css", ".svg", ".webmanifest"];
+        let missing = embedded::unlisted("partner-app", FILES, &exts);
+        assert!(missing.is_empty(), "not in FILES: {missing:?}");
     }
 }

@@ -3,11 +3,14 @@
 use super::params::{instant, integer_in, number_in, QueryParams};
 use super::{blocking, AppState};
 use crate::error::{ApiError, Problem};
+use crate::network::availability::{self, RoomKey, UnavailableReason};
 use crate::network::geo::cell_hex;
-use crate::network::{SearchFilter, Shop, ShopStatus};
+use crate::network::index::IndexedShop;
+use crate::network::{Hit, SearchFilter, Shop, ShopStatus};
 use actix_web::{get, web, HttpResponse};
 use chrono::Utc;
 use serde::Serialize;
+use std::collections::HashSet;
 use utoipa::{IntoParams, ToSchema};
 
 /// Largest `limit` accepted.
@@ -35,6 +38,50 @@ struct SearchQuery {
     min_free: Option<u32>,
     /// Only points holding staged stock of this SKU, for instant pickup.
     sku: Option<String>,
+    /// Expected arrival of the parcel (RFC 3339): sets `open_at_arrival`, and a point closed
+    /// then is not selectable (`closed_at_arrival`). Filters nothing.
+    arrive_at: Option<String>,
+    /// `true` to list paused points too (never closed ones), marked not selectable, so a
+    /// customer sees them greyed out; default `false`: only active points, as always.
+    include_unavailable: Option<bool>,
+    /// `distance` (default): nearest first. `room`: the nearest candidates ordered by a score
+    /// of distance, free share of capacity and being open at `arrive_at`, selectable first
+    /// (see the README).
+    rank: Option<String>,
+    /// Marks (`in_stock`), without filtering, the points holding received staged units of
+    /// this SKU (at most 64 characters).
+    stock_sku: Option<String>,
+}
+
+/// How a search answer is ordered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Rank {
+    Distance,
+    Room,
+}
+
+fn parse_rank(v: &str) -> Result<Rank, String> {
+    match v {
+        "distance" => Ok(Rank::Distance),
+        "room" => Ok(Rank::Room),
+        other => Err(format!("unknown order {other:?} (use distance or room)")),
+    }
+}
+
+fn boolean(v: &str) -> Result<bool, String> {
+    match v {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        other => Err(format!("{other:?} is not true or false")),
+    }
+}
+
+fn sku_text(v: &str) -> Result<String, String> {
+    if v.chars().count() > 64 {
+        Err("is longer than 64 characters".to_owned())
+    } else {
+        Ok(v.to_owned())
+    }
 }
 
 /// One pickup point in a search answer.
@@ -59,16 +106,34 @@ pub struct PickupPoint {
     /// Slots not held by a reservation or parcel (kept current within about a second; a
     /// reservation is checked against the database itself).
     pub free_slots: i32,
-    /// Always `active` in search answers.
+    /// `active`, or `paused` when `include_unavailable=true` (never `closed`).
     pub status: ShopStatus,
     /// Whether the shop is open at the time of the request.
     pub open_now: bool,
+    /// Whether a reservation here would succeed at the expected arrival.
+    pub selectable: bool,
+    /// Why the point is not selectable: `full`, `paused` or `closed_at_arrival`; null when
+    /// it is.
+    pub unavailable_reason: Option<UnavailableReason>,
+    /// Whether the shop is open at `arrive_at`; null when no `arrive_at` was given.
+    pub open_at_arrival: Option<bool>,
+    /// Weekly opening hours in the shop's time zone (OpenStreetMap syntax); null means open
+    /// around the clock.
+    pub opening_hours: Option<String>,
+    /// IANA time zone of `opening_hours`; null when the shop is open around the clock.
+    pub timezone: Option<String>,
+    /// Whether the point holds received staged units of `stock_sku` (instant pickup); null
+    /// when no `stock_sku` was given.
+    pub in_stock: Option<bool>,
+    /// What the point offers; today always `["pickup"]`.
+    pub services: Vec<String>,
 }
 
 /// A search answer.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PickupPoints {
-    /// Nearest first; equal distances by id.
+    /// Nearest first, equal distances by id; with `rank=room`, selectable first, then by room
+    /// score, distance and id.
     pub items: Vec<PickupPoint>,
 }
 
@@ -82,7 +147,8 @@ pub struct PickupPointDetail {
     pub open_now: bool,
 }
 
-/// The nearest active pickup points to a location, exactly, by great-circle distance.
+/// The nearest active pickup points to a location, exactly, by great-circle distance; each
+/// says whether it can be chosen and why not.
 #[utoipa::path(
     tag = "customer",
     context_path = "/v1",
@@ -100,7 +166,17 @@ pub async fn search(
     let q = QueryParams::new(
         query.into_inner(),
         &[
-            "lat", "lon", "limit", "radius_m", "open_at", "min_free", "sku",
+            "lat",
+            "lon",
+            "limit",
+            "radius_m",
+            "open_at",
+            "min_free",
+            "sku",
+            "arrive_at",
+            "include_unavailable",
+            "rank",
+            "stock_sku",
         ],
     )?;
     let lat = q.required("lat", number_in(-90.0, 90.0))?;
@@ -111,61 +187,114 @@ pub async fn search(
     let min_free = q
         .optional("min_free", integer_in(0, 100_000))?
         .map(|m| m as i32);
-    let sku = q.optional("sku", |v| {
-        if v.chars().count() > 64 {
-            Err("is longer than 64 characters".to_owned())
-        } else {
-            Ok(v.to_owned())
-        }
-    })?;
-    let stocked: Option<std::collections::HashSet<i64>> = match sku {
-        None => None,
-        Some(sku) => {
-            let network = state.network.clone();
-            let ids = super::blocking(move || {
-                Ok(crate::pickup::store::shops_with_staged(
-                    &mut *network.conn()?,
-                    &sku,
-                )?)
-            })
-            .await?;
-            Some(ids.into_iter().collect())
-        }
+    let sku = q.optional("sku", sku_text)?;
+    let arrive_at = q.optional("arrive_at", instant)?;
+    let include_unavailable = q.optional("include_unavailable", boolean)?.unwrap_or(false);
+    let rank = q.optional("rank", parse_rank)?.unwrap_or(Rank::Distance);
+    let stock_sku = q.optional("stock_sku", sku_text)?;
+    let (stocked, marked) = if sku.is_none() && stock_sku.is_none() {
+        (None, None)
+    } else {
+        let network = state.network.clone();
+        blocking(move || {
+            let mut pooled = network.conn()?;
+            let conn = &mut *pooled;
+            let mut lookup = |sku: Option<String>| -> Result<Option<HashSet<i64>>, ApiError> {
+                Ok(match sku {
+                    None => None,
+                    Some(sku) => Some(
+                        crate::pickup::store::shops_with_staged(conn, &sku)?
+                            .into_iter()
+                            .collect(),
+                    ),
+                })
+            };
+            Ok((lookup(sku)?, lookup(stock_sku)?))
+        })
+        .await?
     };
-    let in_stock = |shop: &crate::network::index::IndexedShop| {
-        stocked.as_ref().is_none_or(|s| s.contains(&shop.id))
-    };
+    let in_stock = |shop: &IndexedShop| stocked.as_ref().is_none_or(|s| s.contains(&shop.id));
     let filter = SearchFilter {
-        limit,
+        limit: match rank {
+            Rank::Distance => limit,
+            Rank::Room => availability::room_candidates(limit),
+        },
         max_distance_m: radius,
         open_at,
         min_free,
         accept: stocked
             .as_ref()
-            .map(|_| &in_stock as &(dyn Fn(&crate::network::index::IndexedShop) -> bool + Sync)),
+            .map(|_| &in_stock as &(dyn Fn(&IndexedShop) -> bool + Sync)),
+        include_paused: include_unavailable,
     };
     let now = Utc::now();
     let index = state.network.index();
-    let items = index
+    let mut ranked: Vec<(RoomKey, PickupPoint)> = index
         .search(lat, lon, &filter)
         .into_iter()
-        .map(|hit| PickupPoint {
-            id: hit.shop.id,
-            external_id: (*hit.shop.external_id).to_owned(),
-            name: (*hit.shop.name).to_owned(),
-            lat: hit.shop.latitude,
-            lon: hit.shop.longitude,
-            distance_m: hit.distance_m,
-            h3_cell: cell_hex(hit.shop.h3_cell),
-            capacity: hit.shop.capacity,
-            free_slots: (hit.shop.capacity - hit.shop.live).max(0),
-            status: hit.shop.status,
-            open_now: hit.shop.hours.is_open_at(hit.shop.timezone, now),
+        .map(|hit| {
+            let holds = marked.as_ref().map(|m| m.contains(&hit.shop.id));
+            // A staged unit of the item becomes the parcel without taking a free slot.
+            let holds_item = stocked.is_some() || holds == Some(true);
+            let a = availability::assess(hit.shop, arrive_at, holds_item);
+            describe(&hit, a, holds, now)
         })
         .collect();
     drop(index);
+    if rank == Rank::Room {
+        ranked.sort_by(|a, b| availability::room_order(&a.0, &b.0));
+        ranked.truncate(limit);
+    }
     state.metrics.searches.inc();
-    Ok(web::Json(PickupPoints { items }))
+    Ok(web::Json(PickupPoints {
+        items: ranked.into_iter().map(|(_, point)| point).collect(),
+    }))
+}
+
+/// A search hit as the customer sees it, with its key in the room order.
+fn describe(
+    hit: &Hit<'_>,
+    a: availability::Availability,
+    in_stock: Option<bool>,
+    now: chrono::DateTime<Utc>,
+) -> (RoomKey, PickupPoint) {
+    let shop = hit.shop;
+    let free_slots = availability::free_slots(shop);
+    let opening_hours = availability::hours_text(shop);
+    let key = RoomKey {
+        selectable: a.selectable,
+        score: availability::room_score(
+            hit.distance_m,
+            free_slots,
+            shop.capacity,
+            a.open_at_arrival,
+        ),
+        distance_m: hit.distance_m,
+        id: shop.id,
+    };
+    let point = PickupPoint {
+        id: shop.id,
+        external_id: (*shop.external_id).to_owned(),
+        name: (*shop.name).to_owned(),
+        lat: shop.latitude,
+        lon: shop.longitude,
+        distance_m: hit.distance_m,
+        h3_cell: cell_hex(shop.h3_cell),
+        capacity: shop.capacity,
+        free_slots,
+        status: shop.status,
+        open_now: shop.hours.is_open_at(shop.timezone, now),
+        selectable: a.selectable,
+        unavailable_reason: a.reason,
+        open_at_arrival: a.open_at_arrival,
+        timezone: opening_hours
+            .as_ref()
+            .map(|_| shop.timezone.name().to_owned()),
+        opening_hours,
+        in_stock,
+        services: vec!["pickup".to_owned()],
+    };
+    (key, point)
 }
 
 /// One pickup point by id, whatever its status.

@@ -91,6 +91,13 @@ pub fn cell_hex(cell: i64) -> String {
     format!("{:x}", cell as u64)
 }
 
+/// The outline of an H3 cell as `[lat, lon]` vertices in degrees, counter-clockwise (six for a
+/// hexagon, five for a pentagon, more where the cell crosses an icosahedron edge): what a map
+/// draws for the cell, exactly as H3 defines it.
+pub fn cell_outline(cell: CellIndex) -> Vec<[f64; 2]> {
+    cell.boundary().iter().map(|v| [v.lat(), v.lng()]).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

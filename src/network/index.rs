@@ -74,6 +74,9 @@ pub struct SearchFilter<'a> {
     pub min_free: Option<i32>,
     /// Any further condition (e.g. staged stock), checked last.
     pub accept: Option<&'a (dyn Fn(&IndexedShop) -> bool + Sync)>,
+    /// Whether paused shops are found too (shown to customers as not selectable); closed
+    /// shops never are.
+    pub include_paused: bool,
 }
 
 impl SearchFilter<'_> {
@@ -85,6 +88,7 @@ impl SearchFilter<'_> {
             open_at: None,
             min_free: None,
             accept: None,
+            include_paused: false,
         }
     }
 
@@ -116,7 +120,24 @@ struct Slot {
 struct Entry {
     v: [f64; 3],
     slot: u32,
-    searchable: bool,
+    /// [`HIDDEN`], [`ACTIVE`] or [`PAUSED`].
+    found_as: u8,
+}
+
+/// An entry no search finds: a closed shop, or a slot whose shop moved or left.
+const HIDDEN: u8 = 0;
+/// An active shop: found by every search.
+const ACTIVE: u8 = 1;
+/// A paused shop: found only by searches that include paused shops.
+const PAUSED: u8 = 2;
+
+/// How searches see a shop in a live or dead slot.
+fn found_as(live: bool, status: ShopStatus) -> u8 {
+    match (live, status) {
+        (true, ShopStatus::Active) => ACTIVE,
+        (true, ShopStatus::Paused) => PAUSED,
+        _ => HIDDEN,
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -201,7 +222,7 @@ impl GeoIndex {
         self.extra.push(Entry {
             v: s.point.unit_vector(),
             slot,
-            searchable: s.shop.status == ShopStatus::Active,
+            found_as: found_as(true, s.shop.status),
         });
         if self.extra.len() > REBUILD_AFTER {
             self.compact();
@@ -235,7 +256,8 @@ impl GeoIndex {
             + schedules
     }
 
-    /// The nearest qualifying active shops to (`lat`, `lon`), nearest first, ties by id.
+    /// The nearest qualifying active (and, if asked, paused) shops to (`lat`, `lon`), nearest
+    /// first, ties by id.
     pub fn search(&self, lat: f64, lon: f64, filter: &SearchFilter<'_>) -> Vec<Hit<'_>> {
         if filter.limit == 0 {
             return Vec::new();
@@ -284,11 +306,11 @@ impl GeoIndex {
     /// Copies a slot's searchability into its tree or extra entry.
     fn sync_entry(&mut self, slot: u32) {
         let s = &self.slots[slot as usize];
-        let searchable = s.live && s.shop.status == ShopStatus::Active;
+        let kind = found_as(s.live, s.shop.status);
         if s.entry != NOT_IN_TREE {
-            self.entries[s.entry as usize].searchable = searchable;
+            self.entries[s.entry as usize].found_as = kind;
         } else if let Some(e) = self.extra.iter_mut().find(|e| e.slot == slot) {
-            e.searchable = searchable;
+            e.found_as = kind;
         }
     }
 
@@ -308,7 +330,7 @@ impl GeoIndex {
             .map(|(i, s)| Entry {
                 v: s.point.unit_vector(),
                 slot: i as u32,
-                searchable: s.shop.status == ShopStatus::Active,
+                found_as: found_as(true, s.shop.status),
             })
             .collect();
         self.nodes.clear();
@@ -419,7 +441,7 @@ impl<'i, 'f> Search<'i, 'f> {
 
     #[inline]
     fn consider(&mut self, entry: &Entry) {
-        if !entry.searchable {
+        if entry.found_as != ACTIVE && !(entry.found_as == PAUSED && self.filter.include_paused) {
             return;
         }
         let dx = entry.v[0] - self.qv[0];

@@ -27,7 +27,10 @@ fn brute_force(index: &GeoIndex, lat: f64, lon: f64, filter: &SearchFilter<'_>) 
     let q = Point::from_degrees(lat, lon);
     let mut all: Vec<(f64, i64)> = index
         .shops()
-        .filter(|s| s.status == ShopStatus::Active)
+        .filter(|s| {
+            s.status == ShopStatus::Active
+                || (filter.include_paused && s.status == ShopStatus::Paused)
+        })
         .filter(|s| {
             filter
                 .open_at
@@ -87,6 +90,7 @@ proptest! {
         limit in 1usize..120,
         radius in prop::option::of(1.0..3_000_000.0f64),
         duplicate_every in 2usize..50,
+        include_paused in any::<bool>(),
     ) {
         // Some shops share a location exactly, so equal distances must fall back to ids.
         let shops: Vec<IndexedShop> = shops.iter().enumerate().map(|(i, ((lat, lon), st))| {
@@ -94,7 +98,7 @@ proptest! {
             shop(1000 - i as i64, lat, lon, *st, "24/7")
         }).collect();
         let index = GeoIndex::build(shops);
-        let filter = SearchFilter { limit, max_distance_m: radius, open_at: None, min_free: None, accept: None };
+        let filter = SearchFilter { limit, max_distance_m: radius, open_at: None, min_free: None, accept: None, include_paused };
         for (lat, lon) in queries {
             prop_assert_eq!(answer(&index.search(lat, lon, &filter)), brute_force(&index, lat, lon, &filter));
         }
@@ -113,9 +117,12 @@ proptest! {
             // Ids past the initial set are new shops; the rest move or change status.
             index.upsert(shop(i as i64, lat, lon, st, "24/7"));
         }
-        let filter = SearchFilter::nearest(10);
-        for (lat, lon) in queries {
-            prop_assert_eq!(answer(&index.search(lat, lon, &filter)), brute_force(&index, lat, lon, &filter));
+        // Status changes must reach the entries: paused shops are found exactly when asked for.
+        let with_paused = SearchFilter { include_paused: true, ..SearchFilter::nearest(10) };
+        for filter in [SearchFilter::nearest(10), with_paused] {
+            for &(lat, lon) in &queries {
+                prop_assert_eq!(answer(&index.search(lat, lon, &filter)), brute_force(&index, lat, lon, &filter));
+            }
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Integration tests: HTTP, storage on both backends, the CLI. One binary, compiled once.
 
 mod cli;
+mod customer;
 mod follow;
 mod import;
 mod keys;
@@ -11,3 +12,4 @@ mod search;
 mod staging;
 mod support;
 mod webhook_sink;
+mod widget;

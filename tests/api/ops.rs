@@ -82,6 +82,7 @@ async fn openapi_documents_every_route() {
             "GET /partner/{file}",
             "GET /readyz",
             "GET /v1/events",
+            "GET /v1/h3-cells",
             "GET /v1/partner/parcels",
             "GET /v1/partner/shop",
             "GET /v1/partner/staging",
@@ -90,6 +91,8 @@ async fn openapi_documents_every_route() {
             "GET /v1/plans/{id}",
             "GET /v1/plans/{id}/map.svg",
             "GET /v1/reservations/{id}",
+            "GET /widget/",
+            "GET /widget/{file}",
             "PATCH /v1/partner/shop",
             "POST /v1/auth/token",
             "POST /v1/events",
@@ -116,7 +119,19 @@ async fn openapi_documents_every_route() {
         .collect();
     assert_eq!(
         params,
-        ["lat", "lon", "limit", "radius_m", "open_at", "min_free", "sku"]
+        [
+            "lat",
+            "lon",
+            "limit",
+            "radius_m",
+            "open_at",
+            "min_free",
+            "sku",
+            "arrive_at",
+            "include_unavailable",
+            "rank",
+            "stock_sku"
+        ]
     );
     // Every route in the document answers something other than "no such route".
     for route in documented {

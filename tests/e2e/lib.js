@@ -1,7 +1,9 @@
 // Shared helpers of the end-to-end tests: the fixtures run.sh seeded, HTTP calls to the real
-// server (as merchant, planner, partner), and a phone-size Chromium page.
+// server (as merchant, planner, partner), staged stock, a phone-size Chromium page, and pages
+// served from another origin (for the checkout widget).
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 
@@ -17,6 +19,7 @@ export const PLANNER = need('E2E_PLANNER');
 export const MERCHANT = need('E2E_MERCHANT');
 export const KEYS = JSON.parse(need('E2E_KEYS'));
 export const SCREENSHOTS = need('E2E_SCREENSHOTS');
+export const WIDGET_SCREENSHOTS = need('E2E_WIDGET_SCREENSHOTS');
 export const PHONE = { width: 390, height: 844 };
 
 /** One HTTP call to the server; answers { status, body, headers }. */
@@ -59,6 +62,68 @@ export async function arriveAndReadCode(partnerToken, parcelId) {
   return r.pickup_code;
 }
 
+/** The parent cell of an H3 index (hex) at a coarser resolution. */
+export function h3Parent(hex, res) {
+  let h = BigInt(`0x${hex}`);
+  const current = Number((h >> 52n) & 0xfn);
+  assert.ok(res <= current, `cell ${hex} is at resolution ${current}`);
+  h = (h & ~(0xfn << 52n)) | (BigInt(res) << 52n);
+  for (let r = res + 1; r <= current; r++) h |= 7n << BigInt((15 - r) * 3);
+  return h.toString(16);
+}
+
+/**
+ * Stages stock at the shop ({ id } from `partner`) as a planner does: an event with a forecast
+ * in the shop's resolution-8 cell, a plan, approved and dispatched. Answers the plan id.
+ */
+export async function dispatchPlan(shop, name, lines) {
+  const point = await ok('GET', `/v1/pickup-points/${shop.id}`);
+  const zone = h3Parent(point.h3_cell, 8);
+  const event = await ok('POST', '/v1/events', {
+    token: PLANNER,
+    json: { name, starts_at: '2030-11-11T00:00:00+01:00', ends_at: '2030-11-12T00:00:00+01:00', timezone: 'Europe/Madrid' }
+  });
+  const csv = ['zone,sku,units', ...lines.map(([sku, units]) => `${zone},${sku},${units}`)].join('\n');
+  await ok('POST', `/v1/events/${event.id}/forecast`, { token: PLANNER, text: csv, contentType: 'text/csv' });
+  const plan = await ok('POST', `/v1/events/${event.id}/plans`, { token: PLANNER, json: {} });
+  await ok('POST', `/v1/plans/${plan.id}/approve`, { token: PLANNER });
+  await ok('POST', `/v1/plans/${plan.id}/dispatch`, { token: PLANNER });
+  return plan.id;
+}
+
+/**
+ * Calls `check` until it answers something truthy (at most `tries` times, `everyMs` apart);
+ * for what the server applies asynchronously, such as free slots in the geo index.
+ */
+export async function until(check, what, { tries = 100, everyMs = 100 } = {}) {
+  for (let i = 0; i < tries; i++) {
+    const value = await check();
+    if (value) return value;
+    await new Promise((resolve) => setTimeout(resolve, everyMs));
+  }
+  assert.fail(`still not true after ${tries} tries: ${what}`);
+}
+
+/**
+ * An HTTP server on its own port (so another origin than the pudo server) answering
+ * `routes[path]` (or `routes(path)` when `routes` is a function): a string (served as HTML) or
+ * `{ type, body }`. Answers { origin, requests, close }; `requests` lists the URLs asked for.
+ */
+export async function hostServer(routes) {
+  const requests = [];
+  const server = createServer((req, res) => {
+    const path = req.url.split('?')[0];
+    requests.push(req.url);
+    const route = typeof routes === 'function' ? routes(path) : routes[path];
+    if (route === undefined) { res.writeHead(404).end(); return; }
+    const { type, body } = typeof route === 'string' ? { type: 'text/html; charset=utf-8', body: route } : route;
+    res.writeHead(200, { 'content-type': type, 'cache-control': 'no-store' }).end(body);
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const origin = `http://127.0.0.1:${server.address().port}`;
+  return { origin, requests, close: () => new Promise((resolve) => server.close(resolve)) };
+}
+
 /** The value of a Prometheus counter line, e.g. metric('pudo_handovers_total{result="success"}'). */
 export async function metric(prefix) {
   const res = await fetch(`${URL}/metrics`);
@@ -98,15 +163,23 @@ export async function phone(browser, { locale = 'en-GB', ...options } = {}) {
   return { context, page };
 }
 
-export async function shot(page, name) {
-  mkdirSync(SCREENSHOTS, { recursive: true });
+/**
+ * A screenshot of the page into `dir` (default: the partner app's screenshots); without the
+ * focus ring unless `blur` is false (to show keyboard use).
+ */
+export async function shot(page, name, dir = SCREENSHOTS, { blur = true } = {}) {
+  mkdirSync(dir, { recursive: true });
+  if (!blur) {
+    await page.screenshot({ path: join(dir, `${name}.png`), animations: 'disabled' });
+    return;
+  }
   // Screens as the owner sees them after a moment: no focus ring, no passing toast.
   await page.evaluate(() => {
     window.__refocus = document.activeElement;
     document.activeElement?.blur?.();
     document.getElementById('toast')?.setAttribute('hidden', '');
   });
-  await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), animations: 'disabled' });
+  await page.screenshot({ path: join(dir, `${name}.png`), animations: 'disabled' });
   await page.evaluate(() => { window.__refocus?.focus?.({ preventScroll: true }); delete window.__refocus; });
 }
 

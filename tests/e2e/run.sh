@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# End-to-end tests of the partner app (partner-app/) in headless Chromium driven by Playwright,
-# against a real `pudo serve` on a fresh SQLite database. Installs what it needs (Debian's
-# chromium, the npm packages of tests/e2e), fails (never skips) when anything cannot run, and
-# writes phone-size screenshots of the main screens to partner-app/screenshots/.
+# End-to-end tests of the partner app (partner-app/) and the checkout widget (widget/) in
+# headless Chromium driven by Playwright, against a real `pudo serve` on a fresh SQLite
+# database. Installs what it needs (Debian's chromium, the npm packages of tests/e2e), fails
+# (never skips) when anything cannot run, and writes phone-size screenshots of the main screens
+# to partner-app/screenshots/ and widget/screenshots/.
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
@@ -66,26 +67,34 @@ curl -fsS "$URL/readyz" >/dev/null || { echo "pudo serve is not ready:"; cat "$W
 echo "== seeding: shops, API keys, tokens"
 PLANNER="$("$BIN" token --role planner --sub e2e-planner)"
 MERCHANT="$("$BIN" token --role merchant --sub e2e-merchant)"
-# One shop per test file, far enough apart (Madrid, Barcelona, Valencia, Seville) that a
-# staging plan for one never reaches another.
+# One shop per partner-app test file, far enough apart (Madrid, Barcelona, Valencia, Seville)
+# that a staging plan for one never reaches another; and a neighbourhood of Zaragoza for the
+# checkout widget (one shop of 1 slot, to be made full; one paused; one open on weekdays only).
 cat >"$WORK/shops.csv" <<'CSV'
 external_id,name,latitude,longitude,capacity,timezone,opening_hours,status
 ES-E2E-SOL,Kiosko Sol,40.4169,-3.7035,20,Europe/Madrid,"Mo-Sa 08:00-22:00; Su 10:00-14:00",active
 ES-E2E-NORTE,Tienda Norte,41.3874,2.1686,20,Europe/Madrid,,active
 ES-E2E-RUZAFA,Bazar Ruzafa,39.4625,-0.3746,40,Europe/Madrid,,active
 ES-E2E-TRIANA,Papelería Triana,37.3826,-6.0027,20,Europe/Madrid,,active
+ES-E2E-PILAR,Librería Pilar,41.6561,-0.8785,10,Europe/Madrid,"Mo-Sa 09:00-21:00",active
+ES-E2E-ALFONSO,Estanco Alfonso,41.6540,-0.8800,1,Europe/Madrid,,active
+ES-E2E-COSO,Frutería Coso,41.6532,-0.8768,15,Europe/Madrid,,paused
+ES-E2E-SEO,Kiosko La Seo,41.6553,-0.8755,8,Europe/Madrid,"Mo-Fr 10:00-14:00",active
+ES-E2E-DELICIAS,Bazar Delicias,41.6480,-0.9050,20,Europe/Madrid,,active
 CSV
 curl -fsS -X POST "$URL/v1/shops/import" -H "authorization: Bearer $PLANNER" \
   -H 'content-type: text/csv' --data-binary @"$WORK/shops.csv" >/dev/null
 keys="{}"
-for shop in ES-E2E-SOL ES-E2E-NORTE ES-E2E-RUZAFA ES-E2E-TRIANA; do
+for shop in ES-E2E-SOL ES-E2E-NORTE ES-E2E-RUZAFA ES-E2E-TRIANA ES-E2E-PILAR ES-E2E-ALFONSO \
+            ES-E2E-COSO ES-E2E-SEO ES-E2E-DELICIAS; do
   key="$("$BIN" partner-key --shop "$shop" 2>/dev/null)"
   keys="$(node -e 'const k=JSON.parse(process.argv[1]);k[process.argv[2]]=process.argv[3];console.log(JSON.stringify(k))' "$keys" "$shop" "$key")"
 done
 
 export E2E_URL="$URL" E2E_PLANNER="$PLANNER" E2E_MERCHANT="$MERCHANT" E2E_KEYS="$keys"
 export E2E_SCREENSHOTS="$ROOT/partner-app/screenshots"
-mkdir -p "$E2E_SCREENSHOTS"
+export E2E_WIDGET_SCREENSHOTS="$ROOT/widget/screenshots"
+mkdir -p "$E2E_SCREENSHOTS" "$E2E_WIDGET_SCREENSHOTS"
 
 echo "== node --test (tests/e2e)"
 status=0

@@ -2,7 +2,7 @@
 // sees it on Today and confirms its receipt, in full or with a shortfall.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { PLANNER, launch, ok, partner, phone, shot, signIn } from './lib.js';
+import { dispatchPlan, launch, ok, partner, phone, shot, signIn } from './lib.js';
 
 const SHOP = 'ES-E2E-RUZAFA';
 let browser;
@@ -14,37 +14,11 @@ before(async () => {
 });
 after(async () => { await browser?.close(); });
 
-/** The parent cell of an H3 index (hex) at a coarser resolution. */
-function h3Parent(hex, res) {
-  let h = BigInt(`0x${hex}`);
-  const current = Number((h >> 52n) & 0xfn);
-  assert.ok(res <= current, `cell ${hex} is at resolution ${current}`);
-  h = (h & ~(0xfn << 52n)) | (BigInt(res) << 52n);
-  for (let r = res + 1; r <= current; r++) h |= 7n << BigInt((15 - r) * 3);
-  return h.toString(16);
-}
-
-/** Creates an event with a forecast around the shop, plans, approves and dispatches it. */
-async function dispatchPlan(name, lines) {
-  const point = await ok('GET', `/v1/pickup-points/${ruzafa.id}`);
-  const zone = h3Parent(point.h3_cell, 8);
-  const event = await ok('POST', '/v1/events', {
-    token: PLANNER,
-    json: { name, starts_at: '2030-11-11T00:00:00+01:00', ends_at: '2030-11-12T00:00:00+01:00', timezone: 'Europe/Madrid' }
-  });
-  const csv = ['zone,sku,units', ...lines.map(([sku, units]) => `${zone},${sku},${units}`)].join('\n');
-  await ok('POST', `/v1/events/${event.id}/forecast`, { token: PLANNER, text: csv, contentType: 'text/csv' });
-  const plan = await ok('POST', `/v1/events/${event.id}/plans`, { token: PLANNER, json: {} });
-  await ok('POST', `/v1/plans/${plan.id}/approve`, { token: PLANNER });
-  await ok('POST', `/v1/plans/${plan.id}/dispatch`, { token: PLANNER });
-  return plan.id;
-}
-
 const manifest = async (planId) =>
   (await ok('GET', '/v1/partner/staging', { token: ruzafa.token })).items.find((m) => m.plan_id === planId);
 
 test('receipt of staged stock, with a shortfall', async () => {
-  const planId = await dispatchPlan('Singles Day 2030', [['SKU-TEA', 6], ['SKU-MUG', 4]]);
+  const planId = await dispatchPlan(ruzafa, 'Singles Day 2030', [['SKU-TEA', 6], ['SKU-MUG', 4]]);
   const sent = await manifest(planId);
   assert.ok(sent, 'the plan staged stock at the shop');
   assert.equal(sent.received, false);
@@ -80,7 +54,7 @@ test('receipt of staged stock, with a shortfall', async () => {
 });
 
 test('receipt of staged stock: all arrived', async () => {
-  const planId = await dispatchPlan('Black Friday 2030', [['SKU-LAMP', 5]]);
+  const planId = await dispatchPlan(ruzafa, 'Black Friday 2030', [['SKU-LAMP', 5]]);
   const { context, page } = await phone(browser);
   await signIn(page, SHOP);
   const item = page.locator(`#list-stock li[data-plan="${planId}"]`);

@@ -1,0 +1,154 @@
+//! Whether a pickup point can take a customer's parcel, and the "will have room" order of
+//! search answers (`rank=room`).
+//!
+//! A point is *selectable* when a reservation there would succeed at the expected arrival:
+//! it is active, it has a free slot (or holds a staged unit of the item, which becomes the
+//! parcel without taking a new slot) and, when an arrival time is known, it is open then.
+//! Otherwise the first reason that applies, in the order paused, full, closed at arrival,
+//! says why not.
+//!
+//! The room order sorts selectable points before unselectable ones, then by the score
+//!
+//! ```text
+//! score = distance_km + FULLNESS_WEIGHT_KM × (1 − free_slots / capacity)
+//!                     + CLOSED_WEIGHT_KM × [closed at arrive_at]
+//! ```
+//!
+//! (lower is better; a point of capacity 0 counts as full), then by distance, then by id. A
+//! point with every slot free thus beats a nearly full one up to one kilometre nearer.
+
+use super::index::IndexedShop;
+use super::shop::ShopStatus;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use std::cmp::Ordering;
+use utoipa::ToSchema;
+
+/// Kilometres added to a point's score when none of its slots is free (in proportion to the
+/// share of slots held).
+pub const FULLNESS_WEIGHT_KM: f64 = 1.0;
+/// Kilometres added to a point's score when it is closed at the expected arrival.
+pub const CLOSED_WEIGHT_KM: f64 = 2.0;
+/// The room order reorders this many times `limit` of the nearest points (at least
+/// [`MIN_ROOM_CANDIDATES`], at most [`MAX_ROOM_CANDIDATES`]).
+pub const ROOM_CANDIDATES_PER_RESULT: usize = 3;
+/// Fewest nearest points the room order considers.
+pub const MIN_ROOM_CANDIDATES: usize = 20;
+/// Most nearest points the room order considers.
+pub const MAX_ROOM_CANDIDATES: usize = 100;
+
+/// Why a point a customer sees cannot be chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum UnavailableReason {
+    /// Every slot is held.
+    Full,
+    /// The shop has paused taking parcels.
+    Paused,
+    /// The shop is closed at the expected arrival time.
+    ClosedAtArrival,
+}
+
+/// What a customer is told about one point.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Availability {
+    /// Whether the point can be chosen.
+    pub selectable: bool,
+    /// Why not, when it cannot.
+    pub reason: Option<UnavailableReason>,
+    /// Whether it is open at the expected arrival; `None` when no arrival time was given.
+    pub open_at_arrival: Option<bool>,
+}
+
+/// Free slots of a shop as the index knows them (never negative).
+pub fn free_slots(shop: &IndexedShop) -> i32 {
+    (shop.capacity - shop.live).max(0)
+}
+
+/// Whether `shop` can take a parcel arriving at `arrive_at`; `holds_stock` when it holds a
+/// staged unit of the item, which a reservation takes instead of a free slot.
+///
+/// ```
+/// # use pudo::network::availability::{assess, UnavailableReason};
+/// # use pudo::network::{hours::WeeklyHours, index::IndexedShop, ShopStatus};
+/// let shop = IndexedShop {
+///     id: 1, external_id: "a".into(), name: "A".into(), latitude: 0.0, longitude: 0.0,
+///     h3_cell: 0, capacity: 2, live: 2, status: ShopStatus::Active,
+///     timezone: chrono_tz::UTC, hours: WeeklyHours::always().into(),
+/// };
+/// assert_eq!(assess(&shop, None, false).reason, Some(UnavailableReason::Full));
+/// assert!(assess(&shop, None, true).selectable);
+/// ```
+pub fn assess(
+    shop: &IndexedShop,
+    arrive_at: Option<DateTime<Utc>>,
+    holds_stock: bool,
+) -> Availability {
+    let open_at_arrival = arrive_at.map(|at| shop.hours.is_open_at(shop.timezone, at));
+    let reason = if shop.status != ShopStatus::Active {
+        Some(UnavailableReason::Paused)
+    } else if free_slots(shop) == 0 && !holds_stock {
+        Some(UnavailableReason::Full)
+    } else if open_at_arrival == Some(false) {
+        Some(UnavailableReason::ClosedAtArrival)
+    } else {
+        None
+    };
+    Availability {
+        selectable: reason.is_none(),
+        reason,
+        open_at_arrival,
+    }
+}
+
+/// The room score of a point (lower is better); see the module documentation.
+pub fn room_score(distance_m: f64, free: i32, capacity: i32, open_at_arrival: Option<bool>) -> f64 {
+    let free_share = if capacity > 0 {
+        (f64::from(free.max(0)) / f64::from(capacity)).min(1.0)
+    } else {
+        0.0
+    };
+    let closed = if open_at_arrival == Some(false) {
+        1.0
+    } else {
+        0.0
+    };
+    distance_m / 1000.0 + FULLNESS_WEIGHT_KM * (1.0 - free_share) + CLOSED_WEIGHT_KM * closed
+}
+
+/// How many of the nearest points the room order considers for an answer of `limit`.
+pub fn room_candidates(limit: usize) -> usize {
+    (limit * ROOM_CANDIDATES_PER_RESULT).clamp(MIN_ROOM_CANDIDATES, MAX_ROOM_CANDIDATES)
+}
+
+/// What the room order compares for one point.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RoomKey {
+    /// Selectable points come first.
+    pub selectable: bool,
+    /// Then the lower [`room_score`].
+    pub score: f64,
+    /// Then the nearer.
+    pub distance_m: f64,
+    /// Then the smaller id.
+    pub id: i64,
+}
+
+/// The room order: a total, deterministic order on [`RoomKey`]s.
+pub fn room_order(a: &RoomKey, b: &RoomKey) -> Ordering {
+    b.selectable
+        .cmp(&a.selectable)
+        .then(a.score.total_cmp(&b.score))
+        .then(a.distance_m.total_cmp(&b.distance_m))
+        .then(a.id.cmp(&b.id))
+}
+
+/// The shop's opening hours as text, or `None` when it is open around the clock.
+pub fn hours_text(shop: &IndexedShop) -> Option<String> {
+    let text = shop.hours.to_string();
+    (text != "24/7").then_some(text)
+}
+
+#[cfg(test)]
+#[path = "availability_tests.rs"]
+mod tests;
