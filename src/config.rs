@@ -26,6 +26,9 @@ pub struct Settings {
     pub auth: AuthSettings,
     /// `PUDO_HOLD_DAYS`: how long a parcel waits at the shop (default 7).
     pub hold: chrono::Duration,
+    /// `PUDO_HOLD_EXTENSION_MAX_DAYS`: the most days a merchant may extend a waiting parcel's
+    /// hold by, once; also the extension when none is asked for (default 7).
+    pub hold_extension_max_days: i64,
     /// `PUDO_SWEEP_SECS`: how often expired parcels are swept (default 60).
     pub sweep_every: Duration,
     /// `PUDO_WEBHOOK_POLL_MS`: how often the outbox is checked for events to deliver (default 1000).
@@ -162,12 +165,21 @@ impl Settings {
                 reason: "must be between 1 and 90".into(),
             });
         }
+        let extension_days: i64 = var_parsed("PUDO_HOLD_EXTENSION_MAX_DAYS", 7)?;
+        if !(1..=90).contains(&extension_days) {
+            return Err(ConfigError::Invalid {
+                name: "PUDO_HOLD_EXTENSION_MAX_DAYS",
+                value: extension_days.to_string(),
+                reason: "must be between 1 and 90".into(),
+            });
+        }
         let sweep_secs: u64 = var_parsed("PUDO_SWEEP_SECS", 60)?;
         let pool_size = var_parsed("PUDO_DB_POOL", default_pool_size(database.backend()))?;
         let webhook_ms: u64 = var_parsed("PUDO_WEBHOOK_POLL_MS", 1000)?;
         let settings = Self {
             auth: AuthSettings::from_environment()?,
             hold: chrono::Duration::days(hold_days),
+            hold_extension_max_days: extension_days,
             sweep_every: Duration::from_secs(sweep_secs.max(1)),
             webhook_poll: Duration::from_millis(webhook_ms.max(50)),
             database,

@@ -263,6 +263,34 @@ impl From<crate::pickup::PickupError> for ApiError {
                 reason: "capacity_below_load",
                 detail,
             },
+            P::AlreadyArrived(_) => Self::Conflict {
+                reason: "already_arrived",
+                detail,
+            },
+            P::NoRoomNearby { .. } => Self::Conflict {
+                reason: "no_room_nearby",
+                detail,
+            },
+            P::CodeNotTransferable => Self::Conflict {
+                reason: "code_not_transferable",
+                detail,
+            },
+            P::Changed => Self::Conflict {
+                reason: "changed",
+                detail,
+            },
+            P::AlreadyExtended(_) => Self::Conflict {
+                reason: "already_extended",
+                detail,
+            },
+            P::NotWaiting(_) => Self::Conflict {
+                reason: "not_waiting",
+                detail,
+            },
+            P::HoldOver => Self::Conflict {
+                reason: "hold_over",
+                detail,
+            },
             P::CodeExpired => Self::Gone(detail),
             P::TooManyAttempts { retry_after_secs } => Self::TooManyRequests {
                 retry_after_secs,

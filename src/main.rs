@@ -41,12 +41,12 @@ enum Command {
         #[command(subcommand)]
         what: ImportWhat,
     },
-    /// Mint a bearer token for an operator, planner, merchant or (for tests) a partner.
+    /// Mint a bearer token for an operator, planner, merchant, carrier or (for tests) a partner.
     Token {
         /// The holder's role.
         #[arg(long, value_enum)]
         role: Role,
-        /// Subject: the merchant id or the operator's name.
+        /// Subject: the merchant id, the carrier's name or the operator's name.
         #[arg(long, default_value = "operator")]
         sub: String,
         /// For a partner token: the shop's external id.

@@ -78,6 +78,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         keys,
         partner_token_ttl: settings.auth.partner_token_ttl,
         hold: settings.hold,
+        hold_extension_max_days: settings.hold_extension_max_days,
     };
     let server = HttpServer::new(move || api::app(state.clone()))
         .workers(settings.workers)

@@ -20,6 +20,12 @@ pub struct Metrics {
     pub reservations: IntCounter,
     /// Handover attempts by outcome (success, replay, refused, rate_limited).
     pub handovers: IntCounterVec,
+    /// Reservations moved to another point by their merchant.
+    pub moves: IntCounter,
+    /// Parcels redirected on the day, by who redirected them (partner, carrier).
+    pub redirects: IntCounterVec,
+    /// Holding periods extended.
+    pub hold_extensions: IntCounter,
     /// Shops in this instance's geo index.
     pub index_shops: IntGauge,
     /// Network revision this instance's geo index reflects.
@@ -53,6 +59,21 @@ impl Metrics {
         )?;
         registry.register(Box::new(reservations.clone()))?;
         registry.register(Box::new(handovers.clone()))?;
+        let moves = IntCounter::new(
+            "reservations_moved_total",
+            "Reservations moved by merchants",
+        )?;
+        let redirects = IntCounterVec::new(
+            Opts::new(
+                "parcels_redirected_total",
+                "Parcels redirected on the day to a point with room",
+            ),
+            &["by"],
+        )?;
+        let hold_extensions = IntCounter::new("holds_extended_total", "Holding periods extended")?;
+        registry.register(Box::new(moves.clone()))?;
+        registry.register(Box::new(redirects.clone()))?;
+        registry.register(Box::new(hold_extensions.clone()))?;
         let index_shops = IntGauge::new("index_shops", "Shops in the geo index")?;
         let index_revision = IntGauge::new("index_revision", "Network revision of the geo index")?;
         registry.register(Box::new(requests.clone()))?;
@@ -69,6 +90,9 @@ impl Metrics {
             imported_rows,
             reservations,
             handovers,
+            moves,
+            redirects,
+            hold_extensions,
             index_shops,
             index_revision,
         })

@@ -9,6 +9,7 @@ pub mod cors;
 pub mod embedded;
 pub mod merchant;
 pub mod metrics;
+pub mod moves;
 pub mod ops;
 pub mod params;
 pub mod partner;
@@ -39,6 +40,8 @@ pub struct AppState {
     pub partner_token_ttl: chrono::Duration,
     /// How long a parcel waits at the shop.
     pub hold: chrono::Duration,
+    /// Most days (and the default) a merchant may extend a waiting parcel's hold by, once.
+    pub hold_extension_max_days: i64,
 }
 
 /// The OpenAPI 3 document of every route.
@@ -58,6 +61,12 @@ pub struct AppState {
         merchant::read,
         merchant::cancel,
         merchant::set_webhook,
+        moves::move_reservation,
+        moves::extend,
+        moves::partner_redirect_options,
+        moves::partner_redirect,
+        moves::carrier_redirect_options,
+        moves::carrier_redirect,
         partner::get_shop,
         partner::patch_shop,
         partner::parcels,
@@ -138,6 +147,12 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
                     .service(merchant::read)
                     .service(merchant::cancel)
                     .service(merchant::set_webhook)
+                    .service(moves::move_reservation)
+                    .service(moves::extend)
+                    .service(moves::partner_redirect_options)
+                    .service(moves::partner_redirect)
+                    .service(moves::carrier_redirect_options)
+                    .service(moves::carrier_redirect)
                     .service(partner::get_shop)
                     .service(partner::patch_shop)
                     .service(partner::parcels)

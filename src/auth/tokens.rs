@@ -17,6 +17,9 @@ pub enum Role {
     Planner,
     /// An operator: everything.
     Admin,
+    /// A carrier delivering parcels: may redirect a parcel on the day when its point has no
+    /// room (not bound to a shop).
+    Carrier,
 }
 
 impl fmt::Display for Role {
@@ -26,6 +29,7 @@ impl fmt::Display for Role {
             Self::Merchant => "merchant",
             Self::Planner => "planner",
             Self::Admin => "admin",
+            Self::Carrier => "carrier",
         })
     }
 }

@@ -75,3 +75,24 @@ fn partner_tokens_need_exactly_one_shop() {
         .issue("x", Role::Admin, Some(1), chrono::Duration::minutes(5))
         .is_err());
 }
+
+#[test]
+fn carrier_tokens_carry_no_shop() {
+    let keys = Keys::for_tests();
+    let token = keys
+        .issue(
+            "swift-couriers",
+            Role::Carrier,
+            None,
+            chrono::Duration::minutes(5),
+        )
+        .expect("issue");
+    let claims = keys.verify(&token).expect("valid");
+    assert_eq!((claims.role, claims.shop), (Role::Carrier, None));
+    assert_eq!(claims.role.to_string(), "carrier");
+    assert!(claims.require(&[Role::Carrier, Role::Admin]).is_ok());
+    assert!(claims.partner_shop().is_err());
+    assert!(keys
+        .issue("x", Role::Carrier, Some(1), chrono::Duration::minutes(5))
+        .is_err());
+}

@@ -89,6 +89,10 @@ diesel::table! {
         arrived_at -> Nullable<Timestamp>,
         /// UTC.
         picked_up_at -> Nullable<Timestamp>,
+        /// The code sealed while the parcel waits, so a redirect can re-key it to a new shop.
+        code_escrow -> Nullable<Text>,
+        /// Days the holding period was extended by (once), if it was.
+        hold_extended_days -> Nullable<Integer>,
     }
 }
 

@@ -12,6 +12,8 @@
 //! `cancelled` or `returned`; the database enforces the capacity (see [`store::reserve`]).
 
 pub mod codes;
+pub mod holds;
+pub mod moves;
 pub mod outbox;
 pub mod partner_shop;
 pub mod store;
@@ -108,6 +110,8 @@ pub struct Parcel {
     pub expires_at: Option<NaiveDateTime>,
     /// When it was handed over (UTC).
     pub picked_up_at: Option<NaiveDateTime>,
+    /// Days the merchant extended the holding period by (at most once); null if not.
+    pub hold_extended_days: Option<i32>,
 }
 
 /// The answer to a handover.
@@ -180,6 +184,32 @@ pub enum PickupError {
     /// A fresh code collided with one in use at the shop; the caller draws another.
     #[error("pickup code collision")]
     CodeClash,
+    /// The parcel reached its point: only a redirect on the day can change the point now.
+    #[error("parcel {0} has already arrived at its pickup point; it can no longer be moved (its partner or the carrier can redirect it if the point has no room)")]
+    AlreadyArrived(i64),
+    /// No active point with a free slot near enough to redirect to.
+    #[error("no active pickup point with a free slot within {radius_m} m of the parcel's point")]
+    NoRoomNearby {
+        /// The search radius.
+        radius_m: f64,
+    },
+    /// The parcel's pickup code cannot be kept at the new point.
+    #[error("the parcel's pickup code cannot be kept at that point (it was issued before redirects kept codes, or the same code is in use there); choose another point")]
+    CodeNotTransferable,
+    /// The parcel changed while it was being changed; nothing was done.
+    #[error("the parcel changed meanwhile; nothing was done, read it and try again")]
+    Changed,
+    /// The holding period was extended once already.
+    #[error("the holding period of parcel {0} was already extended; it can be extended once")]
+    AlreadyExtended(i64),
+    /// Only a parcel waiting at its point has a holding period to extend.
+    #[error(
+        "the parcel is {0}, not waiting at its point; only a waiting parcel's hold can be extended"
+    )]
+    NotWaiting(ParcelState),
+    /// The holding period is over already.
+    #[error("the holding period is over; the parcel is to be returned")]
+    HoldOver,
     /// The database failed.
     #[error(transparent)]
     Db(#[from] diesel::result::Error),

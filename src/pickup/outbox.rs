@@ -24,6 +24,12 @@ pub enum Event {
     ParcelExpired,
     /// The parcel went back.
     ParcelReturned,
+    /// The merchant moved the reservation to another point before arrival.
+    ParcelMoved,
+    /// The parcel was redirected on the day to a point with room; carries both points.
+    ParcelRedirected,
+    /// The merchant extended the holding period.
+    HoldExtended,
 }
 
 impl Event {
@@ -36,6 +42,9 @@ impl Event {
             Self::ParcelPickedUp => "parcel.picked_up",
             Self::ParcelExpired => "parcel.expired",
             Self::ParcelReturned => "parcel.returned",
+            Self::ParcelMoved => "parcel.moved",
+            Self::ParcelRedirected => "parcel.redirected",
+            Self::HoldExtended => "parcel.hold_extended",
         }
     }
 }

@@ -50,6 +50,10 @@ pub struct ParcelRow {
     pub arrived_at: Option<NaiveDateTime>,
     /// UTC.
     pub picked_up_at: Option<NaiveDateTime>,
+    /// The code sealed while the parcel waits (for redirects).
+    pub code_escrow: Option<String>,
+    /// Days the holding period was extended by.
+    pub hold_extended_days: Option<i32>,
 }
 
 impl ParcelRow {
@@ -70,6 +74,7 @@ impl ParcelRow {
             arrived_at: self.arrived_at,
             expires_at: self.expires_at,
             picked_up_at: self.picked_up_at,
+            hold_extended_days: self.hold_extended_days,
         }
     }
 }
@@ -235,7 +240,8 @@ fn check_text(field: &'static str, value: &str, max: usize) -> Result<(), Pickup
     Err(PickupError::Invalid { field, message })
 }
 
-fn why_unavailable(conn: &mut DbConn, shop_id: i64) -> Result<PickupError, PickupError> {
+/// Why a shop did not take a slot: unknown, paused, closed, or else full.
+pub(super) fn why_unavailable(conn: &mut DbConn, shop_id: i64) -> Result<PickupError, PickupError> {
     let status: Option<String> = shops::table
         .find(shop_id)
         .select(shops::status)
@@ -275,7 +281,12 @@ pub fn live(conn: &mut DbConn, shop_id: i64) -> QueryResult<i32> {
         .first(conn)
 }
 
-fn release_slot(conn: &mut DbConn, shop_id: i64, now: NaiveDateTime) -> QueryResult<usize> {
+/// Frees one slot at a shop.
+pub(super) fn release_slot(
+    conn: &mut DbConn,
+    shop_id: i64,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
     diesel::update(shop_load::table.find(shop_id))
         .set((
             shop_load::live.eq(shop_load::live - 1),
@@ -429,6 +440,7 @@ fn issue_code(
         parcels::state.eq(ParcelState::AtPoint.as_str()),
         parcels::code_hash.eq(&hash),
         parcels::code_sealed.eq(codes::seal(issuer.data_key, &code)),
+        parcels::code_escrow.eq(codes::seal(issuer.data_key, &code)),
         parcels::arrived_at.eq(now),
         parcels::expires_at.eq(now + issuer.hold),
         parcels::updated_at.eq(now),
@@ -609,6 +621,7 @@ fn attempt(
             .set((
                 parcels::state.eq(ParcelState::PickedUp.as_str()),
                 parcels::picked_up_at.eq(now),
+                parcels::code_escrow.eq(None::<String>),
                 parcels::updated_at.eq(now),
             ))
             .execute(conn)?;
@@ -695,6 +708,7 @@ pub fn sweep(conn: &mut DbConn, now: NaiveDateTime) -> Result<usize, PickupError
             )
             .set((
                 parcels::state.eq(ParcelState::Expired.as_str()),
+                parcels::code_escrow.eq(None::<String>),
                 parcels::updated_at.eq(now),
             ))
             .execute(conn)?;

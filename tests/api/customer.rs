@@ -272,3 +272,638 @@ async fn bad_search_values_name_the_parameter(backend: Backend) {
     }
 }
 on_both_backends!(bad_search_values_name_the_parameter);
+
+// ---- Changing the point after ordering ----
+
+/// Asserts that every shop's live-parcel counter equals the parcels holding a slot there.
+fn assert_counters_agree(app: &TestApp) {
+    use diesel::prelude::*;
+    use pudo::db::schema::{parcels as p, shop_load as l};
+    let mut conn = app.state.network.conn().expect("conn");
+    let loads: Vec<(i64, i32)> = l::table
+        .select((l::shop_id, l::live))
+        .order(l::shop_id)
+        .load(&mut conn)
+        .expect("loads");
+    for (shop, live) in loads {
+        let held: i64 = p::table
+            .filter(p::shop_id.eq(shop))
+            .filter(p::state.eq_any(["reserved", "at_point", "expired"]))
+            .count()
+            .get_result(&mut conn)
+            .expect("count");
+        assert_eq!(i64::from(live), held, "shop {shop}: counter vs rows");
+    }
+}
+
+/// The payloads of the outbox events of one kind, oldest first.
+fn events(app: &TestApp, kind: &str) -> Vec<Value> {
+    use diesel::prelude::*;
+    use pudo::db::schema::outbox as o;
+    o::table
+        .filter(o::kind.eq(kind))
+        .select(o::payload)
+        .order(o::id)
+        .load::<String>(&mut app.state.network.conn().expect("conn"))
+        .expect("events")
+        .iter()
+        .map(|p| serde_json::from_str(p).expect("json"))
+        .collect()
+}
+
+fn live(app: &TestApp, shop: &str) -> i32 {
+    pudo::pickup::store::live(
+        &mut app.state.network.conn().expect("conn"),
+        app.shop_id(shop),
+    )
+    .expect("live")
+}
+
+async fn post_empty(app: &TestApp, uri: &str, token: &str) -> crate::support::Answer {
+    app.call(
+        actix_web::test::TestRequest::post()
+            .uri(uri)
+            .insert_header(("authorization", format!("Bearer {token}"))),
+    )
+    .await
+}
+
+async fn arrive(app: &TestApp, shop: &str, id: i64) {
+    let arrived = app
+        .post(
+            &format!("/v1/partner/parcels/{id}/arrival"),
+            &app.partner_token(shop),
+            json!({}),
+        )
+        .await;
+    assert_eq!(arrived.ok()["state"], "at_point");
+}
+
+async fn code(app: &TestApp, merchant: &str, id: i64) -> String {
+    app.get_as(&format!("/v1/reservations/{id}"), merchant)
+        .await
+        .ok()["pickup_code"]
+        .as_str()
+        .expect("code on first read")
+        .to_owned()
+}
+
+async fn a_reservation_moves_before_arrival(backend: Backend) {
+    let app = TestApp::new(backend).with_csv(SHOPS);
+    let merchant = app.token(Role::Merchant, "acme");
+    let id = reserve(&app, &merchant, "sol", "M-1").await;
+    let move_to = |shop: i64| json!({ "pickup_point_id": shop });
+    let uri = format!("/v1/reservations/{id}/move");
+
+    let moved = app
+        .post(&uri, &merchant, move_to(app.shop_id("opera")))
+        .await;
+    assert_eq!(moved.ok()["pickup_point_id"], app.shop_id("opera"));
+    assert_eq!(moved.body["state"], "reserved");
+    assert_eq!((live(&app, "sol"), live(&app, "opera")), (0, 1));
+    let event = &events(&app, "parcel.moved")[0];
+    assert_eq!(
+        (&event["from"]["external_id"], &event["to"]["external_id"]),
+        (&json!("sol"), &json!("opera"))
+    );
+    assert_eq!(event["reservation"]["id"], id);
+    // Search sees the slot at its new point at once.
+    let found = search(&app, "").await;
+    assert_eq!(item(&found, "opera")["free_slots"], 49);
+    assert_eq!(item(&found, "sol")["free_slots"], 2);
+
+    // Moving to the point it has is a no-op.
+    let same = app
+        .post(&uri, &merchant, move_to(app.shop_id("opera")))
+        .await;
+    assert_eq!(same.ok()["pickup_point_id"], app.shop_id("opera"));
+    assert_eq!(events(&app, "parcel.moved").len(), 1);
+    assert_eq!(live(&app, "opera"), 1);
+
+    // Points that cannot take it: the reservation keeps its point.
+    reserve(&app, &merchant, "last", "M-2").await;
+    for (shop, reason) in [("last", "full"), ("paused", "paused"), ("closed", "closed")] {
+        let refused = app.post(&uri, &merchant, move_to(app.shop_id(shop))).await;
+        assert_eq!(refused.problem(409)["reason"], reason, "{shop}");
+    }
+    app.post(&uri, &merchant, move_to(999_999))
+        .await
+        .problem(404);
+    let still = app
+        .get_as(&format!("/v1/reservations/{id}"), &merchant)
+        .await;
+    assert_eq!(still.ok()["pickup_point_id"], app.shop_id("opera"));
+    assert_counters_agree(&app);
+
+    // Bad bodies name the field; other merchants and other roles are refused.
+    for (body, parameter) in [
+        (json!({}), "pickup_point_id"),
+        (json!({"pickup_point_id": "opera"}), "pickup_point_id"),
+        (json!({"pickup_point_id": 1.5}), "pickup_point_id"),
+        (json!({"pickup_point_id": 1, "point": 2}), "point"),
+    ] {
+        assert_eq!(
+            app.post(&uri, &merchant, body).await.problem(400)["parameter"],
+            parameter
+        );
+    }
+    app.post(
+        &uri,
+        &app.token(Role::Merchant, "rival"),
+        move_to(app.shop_id("sol")),
+    )
+    .await
+    .problem(404);
+    app.post(
+        &uri,
+        &app.partner_token("opera"),
+        move_to(app.shop_id("sol")),
+    )
+    .await
+    .problem(403);
+
+    // Once the parcel is at its point, only a redirect on the day can change it.
+    arrive(&app, "opera", id).await;
+    let late = app.post(&uri, &merchant, move_to(app.shop_id("sol"))).await;
+    assert_eq!(late.problem(409)["reason"], "already_arrived");
+    let stay = app
+        .post(&uri, &merchant, move_to(app.shop_id("opera")))
+        .await;
+    assert_eq!(
+        stay.ok()["state"],
+        "at_point",
+        "the same point is still a no-op"
+    );
+    // A cancelled reservation cannot move either.
+    let other = reserve(&app, &merchant, "sol", "M-3").await;
+    app.post(
+        &format!("/v1/reservations/{other}/cancel"),
+        &merchant,
+        json!({}),
+    )
+    .await
+    .ok();
+    let cancelled = app
+        .post(
+            &format!("/v1/reservations/{other}/move"),
+            &merchant,
+            move_to(app.shop_id("opera")),
+        )
+        .await;
+    assert_eq!(cancelled.problem(409)["reason"], "wrong_state");
+    assert_counters_agree(&app);
+}
+on_both_backends!(a_reservation_moves_before_arrival);
+
+/// Two moves of two reservations race for the last free slot of a shop, several times: one
+/// wins, the other keeps its old slot, and the counters always agree with the rows.
+async fn two_moves_into_the_last_slot(backend: Backend) {
+    let app = TestApp::new(backend).with_csv(SHOPS);
+    let merchant = app.token(Role::Merchant, "acme");
+    let a = reserve(&app, &merchant, "sol", "L-A").await;
+    let b = reserve(&app, &merchant, "opera", "L-B").await;
+    let (sol, opera, last) = (
+        app.shop_id("sol"),
+        app.shop_id("opera"),
+        app.shop_id("last"),
+    );
+    for round in 0..5 {
+        let barrier = std::sync::Arc::new(std::sync::Barrier::new(2));
+        let handles: Vec<_> = [a, b]
+            .into_iter()
+            .map(|id| {
+                let pool = app.state.network.pool().clone();
+                let barrier = barrier.clone();
+                std::thread::spawn(move || {
+                    let mut conn = pool.get().expect("conn");
+                    barrier.wait();
+                    pudo::pickup::moves::move_reservation(
+                        &mut conn,
+                        "acme",
+                        id,
+                        last,
+                        chrono::Utc::now().naive_utc(),
+                    )
+                })
+            })
+            .collect();
+        let results: Vec<_> = handles
+            .into_iter()
+            .map(|h| h.join().expect("thread"))
+            .collect();
+        let winners: Vec<i64> = results
+            .iter()
+            .filter_map(|r| r.as_ref().ok().map(|m| m.parcel.id))
+            .collect();
+        assert_eq!(winners.len(), 1, "round {round}: {results:?}");
+        let loser = results
+            .iter()
+            .find_map(|r| r.as_ref().err())
+            .expect("a loser");
+        assert!(
+            matches!(
+                loser,
+                pudo::pickup::PickupError::ShopUnavailable(pudo::pickup::Unavailable::Full)
+            ),
+            "round {round}: {loser:?}"
+        );
+        let (loser_id, loser_home) = if winners[0] == a {
+            (b, opera)
+        } else {
+            (a, sol)
+        };
+        let held = app
+            .get_as(&format!("/v1/reservations/{loser_id}"), &merchant)
+            .await;
+        assert_eq!(held.ok()["pickup_point_id"], loser_home, "round {round}");
+        assert_eq!(live(&app, "last"), 1);
+        assert_counters_agree(&app);
+        // The winner goes home for the next round.
+        let winner_home = if winners[0] == a { sol } else { opera };
+        pudo::pickup::moves::move_reservation(
+            &mut app.state.network.conn().expect("conn"),
+            "acme",
+            winners[0],
+            winner_home,
+            chrono::Utc::now().naive_utc(),
+        )
+        .expect("move back");
+        assert_eq!(live(&app, "last"), 0);
+    }
+}
+on_both_backends!(two_moves_into_the_last_slot);
+
+// ---- Overflow on the day ----
+
+async fn metric(app: &TestApp, line_start: &str) -> Option<String> {
+    app.get("/metrics")
+        .await
+        .text
+        .lines()
+        .find(|l| l.starts_with(line_start))
+        .map(str::to_owned)
+}
+
+async fn a_waiting_parcel_is_redirected_with_its_code(backend: Backend) {
+    let app = TestApp::new(backend).with_csv(SHOPS);
+    let merchant = app.token(Role::Merchant, "acme");
+    let sink = crate::webhook_sink::Sink::start();
+    app.call(
+        actix_web::test::TestRequest::put()
+            .uri("/v1/merchant/webhook")
+            .insert_header(("authorization", format!("Bearer {merchant}")))
+            .set_json(json!({"url": sink.url})),
+    )
+    .await
+    .ok();
+    let id = reserve(&app, &merchant, "sol", "O-1").await;
+    arrive(&app, "sol", id).await;
+    let code = code(&app, &merchant, id).await;
+    let sol_partner = app.partner_token("sol");
+
+    // The counter is full on the day: the partner pauses the shop and asks where to send it.
+    let pause = app
+        .call(
+            actix_web::test::TestRequest::patch()
+                .uri("/v1/partner/shop")
+                .insert_header(("authorization", format!("Bearer {sol_partner}")))
+                .set_json(json!({"status": "paused"})),
+        )
+        .await;
+    assert_eq!(pause.ok()["status"], "paused");
+    let options = app
+        .get_as(
+            &format!("/v1/partner/parcels/{id}/redirect-options"),
+            &sol_partner,
+        )
+        .await;
+    let body = options.ok();
+    assert_eq!(body["from"]["external_id"], "sol");
+    assert_eq!(body["radius_m"], 2000.0);
+    let offered: Vec<&str> = body["options"]
+        .as_array()
+        .expect("options")
+        .iter()
+        .map(|o| o["external_id"].as_str().expect("id"))
+        .collect();
+    assert_eq!(
+        offered,
+        ["last", "opera"],
+        "nearest first, within 2 km, with room"
+    );
+    assert!(body["options"][0]["distance_m"].as_f64().expect("d") < 2000.0);
+
+    // Redirect to the nearest with room (the default).
+    let redirected = app
+        .post(
+            &format!("/v1/partner/parcels/{id}/redirect"),
+            &sol_partner,
+            json!({}),
+        )
+        .await;
+    let body = redirected.ok();
+    assert_eq!(body["pickup_point_id"], app.shop_id("last"));
+    assert_eq!(body["state"], "at_point");
+    assert_eq!(body["pickup_code_unchanged"], true);
+    assert_eq!(
+        (&body["from"]["external_id"], &body["to"]["external_id"]),
+        (&json!("sol"), &json!("last"))
+    );
+    assert!(
+        !redirected.text.contains(&code),
+        "a partner never sees a code"
+    );
+    assert_eq!((live(&app, "sol"), live(&app, "last")), (0, 1));
+    assert_counters_agree(&app);
+    assert_eq!(
+        metric(&app, "pudo_parcels_redirected_total")
+            .await
+            .as_deref(),
+        Some("pudo_parcels_redirected_total{by=\"partner\"} 1")
+    );
+
+    // The customer's unchanged code works at the new shop only.
+    app.post("/v1/partner/handovers", &sol_partner, json!({"code": code}))
+        .await
+        .problem(404);
+    app.get_as(
+        &format!("/v1/partner/parcels/{id}/redirect-options"),
+        &sol_partner,
+    )
+    .await
+    .problem(404);
+    let handed = app
+        .post(
+            "/v1/partner/handovers",
+            &app.partner_token("last"),
+            json!({"code": code}),
+        )
+        .await;
+    assert_eq!(
+        (
+            handed.ok()["order_ref"].as_str(),
+            handed.body["replay"].as_bool()
+        ),
+        (Some("O-1"), Some(false))
+    );
+    assert_eq!(live(&app, "last"), 0);
+    assert_counters_agree(&app);
+
+    // The merchant is told, with both points.
+    let event = &events(&app, "parcel.redirected")[0];
+    assert_eq!(
+        (&event["from"]["id"], &event["to"]["id"], &event["by"]),
+        (
+            &json!(app.shop_id("sol")),
+            &json!(app.shop_id("last")),
+            &json!("partner")
+        )
+    );
+    pudo::pickup::webhooks::dispatch_due(
+        app.state.network.pool(),
+        app.state.keys.data_key(),
+        &pudo::pickup::webhooks::agent(),
+    )
+    .expect("dispatch");
+    let delivered = sink
+        .events()
+        .into_iter()
+        .find(|e| e["type"] == "parcel.redirected")
+        .expect("parcel.redirected delivered");
+    assert_eq!(delivered["data"]["to"]["external_id"], "last");
+    assert_eq!(delivered["data"]["pickup_code_unchanged"], true);
+}
+on_both_backends!(a_waiting_parcel_is_redirected_with_its_code);
+
+async fn a_carrier_redirects_a_parcel_on_its_way(backend: Backend) {
+    let app = TestApp::new(backend).with_csv(SHOPS);
+    let merchant = app.token(Role::Merchant, "acme");
+    let carrier = app.token(Role::Carrier, "swift-couriers");
+    let id = reserve(&app, &merchant, "sol", "C-1").await;
+    let uri = format!("/v1/carrier/parcels/{id}/redirect");
+    let to = |shop: &str| json!({ "pickup_point_id": app.shop_id(shop) });
+
+    // Only carriers (and operators) use the carrier routes.
+    app.post(&uri, &merchant, json!({})).await.problem(403);
+    app.post(&uri, &app.partner_token("sol"), json!({}))
+        .await
+        .problem(403);
+    // Another shop's partner does not see the parcel.
+    app.post(
+        &format!("/v1/partner/parcels/{id}/redirect"),
+        &app.partner_token("opera"),
+        json!({}),
+    )
+    .await
+    .problem(404);
+    // A chosen point must be near, another point, and able to take it.
+    assert_eq!(
+        app.post(&uri, &carrier, to("far")).await.problem(400)["parameter"],
+        "pickup_point_id"
+    );
+    assert_eq!(
+        app.post(&uri, &carrier, to("sol")).await.problem(400)["parameter"],
+        "pickup_point_id"
+    );
+    assert_eq!(
+        app.post(&uri, &carrier, to("paused")).await.problem(409)["reason"],
+        "paused"
+    );
+    app.post(&uri, &carrier, json!({"pickup_point_id": 999_999}))
+        .await
+        .problem(404);
+
+    // The chosen point takes it; the code is issued on arrival there.
+    let options = app
+        .get_as(
+            &format!("/v1/carrier/parcels/{id}/redirect-options"),
+            &carrier,
+        )
+        .await;
+    assert_eq!(options.ok()["options"][1]["external_id"], "opera");
+    let redirected = app.post(&uri, &carrier, to("opera")).await;
+    assert_eq!(redirected.ok()["pickup_point_id"], app.shop_id("opera"));
+    assert_eq!(redirected.body["state"], "reserved");
+    assert_eq!(redirected.body["pickup_code_unchanged"], false);
+    assert_eq!(events(&app, "parcel.redirected")[0]["by"], "carrier");
+    assert_eq!(
+        metric(&app, "pudo_parcels_redirected_total")
+            .await
+            .as_deref(),
+        Some("pudo_parcels_redirected_total{by=\"carrier\"} 1")
+    );
+    arrive(&app, "opera", id).await;
+    let code = code(&app, &merchant, id).await;
+    let handed = app
+        .post(
+            "/v1/partner/handovers",
+            &app.partner_token("opera"),
+            json!({"code": code}),
+        )
+        .await;
+    assert_eq!(handed.ok()["order_ref"], "C-1");
+    // A collected parcel goes nowhere.
+    assert_eq!(
+        app.post(&uri, &carrier, json!({})).await.problem(409)["reason"],
+        "wrong_state"
+    );
+
+    // Nothing with room within 2 km: 409, and the parcel stays.
+    let lonely = reserve(&app, &merchant, "far", "C-2").await;
+    let none = app
+        .post(
+            &format!("/v1/carrier/parcels/{lonely}/redirect"),
+            &carrier,
+            json!({}),
+        )
+        .await;
+    assert_eq!(none.problem(409)["reason"], "no_room_nearby");
+    assert_eq!(live(&app, "far"), 1);
+    // When the nearest is full, the next nearest with room is taken.
+    reserve(&app, &merchant, "last", "C-3").await;
+    let second = reserve(&app, &merchant, "sol", "C-4").await;
+    let moved = post_empty(
+        &app,
+        &format!("/v1/carrier/parcels/{second}/redirect"),
+        &carrier,
+    )
+    .await;
+    assert_eq!(moved.ok()["to"]["external_id"], "opera");
+    assert_counters_agree(&app);
+}
+on_both_backends!(a_carrier_redirects_a_parcel_on_its_way);
+
+// ---- Hold extension ----
+
+fn expires_at(body: &Value) -> chrono::NaiveDateTime {
+    body["expires_at"]
+        .as_str()
+        .expect("expires_at")
+        .parse()
+        .expect("timestamp")
+}
+
+async fn a_waiting_parcel_is_held_longer_once(backend: Backend) {
+    let app = TestApp::new(backend).with_csv(SHOPS);
+    let merchant = app.token(Role::Merchant, "acme");
+    let id = reserve(&app, &merchant, "opera", "H-1").await;
+    let uri = format!("/v1/reservations/{id}/extend");
+    let not_yet = app.post(&uri, &merchant, json!({"days": 2})).await;
+    assert_eq!(not_yet.problem(409)["reason"], "not_waiting");
+    arrive(&app, "opera", id).await;
+    let before = expires_at(
+        app.get_as(&format!("/v1/reservations/{id}"), &merchant)
+            .await
+            .ok(),
+    );
+    for days in [json!(0), json!(8), json!(-1), json!("2"), json!(1.5)] {
+        let bad = app.post(&uri, &merchant, json!({ "days": days })).await;
+        assert_eq!(bad.problem(400)["parameter"], "days", "{days}");
+    }
+    let extended = app.post(&uri, &merchant, json!({"days": 3})).await;
+    assert_eq!(
+        expires_at(extended.ok()),
+        before + chrono::Duration::days(3)
+    );
+    assert_eq!(extended.body["hold_extended_days"], 3);
+    let twice = app.post(&uri, &merchant, json!({"days": 1})).await;
+    assert_eq!(twice.problem(409)["reason"], "already_extended");
+    app.post(
+        &uri,
+        &app.token(Role::Merchant, "rival"),
+        json!({"days": 1}),
+    )
+    .await
+    .problem(404);
+    assert_eq!(events(&app, "parcel.hold_extended")[0]["days"], 3);
+
+    // The sweep honours the new deadline.
+    let mut conn = app.state.network.conn().expect("conn");
+    let swept =
+        pudo::pickup::store::sweep(&mut conn, before + chrono::Duration::days(1)).expect("sweep");
+    assert_eq!(swept, 0);
+    drop(conn);
+
+    // Without days, the configured maximum (7) applies.
+    let other = reserve(&app, &merchant, "opera", "H-2").await;
+    arrive(&app, "opera", other).await;
+    let before = expires_at(
+        app.get_as(&format!("/v1/reservations/{other}"), &merchant)
+            .await
+            .ok(),
+    );
+    let default = post_empty(&app, &format!("/v1/reservations/{other}/extend"), &merchant).await;
+    assert_eq!(expires_at(default.ok()), before + chrono::Duration::days(7));
+
+    // Once its deadline has passed a parcel cannot be extended, swept or not.
+    let third = reserve(&app, &merchant, "opera", "H-3").await;
+    arrive(&app, "opera", third).await;
+    let late = chrono::Utc::now().naive_utc() + chrono::Duration::days(30);
+    let over = pudo::pickup::holds::extend(
+        &mut app.state.network.conn().expect("conn"),
+        "acme",
+        third,
+        1,
+        late,
+    );
+    assert!(
+        matches!(over, Err(pudo::pickup::PickupError::HoldOver)),
+        "{over:?}"
+    );
+    pudo::pickup::store::sweep(&mut app.state.network.conn().expect("conn"), late).expect("sweep");
+    let gone = app
+        .post(
+            &format!("/v1/reservations/{third}/extend"),
+            &merchant,
+            json!({}),
+        )
+        .await;
+    assert_eq!(gone.problem(409)["reason"], "not_waiting");
+}
+on_both_backends!(a_waiting_parcel_is_held_longer_once);
+
+// ---- Carrier tokens from the command line ----
+
+fn carrier_token_from_the_cli(backend: Backend) {
+    let db = crate::support::TestDb::new(backend);
+    let pudo = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_pudo"))
+            .args(args)
+            .env("DATABASE_URL", &db.url)
+            .env("PUDO_SEED", "none")
+            .env("RUST_LOG", "warn")
+            .output()
+            .expect("run pudo")
+    };
+    let out = pudo(&["token", "--role", "carrier", "--sub", "swift-couriers"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let token = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let keys = pudo::auth::Keys::load(
+        &mut db.pool().get().expect("conn"),
+        &pudo::auth::keys::JwtSource::Generated,
+        "pudo",
+        "pudo-api",
+    )
+    .expect("keys");
+    let claims = keys.verify(&token).expect("a valid token");
+    assert_eq!(
+        (claims.role, claims.sub.as_str(), claims.shop),
+        (Role::Carrier, "swift-couriers", None)
+    );
+    let bound = pudo(&["token", "--role", "carrier", "--shop", "sol"]);
+    assert!(!bound.status.success(), "a carrier token has no shop");
+}
+
+#[test]
+fn carrier_token_from_the_cli_sqlite() {
+    carrier_token_from_the_cli(Backend::Sqlite);
+}
+
+#[test]
+fn carrier_token_from_the_cli_postgres() {
+    carrier_token_from_the_cli(Backend::Postgres);
+}

@@ -99,6 +99,7 @@ pub fn state_for(network: Network) -> AppState {
         keys: Arc::new(keys),
         partner_token_ttl: chrono::Duration::minutes(60),
         hold: chrono::Duration::days(7),
+        hold_extension_max_days: 7,
     }
 }
 

@@ -1,0 +1,2 @@
+ALTER TABLE parcels DROP COLUMN hold_extended_days;
+ALTER TABLE parcels DROP COLUMN code_escrow;
