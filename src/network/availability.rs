@@ -145,8 +145,7 @@ pub fn room_order(a: &RoomKey, b: &RoomKey) -> Ordering {
 
 /// The shop's opening hours as text, or `None` when it is open around the clock.
 pub fn hours_text(shop: &IndexedShop) -> Option<String> {
-    let text = shop.hours.to_string();
-    (text != "24/7").then_some(text)
+    (!shop.hours.is_always()).then(|| shop.hours.text().to_owned())
 }
 
 #[cfg(test)]

@@ -26,9 +26,27 @@ pub struct HoursError {
 /// A weekly schedule: for each day from Monday, the minute ranges `[start, end)` it is open.
 ///
 /// `end` may exceed 1440 for a range running past midnight into the next day.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone)]
 pub struct WeeklyHours {
     days: [Vec<(u16, u16)>; 7],
+    /// The canonical text, made on first use: every search answer shows it, and schedules are
+    /// shared between the shops that have them, so each is formatted once.
+    text: std::sync::OnceLock<Box<str>>,
+}
+
+// Equality and hashing are the schedule's alone, never the cached text's.
+impl PartialEq for WeeklyHours {
+    fn eq(&self, other: &Self) -> bool {
+        self.days == other.days
+    }
+}
+
+impl Eq for WeeklyHours {}
+
+impl std::hash::Hash for WeeklyHours {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.days.hash(state);
+    }
 }
 
 impl WeeklyHours {
@@ -36,6 +54,7 @@ impl WeeklyHours {
     pub fn always() -> Self {
         Self {
             days: std::array::from_fn(|_| vec![(0, MINUTES_PER_DAY)]),
+            text: std::sync::OnceLock::new(),
         }
     }
 
@@ -72,7 +91,10 @@ impl WeeklyHours {
                 }
             }
         }
-        Ok(Self { days })
+        Ok(Self {
+            days,
+            text: std::sync::OnceLock::new(),
+        })
     }
 
     /// Whether the shop is open at `minute` (0..1440) of local `weekday` (0 = Monday).
@@ -99,10 +121,37 @@ pub fn local_weekday_minute(tz: Tz, at: DateTime<Utc>) -> (usize, u16) {
     (weekday, (local.hour() * 60 + local.minute()) as u16)
 }
 
+impl WeeklyHours {
+    /// The canonical text form (as stored in the database), formatted once per schedule.
+    pub fn text(&self) -> &str {
+        self.text.get_or_init(|| self.canonical().into_boxed_str())
+    }
+
+    /// Whether the shop is open every minute of every day.
+    pub fn is_always(&self) -> bool {
+        self.days
+            .iter()
+            .all(|d| d.as_slice() == [(0, MINUTES_PER_DAY)])
+    }
+
+    fn canonical(&self) -> String {
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = self.write_canonical(&mut out);
+        out
+    }
+}
+
 impl fmt::Display for WeeklyHours {
     /// The canonical text form, stored in the database.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if *self == Self::always() {
+        f.write_str(self.text())
+    }
+}
+
+impl WeeklyHours {
+    fn write_canonical(&self, f: &mut impl fmt::Write) -> fmt::Result {
+        if self.is_always() {
             return f.write_str("24/7");
         }
         let mut first = true;
