@@ -86,13 +86,13 @@ fn sku_text(v: &str) -> Result<String, String> {
 
 /// One pickup point in a search answer.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct PickupPoint {
+pub struct PickupPoint<'a> {
     /// pudo's shop id.
     pub id: i64,
     /// The partner's reference.
-    pub external_id: String,
+    pub external_id: &'a str,
     /// Display name.
-    pub name: String,
+    pub name: &'a str,
     /// Latitude, degrees.
     pub lat: f64,
     /// Longitude, degrees.
@@ -119,22 +119,22 @@ pub struct PickupPoint {
     pub open_at_arrival: Option<bool>,
     /// Weekly opening hours in the shop's time zone (OpenStreetMap syntax); null means open
     /// around the clock.
-    pub opening_hours: Option<String>,
+    pub opening_hours: Option<&'a str>,
     /// IANA time zone of `opening_hours`; null when the shop is open around the clock.
-    pub timezone: Option<String>,
+    pub timezone: Option<&'static str>,
     /// Whether the point holds received staged units of `stock_sku` (instant pickup); null
     /// when no `stock_sku` was given.
     pub in_stock: Option<bool>,
     /// What the point offers; today always `["pickup"]`.
-    pub services: Vec<String>,
+    pub services: &'static [&'static str],
 }
 
 /// A search answer.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct PickupPoints {
+pub struct PickupPoints<'a> {
     /// Nearest first, equal distances by id; with `rank=room`, selectable first, then by room
     /// score, distance and id.
-    pub items: Vec<PickupPoint>,
+    pub items: Vec<PickupPoint<'a>>,
 }
 
 /// One pickup point with its full record.
@@ -162,7 +162,7 @@ pub struct PickupPointDetail {
 pub async fn search(
     state: web::Data<AppState>,
     query: web::Query<Vec<(String, String)>>,
-) -> Result<web::Json<PickupPoints>, ApiError> {
+) -> Result<HttpResponse, ApiError> {
     let q = QueryParams::new(
         query.into_inner(),
         &[
@@ -240,24 +240,32 @@ pub async fn search(
             describe(&hit, a, holds, now)
         })
         .collect();
-    drop(index);
     if rank == Rank::Room {
         ranked.sort_by(|a, b| availability::room_order(&a.0, &b.0));
         ranked.truncate(limit);
     }
-    state.metrics.searches.inc();
-    Ok(web::Json(PickupPoints {
+    // Serialised while the index is held: the answer borrows names and hours from it instead
+    // of copying every string of every point.
+    let body = serde_json::to_vec(&PickupPoints {
         items: ranked.into_iter().map(|(_, point)| point).collect(),
-    }))
+    })
+    .map_err(|e| {
+        ApiError::Internal(anyhow::Error::new(e).context("serialising a search answer"))
+    })?;
+    drop(index);
+    state.metrics.searches.inc();
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .body(body))
 }
 
 /// A search hit as the customer sees it, with its key in the room order.
-fn describe(
-    hit: &Hit<'_>,
+fn describe<'a>(
+    hit: &Hit<'a>,
     a: availability::Availability,
     in_stock: Option<bool>,
     now: chrono::DateTime<Utc>,
-) -> (RoomKey, PickupPoint) {
+) -> (RoomKey, PickupPoint<'a>) {
     let shop = hit.shop;
     let free_slots = availability::free_slots(shop);
     let opening_hours = availability::hours_text(shop);
@@ -274,8 +282,8 @@ fn describe(
     };
     let point = PickupPoint {
         id: shop.id,
-        external_id: (*shop.external_id).to_owned(),
-        name: (*shop.name).to_owned(),
+        external_id: &shop.external_id,
+        name: &shop.name,
         lat: shop.latitude,
         lon: shop.longitude,
         distance_m: hit.distance_m,
@@ -287,12 +295,10 @@ fn describe(
         selectable: a.selectable,
         unavailable_reason: a.reason,
         open_at_arrival: a.open_at_arrival,
-        timezone: opening_hours
-            .as_ref()
-            .map(|_| shop.timezone.name().to_owned()),
+        timezone: opening_hours.as_ref().map(|_| shop.timezone.name()),
         opening_hours,
         in_stock,
-        services: vec!["pickup".to_owned()],
+        services: &["pickup"],
     };
     (key, point)
 }

@@ -144,8 +144,8 @@ pub fn room_order(a: &RoomKey, b: &RoomKey) -> Ordering {
 }
 
 /// The shop's opening hours as text, or `None` when it is open around the clock.
-pub fn hours_text(shop: &IndexedShop) -> Option<String> {
-    (!shop.hours.is_always()).then(|| shop.hours.text().to_owned())
+pub fn hours_text(shop: &IndexedShop) -> Option<&str> {
+    (!shop.hours.is_always()).then(|| shop.hours.text())
 }
 
 #[cfg(test)]
