@@ -97,3 +97,15 @@ pub fn unlisted(dir: &str, files: &[Embedded], extensions: &[&str]) -> Vec<Strin
         .filter(|name| !files.iter().any(|f| f.name == name))
         .collect()
 }
+
+/// Asserts what every embedding module promises of its list: each name once, the entry page
+/// first and HTML, and one ETag per file.
+#[cfg(test)]
+pub fn assert_well_listed(files: &[Embedded], etags: &[String]) {
+    let mut names: Vec<&str> = files.iter().map(|f| f.name).collect();
+    names.sort_unstable();
+    names.dedup();
+    assert_eq!(names.len(), files.len());
+    assert!(files[0].body.starts_with(b"<!doctype html>"));
+    assert_eq!(etags.len(), files.len());
+}
