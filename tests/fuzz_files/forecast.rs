@@ -2,8 +2,8 @@
 //! one bad field, a repeated (zone, SKU), a wrong field count, a wrong header or a foreign
 //! encoding is named by row and field; truncated, mutated and arbitrary bytes never panic.
 
-use crate::support::{config, csv_text, file_like_bytes, latin1, layout, names, utf16le};
-use crate::support::{well_formed, Layout};
+use crate::support::{byte_edits, config, csv_text, latin1, layout, names, noise_properties};
+use crate::support::{overwritten_and_cut, utf16le, well_formed, Layout};
 use h3o::{CellIndex, LatLng, Resolution};
 use proptest::prelude::*;
 use proptest::sample::Index;
@@ -282,28 +282,10 @@ proptest! {
     fn truncated_and_mutated_files_never_panic(
         f in file(8),
         cut in any::<Index>(),
-        edits in prop::collection::vec((any::<Index>(), any::<u8>()), 0..4),
+        edits in byte_edits(4),
     ) {
-        let mut bytes = f.text().into_bytes();
-        for (at, byte) in edits {
-            let i = at.index(bytes.len());
-            bytes[i] = byte;
-        }
-        bytes.truncate(cut.index(bytes.len() + 1));
-        check_any(&bytes)?;
+        check_any(&overwritten_and_cut(f.text().into_bytes(), &edits, cut))?;
     }
 }
 
-proptest! {
-    #![proptest_config(config(8))]
-
-    #[test]
-    fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..2048)) {
-        check_any(&bytes)?;
-    }
-
-    #[test]
-    fn forecast_like_bytes_never_panic(bytes in file_like_bytes(FORECAST_FRAGMENTS)) {
-        check_any(&bytes)?;
-    }
-}
+noise_properties!(check_any, FORECAST_FRAGMENTS);

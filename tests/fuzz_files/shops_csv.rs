@@ -3,7 +3,7 @@
 //! field; truncated, mutated and arbitrary bytes never panic.
 
 use crate::shop_gen::{bad_values, check_accepted, shops, GenShop};
-use crate::support::{config, csv_text, file_like_bytes, latin1, layout, names, utf16le};
+use crate::support::{config, csv_text, latin1, layout, names, noise_properties, utf16le};
 use crate::support::{well_formed, Layout};
 use proptest::prelude::*;
 use proptest::sample::Index;
@@ -314,16 +314,4 @@ proptest! {
     }
 }
 
-proptest! {
-    #![proptest_config(config(8))]
-
-    #[test]
-    fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..2048)) {
-        check_any(&bytes)?;
-    }
-
-    #[test]
-    fn csv_like_bytes_never_panic(bytes in file_like_bytes(CSV_FRAGMENTS)) {
-        check_any(&bytes)?;
-    }
-}
+noise_properties!(check_any, CSV_FRAGMENTS);

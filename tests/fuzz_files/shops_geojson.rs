@@ -5,7 +5,8 @@
 
 use crate::hours::BROKEN_RULES;
 use crate::shop_gen::{check_accepted, shops, GenShop};
-use crate::support::{config, file_like_bytes, latin1, names, utf16le, well_formed};
+use crate::support::{byte_edits, config, latin1, names, noise_properties, overwritten_and_cut};
+use crate::support::{utf16le, well_formed};
 use proptest::prelude::*;
 use proptest::sample::Index;
 use pudo::network::import::{parse, Format, Rejected};
@@ -342,28 +343,10 @@ proptest! {
     fn truncated_and_mutated_documents_never_panic(
         f in file(6),
         cut in any::<Index>(),
-        edits in prop::collection::vec((any::<Index>(), any::<u8>()), 0..4),
+        edits in byte_edits(4),
     ) {
-        let mut bytes = f.bytes(&f.document());
-        for (at, byte) in edits {
-            let i = at.index(bytes.len());
-            bytes[i] = byte;
-        }
-        bytes.truncate(cut.index(bytes.len() + 1));
-        check_any(&bytes)?;
+        check_any(&overwritten_and_cut(f.bytes(&f.document()), &edits, cut))?;
     }
 }
 
-proptest! {
-    #![proptest_config(config(8))]
-
-    #[test]
-    fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..2048)) {
-        check_any(&bytes)?;
-    }
-
-    #[test]
-    fn json_like_bytes_never_panic(bytes in file_like_bytes(JSON_FRAGMENTS)) {
-        check_any(&bytes)?;
-    }
-}
+noise_properties!(check_any, JSON_FRAGMENTS);

@@ -2,6 +2,7 @@
 //! ways real files are written, and foreign encodings.
 
 use proptest::prelude::*;
+use proptest::sample::Index;
 use proptest::test_runner::Config;
 use pudo::network::import::{Rejected, MAX_ERRORS};
 
@@ -151,3 +152,45 @@ pub fn file_like_bytes(fragments: &'static [&'static str]) -> impl Strategy<Valu
     ];
     prop::collection::vec(piece, 0..120).prop_map(|pieces| pieces.concat())
 }
+
+/// Up to `max - 1` single-byte overwrites, each at a chosen place of a file.
+pub fn byte_edits(max: usize) -> impl Strategy<Value = Vec<(Index, u8)>> {
+    prop::collection::vec((any::<Index>(), any::<u8>()), 0..max)
+}
+
+/// `bytes` with every edit applied and then cut at `cut`: a damaged copy of a valid file, the
+/// kind a failed upload or a careless hand edit leaves behind.
+pub fn overwritten_and_cut(mut bytes: Vec<u8>, edits: &[(Index, u8)], cut: Index) -> Vec<u8> {
+    if !bytes.is_empty() {
+        for (at, byte) in edits {
+            let i = at.index(bytes.len());
+            bytes[i] = *byte;
+        }
+    }
+    bytes.truncate(cut.index(bytes.len() + 1));
+    bytes
+}
+
+/// The two noise properties every file parser gets, with `$check` (a function taking `&[u8]`
+/// and returning `Result<_, TestCaseError>`) judging each answer: arbitrary bytes, and bytes
+/// assembled from `$fragments` of the format so that more of them reach past the first check.
+macro_rules! noise_properties {
+    ($check:path, $fragments:expr) => {
+        proptest! {
+            #![proptest_config($crate::support::config(8))]
+
+            #[test]
+            fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..2048)) {
+                $check(&bytes)?;
+            }
+
+            #[test]
+            fn format_like_bytes_never_panic(
+                bytes in $crate::support::file_like_bytes($fragments),
+            ) {
+                $check(&bytes)?;
+            }
+        }
+    };
+}
+pub(crate) use noise_properties;
