@@ -19,9 +19,9 @@ pub const JSON_LIMIT: usize = 64 * 1024;
 
 /// The 413 for a body over `limit` bytes; `setting` names what sets the limit, if anything.
 pub fn too_large(limit: usize, setting: Option<&str>) -> ApiError {
-    let size = if limit % (1024 * 1024) == 0 {
+    let size = if limit.is_multiple_of(1024 * 1024) {
         format!("{} MiB", limit / (1024 * 1024))
-    } else if limit % 1024 == 0 {
+    } else if limit.is_multiple_of(1024) {
         format!("{} KiB", limit / 1024)
     } else {
         format!("{limit} bytes")

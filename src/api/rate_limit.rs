@@ -43,7 +43,10 @@ impl RateLimit {
         let ip = self.client_ip(req);
         let verdict = self.limiter.check_key(&ip);
         // Keep memory bounded under many distinct clients: drop the ones back at full allowance.
-        if self.checks.fetch_add(1, Ordering::Relaxed) % 1024 == 0
+        if self
+            .checks
+            .fetch_add(1, Ordering::Relaxed)
+            .is_multiple_of(1024)
             && self.limiter.len() > FORGET_PAST_KEYS
         {
             self.limiter.retain_recent();
