@@ -31,13 +31,14 @@ fn capture() -> Captured {
         .get_or_init(|| {
             let captured = Captured(Arc::new(Mutex::new(Vec::new())));
             let writer = captured.clone();
-            let subscriber = tracing_subscriber::fmt()
+            // Like `telemetry::init`, this also routes the `log` records of dependencies
+            // (actix-web, ureq, r2d2) into tracing, so they are checked too.
+            tracing_subscriber::fmt()
                 .with_max_level(tracing::Level::TRACE)
                 .with_span_events(FmtSpan::NEW | FmtSpan::CLOSE)
                 .with_ansi(false)
                 .with_writer(move || writer.clone())
-                .finish();
-            tracing::subscriber::set_global_default(subscriber)
+                .try_init()
                 .expect("the log test owns the test binary's global subscriber");
             captured
         })
