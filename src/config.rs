@@ -33,6 +33,54 @@ pub struct Settings {
     pub sweep_every: Duration,
     /// `PUDO_WEBHOOK_POLL_MS`: how often the outbox is checked for events to deliver (default 1000).
     pub webhook_poll: Duration,
+    /// The per-IP limit of `POST /v1/auth/token`.
+    pub token_rate: TokenRateSettings,
+}
+
+/// The per-IP rate limit of the token endpoint.
+#[derive(Debug, Clone)]
+pub struct TokenRateSettings {
+    /// `PUDO_TOKEN_RATE_PER_MIN`: requests a minute per client IP (default 30).
+    pub per_minute: u32,
+    /// `PUDO_TOKEN_BURST`: requests a client IP may make at once (default 10).
+    pub burst: u32,
+    /// `PUDO_TRUSTED_PROXIES`: proxies (addresses or CIDR ranges, comma-separated) whose
+    /// `X-Forwarded-For` names the client; default none, so the header is ignored.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+}
+
+impl TokenRateSettings {
+    /// Reads the token rate limit settings from the environment.
+    pub fn from_environment() -> Result<Self, ConfigError> {
+        let per_minute: u32 = var_parsed("PUDO_TOKEN_RATE_PER_MIN", 30)?;
+        let burst: u32 = var_parsed("PUDO_TOKEN_BURST", 10)?;
+        for (name, value) in [
+            ("PUDO_TOKEN_RATE_PER_MIN", per_minute),
+            ("PUDO_TOKEN_BURST", burst),
+        ] {
+            if !(1..=100_000).contains(&value) {
+                return Err(ConfigError::Invalid {
+                    name,
+                    value: value.to_string(),
+                    reason: "must be between 1 and 100000".into(),
+                });
+            }
+        }
+        let proxies = var("PUDO_TRUSTED_PROXIES").unwrap_or_default();
+        let trusted_proxies =
+            crate::api::rate_limit::parse_trusted_proxies(&proxies).map_err(|reason| {
+                ConfigError::Invalid {
+                    name: "PUDO_TRUSTED_PROXIES",
+                    value: proxies.clone(),
+                    reason,
+                }
+            })?;
+        Ok(Self {
+            per_minute,
+            burst,
+            trusted_proxies,
+        })
+    }
 }
 
 /// Where tokens come from and what they say.
@@ -178,6 +226,7 @@ impl Settings {
         let webhook_ms: u64 = var_parsed("PUDO_WEBHOOK_POLL_MS", 1000)?;
         let settings = Self {
             auth: AuthSettings::from_environment()?,
+            token_rate: TokenRateSettings::from_environment()?,
             hold: chrono::Duration::days(hold_days),
             hold_extension_max_days: extension_days,
             sweep_every: Duration::from_secs(sweep_secs.max(1)),

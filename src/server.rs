@@ -79,6 +79,11 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         partner_token_ttl: settings.auth.partner_token_ttl,
         hold: settings.hold,
         hold_extension_max_days: settings.hold_extension_max_days,
+        token_rate_limit: Arc::new(api::rate_limit::RateLimit::new(
+            settings.token_rate.per_minute,
+            settings.token_rate.burst,
+            settings.token_rate.trusted_proxies.clone(),
+        )),
     };
     let server = HttpServer::new(move || api::app(state.clone()))
         .workers(settings.workers)

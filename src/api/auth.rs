@@ -83,14 +83,19 @@ pub struct TokenResponse {
     request_body = TokenRequest,
     responses(
         (status = 200, body = TokenResponse),
+        (status = 400, description = "The body is not a token request", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Unknown shop or wrong key", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The body is over 64 KiB", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many requests from this address (`PUDO_TOKEN_RATE_PER_MIN`); see `Retry-After`", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/auth/token")]
 pub async fn token(
     state: web::Data<AppState>,
+    req: HttpRequest,
     body: web::Json<TokenRequest>,
 ) -> Result<web::Json<TokenResponse>, ApiError> {
+    state.token_rate_limit.check(&req)?;
     let TokenRequest { shop, api_key } = body.into_inner();
     let sub = format!("shop:{shop}");
     let shop_id = with_conn(&state, move |conn| {

@@ -4,6 +4,7 @@
 //! touches the database), map the result. Every error leaves as `application/problem+json`.
 
 pub mod auth;
+pub mod body;
 pub mod cells;
 pub mod cors;
 pub mod embedded;
@@ -15,6 +16,7 @@ pub mod params;
 pub mod partner;
 pub mod partner_app;
 pub mod pickup_points;
+pub mod rate_limit;
 pub mod shops;
 pub mod staging;
 pub mod widget;
@@ -42,6 +44,8 @@ pub struct AppState {
     pub hold: chrono::Duration,
     /// Most days (and the default) a merchant may extend a waiting parcel's hold by, once.
     pub hold_extension_max_days: i64,
+    /// Per-IP limit of `POST /v1/auth/token`.
+    pub token_rate_limit: Arc<rate_limit::RateLimit>,
 }
 
 /// The OpenAPI 3 document of every route.
@@ -121,7 +125,6 @@ impl utoipa::Modify for BearerAuth {
 /// Registers every route; used by `serve` and by the tests.
 pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg: &mut web::ServiceConfig| {
-        let max_upload = state.max_upload_bytes;
         cfg.app_data(web::Data::new(state))
             .app_data(web::QueryConfig::default().error_handler(|e, _| {
                 ApiError::BadRequest(format!("the query string cannot be read: {e}")).into()
@@ -129,13 +132,12 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
             .app_data(web::PathConfig::default().error_handler(|e, _| {
                 ApiError::bad_parameter("id", format!("the path is invalid: {e}")).into()
             }))
-            .app_data(web::PayloadConfig::new(max_upload))
+            // Raw bodies default to the JSON limit; file uploads read theirs with body::Upload.
+            .app_data(web::PayloadConfig::new(body::JSON_LIMIT))
             .app_data(
                 web::JsonConfig::default()
-                    .limit(64 * 1024)
-                    .error_handler(|e, _| {
-                        ApiError::BadRequest(format!("the JSON body is invalid: {e}")).into()
-                    }),
+                    .limit(body::JSON_LIMIT)
+                    .error_handler(|e, _| body::json_error(e).into()),
             )
             .service(
                 web::scope("/v1")
@@ -221,7 +223,7 @@ pub fn problem_for_bare_errors<B: MessageBody + 'static>(
     let status = res.status();
     let detail = match status.as_u16() {
         405 => "this method is not allowed on this route".to_owned(),
-        413 => "the request body is larger than allowed (PUDO_MAX_UPLOAD_MB)".to_owned(),
+        413 => body::too_large(body::JSON_LIMIT, None).to_string(),
         _ => status.canonical_reason().unwrap_or("error").to_owned(),
     };
     let problem = crate::error::Problem {

@@ -3,6 +3,7 @@
 //! cannot take to the nearest point with room.
 
 use super::auth::Bearer;
+use super::body::SmallBody;
 use super::{with_conn, AppState};
 use crate::auth::Role;
 use crate::error::{ApiError, Problem};
@@ -145,7 +146,7 @@ pub async fn move_reservation(
     state: web::Data<AppState>,
     auth: Bearer,
     id: web::Path<i64>,
-    body: web::Bytes,
+    SmallBody(body): SmallBody,
 ) -> Result<web::Json<Parcel>, ApiError> {
     let merchant = auth.require(&[Role::Merchant, Role::Admin])?.sub.clone();
     let body = fields(&body, &["pickup_point_id"])?;
@@ -194,7 +195,7 @@ pub async fn extend(
     state: web::Data<AppState>,
     auth: Bearer,
     id: web::Path<i64>,
-    body: web::Bytes,
+    SmallBody(body): SmallBody,
 ) -> Result<web::Json<Parcel>, ApiError> {
     let merchant = auth.require(&[Role::Merchant, Role::Admin])?.sub.clone();
     let body = fields(&body, &["days"])?;
@@ -325,7 +326,7 @@ pub async fn partner_redirect(
     state: web::Data<AppState>,
     auth: Bearer,
     id: web::Path<i64>,
-    body: web::Bytes,
+    SmallBody(body): SmallBody,
 ) -> Result<web::Json<Redirected>, ApiError> {
     let shop = auth.0.partner_shop()?;
     redirect(&state, Redirector::Partner(shop), id.into_inner(), &body).await
@@ -363,7 +364,7 @@ pub async fn carrier_redirect(
     state: web::Data<AppState>,
     auth: Bearer,
     id: web::Path<i64>,
-    body: web::Bytes,
+    SmallBody(body): SmallBody,
 ) -> Result<web::Json<Redirected>, ApiError> {
     auth.require(&[Role::Carrier, Role::Admin])?;
     redirect(&state, Redirector::Carrier, id.into_inner(), &body).await

@@ -1,6 +1,7 @@
 //! Planners' bulk import of the shop network.
 
 use super::auth::Bearer;
+use super::body::Upload;
 use super::{blocking, AppState};
 use crate::auth::Role;
 use crate::error::{ApiError, Problem};
@@ -33,7 +34,7 @@ pub async fn import(
     state: web::Data<AppState>,
     auth: Bearer,
     req: HttpRequest,
-    body: web::Bytes,
+    Upload(body): Upload,
 ) -> Result<web::Json<UpsertSummary>, ApiError> {
     auth.require(&[Role::Planner, Role::Admin])?;
     let content_type = req

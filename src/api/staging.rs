@@ -1,6 +1,7 @@
 //! Planners' staging for peak events, and the partners' side of it (manifests, receipts).
 
 use super::auth::Bearer;
+use super::body::{OptionalJson, Upload};
 use super::{with_conn, AppState};
 use crate::auth::Role;
 use crate::error::{ApiError, Problem};
@@ -115,7 +116,7 @@ pub async fn upload_forecast(
     state: web::Data<AppState>,
     auth: Bearer,
     id: web::Path<i64>,
-    body: web::Bytes,
+    Upload(body): Upload,
 ) -> Result<web::Json<ForecastSummary>, ApiError> {
     auth.require(PLANNERS)?;
     let id = id.into_inner();
@@ -215,13 +216,10 @@ pub async fn create_plan(
     state: web::Data<AppState>,
     auth: Bearer,
     id: web::Path<i64>,
-    body: Option<web::Json<PlanRequest>>,
+    OptionalJson(body): OptionalJson<PlanRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let sub = auth.require(PLANNERS)?.sub.clone();
-    let (id, body) = (
-        id.into_inner(),
-        body.map(web::Json::into_inner).unwrap_or_default(),
-    );
+    let (id, body) = (id.into_inner(), body.unwrap_or_default());
     let defaults = Params::default();
     let params = Params {
         radius_km: body.radius_km.unwrap_or(defaults.radius_km),
@@ -368,13 +366,10 @@ pub async fn receipt(
     state: web::Data<AppState>,
     auth: Bearer,
     id: web::Path<i64>,
-    body: Option<web::Json<Receipt>>,
+    OptionalJson(body): OptionalJson<Receipt>,
 ) -> Result<web::Json<ShopManifest>, ApiError> {
     let shop = auth.0.partner_shop()?;
-    let (id, body) = (
-        id.into_inner(),
-        body.map(web::Json::into_inner).unwrap_or_default(),
-    );
+    let (id, body) = (id.into_inner(), body.unwrap_or_default());
     let manifest = with_conn(&state, move |conn| {
         Ok(store::receive(
             conn,

@@ -2,6 +2,10 @@
 //!
 //! Keys are 256 random bits, so a plain SHA-256 is enough: there is nothing to brute-force
 //! that a slow password hash would protect.
+//!
+//! The row is looked up by the shop's external id (public), never by the key or its hash, and
+//! the hashes are compared in constant time (`subtle`), so response time tells nothing about
+//! how much of a guessed key was right. The hash is computed whether or not the shop exists.
 
 use super::AuthError;
 use crate::db::schema::{shop_api_keys, shops};
@@ -10,6 +14,7 @@ use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use diesel::prelude::*;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
 
 /// Creates or replaces a shop's API key; returns the shop id and the key (shown once).
 pub fn rotate(conn: &mut DbConn, external_id: &str) -> Result<Option<(i64, String)>, AuthError> {
@@ -47,8 +52,9 @@ pub fn verify(conn: &mut DbConn, external_id: &str, key: &str) -> Result<i64, Au
         .select((shops::id, shop_api_keys::key_hash))
         .first(conn)
         .optional()?;
+    let given = hash(key);
     match row {
-        Some((id, stored)) if constant_time_eq(stored.as_bytes(), hash(key).as_bytes()) => Ok(id),
+        Some((id, stored)) if bool::from(stored.as_bytes().ct_eq(given.as_bytes())) => Ok(id),
         _ => Err(AuthError::BadApiKey),
     }
 }
@@ -58,8 +64,4 @@ fn hash(key: &str) -> String {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

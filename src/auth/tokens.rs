@@ -1,9 +1,24 @@
 //! Bearer tokens: claims, roles, issuing and verifying.
+//!
+//! Verification is strict because pudo is the only issuer: the algorithm is pinned to the
+//! service's own (HS256 or EdDSA, never taken from the token), the header may carry only `alg`
+//! and `typ: JWT` (so `kid`, `jku`, `x5u`, `jwk`, `crit` … are refused rather than ignored:
+//! no key is ever looked up from a token), the token is at most [`MAX_TOKEN_BYTES`] long, and
+//! `exp`, `nbf` and `iat` are checked with [`CLOCK_LEEWAY_SECS`] of clock skew.
 
 use super::{AuthError, Keys};
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use utoipa::ToSchema;
+
+/// Clock skew tolerated between the issuer and this instance, in seconds: a token is accepted
+/// up to this long after `exp`, and with `nbf` or `iat` up to this far in the future.
+pub const CLOCK_LEEWAY_SECS: u64 = 30;
+
+/// Longest token accepted, in bytes; pudo's own are about 300. Anything longer is refused
+/// before it is decoded.
+pub const MAX_TOKEN_BYTES: usize = 4096;
 
 /// What a token's holder is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, clap::ValueEnum)]
@@ -111,22 +126,64 @@ impl Keys {
         .map_err(|e| AuthError::Config(format!("cannot sign a token: {e}")))
     }
 
-    /// Checks signature, algorithm, issuer, audience and expiry; returns the claims.
+    /// Checks size, header, signature, algorithm, issuer, audience and times; returns the
+    /// claims.
     pub fn verify(&self, token: &str) -> Result<Claims, AuthError> {
+        if token.len() > MAX_TOKEN_BYTES {
+            return Err(AuthError::Invalid(format!(
+                "the token is longer than {MAX_TOKEN_BYTES} bytes"
+            )));
+        }
+        self.check_header(token)?;
         let mut validation = jsonwebtoken::Validation::new(self.algorithm());
         validation.set_issuer(&[&self.issuer]);
         validation.set_audience(&[&self.audience]);
         validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
-        validation.leeway = 30;
+        validation.validate_nbf = true;
+        validation.leeway = CLOCK_LEEWAY_SECS;
         let data = jsonwebtoken::decode::<Claims>(token, self.decoding_key(), &validation)
             .map_err(|e| AuthError::Invalid(e.to_string()))?;
         let claims = data.claims;
+        let now = chrono::Utc::now().timestamp();
+        if claims.iat > now + CLOCK_LEEWAY_SECS as i64 {
+            return Err(AuthError::Invalid(
+                "the token is issued in the future (iat)".into(),
+            ));
+        }
         if (claims.role == Role::Partner) != claims.shop.is_some() {
             return Err(AuthError::Invalid(
                 "the shop claim does not fit the role".into(),
             ));
         }
         Ok(claims)
+    }
+
+    /// Refuses any header but `{"alg": <the service's algorithm>, "typ": "JWT"}`.
+    fn check_header(&self, token: &str) -> Result<(), AuthError> {
+        let malformed = || AuthError::Invalid("the token is malformed".into());
+        let encoded = token.split('.').next().ok_or_else(malformed)?;
+        let bytes = URL_SAFE_NO_PAD
+            .decode(encoded.as_bytes())
+            .map_err(|_| malformed())?;
+        let header: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_slice(&bytes).map_err(|_| malformed())?;
+        if let Some(field) = header.keys().find(|k| !matches!(k.as_str(), "alg" | "typ")) {
+            return Err(AuthError::Invalid(format!(
+                "the token header field {field:?} is not accepted"
+            )));
+        }
+        let expected = serde_json::to_value(self.algorithm()).map_err(|_| malformed())?;
+        if header.get("alg") != Some(&expected) {
+            return Err(AuthError::Invalid(format!(
+                "the token algorithm must be {expected}"
+            )));
+        }
+        if header.get("typ").and_then(|t| t.as_str()) != Some("JWT") {
+            return Err(AuthError::Invalid(
+                "the token type (typ) must be JWT".into(),
+            ));
+        }
+        Ok(())
     }
 }
 

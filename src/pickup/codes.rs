@@ -75,7 +75,8 @@ pub fn unseal(key: &[u8; 32], sealed: &str) -> Option<String> {
     String::from_utf8(plain).ok()
 }
 
-/// HMAC-SHA256 of a webhook body, as sent in `Pudo-Signature` (hex).
+/// HMAC-SHA256 of a webhook body, as sent in `Pudo-Signature` (hex). pudo only signs: the
+/// webhook secret is never compared with anything here (merchants verify, in constant time).
 pub fn sign(secret: &str, timestamp: i64, body: &[u8]) -> String {
     let mut mac =
         <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes()).unwrap_or_else(|_| unreachable!());

@@ -567,6 +567,9 @@ fn attempt(
         return wrong_or_limited(conn, shop_id, window_start, now);
     };
     let hash = codes::hash(data_key, shop_id, &code);
+    // Looking the code up by its keyed hash in SQL is not a timing leak worth closing: the
+    // index compares HMACs under the service's data key, which a guesser cannot compute, so
+    // how far a comparison got says nothing about the code; guesses are bounded per shop.
     // The parcels the code names and the shop's recent wrong codes in one statement: this is
     // the hot path of a peak evening, and every round trip counts. It runs after the shop's
     // row is locked, so the count includes every wrong code committed before.

@@ -9,6 +9,7 @@ mod ops;
 mod pickup;
 mod processes;
 mod search;
+mod security;
 mod staging;
 mod support;
 mod webhook_sink;

@@ -50,6 +50,8 @@ export PUDO_BIND="127.0.0.1:$PORT"
 export RUST_LOG=warn
 export PUDO_JWT_SECRET="pudo-e2e-tests-fixed-jwt-secret-0123456789"
 export PUDO_WEBHOOK_POLL_MS=60000
+# Every browser of the suite signs in from 127.0.0.1: lift the per-IP token rate limit.
+export PUDO_TOKEN_RATE_PER_MIN=6000 PUDO_TOKEN_BURST=1000
 URL="http://127.0.0.1:$PORT"
 
 echo "== pudo serve on $URL (database in $WORK)"
