@@ -116,8 +116,9 @@ pub fn statements_command(
             StatementFormat::Csv => statement::to_csv(&s),
         };
         match out {
-            Some(path) => std::fs::write(path, text)
-                .with_context(|| format!("writing {}", path.display()))?,
+            Some(path) => {
+                std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?
+            }
             None => println!("{}", text.trim_end()),
         }
         return Ok(());

@@ -292,7 +292,9 @@ impl From<crate::pickup::PickupError> for ApiError {
                 detail,
             },
             P::CodeExpired | P::DropoffCodeExpired => Self::Gone(detail),
-            P::ReturnNotFound(_) | P::ReturnsNotHere(_) | P::UnknownDropoffCode => Self::NotFound(detail),
+            P::ReturnNotFound(_) | P::ReturnsNotHere(_) | P::UnknownDropoffCode => {
+                Self::NotFound(detail)
+            }
             P::ReturnOrderRefConflict(_) => Self::Conflict {
                 reason: "order_ref_in_use",
                 detail,

@@ -67,12 +67,13 @@ pub async fn set_fees(
         effective_from,
         fees: new,
     } = body.into_inner();
-    let from = chrono::NaiveDate::parse_from_str(effective_from.trim(), "%Y-%m-%d").map_err(|_| {
-        ApiError::bad_parameter(
-            "effective_from",
-            format!("effective_from: {effective_from:?} is not a date written YYYY-MM-DD"),
-        )
-    })?;
+    let from =
+        chrono::NaiveDate::parse_from_str(effective_from.trim(), "%Y-%m-%d").map_err(|_| {
+            ApiError::bad_parameter(
+                "effective_from",
+                format!("effective_from: {effective_from:?} is not a date written YYYY-MM-DD"),
+            )
+        })?;
     let items = with_conn(&state, move |conn| {
         let now = Utc::now().naive_utc();
         Ok(fees::set(conn, from, &new, &actor, now.date(), now)?)

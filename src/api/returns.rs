@@ -71,7 +71,12 @@ pub async fn register(
             data_key: keys.data_key(),
             hold: chrono::Duration::days(DROPOFF_CODE_DAYS),
         };
-        Ok(returns::register(conn, &r, &issuer, Utc::now().naive_utc())?)
+        Ok(returns::register(
+            conn,
+            &r,
+            &issuer,
+            Utc::now().naive_utc(),
+        )?)
     })
     .await?;
     Ok(if created {

@@ -97,24 +97,33 @@ pub fn lines(
     shop_id: i64,
     month: super::Month,
 ) -> QueryResult<Vec<super::statement::Line>> {
-    let rows: Vec<(i64, NaiveDateTime, String, String, i64, i32, i64, i64, String)> =
-        ledger::table
-            .filter(ledger::shop_id.eq(shop_id))
-            .filter(ledger::occurred_at.ge(month.start()))
-            .filter(ledger::occurred_at.lt(month.end()))
-            .select((
-                ledger::id,
-                ledger::occurred_at,
-                ledger::kind,
-                ledger::event_key,
-                ledger::subject_id,
-                ledger::quantity,
-                ledger::unit_amount_minor,
-                ledger::amount_minor,
-                ledger::currency,
-            ))
-            .order((ledger::occurred_at, ledger::id))
-            .load(conn)?;
+    let rows: Vec<(
+        i64,
+        NaiveDateTime,
+        String,
+        String,
+        i64,
+        i32,
+        i64,
+        i64,
+        String,
+    )> = ledger::table
+        .filter(ledger::shop_id.eq(shop_id))
+        .filter(ledger::occurred_at.ge(month.start()))
+        .filter(ledger::occurred_at.lt(month.end()))
+        .select((
+            ledger::id,
+            ledger::occurred_at,
+            ledger::kind,
+            ledger::event_key,
+            ledger::subject_id,
+            ledger::quantity,
+            ledger::unit_amount_minor,
+            ledger::amount_minor,
+            ledger::currency,
+        ))
+        .order((ledger::occurred_at, ledger::id))
+        .load(conn)?;
     Ok(rows
         .into_iter()
         .map(

@@ -52,7 +52,16 @@ pub struct NewFee {
     pub currency: String,
 }
 
-type FeeRow = (i64, String, Option<i64>, i64, String, NaiveDate, String, NaiveDateTime);
+type FeeRow = (
+    i64,
+    String,
+    Option<i64>,
+    i64,
+    String,
+    NaiveDate,
+    String,
+    NaiveDateTime,
+);
 
 fn columns() -> (
     fee_schedule::id,

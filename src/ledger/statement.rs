@@ -248,7 +248,15 @@ mod tests {
         let kinds: Vec<(FeeKind, &str, i64, i64, i64)> = s
             .totals
             .iter()
-            .map(|t| (t.kind, t.currency.as_str(), t.events, t.quantity, t.amount_minor))
+            .map(|t| {
+                (
+                    t.kind,
+                    t.currency.as_str(),
+                    t.events,
+                    t.quantity,
+                    t.amount_minor,
+                )
+            })
             .collect();
         assert_eq!(
             kinds,

@@ -54,7 +54,10 @@ pub fn dropoff_hash(key: &[u8; 32], shop_id: i64, code: &str) -> String {
 }
 
 fn keyed_hash(key: &[u8; 32], domain: &[u8], shop_id: i64, code: &str) -> String {
-    hex(&mac(key, &[domain, &shop_id.to_be_bytes(), code.as_bytes()]))
+    hex(&mac(
+        key,
+        &[domain, &shop_id.to_be_bytes(), code.as_bytes()],
+    ))
 }
 
 /// Encrypts a secret (a code, a webhook secret) for storage; base64 of nonce and ciphertext.
@@ -128,7 +131,10 @@ mod tests {
         assert_ne!(hash(&k, 1, "12345678"), hash(&[2u8; 32], 1, "12345678"));
         assert!(!hash(&k, 1, "12345678").contains("12345678"));
         assert_ne!(hash(&k, 1, "12345678"), dropoff_hash(&k, 1, "12345678"));
-        assert_ne!(dropoff_hash(&k, 1, "12345678"), dropoff_hash(&k, 2, "12345678"));
+        assert_ne!(
+            dropoff_hash(&k, 1, "12345678"),
+            dropoff_hash(&k, 2, "12345678")
+        );
     }
 
     #[test]

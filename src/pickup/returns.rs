@@ -20,7 +20,7 @@ use crate::db::DbConn;
 use crate::ledger::book::{self, PaidEvent};
 use crate::ledger::FeeKind;
 use crate::network::ShopStatus;
-use chrono::{Duration, NaiveDateTime};
+use chrono::{Duration, NaiveDateTime, SubsecRound};
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DbErr};
 use serde::Serialize;
@@ -138,7 +138,11 @@ pub struct NewReturn<'a> {
     pub sku: Option<&'a str>,
 }
 
-fn find_order(conn: &mut DbConn, merchant: &str, order_ref: &str) -> QueryResult<Option<ReturnRow>> {
+fn find_order(
+    conn: &mut DbConn,
+    merchant: &str,
+    order_ref: &str,
+) -> QueryResult<Option<ReturnRow>> {
     returns::table
         .filter(returns::merchant.eq(merchant))
         .filter(returns::order_ref.eq(order_ref))
@@ -328,6 +332,8 @@ pub fn dropoff(
     typed_code: &str,
     now: NaiveDateTime,
 ) -> Result<Dropoff, PickupError> {
+    // Stored times have microseconds (PostgreSQL): answer the time a replay will read back.
+    let now = now.trunc_subsecs(6);
     let outcome = conn.transaction(|conn| -> Result<Outcome, PickupError> {
         let region = lock_shop(conn, shop_id)?;
         let outcome = attempt(conn, data_key, shop_id, typed_code, now)?;
@@ -411,7 +417,14 @@ fn attempt(
                 .execute(conn)?;
             book::record(
                 conn,
-                &PaidEvent::one(FeeKind::Dropoff, "dropoff", shop_id, row.region, row.id, now),
+                &PaidEvent::one(
+                    FeeKind::Dropoff,
+                    "dropoff",
+                    shop_id,
+                    row.region,
+                    row.id,
+                    now,
+                ),
             )?;
             let mut view = row.view();
             view.state = ReturnState::DroppedOff;

@@ -660,7 +660,14 @@ fn attempt(
             release_slot(conn, shop_id, now)?;
             book::record(
                 conn,
-                &PaidEvent::one(FeeKind::Handover, "handover", shop_id, row.region, row.id, now),
+                &PaidEvent::one(
+                    FeeKind::Handover,
+                    "handover",
+                    shop_id,
+                    row.region,
+                    row.id,
+                    now,
+                ),
             )?;
             let done = handover(row, now, false);
             let mut view = row.view();
