@@ -97,52 +97,43 @@ pub fn lines(
     shop_id: i64,
     month: super::Month,
 ) -> QueryResult<Vec<super::statement::Line>> {
-    let rows: Vec<(
-        i64,
-        NaiveDateTime,
-        String,
-        String,
-        i64,
-        i32,
-        i64,
-        i64,
-        String,
-    )> = ledger::table
+    let rows: Vec<LineRow> = ledger::table
         .filter(ledger::shop_id.eq(shop_id))
         .filter(ledger::occurred_at.ge(month.start()))
         .filter(ledger::occurred_at.lt(month.end()))
-        .select((
-            ledger::id,
-            ledger::occurred_at,
-            ledger::kind,
-            ledger::event_key,
-            ledger::subject_id,
-            ledger::quantity,
-            ledger::unit_amount_minor,
-            ledger::amount_minor,
-            ledger::currency,
-        ))
+        .select(LineRow::as_select())
         .order((ledger::occurred_at, ledger::id))
         .load(conn)?;
     Ok(rows
         .into_iter()
-        .map(
-            |(id, occurred_at, kind, event_key, subject_id, quantity, unit, amount, currency)| {
-                super::statement::Line {
-                    id,
-                    occurred_at,
-                    // The column's check constraint admits only known kinds.
-                    kind: kind.parse().unwrap_or(FeeKind::Handover),
-                    event_key,
-                    subject_id,
-                    quantity,
-                    unit_amount_minor: unit,
-                    amount_minor: amount,
-                    currency,
-                }
-            },
-        )
+        .map(|r| super::statement::Line {
+            id: r.id,
+            occurred_at: r.occurred_at,
+            // The column's check constraint admits only known kinds.
+            kind: r.kind.parse().unwrap_or(FeeKind::Handover),
+            event_key: r.event_key,
+            subject_id: r.subject_id,
+            quantity: r.quantity,
+            unit_amount_minor: r.unit_amount_minor,
+            amount_minor: r.amount_minor,
+            currency: r.currency,
+        })
         .collect())
+}
+
+/// The columns of a ledger row a statement shows.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = ledger)]
+struct LineRow {
+    id: i64,
+    occurred_at: NaiveDateTime,
+    kind: String,
+    event_key: String,
+    subject_id: i64,
+    quantity: i32,
+    unit_amount_minor: i64,
+    amount_minor: i64,
+    currency: String,
 }
 
 /// A shop's statement for a month.
