@@ -144,7 +144,7 @@ pub async fn dropoff(
     let shop_id = auth.0.partner_shop()?;
     let actor = auth.0.sub.clone();
     let (code, keys) = (body.into_inner().code, state.keys.clone());
-    let done = with_conn(&state, move |conn| {
+    let result = with_conn(&state, move |conn| {
         Ok(returns::dropoff(
             conn,
             keys.data_key(),
@@ -154,8 +154,18 @@ pub async fn dropoff(
             Utc::now().naive_utc(),
         )?)
     })
-    .await?;
-    Ok(web::Json(done))
+    .await;
+    state
+        .metrics
+        .returns
+        .with_label_values(&[match &result {
+            Ok(d) if d.replay => "replay",
+            Ok(_) => "dropped_off",
+            Err(ApiError::TooManyRequests { .. }) => "rate_limited",
+            Err(_) => "refused",
+        }])
+        .inc();
+    Ok(web::Json(result?))
 }
 
 /// Returns waiting at the shop.
@@ -218,5 +228,10 @@ pub async fn collect(
         )?)
     })
     .await?;
+    state
+        .metrics
+        .returns
+        .with_label_values(&["collected"])
+        .inc_by(done.collected_now.len() as u64);
     Ok(web::Json(done))
 }

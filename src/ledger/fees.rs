@@ -190,8 +190,30 @@ pub fn set(
         }
         rows.push((fee, region));
     }
+    // Two changes of the same future fee racing on PostgreSQL: the loser's insert meets the
+    // winner's row; run it again, when it updates that row instead.
+    for attempt in 0..2 {
+        match write(conn, effective_from, &rows, actor, now) {
+            Err(LedgerError::Db(diesel::result::Error::DatabaseError(
+                diesel::result::DatabaseErrorKind::UniqueViolation,
+                _,
+            ))) if attempt == 0 => continue,
+            other => other?,
+        }
+        break;
+    }
+    Ok(list(conn)?)
+}
+
+fn write(
+    conn: &mut DbConn,
+    effective_from: NaiveDate,
+    rows: &[(&NewFee, Option<i64>)],
+    actor: &str,
+    now: NaiveDateTime,
+) -> Result<(), LedgerError> {
     conn.transaction(|conn| -> Result<(), LedgerError> {
-        for (fee, region) in &rows {
+        for (fee, region) in rows {
             let same = fee_schedule::kind
                 .eq(fee.kind.as_str())
                 .and(fee_schedule::effective_from.eq(effective_from));
@@ -228,8 +250,7 @@ pub fn set(
             }
         }
         Ok(())
-    })?;
-    Ok(list(conn)?)
+    })
 }
 
 /// The fee in force for `kind` on `day` (UTC) in `region`: the latest regional fee from that

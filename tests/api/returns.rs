@@ -255,6 +255,15 @@ async fn dropoff_then_collection(backend: Backend) {
         ]
     );
     assert!(ledger_kinds(&app, small).is_empty());
+    let metrics = app.get("/metrics").await.text;
+    for line in [
+        "pudo_returns_total{step=\"dropped_off\"} 1",
+        "pudo_returns_total{step=\"replay\"} 2",
+        "pudo_returns_total{step=\"refused\"} 1",
+        "pudo_returns_total{step=\"collected\"} 1",
+    ] {
+        assert!(metrics.contains(line), "{line} in {metrics}");
+    }
 }
 on_both_backends!(dropoff_then_collection);
 
