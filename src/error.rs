@@ -291,7 +291,18 @@ impl From<crate::pickup::PickupError> for ApiError {
                 reason: "hold_over",
                 detail,
             },
-            P::CodeExpired => Self::Gone(detail),
+            P::CodeExpired | P::DropoffCodeExpired => Self::Gone(detail),
+            P::ReturnNotFound(_) | P::ReturnsNotHere(_) | P::UnknownDropoffCode => {
+                Self::NotFound(detail)
+            }
+            P::ReturnOrderRefConflict(_) => Self::Conflict {
+                reason: "order_ref_in_use",
+                detail,
+            },
+            P::ReturnsNotDroppedOff(_) => Self::Conflict {
+                reason: "not_dropped_off",
+                detail,
+            },
             P::TooManyAttempts { retry_after_secs } => Self::TooManyRequests {
                 retry_after_secs,
                 detail,
@@ -301,6 +312,18 @@ impl From<crate::pickup::PickupError> for ApiError {
             }
             P::Db(db) => db.into(),
             P::CodeClash => Self::Internal(anyhow::anyhow!("pickup code collision not retried")),
+        }
+    }
+}
+
+impl From<crate::ledger::LedgerError> for ApiError {
+    fn from(e: crate::ledger::LedgerError) -> Self {
+        use crate::ledger::LedgerError as L;
+        let detail = e.to_string();
+        match e {
+            L::Invalid { field, .. } => Self::bad_parameter(field, detail),
+            L::ShopNotFound(_) => Self::NotFound(detail),
+            L::Db(db) => db.into(),
         }
     }
 }

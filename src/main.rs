@@ -13,6 +13,8 @@ use pudo::{server, telemetry};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod cli_ledger;
+
 /// pudo: pickup-point network coordinator. Settings come from the environment (see README).
 #[derive(Parser)]
 #[command(version, about)]
@@ -64,6 +66,28 @@ enum Command {
     },
     /// Move parcels past their holding period to expired (serve does this every minute).
     Sweep,
+    /// Show or change the fee schedule partners are paid by.
+    Fees {
+        #[command(subcommand)]
+        what: cli_ledger::FeesCommand,
+    },
+    /// Write monthly statements (a calendar month in UTC) of one shop or of every shop paid
+    /// that month, with progress.
+    Statements {
+        /// The month, YYYY-MM.
+        #[arg(long)]
+        month: pudo::ledger::Month,
+        /// json or csv.
+        #[arg(long, value_enum, default_value = "json")]
+        format: cli_ledger::StatementFormat,
+        /// With --shop: the file to write; without: a directory for one file per shop plus
+        /// summary-MONTH.csv. Default: standard output.
+        #[arg(long)]
+        out: Option<cli_ledger::OutPath>,
+        /// Only this shop (its external id).
+        #[arg(long)]
+        shop: Option<String>,
+    },
     /// Compute an exact staging plan for a forecast on the network in the database and write
     /// plan.json, manifests.csv and map.svg to a directory.
     Plan {
@@ -206,6 +230,25 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
                 staging_capacity,
                 &out,
             );
+        }
+        Command::Fees { what } => {
+            let network = Network::new(server::open_database(&settings)?);
+            cli_ledger::fees_command(&mut *network.conn()?, what)?;
+        }
+        Command::Statements {
+            month,
+            format,
+            out,
+            shop,
+        } => {
+            let network = Network::new(server::open_database(&settings)?);
+            cli_ledger::statements_command(
+                &mut *network.conn()?,
+                month,
+                format,
+                out.as_deref(),
+                shop.as_deref(),
+            )?;
         }
         Command::Sweep => {
             let network = Network::new(server::open_database(&settings)?);

@@ -26,6 +26,9 @@ pub struct Metrics {
     pub redirects: IntCounterVec,
     /// Holding periods extended.
     pub hold_extensions: IntCounter,
+    /// Returns at the counter by step: drop-off attempts (`dropped_off`, `replay`, `refused`,
+    /// `rate_limited`) and returns `collected` by carriers.
+    pub returns: IntCounterVec,
     /// Shops in this instance's geo index.
     pub index_shops: IntGauge,
     /// Network revision this instance's geo index reflects.
@@ -74,6 +77,14 @@ impl Metrics {
         registry.register(Box::new(moves.clone()))?;
         registry.register(Box::new(redirects.clone()))?;
         registry.register(Box::new(hold_extensions.clone()))?;
+        let returns = IntCounterVec::new(
+            Opts::new(
+                "returns_total",
+                "Drop-off attempts by outcome and returns collected",
+            ),
+            &["step"],
+        )?;
+        registry.register(Box::new(returns.clone()))?;
         let index_shops = IntGauge::new("index_shops", "Shops in the geo index")?;
         let index_revision = IntGauge::new("index_revision", "Network revision of the geo index")?;
         registry.register(Box::new(requests.clone()))?;
@@ -93,6 +104,7 @@ impl Metrics {
             moves,
             redirects,
             hold_extensions,
+            returns,
             index_shops,
             index_revision,
         })

@@ -8,6 +8,7 @@ pub mod body;
 pub mod cells;
 pub mod cors;
 pub mod embedded;
+pub mod ledger;
 pub mod merchant;
 pub mod metrics;
 pub mod moves;
@@ -17,6 +18,7 @@ pub mod partner;
 pub mod partner_app;
 pub mod pickup_points;
 pub mod rate_limit;
+pub mod returns;
 pub mod shops;
 pub mod staging;
 pub mod widget;
@@ -77,6 +79,14 @@ pub struct AppState {
         partner::arrival,
         partner::return_parcel,
         partner::handover,
+        returns::register,
+        returns::read,
+        returns::dropoff,
+        returns::waiting,
+        returns::collect,
+        ledger::list_fees,
+        ledger::set_fees,
+        ledger::partner_statement,
         staging::create_event,
         staging::list_events,
         staging::upload_forecast,
@@ -161,6 +171,14 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
                     .service(partner::arrival)
                     .service(partner::return_parcel)
                     .service(partner::handover)
+                    .service(returns::register)
+                    .service(returns::read)
+                    .service(returns::dropoff)
+                    .service(returns::waiting)
+                    .service(returns::collect)
+                    .service(ledger::list_fees)
+                    .service(ledger::set_fees)
+                    .service(ledger::partner_statement)
                     .service(staging::create_event)
                     .service(staging::list_events)
                     .service(staging::upload_forecast)

@@ -113,6 +113,10 @@ diesel::table! {
         parcel_id -> Nullable<BigInt>,
         /// UTC.
         at -> Timestamp,
+        /// handover or dropoff: which code was typed (both count towards one bound).
+        kind -> Text,
+        /// The return, when a drop-off code matched one.
+        return_id -> Nullable<BigInt>,
     }
 }
 
@@ -318,3 +322,93 @@ diesel::allow_tables_to_appear_in_same_query!(
     shops
 );
 diesel::allow_tables_to_appear_in_same_query!(manifest_lines, shop_load);
+
+diesel::table! {
+    /// Returns registered by merchants and dropped off at a chosen shop.
+    returns (id) {
+        /// Id.
+        id -> BigInt,
+        /// The drop-off point.
+        shop_id -> BigInt,
+        /// The shop's region key.
+        region -> BigInt,
+        /// The merchant (token subject) that registered it.
+        merchant -> Text,
+        /// The merchant's order reference, unique per merchant.
+        order_ref -> Text,
+        /// Optional SKU.
+        sku -> Nullable<Text>,
+        /// registered, dropped_off or collected.
+        state -> Text,
+        /// Keyed hash of the drop-off code.
+        code_hash -> Text,
+        /// The code sealed for its one-time reading by the merchant.
+        code_sealed -> Nullable<Text>,
+        /// When the drop-off code stops being accepted (UTC).
+        code_expires_at -> Timestamp,
+        /// UTC.
+        created_at -> Timestamp,
+        /// UTC.
+        updated_at -> Timestamp,
+        /// UTC.
+        dropped_off_at -> Nullable<Timestamp>,
+        /// UTC.
+        collected_at -> Nullable<Timestamp>,
+        /// Token subject that confirmed the collection.
+        collected_by -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    /// Fees per paid event kind, from a date on, network-wide or per region.
+    fee_schedule (id) {
+        /// Id.
+        id -> BigInt,
+        /// handover, dropoff, staged_unit_received or return_sent_back.
+        kind -> Text,
+        /// Region key the fee applies to; null for the whole network.
+        region -> Nullable<BigInt>,
+        /// Amount in minor units of the currency.
+        amount_minor -> BigInt,
+        /// ISO 4217 code.
+        currency -> Text,
+        /// First day (UTC) the fee applies.
+        effective_from -> Date,
+        /// Token subject (or `migration`) that set it.
+        created_by -> Text,
+        /// UTC.
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    /// The append-only ledger of paid events.
+    ledger (id) {
+        /// Id.
+        id -> BigInt,
+        /// The shop paid.
+        shop_id -> BigInt,
+        /// The shop's region key.
+        region -> BigInt,
+        /// Event kind.
+        kind -> Text,
+        /// Unique key of the event (e.g. `handover:42`): an event is paid once.
+        event_key -> Text,
+        /// The parcel, return or manifest line the event concerns.
+        subject_id -> BigInt,
+        /// Units paid (1, or the staged units received).
+        quantity -> Integer,
+        /// Fee per unit, minor units.
+        unit_amount_minor -> BigInt,
+        /// quantity × unit amount.
+        amount_minor -> BigInt,
+        /// ISO 4217 code.
+        currency -> Text,
+        /// The fee schedule row applied.
+        fee_id -> BigInt,
+        /// When the event happened (UTC).
+        occurred_at -> Timestamp,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(returns, shops, ledger, fee_schedule);

@@ -42,11 +42,21 @@ fn mac(key: &[u8; 32], parts: &[&[u8]]) -> [u8; 32] {
     mac.finalize().into_bytes().into()
 }
 
-/// The keyed hash stored for a code at a shop (hex).
+/// The keyed hash stored for a pickup code at a shop (hex).
 pub fn hash(key: &[u8; 32], shop_id: i64, code: &str) -> String {
+    keyed_hash(key, b"pickup-code", shop_id, code)
+}
+
+/// The keyed hash stored for a drop-off code at a shop (hex). A separate domain from pickup
+/// codes, so the same digits never stand for both.
+pub fn dropoff_hash(key: &[u8; 32], shop_id: i64, code: &str) -> String {
+    keyed_hash(key, b"dropoff-code", shop_id, code)
+}
+
+fn keyed_hash(key: &[u8; 32], domain: &[u8], shop_id: i64, code: &str) -> String {
     hex(&mac(
         key,
-        &[b"pickup-code", &shop_id.to_be_bytes(), code.as_bytes()],
+        &[domain, &shop_id.to_be_bytes(), code.as_bytes()],
     ))
 }
 
@@ -121,6 +131,11 @@ mod tests {
         assert_ne!(hash(&k, 1, "12345678"), hash(&k, 2, "12345678"));
         assert_ne!(hash(&k, 1, "12345678"), hash(&[2u8; 32], 1, "12345678"));
         assert!(!hash(&k, 1, "12345678").contains("12345678"));
+        assert_ne!(hash(&k, 1, "12345678"), dropoff_hash(&k, 1, "12345678"));
+        assert_ne!(
+            dropoff_hash(&k, 1, "12345678"),
+            dropoff_hash(&k, 2, "12345678")
+        );
     }
 
     #[test]

@@ -16,6 +16,7 @@ pub mod holds;
 pub mod moves;
 pub mod outbox;
 pub mod partner_shop;
+pub mod returns;
 pub mod store;
 pub mod webhooks;
 
@@ -210,7 +211,32 @@ pub enum PickupError {
     /// The holding period is over already.
     #[error("the holding period is over; the parcel is to be returned")]
     HoldOver,
+    /// No such return for this caller.
+    #[error("no return with id {0}")]
+    ReturnNotFound(i64),
+    /// The order reference already has a return registered at another drop-off point.
+    #[error("order_ref {0:?} already has a return registered at another drop-off point")]
+    ReturnOrderRefConflict(String),
+    /// No return registered at this shop has this drop-off code.
+    #[error("no return registered at this shop has this drop-off code")]
+    UnknownDropoffCode,
+    /// The drop-off code's validity is over.
+    #[error("this drop-off code has expired; the merchant can register the return again under a new order_ref")]
+    DropoffCodeExpired,
+    /// Returns named in a collection that this shop does not hold or know.
+    #[error("no return {} at this shop; nothing was collected", join_ids(.0))]
+    ReturnsNotHere(Vec<i64>),
+    /// Returns named in a collection that were not dropped off yet.
+    #[error("return {} not dropped off at this shop yet; nothing was collected", join_ids(.0))]
+    ReturnsNotDroppedOff(Vec<i64>),
     /// The database failed.
     #[error(transparent)]
     Db(#[from] diesel::result::Error),
+}
+
+fn join_ids(ids: &[i64]) -> String {
+    ids.iter()
+        .map(i64::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }

@@ -30,6 +30,10 @@ pub enum Event {
     ParcelRedirected,
     /// The merchant extended the holding period.
     HoldExtended,
+    /// A return was accepted at the counter of its drop-off point.
+    ReturnDroppedOff,
+    /// A carrier collected a return from its drop-off point.
+    ReturnCollected,
 }
 
 impl Event {
@@ -45,6 +49,8 @@ impl Event {
             Self::ParcelMoved => "parcel.moved",
             Self::ParcelRedirected => "parcel.redirected",
             Self::HoldExtended => "parcel.hold_extended",
+            Self::ReturnDroppedOff => "return.dropped_off",
+            Self::ReturnCollected => "return.collected",
         }
     }
 }

@@ -7,6 +7,8 @@ use super::outbox::{self, Event};
 use super::{Handover, Parcel, ParcelState, PickupError, Unavailable};
 use crate::db::schema::{handover_attempts, parcels, shop_load, shops, staged_stock};
 use crate::db::DbConn;
+use crate::ledger::book::{self, PaidEvent};
+use crate::ledger::FeeKind;
 use crate::network::ShopStatus;
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
@@ -160,32 +162,28 @@ fn reserve_once(
         }
         None => false,
     };
-    let active = shops::table
-        .filter(
-            shops::id
-                .eq(r.shop_id)
-                .and(shops::status.eq(ShopStatus::Active.as_str())),
-        )
-        .select(shops::capacity)
-        .single_value();
-    let slot = diesel::update(shop_load::table.filter(shop_load::shop_id.eq(r.shop_id)));
     let taken = if staged {
+        let active = shops::table
+            .filter(
+                shops::id
+                    .eq(r.shop_id)
+                    .and(shops::status.eq(ShopStatus::Active.as_str())),
+            )
+            .select(shops::capacity)
+            .single_value();
         // The staged unit already occupies room at the shop: it becomes this parcel.
-        slot.filter(active.is_not_null())
+        diesel::update(shop_load::table.filter(shop_load::shop_id.eq(r.shop_id)))
+            .filter(active.is_not_null())
             .set((
                 shop_load::live.eq(shop_load::live + 1),
                 shop_load::changed_at.eq(now),
             ))
             .execute(conn)?
+            == 1
     } else {
-        slot.filter(shop_load::live.nullable().lt(active))
-            .set((
-                shop_load::live.eq(shop_load::live + 1),
-                shop_load::changed_at.eq(now),
-            ))
-            .execute(conn)?
+        take_slot(conn, r.shop_id, now)?
     };
-    if taken == 0 {
+    if !taken {
         return Err(why_unavailable(conn, r.shop_id)?);
     }
     let region: i64 = shops::table
@@ -227,7 +225,7 @@ fn repeat(existing: ParcelRow, r: &NewReservation<'_>) -> Result<(Parcel, bool, 
     Ok((existing.view(), false, -1))
 }
 
-fn check_text(field: &'static str, value: &str, max: usize) -> Result<(), PickupError> {
+pub(super) fn check_text(field: &'static str, value: &str, max: usize) -> Result<(), PickupError> {
     let message = if value.trim().is_empty() {
         "is empty".to_owned()
     } else if value.chars().count() > max {
@@ -279,6 +277,31 @@ pub fn live(conn: &mut DbConn, shop_id: i64) -> QueryResult<i32> {
         .find(shop_id)
         .select(shop_load::live)
         .first(conn)
+}
+
+/// Takes one slot at an active shop with room: one conditional `UPDATE shop_load SET live =
+/// live + 1 WHERE live < capacity AND the shop is active`, so no concurrency and no number of
+/// instances can overbook. `false` when the shop is full, paused, closed or unknown (see
+/// [`why_unavailable`]).
+pub(super) fn take_slot(conn: &mut DbConn, shop_id: i64, now: NaiveDateTime) -> QueryResult<bool> {
+    let active = shops::table
+        .filter(
+            shops::id
+                .eq(shop_id)
+                .and(shops::status.eq(ShopStatus::Active.as_str())),
+        )
+        .select(shops::capacity)
+        .single_value();
+    Ok(
+        diesel::update(shop_load::table.filter(shop_load::shop_id.eq(shop_id)))
+            .filter(shop_load::live.nullable().lt(active))
+            .set((
+                shop_load::live.eq(shop_load::live + 1),
+                shop_load::changed_at.eq(now),
+            ))
+            .execute(conn)?
+            == 1,
+    )
 }
 
 /// Frees one slot at a shop.
@@ -638,6 +661,17 @@ fn attempt(
                 )));
             }
             release_slot(conn, shop_id, now)?;
+            book::record(
+                conn,
+                &PaidEvent::one(
+                    FeeKind::Handover,
+                    "handover",
+                    shop_id,
+                    row.region,
+                    row.id,
+                    now,
+                ),
+            )?;
             let done = handover(row, now, false);
             let mut view = row.view();
             view.state = ParcelState::PickedUp;
@@ -669,6 +703,21 @@ fn wrong_or_limited(
     window_start: NaiveDateTime,
     now: NaiveDateTime,
 ) -> Result<Attempt, PickupError> {
+    Ok(match retry_after(conn, shop_id, window_start, now)? {
+        Some(secs) => Attempt::RateLimited(secs),
+        None => Attempt::Wrong,
+    })
+}
+
+/// Seconds until the shop may try a code again when it has reached [`MAX_WRONG_CODES`] wrong
+/// codes (pickup and drop-off codes alike) since `window_start`, counted from the oldest of
+/// them; `None` while it has not.
+pub(super) fn retry_after(
+    conn: &mut DbConn,
+    shop_id: i64,
+    window_start: NaiveDateTime,
+    now: NaiveDateTime,
+) -> QueryResult<Option<i64>> {
     let wrong: Vec<NaiveDateTime> = handover_attempts::table
         .filter(handover_attempts::shop_id.eq(shop_id))
         .filter(handover_attempts::result.eq("wrong_code"))
@@ -682,9 +731,9 @@ fn wrong_or_limited(
         let retry = (oldest + Duration::minutes(ATTEMPT_WINDOW_MINUTES) - now)
             .num_seconds()
             .max(1);
-        return Ok(Attempt::RateLimited(retry));
+        return Ok(Some(retry));
     }
-    Ok(Attempt::Wrong)
+    Ok(None)
 }
 
 /// Moves parcels past their holding period to `expired`; returns how many.
@@ -764,6 +813,18 @@ pub fn return_parcel(
             };
         }
         release_slot(conn, shop_id, now)?;
+        // The shop hands the uncollected parcel back to the carrier: paid like a return.
+        book::record(
+            conn,
+            &PaidEvent::one(
+                FeeKind::ReturnSentBack,
+                "parcel_returned",
+                shop_id,
+                row.region,
+                row.id,
+                now,
+            ),
+        )?;
         outbox::enqueue(
             conn,
             &row.merchant,

@@ -671,6 +671,19 @@ pub fn receive(
                 ))
                 .execute(conn)?;
             add_stock(conn, shop_id, sku, *region, received)?;
+            // Paid per unit received, in this transaction (nothing for a line of 0 units).
+            crate::ledger::book::record(
+                conn,
+                &crate::ledger::book::PaidEvent {
+                    kind: crate::ledger::FeeKind::StagedUnitReceived,
+                    shop_id,
+                    region: *region,
+                    event_key: format!("staged:{id}"),
+                    subject_id: *id,
+                    quantity: received,
+                    occurred_at: now,
+                },
+            )?;
         }
         let open: i64 = manifest_lines::table
             .filter(

@@ -146,6 +146,15 @@ async fn plan_lifecycle(backend: Backend) {
     )
     .await
     .problem(409);
+    // Sol is paid per unit received, once (the repeated receipt paid nothing).
+    let month = chrono::Utc::now().format("%Y-%m").to_string();
+    let statement = app
+        .get_as(&format!("/v1/partner/statement?month={month}"), &sol)
+        .await;
+    assert_eq!(
+        statement.ok()["totals"],
+        json!([{"kind": "staged_unit_received", "currency": "EUR", "events": lines.len(), "quantity": 5, "amount_minor": 25}])
+    );
     let opera = app.partner_token("opera");
     let opera_lines =
         app.get_as("/v1/partner/staging", &opera).await.body["items"][0]["lines"].clone();
