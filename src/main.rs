@@ -302,7 +302,7 @@ fn plan(
         })
         .collect();
     let network = Network::new(server::open_database(settings)?);
-    let shops = store::staging_shops(&mut *network.conn()?, capacity)?;
+    let shops = store::staging_shops(&mut *network.conn()?, capacity, None)?;
     let units: u64 = demand.iter().map(|r| u64::from(r.units)).sum();
     eprintln!(
         "{} forecast rows ({units} units), {} active shops",

@@ -79,6 +79,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         partner_token_ttl: settings.auth.partner_token_ttl,
         hold: settings.hold,
         hold_extension_max_days: settings.hold_extension_max_days,
+        scan_in_limit: settings.scan_in_limit,
     };
     let server = HttpServer::new(move || api::app(state.clone()))
         .workers(settings.workers)

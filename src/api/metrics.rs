@@ -26,6 +26,8 @@ pub struct Metrics {
     pub redirects: IntCounterVec,
     /// Holding periods extended.
     pub hold_extensions: IntCounter,
+    /// Arrival scans made after the scan-in deadline of their hand-in.
+    pub late_scans: IntCounter,
     /// Shops in this instance's geo index.
     pub index_shops: IntGauge,
     /// Network revision this instance's geo index reflects.
@@ -74,6 +76,11 @@ impl Metrics {
         registry.register(Box::new(moves.clone()))?;
         registry.register(Box::new(redirects.clone()))?;
         registry.register(Box::new(hold_extensions.clone()))?;
+        let late_scans = IntCounter::new(
+            "scan_ins_late_total",
+            "Arrival scans made after the scan-in deadline of the carrier's hand-in",
+        )?;
+        registry.register(Box::new(late_scans.clone()))?;
         let index_shops = IntGauge::new("index_shops", "Shops in the geo index")?;
         let index_revision = IntGauge::new("index_revision", "Network revision of the geo index")?;
         registry.register(Box::new(requests.clone()))?;
@@ -93,6 +100,7 @@ impl Metrics {
             moves,
             redirects,
             hold_extensions,
+            late_scans,
             index_shops,
             index_revision,
         })

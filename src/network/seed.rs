@@ -8,6 +8,7 @@
 
 use super::hours::WeeklyHours;
 use super::shop::{ShopInput, ShopStatus};
+use super::services::Services;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::str::FromStr;
@@ -138,6 +139,8 @@ fn place_shops(place: &Place, country: Country, tz: chrono_tz::Tz, out: &mut Vec
             } else {
                 ShopStatus::Active
             },
+            services: Services::all(),
+            closures: None,
         });
     }
 }

@@ -110,7 +110,9 @@ pub fn redirect_options(index: &GeoIndex, from: i64, now: DateTime<Utc>) -> Vec<
     let Some(origin) = index.get(from) else {
         return Vec::new();
     };
-    let not_origin = |shop: &crate::network::index::IndexedShop| shop.id != from;
+    // A point closed for a period (holiday) cannot take a parcel on the day.
+    let not_origin =
+        |shop: &crate::network::index::IndexedShop| shop.id != from && !shop.closures.contains(now);
     let filter = SearchFilter {
         limit: MAX_REDIRECT_OPTIONS,
         max_distance_m: Some(REDIRECT_RADIUS_M),
@@ -118,6 +120,7 @@ pub fn redirect_options(index: &GeoIndex, from: i64, now: DateTime<Utc>) -> Vec<
         min_free: Some(1),
         accept: Some(&not_origin),
         include_paused: false,
+        service: Some(crate::network::services::Service::Pickup),
     };
     index
         .search(origin.latitude, origin.longitude, &filter)
@@ -132,7 +135,7 @@ pub fn redirect_options(index: &GeoIndex, from: i64, now: DateTime<Utc>) -> Vec<
             },
             distance_m: hit.distance_m,
             free_slots: availability::free_slots(hit.shop),
-            open_now: hit.shop.hours.is_open_at(hit.shop.timezone, now),
+            open_now: hit.shop.is_open_at(now),
         })
         .collect()
 }
@@ -428,6 +431,9 @@ fn take_and_release(
         .execute(conn)?;
     if taken == 0 {
         return Err(why_unavailable(conn, to)?);
+    }
+    if let Some(refusal) = crate::network::closure_store::pickup_refusal(conn, to, None)? {
+        return Err(refusal.into());
     }
     release_slot(conn, from, now)?;
     Ok(vec![(from, live(conn, from)?), (to, live(conn, to)?)])

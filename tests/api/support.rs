@@ -100,6 +100,7 @@ pub fn state_for(network: Network) -> AppState {
         partner_token_ttl: chrono::Duration::minutes(60),
         hold: chrono::Duration::days(7),
         hold_extension_max_days: 7,
+        scan_in_limit: chrono::Duration::minutes(30),
     }
 }
 
