@@ -1,6 +1,7 @@
 //! Integration tests: HTTP, storage on both backends, the CLI. One binary, compiled once.
 
 mod cli;
+mod closures;
 mod customer;
 mod follow;
 mod import;
