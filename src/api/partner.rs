@@ -149,7 +149,8 @@ pub async fn arrival(
             data_key: keys.data_key(),
             hold,
         };
-        let now = Utc::now().naive_utc();
+        // Microseconds, as both databases store times, so the comparison below holds.
+        let now = chrono::SubsecRound::trunc_subsecs(Utc::now().naive_utc(), 6);
         let parcel = store::arrive(conn, &issuer, shop_id, id, now)?;
         // Arrived by this call (not a repeat): was the scan late for the carrier's hand-in?
         let late = parcel.arrived_at == Some(now)
