@@ -398,7 +398,8 @@ fn bar(len: u64, message: &'static str) -> ProgressBar {
 fn write_shop_csv(path: &PathBuf, shops: &[pudo::network::ShopInput]) -> anyhow::Result<()> {
     let mut w =
         csv::Writer::from_path(path).with_context(|| format!("creating {}", path.display()))?;
-    w.write_record(pudo::network::import::COLUMNS)?;
+    // Every column but `closures`: a file without it leaves stored closures alone.
+    w.write_record(&pudo::network::import::COLUMNS[..9])?;
     for s in shops {
         w.write_record([
             s.external_id.as_str(),
@@ -409,6 +410,7 @@ fn write_shop_csv(path: &PathBuf, shops: &[pudo::network::ShopInput]) -> anyhow:
             s.timezone.name(),
             &s.hours.to_string(),
             s.status.as_str(),
+            &s.services.names().join("|"),
         ])?;
     }
     w.flush()?;
