@@ -107,7 +107,10 @@ fn parse_body(body: &[u8]) -> Result<Vec<Closure>, ApiError> {
     if items.len() > MAX_CLOSURES {
         return Err(ApiError::bad_parameter(
             "closures",
-            format!("{} closures; a shop may have at most {MAX_CLOSURES}", items.len()),
+            format!(
+                "{} closures; a shop may have at most {MAX_CLOSURES}",
+                items.len()
+            ),
         ));
     }
     let mut out = Vec::with_capacity(items.len());
@@ -134,7 +137,10 @@ fn parse_body(body: &[u8]) -> Result<Vec<Closure>, ApiError> {
                 .and_then(Value::as_str)
                 .and_then(|s| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok())
                 .ok_or_else(|| {
-                    ApiError::bad_parameter(name(f), format!("{} must be a date YYYY-MM-DD", name(f)))
+                    ApiError::bad_parameter(
+                        name(f),
+                        format!("{} must be a date YYYY-MM-DD", name(f)),
+                    )
                 })
         };
         let start = date("start")?;
@@ -154,7 +160,11 @@ fn parse_body(body: &[u8]) -> Result<Vec<Closure>, ApiError> {
         };
         let closure = Closure { start, end, reason };
         closure.validate().map_err(|m| {
-            let field = if m.contains("reason") { "reason" } else { "end" };
+            let field = if m.contains("reason") {
+                "reason"
+            } else {
+                "end"
+            };
             ApiError::bad_parameter(name(field), format!("{}: {m}", name(field)))
         })?;
         out.push(closure);

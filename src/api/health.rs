@@ -68,10 +68,7 @@ fn window(q: &QueryParams) -> Result<Window, ApiError> {
     if to - from > Duration::days(health::MAX_WINDOW_DAYS) {
         return Err(ApiError::bad_parameter(
             "to",
-            format!(
-                "the window is longer than {} days",
-                health::MAX_WINDOW_DAYS
-            ),
+            format!("the window is longer than {} days", health::MAX_WINDOW_DAYS),
         ));
     }
     Ok(Window { from, to })
@@ -239,11 +236,20 @@ pub async fn network_health(
     auth.require(&[Role::Admin])?;
     let q = QueryParams::new(
         query.into_inner(),
-        &["from", "to", "full_days", "late_scans", "silent_open_hours", "limit"],
+        &[
+            "from",
+            "to",
+            "full_days",
+            "late_scans",
+            "silent_open_hours",
+            "limit",
+        ],
     )?;
     let w = window(&q)?;
     let full_min = q.optional("full_days", integer_in(1, 92))?.unwrap_or(3);
-    let late_min = q.optional("late_scans", integer_in(1, 100_000))?.unwrap_or(3);
+    let late_min = q
+        .optional("late_scans", integer_in(1, 100_000))?
+        .unwrap_or(3);
     let silent_hours = q
         .optional("silent_open_hours", integer_in(1, 24 * 92))?
         .unwrap_or(24);
@@ -277,7 +283,11 @@ pub async fn network_health(
             })
         })
         .collect();
-    often_full.sort_by(|a, b| b.full_days.cmp(&a.full_days).then(a.shop.shop_id.cmp(&b.shop.shop_id)));
+    often_full.sort_by(|a, b| {
+        b.full_days
+            .cmp(&a.full_days)
+            .then(a.shop.shop_id.cmp(&b.shop.shop_id))
+    });
     let mut often_late: Vec<OftenLate> = late
         .into_iter()
         .map(|l| OftenLate {

@@ -332,14 +332,13 @@ pub async fn get(state: web::Data<AppState>, id: web::Path<i64>) -> Result<HttpR
     let network = state.network.clone();
     let row = blocking(move || Ok(network.find(id)?)).await?;
     let row = row.ok_or_else(|| ApiError::NotFound(format!("no pickup point with id {id}")))?;
-    let open_now = state
-        .network
-        .index()
-        .get(id)
-        .map_or_else(
-            || row.to_indexed(&[]).is_some_and(|s| s.is_open_at(Utc::now())),
-            |s| s.is_open_at(Utc::now()),
-        );
+    let open_now = state.network.index().get(id).map_or_else(
+        || {
+            row.to_indexed(&[])
+                .is_some_and(|s| s.is_open_at(Utc::now()))
+        },
+        |s| s.is_open_at(Utc::now()),
+    );
     Ok(HttpResponse::Ok().json(PickupPointDetail {
         shop: row.into_shop(),
         open_now,

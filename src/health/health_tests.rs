@@ -2,7 +2,9 @@ use super::*;
 use chrono_tz::{Asia, Europe};
 
 fn at(s: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(s).expect("time").with_timezone(&Utc)
+    DateTime::parse_from_rfc3339(s)
+        .expect("time")
+        .with_timezone(&Utc)
 }
 
 fn step(t: &str, until: Option<&str>, level: i64) -> Step {

@@ -248,8 +248,7 @@ pub fn open_seconds(shop: &IndexedShop, w: Window) -> i64 {
 
 /// Seconds of the window within the shop's weekly hours but in a closure period.
 fn closed_open_seconds(shop: &IndexedShop, w: Window) -> i64 {
-    shop
-        .closures
+    shop.closures
         .clipped(w.from.timestamp(), w.to.timestamp())
         .into_iter()
         .filter_map(|(a, b)| {

@@ -115,7 +115,11 @@ pub fn scan_in_stats(conn: &mut DbConn, shop: i64, w: &Window) -> QueryResult<Sc
         .filter(handins::shop_id.eq(shop))
         .filter(handins::handed_in_at.ge(w.from_naive()))
         .filter(handins::handed_in_at.lt(w.to_naive()))
-        .select((handins::deadline_at, handins::scanned_at, handins::latency_s))
+        .select((
+            handins::deadline_at,
+            handins::scanned_at,
+            handins::latency_s,
+        ))
         .load(conn)?;
     let mut stats = ScanInStats {
         handins: rows.len() as i64,
@@ -168,7 +172,8 @@ pub fn late_shops(conn: &mut DbConn, w: &Window, min: i64) -> QueryResult<Vec<La
     let now = lit(Utc::now().naive_utc());
     let (from, to) = (lit(w.from_naive()), lit(w.to_naive()));
     let late = "SUM(CASE WHEN scanned_at > deadline_at THEN 1 ELSE 0 END)";
-    let missing = format!("SUM(CASE WHEN scanned_at IS NULL AND deadline_at < {now} THEN 1 ELSE 0 END)");
+    let missing =
+        format!("SUM(CASE WHEN scanned_at IS NULL AND deadline_at < {now} THEN 1 ELSE 0 END)");
     let sql = format!(
         "SELECT shop_id, COUNT(*) AS handins, {late} AS late, {missing} AS missing \
          FROM handins WHERE handed_in_at >= {from} AND handed_in_at < {to} \

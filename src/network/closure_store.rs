@@ -47,7 +47,11 @@ pub fn list(conn: &mut DbConn, shop_id: i64) -> QueryResult<Vec<Closure>> {
     let rows: Vec<Row> = shop_closures::table
         .filter(shop_closures::shop_id.eq(shop_id))
         .select(columns())
-        .order((shop_closures::starts_on, shop_closures::ends_on, shop_closures::id))
+        .order((
+            shop_closures::starts_on,
+            shop_closures::ends_on,
+            shop_closures::id,
+        ))
         .load(conn)?;
     Ok(group(rows).remove(&shop_id).unwrap_or_default())
 }

@@ -56,9 +56,7 @@ impl Closure {
             ));
         }
         if self.reason.chars().count() > MAX_REASON {
-            return Err(format!(
-                "the reason is longer than {MAX_REASON} characters"
-            ));
+            return Err(format!("the reason is longer than {MAX_REASON} characters"));
         }
         if self.reason.chars().any(char::is_control) {
             return Err("the reason contains control characters".into());

@@ -146,9 +146,11 @@ fn geojson_may_start_with_a_byte_order_mark() {
 
 #[test]
 fn services_and_closures_columns_are_read_and_default() {
-    let shops = csv("external_id,name,latitude,longitude,capacity,services,closures\n\
+    let shops = csv(
+        "external_id,name,latitude,longitude,capacity,services,closures\n\
          a,A,1,1,1,pickup|dropoff,2026-12-24/2026-12-26 Christmas;2027-01-01 New year\n\
-         b,B,1,2,1,,\n")
+         b,B,1,2,1,,\n",
+    )
     .expect("valid");
     assert_eq!(shops[0].services.names(), ["pickup", "dropoff"]);
     let closures = shops[0].closures.as_ref().expect("closures given");
@@ -162,11 +164,17 @@ fn services_and_closures_columns_are_read_and_default() {
 
 #[test]
 fn bad_services_and_closures_name_their_field() {
-    let err = csv("external_id,name,latitude,longitude,capacity,services,closures\n\
+    let err = csv(
+        "external_id,name,latitude,longitude,capacity,services,closures\n\
          a,A,1,1,1,pickup|teleport,\n\
-         b,B,1,2,1,pickup,2026-12-26/2026-12-24 backwards\n")
+         b,B,1,2,1,pickup,2026-12-26/2026-12-24 backwards\n",
+    )
     .expect_err("bad rows");
-    let fields: Vec<(usize, &str)> = err.errors.iter().map(|e| (e.row, e.field.as_str())).collect();
+    let fields: Vec<(usize, &str)> = err
+        .errors
+        .iter()
+        .map(|e| (e.row, e.field.as_str()))
+        .collect();
     assert_eq!(fields, [(2, "services"), (3, "closures")]);
 }
 
@@ -180,9 +188,13 @@ fn geojson_accepts_arrays_for_services_and_closures() {
       {"type":"Feature","geometry":{"type":"Point","coordinates":[-3.7,40.5]},
        "properties":{"external_id":"b","name":"B","capacity":3,"services":[1],"closures":[{"start":"x"}]}}]}"#;
     let err = parse(doc.as_bytes(), Format::GeoJson).expect_err("second feature is bad");
-    let fields: Vec<(usize, &str)> = err.errors.iter().map(|e| (e.row, e.field.as_str())).collect();
+    let fields: Vec<(usize, &str)> = err
+        .errors
+        .iter()
+        .map(|e| (e.row, e.field.as_str()))
+        .collect();
     assert_eq!(fields, [(2, "services"), (2, "closures")]);
-    let good = doc.split(",\n      {\"type\":\"Feature\",\"geometry\":{\"type\":\"Point\",\"coordinates\":[-3.7,40.5]}").next().unwrap().to_owned() + "]}";
+    let good = doc.split(",\n      {\"type\":\"Feature\",\"geometry\":{\"type\":\"Point\",\"coordinates\":[-3.7,40.5]}").next().expect("first feature").to_owned() + "]}";
     let shops = parse(good.as_bytes(), Format::GeoJson).expect("valid");
     assert_eq!(shops[0].services.names(), ["pickup", "staging"]);
     assert_eq!(shops[0].closures.as_ref().map(Vec::len), Some(2));

@@ -16,9 +16,9 @@
 //! A general-purpose k-d tree crate was not used because search must filter candidates
 //! (status, opening hours, free capacity) inside the traversal and break distance ties by id.
 
+use super::closures::ClosedSpans;
 use super::geo::{chord_for_distance, haversine_m, Point};
 use super::hours::{local_weekday_minute, WeeklyHours};
-use super::closures::ClosedSpans;
 use super::services::{Service, Services};
 use super::shop::ShopStatus;
 use chrono::{DateTime, Utc};

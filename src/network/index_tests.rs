@@ -234,21 +234,38 @@ fn service_filter_and_closures_at_open_at() {
     let day = "2026-12-25".parse().expect("date");
     on_holiday.closures = ClosedSpans::new(
         on_holiday.timezone,
-        &[Closure { start: day, end: day, reason: "Christmas".into() }],
+        &[Closure {
+            start: day,
+            end: day,
+            reason: "Christmas".into(),
+        }],
     );
     let open = shop(3, 0.0, 0.003, ShopStatus::Active, "24/7");
     let index = GeoIndex::build([no_pickup, on_holiday, open]);
     let ids = |f: &SearchFilter<'_>| -> Vec<i64> {
-        index.search(0.0, 0.0, f).iter().map(|h| h.shop.id).collect()
+        index
+            .search(0.0, 0.0, f)
+            .iter()
+            .map(|h| h.shop.id)
+            .collect()
     };
-    let pickup = SearchFilter { service: Some(Service::Pickup), ..SearchFilter::nearest(10) };
+    let pickup = SearchFilter {
+        service: Some(Service::Pickup),
+        ..SearchFilter::nearest(10)
+    };
     assert_eq!(ids(&pickup), [2, 3]);
-    let dropoff = SearchFilter { service: Some(Service::Dropoff), ..SearchFilter::nearest(10) };
+    let dropoff = SearchFilter {
+        service: Some(Service::Dropoff),
+        ..SearchFilter::nearest(10)
+    };
     assert_eq!(ids(&dropoff), [1, 2, 3]);
     // Shanghai (east of 0): 25 December local is 24 Dec 16:00 to 25 Dec 16:00 UTC.
     let christmas = Utc.with_ymd_and_hms(2026, 12, 25, 15, 59, 0).unwrap();
     let boxing_day = Utc.with_ymd_and_hms(2026, 12, 25, 16, 0, 0).unwrap();
-    let at = |t| SearchFilter { open_at: Some(t), ..SearchFilter::nearest(10) };
+    let at = |t| SearchFilter {
+        open_at: Some(t),
+        ..SearchFilter::nearest(10)
+    };
     assert_eq!(ids(&at(christmas)), [1, 3]);
     assert_eq!(ids(&at(boxing_day)), [1, 2, 3]);
 }

@@ -7,8 +7,8 @@
 //! network identical on every machine and independent of the order places are read in.
 
 use super::hours::WeeklyHours;
-use super::shop::{ShopInput, ShopStatus};
 use super::services::Services;
+use super::shop::{ShopInput, ShopStatus};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::str::FromStr;

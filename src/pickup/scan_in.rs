@@ -145,7 +145,9 @@ pub fn hand_in(
             .optional()?;
         let (shop_id, region, state, arrived_at) =
             parcel.ok_or(PickupError::ParcelNotFound(parcel_id))?;
-        let state: ParcelState = state.parse().map_err(|_| PickupError::ParcelNotFound(parcel_id))?;
+        let state: ParcelState = state
+            .parse()
+            .map_err(|_| PickupError::ParcelNotFound(parcel_id))?;
         let scanned_at = match state {
             ParcelState::Reserved => None,
             ParcelState::AtPoint => Some(arrived_at.unwrap_or(now)),
@@ -168,7 +170,10 @@ pub fn hand_in(
                 handins::latency_s.eq(scanned_at.map(|_| 0_i64)),
             ))
             .execute(conn)?;
-        Ok((find(conn, parcel_id, now)?.ok_or(PickupError::ParcelNotFound(parcel_id))?, true))
+        Ok((
+            find(conn, parcel_id, now)?.ok_or(PickupError::ParcelNotFound(parcel_id))?,
+            true,
+        ))
     })
 }
 
@@ -250,8 +255,16 @@ pub fn list(
         Some(ScanState::Missing) => query
             .filter(handins::scanned_at.is_null())
             .filter(handins::deadline_at.lt(now)),
-        Some(ScanState::Late) => query.filter(handins::scanned_at.nullable().gt(handins::deadline_at.nullable())),
-        Some(ScanState::OnTime) => query.filter(handins::scanned_at.nullable().le(handins::deadline_at.nullable())),
+        Some(ScanState::Late) => query.filter(
+            handins::scanned_at
+                .nullable()
+                .gt(handins::deadline_at.nullable()),
+        ),
+        Some(ScanState::OnTime) => query.filter(
+            handins::scanned_at
+                .nullable()
+                .le(handins::deadline_at.nullable()),
+        ),
     };
     Ok(query
         .order((handins::handed_in_at.desc(), handins::id.desc()))

@@ -59,10 +59,18 @@ async fn import_with_services_and_closures(backend: Backend) {
                b,B,40.2,-3.2,1,,2026-12-26/2026-12-24 backwards\n\
                c,C,40.3,-3.3,1,,\n";
     let rejected = app.call(post(bad)).await;
-    let errors = rejected.problem(422)["errors"].as_array().expect("errors").clone();
+    let errors = rejected.problem(422)["errors"]
+        .as_array()
+        .expect("errors")
+        .clone();
     let fields: Vec<(i64, &str)> = errors
         .iter()
-        .map(|e| (e["row"].as_i64().unwrap_or(0), e["field"].as_str().unwrap_or("")))
+        .map(|e| {
+            (
+                e["row"].as_i64().unwrap_or(0),
+                e["field"].as_str().unwrap_or(""),
+            )
+        })
         .collect();
     assert_eq!(fields, [(2, "services"), (3, "closures")]);
     assert_eq!(app.shop_count(), 0, "all or nothing");
@@ -123,17 +131,33 @@ async fn a_closure_hides_a_point_for_exactly_its_period(backend: Backend) {
         ("2026-12-27T00:00:00+08:00", false),
     ] {
         let reason = reason_at(&app, lat, lon, "sha-xmas", at).await;
-        let want = if closed { json!("closed_for_period") } else { Value::Null };
+        let want = if closed {
+            json!("closed_for_period")
+        } else {
+            Value::Null
+        };
         assert_eq!(reason, want, "at {at}");
     }
     // open_at filters it out while closed.
     let open_at = |t: &str| format!("&open_at={}", enc(t));
-    assert!(point(&app, lat, lon, &open_at("2026-12-25T12:00:00+08:00"), "sha-xmas")
-        .await
-        .is_none());
-    assert!(point(&app, lat, lon, &open_at("2026-12-27T00:00:00+08:00"), "sha-xmas")
-        .await
-        .is_some());
+    assert!(point(
+        &app,
+        lat,
+        lon,
+        &open_at("2026-12-25T12:00:00+08:00"),
+        "sha-xmas"
+    )
+    .await
+    .is_none());
+    assert!(point(
+        &app,
+        lat,
+        lon,
+        &open_at("2026-12-27T00:00:00+08:00"),
+        "sha-xmas"
+    )
+    .await
+    .is_some());
 
     // Madrid: Sunday 31 October 2027 lasts 25 hours (CEST until 03:00, then CET).
     let (lat, lon) = (40.4169, -3.7035);
@@ -146,7 +170,11 @@ async fn a_closure_hides_a_point_for_exactly_its_period(backend: Backend) {
         ("2027-11-01T00:00:00+01:00", false),
     ] {
         let reason = reason_at(&app, lat, lon, "mad-dst", at).await;
-        let want = if closed { json!("closed_for_period") } else { Value::Null };
+        let want = if closed {
+            json!("closed_for_period")
+        } else {
+            Value::Null
+        };
         assert_eq!(reason, want, "at {at}");
     }
 }
@@ -170,13 +198,21 @@ async fn services_in_search_and_the_service_filter(backend: Backend) {
         .await
         .is_none());
     let bad = app
-        .get(&format!("/v1/pickup-points?lat={lat}&lon={lon}&service=teleport"))
+        .get(&format!(
+            "/v1/pickup-points?lat={lat}&lon={lon}&service=teleport"
+        ))
         .await;
     assert_eq!(bad.problem(400)["parameter"], "service");
 }
 on_both_backends!(services_in_search_and_the_service_filter);
 
-async fn reserve(app: &TestApp, merchant: &str, shop: i64, order: &str, at: Option<&str>) -> Answer {
+async fn reserve(
+    app: &TestApp,
+    merchant: &str,
+    shop: i64,
+    order: &str,
+    at: Option<&str>,
+) -> Answer {
     let mut body = json!({"pickup_point_id": shop, "order_ref": order});
     if let Some(at) = at {
         body["arrive_at"] = json!(at);
@@ -190,11 +226,25 @@ async fn reservations_respect_services_and_closures(backend: Backend) {
     let (drop, xmas) = (app.shop_id("mad-drop"), app.shop_id("sha-xmas"));
     let refused = reserve(&app, &merchant, drop, "O-1", None).await;
     assert_eq!(refused.problem(409)["reason"], "no_pickup_service");
-    let closed = reserve(&app, &merchant, xmas, "O-2", Some("2026-12-25T10:00:00+08:00")).await;
+    let closed = reserve(
+        &app,
+        &merchant,
+        xmas,
+        "O-2",
+        Some("2026-12-25T10:00:00+08:00"),
+    )
+    .await;
     assert_eq!(closed.problem(409)["reason"], "closed_for_period");
     let bad = reserve(&app, &merchant, xmas, "O-3", Some("tomorrow")).await;
     assert_eq!(bad.problem(400)["parameter"], "arrive_at");
-    let fine = reserve(&app, &merchant, xmas, "O-4", Some("2026-12-27T00:00:00+08:00")).await;
+    let fine = reserve(
+        &app,
+        &merchant,
+        xmas,
+        "O-4",
+        Some("2026-12-27T00:00:00+08:00"),
+    )
+    .await;
     assert_eq!(fine.status.as_u16(), 201, "{}", fine.text);
     // The refusals held no slot.
     let partner = app.partner_token("sha-xmas");
@@ -297,13 +347,31 @@ async fn staging_skips_shops_closed_during_the_event_or_without_staging(backend:
     // staging); it is closed all of Sunday 31 October 2027, local time.
     let app = TestApp::new(backend).with_csv(SHOPS);
     // The event is the Saturday before: it ends exactly when the closure starts.
-    let before = plan(&app, "2027-10-30T00:00:00+02:00", "2027-10-31T00:00:00+02:00", 20).await;
+    let before = plan(
+        &app,
+        "2027-10-30T00:00:00+02:00",
+        "2027-10-31T00:00:00+02:00",
+        20,
+    )
+    .await;
     assert_eq!(before, (5, 1));
     // An event covering the last hour of the 25-hour Sunday touches the closure.
-    let last_hour = plan(&app, "2027-10-31T23:00:00+01:00", "2027-11-01T00:00:00+01:00", 20).await;
+    let last_hour = plan(
+        &app,
+        "2027-10-31T23:00:00+01:00",
+        "2027-11-01T00:00:00+01:00",
+        20,
+    )
+    .await;
     assert_eq!(last_hour, (0, 0));
     // From local midnight on Monday the shop is open again.
-    let after = plan(&app, "2027-11-01T00:00:00+01:00", "2027-11-02T00:00:00+01:00", 20).await;
+    let after = plan(
+        &app,
+        "2027-11-01T00:00:00+01:00",
+        "2027-11-02T00:00:00+01:00",
+        20,
+    )
+    .await;
     assert_eq!(after, (5, 1));
 }
 on_both_backends!(staging_skips_shops_closed_during_the_event_or_without_staging);

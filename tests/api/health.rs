@@ -25,7 +25,11 @@ fn t(s: &str) -> NaiveDateTime {
 
 /// Plays the scenario of the README's health example at fixed times.
 fn play(app: &TestApp) {
-    let (busy, tiny, slow) = (app.shop_id("busy"), app.shop_id("tiny"), app.shop_id("slow"));
+    let (busy, tiny, slow) = (
+        app.shop_id("busy"),
+        app.shop_id("tiny"),
+        app.shop_id("slow"),
+    );
     let key = *app.state.keys.data_key();
     let mut conn = app.state.network.conn().expect("conn");
     let conn = &mut *conn;
@@ -41,7 +45,10 @@ fn play(app: &TestApp) {
             sku: None,
             arrive_at: None,
         };
-        store::reserve(conn, &r, &issuer(7), t(at)).expect("reserve").0.id
+        store::reserve(conn, &r, &issuer(7), t(at))
+            .expect("reserve")
+            .0
+            .id
     };
     let code = |conn: &mut _, id| {
         store::read_reservation(conn, &key, "acme", id)
@@ -68,7 +75,14 @@ fn play(app: &TestApp) {
     let code_a = code(conn, a);
     store::handover(conn, &key, busy, "p", &code_a, t("2026-11-02 12:00")).expect("handover");
     for minute in ["13:00", "13:01"] {
-        let _ = store::handover(conn, &key, busy, "p", "00000000", t(&format!("2026-11-02 {minute}")));
+        let _ = store::handover(
+            conn,
+            &key,
+            busy,
+            "p",
+            "00000000",
+            t(&format!("2026-11-02 {minute}")),
+        );
     }
     store::sweep(conn, t("2026-11-02 20:00")).expect("sweep");
     let code_d = code(conn, d);
@@ -83,7 +97,10 @@ fn play(app: &TestApp) {
     let code_f = code(conn, f);
     store::handover(conn, &key, tiny, "p", &code_f, t("2026-11-03 02:00")).expect("handover");
     // Slow: three hand-ins never scanned.
-    for (i, at) in ["2026-11-02 14:00", "2026-11-02 15:00", "2026-11-02 16:00"].iter().enumerate() {
+    for (i, at) in ["2026-11-02 14:00", "2026-11-02 15:00", "2026-11-02 16:00"]
+        .iter()
+        .enumerate()
+    {
         let g = reserve(conn, slow, &format!("G{i}"), "2026-11-02 13:00");
         scan_in::hand_in(conn, "swift", g, limit, t(at)).expect("hand-in");
     }
@@ -124,10 +141,16 @@ async fn shop_figures_equal_the_hand_computed_ones(backend: Backend) {
         )
     };
     let (date, peak, average, share) = figures(&days[0]);
-    assert_eq!((date.as_str(), peak, share), ("2026-11-02", Some(4), Some(0.8)));
+    assert_eq!(
+        (date.as_str(), peak, share),
+        ("2026-11-02", Some(4), Some(0.8))
+    );
     assert!((average - 3140.0 / 1440.0).abs() < 1e-9, "{average}");
     let (date, peak, average, share) = figures(&days[1]);
-    assert_eq!((date.as_str(), peak, share), ("2026-11-03", Some(3), Some(0.6)));
+    assert_eq!(
+        (date.as_str(), peak, share),
+        ("2026-11-03", Some(3), Some(0.6))
+    );
     assert!((average - 2400.0 / 1440.0).abs() < 1e-9, "{average}");
 
     // Bad parameters are named; unknown shops are 404; only the operator may look.
@@ -135,17 +158,26 @@ async fn shop_figures_equal_the_hand_computed_ones(backend: Backend) {
         let (uri, app, admin) = (format!("/v1/ops/shops/{busy}/health?{q}"), &app, &admin);
         async move { app.get_as(&uri, admin).await }
     };
-    assert_eq!(bad("from=yesterday").await.problem(400)["parameter"], "from");
     assert_eq!(
-        bad("from=2026-11-04T00:00:00Z&to=2026-11-02T00:00:00Z").await.problem(400)["parameter"],
+        bad("from=yesterday").await.problem(400)["parameter"],
         "from"
     );
     assert_eq!(
-        bad("from=2026-01-01T00:00:00Z&to=2026-12-01T00:00:00Z").await.problem(400)["parameter"],
+        bad("from=2026-11-04T00:00:00Z&to=2026-11-02T00:00:00Z")
+            .await
+            .problem(400)["parameter"],
+        "from"
+    );
+    assert_eq!(
+        bad("from=2026-01-01T00:00:00Z&to=2026-12-01T00:00:00Z")
+            .await
+            .problem(400)["parameter"],
         "to"
     );
     assert_eq!(bad("days=3").await.problem(400)["parameter"], "days");
-    app.get_as("/v1/ops/shops/999999/health", &admin).await.problem(404);
+    app.get_as("/v1/ops/shops/999999/health", &admin)
+        .await
+        .problem(404);
     let merchant = app.token(Role::Merchant, "acme");
     let denied = app
         .get_as(&format!("/v1/ops/shops/{busy}/health"), &merchant)
@@ -161,7 +193,10 @@ async fn network_view_lists_full_late_and_silent_shops(backend: Backend) {
     // Monday 2 and Tuesday 3 November 2026.
     let window = "from=2026-11-02T00:00:00Z&to=2026-11-04T00:00:00Z";
     let view = app
-        .get_as(&format!("/v1/ops/health?{window}&full_days=2&late_scans=3&silent_open_hours=8"), &admin)
+        .get_as(
+            &format!("/v1/ops/health?{window}&full_days=2&late_scans=3&silent_open_hours=8"),
+            &admin,
+        )
         .await;
     let body = view.ok();
     // Tiny was full on both days (until 02:00 on the 3rd); busy never reached 5.
@@ -183,12 +218,19 @@ async fn network_view_lists_full_late_and_silent_shops(backend: Backend) {
                 "open_hours": 8.0}])
     );
     assert_eq!(
-        (&body["often_full_total"], &body["often_late_total"], &body["silent_total"]),
+        (
+            &body["often_full_total"],
+            &body["often_late_total"],
+            &body["silent_total"]
+        ),
         (&json!(1), &json!(1), &json!(1))
     );
     // Lower thresholds bring busy in; a higher open-hours threshold drops quiet.
     let lower = app
-        .get_as(&format!("/v1/ops/health?{window}&late_scans=2&silent_open_hours=9"), &admin)
+        .get_as(
+            &format!("/v1/ops/health?{window}&late_scans=2&silent_open_hours=9"),
+            &admin,
+        )
         .await;
     assert_eq!(lower.ok()["often_late_total"], 2);
     assert_eq!(lower.body["silent_total"], 0);

@@ -39,21 +39,33 @@ async fn late_and_missing_scans_reach_the_operator(backend: Backend) {
 
     // A hand-in now, scanned at once: on time.
     let handin = app
-        .post("/v1/carrier/handins", &carrier, json!({"parcel_id": on_time}))
+        .post(
+            "/v1/carrier/handins",
+            &carrier,
+            json!({"parcel_id": on_time}),
+        )
         .await;
     assert_eq!(handin.status.as_u16(), 201, "{}", handin.text);
     assert_eq!(handin.body["state"], "pending");
     assert_eq!(handin.body["carrier"], "swift");
     let repeat = app
-        .post("/v1/carrier/handins", &carrier, json!({"parcel_id": on_time}))
+        .post(
+            "/v1/carrier/handins",
+            &carrier,
+            json!({"parcel_id": on_time}),
+        )
         .await;
     assert_eq!(
         (repeat.status.as_u16(), &repeat.body["handed_in_at"]),
         (200, &handin.body["handed_in_at"])
     );
-    app.post(&format!("/v1/partner/parcels/{on_time}/arrival"), &partner, json!({}))
-        .await
-        .ok();
+    app.post(
+        &format!("/v1/partner/parcels/{on_time}/arrival"),
+        &partner,
+        json!({}),
+    )
+    .await
+    .ok();
 
     // Two hand-ins two hours ago (recorded through the domain, which takes the time): one
     // scanned now, late; one never scanned, missing.
@@ -61,17 +73,31 @@ async fn late_and_missing_scans_reach_the_operator(backend: Backend) {
     {
         let mut conn = app.state.network.conn().expect("conn");
         for parcel in [late, missing] {
-            scan_in::hand_in(&mut conn, "swift", parcel, Duration::minutes(30), two_hours_ago)
-                .expect("hand-in");
+            scan_in::hand_in(
+                &mut conn,
+                "swift",
+                parcel,
+                Duration::minutes(30),
+                two_hours_ago,
+            )
+            .expect("hand-in");
         }
     }
-    app.post(&format!("/v1/partner/parcels/{late}/arrival"), &partner, json!({}))
-        .await
-        .ok();
+    app.post(
+        &format!("/v1/partner/parcels/{late}/arrival"),
+        &partner,
+        json!({}),
+    )
+    .await
+    .ok();
     // A repeated arrival scan changes nothing and is not counted twice.
-    app.post(&format!("/v1/partner/parcels/{late}/arrival"), &partner, json!({}))
-        .await
-        .ok();
+    app.post(
+        &format!("/v1/partner/parcels/{late}/arrival"),
+        &partner,
+        json!({}),
+    )
+    .await
+    .ok();
 
     let list = |q: &str| {
         let (uri, app, admin) = (format!("/v1/ops/scan-ins{q}"), &app, &admin);
@@ -91,7 +117,10 @@ async fn late_and_missing_scans_reach_the_operator(backend: Backend) {
     );
     let on_time_items = list(&format!("?state=on_time&shop_id={sol}")).await;
     assert_eq!(on_time_items.ok()["items"][0]["parcel_id"], on_time);
-    assert_eq!(list("").await.ok()["items"].as_array().map(Vec::len), Some(3));
+    assert_eq!(
+        list("").await.ok()["items"].as_array().map(Vec::len),
+        Some(3)
+    );
 
     let metrics = app.get("/metrics").await.text;
     assert!(metrics.contains("pudo_scan_ins_late_total 1"), "{metrics}");
@@ -112,7 +141,11 @@ async fn late_and_missing_scans_reach_the_operator(backend: Backend) {
         .await;
     assert_eq!(denied.status.as_u16(), 403);
     let unknown = app
-        .post("/v1/carrier/handins", &carrier, json!({"parcel_id": 999_999}))
+        .post(
+            "/v1/carrier/handins",
+            &carrier,
+            json!({"parcel_id": 999_999}),
+        )
         .await;
     unknown.problem(404);
 }
@@ -124,9 +157,13 @@ async fn a_hand_in_after_the_scan_counts_as_on_time(backend: Backend) {
     let carrier = app.token(Role::Carrier, "swift");
     let partner = app.partner_token("sol");
     let id = reserve(&app, &merchant, app.shop_id("sol"), "Q-1").await;
-    app.post(&format!("/v1/partner/parcels/{id}/arrival"), &partner, json!({}))
-        .await
-        .ok();
+    app.post(
+        &format!("/v1/partner/parcels/{id}/arrival"),
+        &partner,
+        json!({}),
+    )
+    .await
+    .ok();
     let handin = app
         .post("/v1/carrier/handins", &carrier, json!({"parcel_id": id}))
         .await;
@@ -137,9 +174,13 @@ async fn a_hand_in_after_the_scan_counts_as_on_time(backend: Backend) {
     );
     // A cancelled parcel cannot be handed in.
     let other = reserve(&app, &merchant, app.shop_id("sol"), "Q-2").await;
-    app.post(&format!("/v1/reservations/{other}/cancel"), &merchant, json!({}))
-        .await
-        .ok();
+    app.post(
+        &format!("/v1/reservations/{other}/cancel"),
+        &merchant,
+        json!({}),
+    )
+    .await
+    .ok();
     let refused = app
         .post("/v1/carrier/handins", &carrier, json!({"parcel_id": other}))
         .await;
