@@ -151,8 +151,10 @@ pub struct PickupPointDetail {
     /// The stored shop.
     #[serde(flatten)]
     pub shop: Shop,
-    /// Whether the shop is open at the time of the request.
+    /// Whether the shop is open at the time of the request (hours and closures).
     pub open_now: bool,
+    /// Closure periods (holidays) not yet over: whole local days in `timezone`, end inclusive.
+    pub closures: Vec<crate::network::closures::Closure>,
 }
 
 /// The nearest active pickup points to a location, exactly, by great-circle distance; each
@@ -330,8 +332,19 @@ fn describe<'a>(
 pub async fn get(state: web::Data<AppState>, id: web::Path<i64>) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let network = state.network.clone();
-    let row = blocking(move || Ok(network.find(id)?)).await?;
+    let (row, closures) = blocking(move || {
+        let mut conn = network.conn()?;
+        let closures = crate::network::closure_store::list(&mut conn, id)?;
+        Ok((crate::network::store::find(&mut conn, id)?, closures))
+    })
+    .await?;
     let row = row.ok_or_else(|| ApiError::NotFound(format!("no pickup point with id {id}")))?;
+    // Days already over anywhere on Earth (a local date is at most a day behind UTC's).
+    let yesterday = (Utc::now() - chrono::Duration::days(1)).date_naive();
+    let closures = closures
+        .into_iter()
+        .filter(|c| c.end >= yesterday)
+        .collect();
     let open_now = state.network.index().get(id).map_or_else(
         || {
             row.to_indexed(&[])
@@ -342,5 +355,6 @@ pub async fn get(state: web::Data<AppState>, id: web::Path<i64>) -> Result<HttpR
     Ok(HttpResponse::Ok().json(PickupPointDetail {
         shop: row.into_shop(),
         open_now,
+        closures,
     }))
 }

@@ -75,7 +75,9 @@ fn overlaps_and_closed_seconds_count_each_instant_once() {
 #[test]
 fn compact_form_errors_name_the_problem() {
     assert!(parse_list("").expect("empty").is_empty());
-    assert!(parse_list("24/12/2026").expect_err("refused").contains("not a date"));
+    assert!(parse_list("24/12/2026")
+        .expect_err("refused")
+        .contains("not a date"));
     assert!(parse_list("2026-12-26/2026-12-24 x")
         .expect_err("refused")
         .contains("before"));

@@ -292,6 +292,23 @@ async fn partner_manages_its_closures(backend: Backend) {
         reason_at(&app, lat, lon, "mad-nostage", at).await,
         "closed_for_period"
     );
+    // Customers see the closures not yet over on the point's page.
+    put(json!({"closures": [
+        {"start": "2020-01-01", "reason": "long ago"},
+        {"start": "2099-12-24", "end": "2099-12-26", "reason": "Navidad"}]}))
+    .await
+    .ok();
+    let page = app
+        .get(&format!("/v1/pickup-points/{}", app.shop_id("mad-nostage")))
+        .await;
+    assert_eq!(
+        page.ok()["closures"],
+        json!([{"start": "2099-12-24", "end": "2099-12-26", "reason": "Navidad"}])
+    );
+    assert_eq!(
+        page.body["services"],
+        json!(["pickup", "dropoff", "returns"])
+    );
     put(json!({"closures": []})).await.ok();
     assert!(reason_at(&app, lat, lon, "mad-nostage", at).await.is_null());
     // Other roles cannot.

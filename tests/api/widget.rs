@@ -202,6 +202,10 @@ async fn the_widget_names_every_reason_a_search_can_give_in_every_language() {
         assert_eq!(texts, 3, "{reason} in en, zh and es");
     }
     for service in ["pickup", "dropoff", "returns", "staging"] {
-        assert_eq!(script.matches(&format!("svc_{service}: '")).count(), 3, "{service}");
+        assert_eq!(
+            script.matches(&format!("svc_{service}: '")).count(),
+            3,
+            "{service}"
+        );
     }
 }
