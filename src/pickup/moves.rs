@@ -186,7 +186,7 @@ pub fn move_reservation(
                 loads: Vec::new(),
             });
         }
-        let loads = take_and_release(conn, row.shop_id, to, now)?;
+        let loads = take_and_release(conn, row.shop_id, to, now, None)?;
         let target = point(conn, to)?;
         relocate_row(conn, &row, to, None, now)?;
         let parcel = find_for_merchant(conn, merchant, id)?.view();
@@ -301,7 +301,8 @@ fn redirect_once(
             Some(codes::hash(data_key, to, &code))
         }
     };
-    let loads = take_and_release(conn, row.shop_id, to, now)?;
+    // On the day: a point closed for a holiday now cannot take the parcel.
+    let loads = take_and_release(conn, row.shop_id, to, now, Some(now.and_utc()))?;
     if let Some(hash) = &new_hash {
         // The customer's code must not already name another parcel at the new shop.
         let clash = parcels::table
@@ -401,13 +402,15 @@ fn nearby(conn: &mut DbConn, from: &PointRef, ids: &[i64]) -> Result<Vec<(i64, f
     Ok(out)
 }
 
-/// Locks both load rows in id order, takes a slot at `to` (active, below capacity) and frees
-/// one at `from`; returns both live counts after.
+/// Locks both load rows in id order, takes a slot at `to` (active, below capacity, offering
+/// pickup and, given `arrive_at`, not closed for a period then) and frees one at `from`;
+/// returns both live counts after.
 fn take_and_release(
     conn: &mut DbConn,
     from: i64,
     to: i64,
     now: NaiveDateTime,
+    arrive_at: Option<chrono::DateTime<chrono::Utc>>,
 ) -> Result<Vec<(i64, i32)>, PickupError> {
     for shop in [from.min(to), from.max(to)] {
         diesel::update(shop_load::table.find(shop))
@@ -432,7 +435,7 @@ fn take_and_release(
     if taken == 0 {
         return Err(why_unavailable(conn, to)?);
     }
-    if let Some(refusal) = crate::network::closure_store::pickup_refusal(conn, to, None)? {
+    if let Some(refusal) = crate::network::closure_store::pickup_refusal(conn, to, arrive_at)? {
         return Err(refusal.into());
     }
     release_slot(conn, from, now)?;

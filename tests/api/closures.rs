@@ -392,3 +392,59 @@ async fn staging_skips_shops_closed_during_the_event_or_without_staging(backend:
     assert_eq!(after, (5, 1));
 }
 on_both_backends!(staging_skips_shops_closed_during_the_event_or_without_staging);
+
+async fn moves_and_redirects_respect_services_and_closures(backend: Backend) {
+    let app = TestApp::new(backend).with_csv(SHOPS);
+    let merchant = app.token(Role::Merchant, "acme");
+    let carrier = app.token(Role::Carrier, "swift");
+    let (sol, drop, nostage) = (
+        app.shop_id("mad-dst"),
+        app.shop_id("mad-drop"),
+        app.shop_id("mad-nostage"),
+    );
+    let id = reserve(&app, &merchant, sol, "M-1", None).await.body["id"]
+        .as_i64()
+        .expect("id");
+    let moved = app
+        .post(
+            &format!("/v1/reservations/{id}/move"),
+            &merchant,
+            json!({"pickup_point_id": drop}),
+        )
+        .await;
+    assert_eq!(moved.problem(409)["reason"], "no_pickup_service");
+    let uri = format!("/v1/carrier/parcels/{id}/redirect-options");
+    let offered = || async {
+        app.get_as(&uri, &carrier).await.ok()["options"]
+            .as_array()
+            .expect("options")
+            .iter()
+            .filter_map(|o| o["id"].as_i64())
+            .collect::<Vec<i64>>()
+    };
+    // The drop-off-only point is never offered.
+    assert_eq!(offered().await, [nostage]);
+    // mad-nostage closes from yesterday to tomorrow (UTC dates: today everywhere on Earth).
+    let today = chrono::Utc::now().date_naive();
+    let partner = app.partner_token("mad-nostage");
+    app.call(
+        TestRequest::put()
+            .uri("/v1/partner/shop/closures")
+            .insert_header(("authorization", format!("Bearer {partner}")))
+            .set_json(json!({"closures": [{
+                "start": (today - chrono::Duration::days(1)).to_string(),
+                "end": (today + chrono::Duration::days(1)).to_string()}]})),
+    )
+    .await
+    .ok();
+    assert!(offered().await.is_empty());
+    let redirected = app
+        .post(
+            &format!("/v1/carrier/parcels/{id}/redirect"),
+            &carrier,
+            json!({"pickup_point_id": nostage}),
+        )
+        .await;
+    assert_eq!(redirected.problem(409)["reason"], "closed_for_period");
+}
+on_both_backends!(moves_and_redirects_respect_services_and_closures);
