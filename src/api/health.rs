@@ -6,8 +6,8 @@ use super::params::{instant, integer_in, QueryParams};
 use super::{with_conn, AppState};
 use crate::auth::Role;
 use crate::error::{ApiError, Problem};
-use crate::health::{self, store, ActivityKind, DayOccupancy, OpenTime, ScanInStats, Window};
-use crate::network::ShopStatus;
+use crate::health::network::{self, NetworkHealth, Thresholds};
+use crate::health::{self, store, ActivityKind, DayOccupancy, ScanInStats, Window};
 use actix_web::{get, web};
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
@@ -145,80 +145,6 @@ struct NetworkHealthQuery {
     limit: Option<u32>,
 }
 
-/// A shop in a network list.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ShopRef {
-    /// pudo's shop id.
-    pub shop_id: i64,
-    /// The partner's reference.
-    pub external_id: String,
-    /// Display name.
-    pub name: String,
-}
-
-/// A shop that was often full.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct OftenFull {
-    /// The shop.
-    #[serde(flatten)]
-    pub shop: ShopRef,
-    /// Current capacity.
-    pub capacity: i32,
-    /// Local days on which it was full for some time.
-    pub full_days: usize,
-}
-
-/// A shop often late on scan-in.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct OftenLate {
-    /// The shop.
-    #[serde(flatten)]
-    pub shop: ShopRef,
-    /// Hand-ins in the window.
-    pub handins: i64,
-    /// Scanned after the deadline.
-    pub late: i64,
-    /// Not scanned by the deadline.
-    pub missing: i64,
-}
-
-/// A shop silent while open.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Silent {
-    /// The shop.
-    #[serde(flatten)]
-    pub shop: ShopRef,
-    /// Hours it was open in the window (opening hours minus closures).
-    pub open_hours: f64,
-}
-
-/// The network view.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct NetworkHealth {
-    /// Window start (UTC).
-    pub from: DateTime<Utc>,
-    /// Window end, exclusive (UTC).
-    pub to: DateTime<Utc>,
-    /// Thresholds applied.
-    pub full_days: i64,
-    /// Thresholds applied.
-    pub late_scans: i64,
-    /// Thresholds applied.
-    pub silent_open_hours: i64,
-    /// Most full days first, then id.
-    pub often_full: Vec<OftenFull>,
-    /// Shops often full, in all.
-    pub often_full_total: usize,
-    /// Most late plus missing first, then id.
-    pub often_late: Vec<OftenLate>,
-    /// Shops often late, in all.
-    pub often_late_total: usize,
-    /// Longest open first, then id.
-    pub silent: Vec<Silent>,
-    /// Silent shops, in all.
-    pub silent_total: usize,
-}
-
 /// The network view: shops often full, often late on scan-in, or silent while open, each
 /// with the figures that put it there.
 #[utoipa::path(tag = "operations", context_path = "/v1", params(NetworkHealthQuery), security(("bearer" = [])), responses(
@@ -262,79 +188,12 @@ pub async fn network_health(
         ))
     })
     .await?;
-    let index = state.network.index();
-    let shop_ref = |id: i64| {
-        let shop = index.get(id);
-        ShopRef {
-            shop_id: id,
-            external_id: shop.map_or_else(String::new, |s| s.external_id.to_string()),
-            name: shop.map_or_else(String::new, |s| s.name.to_string()),
-        }
-    };
-    let mut often_full: Vec<OftenFull> = full
-        .into_iter()
-        .filter_map(|(id, s)| {
-            let tz: Tz = s.timezone.parse().unwrap_or(chrono_tz::UTC);
-            let days = health::full_days(tz, w, &s.steps, s.capacity).len();
-            (days as i64 >= full_min).then(|| OftenFull {
-                shop: shop_ref(id),
-                capacity: s.capacity,
-                full_days: days,
-            })
-        })
-        .collect();
-    often_full.sort_by(|a, b| {
-        b.full_days
-            .cmp(&a.full_days)
-            .then(a.shop.shop_id.cmp(&b.shop.shop_id))
-    });
-    let mut often_late: Vec<OftenLate> = late
-        .into_iter()
-        .map(|l| OftenLate {
-            shop: shop_ref(l.shop_id),
-            handins: l.handins,
-            late: l.late,
-            missing: l.missing,
-        })
-        .collect();
-    often_late.sort_by(|a, b| {
-        (b.late + b.missing)
-            .cmp(&(a.late + a.missing))
-            .then(a.shop.shop_id.cmp(&b.shop.shop_id))
-    });
-    let mut open_time = OpenTime::default();
-    let mut silent: Vec<(i64, i64)> = index
-        .shops()
-        .filter(|s| s.status == ShopStatus::Active && !active.contains_key(&s.id))
-        .filter_map(|s| {
-            let open = open_time.of(s, w);
-            (open >= silent_hours * 3600).then_some((s.id, open))
-        })
-        .collect();
-    silent.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-    let (full_total, late_total, silent_total) = (often_full.len(), often_late.len(), silent.len());
-    often_full.truncate(limit);
-    often_late.truncate(limit);
-    let silent = silent
-        .into_iter()
-        .take(limit)
-        .map(|(id, open)| Silent {
-            shop: shop_ref(id),
-            open_hours: open as f64 / 3600.0,
-        })
-        .collect();
-    drop(index);
-    Ok(web::Json(NetworkHealth {
-        from: w.from,
-        to: w.to,
+    let thresholds = Thresholds {
         full_days: full_min,
         late_scans: late_min,
         silent_open_hours: silent_hours,
-        often_full,
-        often_full_total: full_total,
-        often_late,
-        often_late_total: late_total,
-        silent,
-        silent_total,
-    }))
+        limit,
+    };
+    let view = network::assemble(&state.network.index(), w, &thresholds, full, late, &active);
+    Ok(web::Json(view))
 }

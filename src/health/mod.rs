@@ -11,6 +11,7 @@
 //! and time-weighted average are exact, not sampled. The capacity compared against is the
 //! shop's current one.
 
+pub mod network;
 pub mod store;
 
 use crate::network::index::IndexedShop;
