@@ -325,9 +325,15 @@ fn zone(lat: f64, lon: f64) -> String {
         .to_string()
 }
 
-/// Creates an event with the window given and a forecast of `units` near Sol; returns the
-/// plan's served units and shops used.
-async fn plan(app: &TestApp, starts: &str, ends: &str, units: u32) -> (i64, i64) {
+/// Creates an event with the window given and a forecast of `units` near (`lat`, `lon`);
+/// returns the plan's served units and shops used.
+async fn plan_at(
+    app: &TestApp,
+    (lat, lon): (f64, f64),
+    starts: &str,
+    ends: &str,
+    units: u32,
+) -> (i64, i64) {
     let planner = app.token(Role::Planner, "pat");
     let event = app
         .post(
@@ -338,7 +344,7 @@ async fn plan(app: &TestApp, starts: &str, ends: &str, units: u32) -> (i64, i64)
         .await;
     assert_eq!(event.status.as_u16(), 201, "{}", event.text);
     let id = event.body["id"].as_i64().expect("id");
-    let forecast = format!("zone,sku,units\n{},TEA,{units}\n", zone(40.4170, -3.7050));
+    let forecast = format!("zone,sku,units\n{},TEA,{units}\n", zone(lat, lon));
     let up = app
         .call(
             TestRequest::post()
@@ -357,6 +363,11 @@ async fn plan(app: &TestApp, starts: &str, ends: &str, units: u32) -> (i64, i64)
         plan.body["served_units"].as_i64().expect("served"),
         plan.body["shops_used"].as_i64().expect("shops"),
     )
+}
+
+/// [`plan_at`] near Sol.
+async fn plan(app: &TestApp, starts: &str, ends: &str, units: u32) -> (i64, i64) {
+    plan_at(app, (40.4170, -3.7050), starts, ends, units).await
 }
 
 async fn staging_skips_shops_closed_during_the_event_or_without_staging(backend: Backend) {
@@ -390,6 +401,36 @@ async fn staging_skips_shops_closed_during_the_event_or_without_staging(backend:
     )
     .await;
     assert_eq!(after, (5, 1));
+    // Shanghai, closed 24 to 26 December 2026 (local days).
+    let bund = (31.2405, 121.4905);
+    for (starts, ends, want) in [
+        (
+            "2026-12-23T00:00:00+08:00",
+            "2026-12-24T00:00:00+08:00",
+            (5, 1),
+        ),
+        (
+            "2026-12-23T23:00:00+08:00",
+            "2026-12-24T00:00:01+08:00",
+            (0, 0),
+        ),
+        (
+            "2026-12-26T23:59:00+08:00",
+            "2026-12-27T00:00:00+08:00",
+            (0, 0),
+        ),
+        (
+            "2026-12-27T00:00:00+08:00",
+            "2026-12-28T00:00:00+08:00",
+            (5, 1),
+        ),
+    ] {
+        assert_eq!(
+            plan_at(&app, bund, starts, ends, 20).await,
+            want,
+            "{starts}..{ends}"
+        );
+    }
 }
 on_both_backends!(staging_skips_shops_closed_during_the_event_or_without_staging);
 
