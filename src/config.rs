@@ -29,6 +29,9 @@ pub struct Settings {
     /// `PUDO_HOLD_EXTENSION_MAX_DAYS`: the most days a merchant may extend a waiting parcel's
     /// hold by, once; also the extension when none is asked for (default 7).
     pub hold_extension_max_days: i64,
+    /// `PUDO_SCAN_IN_MINUTES`: how soon after a carrier's hand-in the partner must scan the
+    /// parcel's arrival (default 30).
+    pub scan_in_limit: chrono::Duration,
     /// `PUDO_SWEEP_SECS`: how often expired parcels are swept (default 60).
     pub sweep_every: Duration,
     /// `PUDO_WEBHOOK_POLL_MS`: how often the outbox is checked for events to deliver (default 1000).
@@ -221,6 +224,14 @@ impl Settings {
                 reason: "must be between 1 and 90".into(),
             });
         }
+        let scan_in_minutes: i64 = var_parsed("PUDO_SCAN_IN_MINUTES", 30)?;
+        if !(1..=1440).contains(&scan_in_minutes) {
+            return Err(ConfigError::Invalid {
+                name: "PUDO_SCAN_IN_MINUTES",
+                value: scan_in_minutes.to_string(),
+                reason: "must be between 1 and 1440".into(),
+            });
+        }
         let sweep_secs: u64 = var_parsed("PUDO_SWEEP_SECS", 60)?;
         let pool_size = var_parsed("PUDO_DB_POOL", default_pool_size(database.backend()))?;
         let webhook_ms: u64 = var_parsed("PUDO_WEBHOOK_POLL_MS", 1000)?;
@@ -229,6 +240,7 @@ impl Settings {
             token_rate: TokenRateSettings::from_environment()?,
             hold: chrono::Duration::days(hold_days),
             hold_extension_max_days: extension_days,
+            scan_in_limit: chrono::Duration::minutes(scan_in_minutes),
             sweep_every: Duration::from_secs(sweep_secs.max(1)),
             webhook_poll: Duration::from_millis(webhook_ms.max(50)),
             database,

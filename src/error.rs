@@ -235,16 +235,12 @@ impl From<crate::auth::AuthError> for ApiError {
 
 impl From<crate::pickup::PickupError> for ApiError {
     fn from(e: crate::pickup::PickupError) -> Self {
-        use crate::pickup::{PickupError as P, Unavailable};
+        use crate::pickup::PickupError as P;
         let detail = e.to_string();
         match e {
             P::ShopNotFound(_) | P::ParcelNotFound(_) | P::UnknownCode => Self::NotFound(detail),
             P::ShopUnavailable(why) => Self::Conflict {
-                reason: match why {
-                    Unavailable::Full => "full",
-                    Unavailable::Paused => "paused",
-                    Unavailable::Closed => "closed",
-                },
+                reason: why.as_str(),
                 detail,
             },
             P::OrderRefConflict(_) => Self::Conflict {

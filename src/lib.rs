@@ -9,6 +9,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod ledger;
+pub mod health;
 pub mod network;
 pub mod pickup;
 pub mod server;

@@ -345,7 +345,7 @@ fn plan(
         })
         .collect();
     let network = Network::new(server::open_database(settings)?);
-    let shops = store::staging_shops(&mut *network.conn()?, capacity)?;
+    let shops = store::staging_shops(&mut *network.conn()?, capacity, None)?;
     let units: u64 = demand.iter().map(|r| u64::from(r.units)).sum();
     eprintln!(
         "{} forecast rows ({units} units), {} active shops",
@@ -441,7 +441,8 @@ fn bar(len: u64, message: &'static str) -> ProgressBar {
 fn write_shop_csv(path: &PathBuf, shops: &[pudo::network::ShopInput]) -> anyhow::Result<()> {
     let mut w =
         csv::Writer::from_path(path).with_context(|| format!("creating {}", path.display()))?;
-    w.write_record(pudo::network::import::COLUMNS)?;
+    // Every column but `closures`: a file without it leaves stored closures alone.
+    w.write_record(&pudo::network::import::COLUMNS[..9])?;
     for s in shops {
         w.write_record([
             s.external_id.as_str(),
@@ -452,6 +453,7 @@ fn write_shop_csv(path: &PathBuf, shops: &[pudo::network::ShopInput]) -> anyhow:
             s.timezone.name(),
             &s.hours.to_string(),
             s.status.as_str(),
+            &s.services.names().join("|"),
         ])?;
     }
     w.flush()?;

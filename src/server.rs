@@ -84,6 +84,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
             settings.token_rate.burst,
             settings.token_rate.trusted_proxies.clone(),
         )),
+        scan_in_limit: settings.scan_in_limit,
     };
     let server = HttpServer::new(move || api::app(state.clone()))
         .workers(settings.workers)

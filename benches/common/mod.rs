@@ -28,6 +28,8 @@ pub fn cn_shops() -> Vec<IndexedShop> {
             status: s.status,
             timezone: s.timezone,
             hours: Arc::new(s.hours),
+            services: s.services,
+            closures: Default::default(),
         })
         .collect()
 }

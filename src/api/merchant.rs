@@ -20,6 +20,10 @@ pub struct ReservationRequest {
     pub order_ref: String,
     /// Optional SKU of the item.
     pub sku: Option<String>,
+    /// When the parcel is expected at the point (RFC 3339), if known: a point closed for a
+    /// period then refuses the reservation (409 `closed_for_period`).
+    #[schema(value_type = Option<String>, format = DateTime, example = "2026-12-24T10:00:00+01:00")]
+    pub arrive_at: Option<String>,
 }
 
 /// A reservation as its merchant sees it.
@@ -39,8 +43,9 @@ pub struct Reservation {
 /// Reserves a slot at a pickup point for an order (idempotent on `order_ref`).
 ///
 /// 201 when created, 200 when `order_ref` already had this reservation. 409 with `reason`
-/// `full`, `paused` or `closed` when the point cannot take it, `order_ref_in_use` when the
-/// order already has a reservation elsewhere.
+/// `full`, `paused`, `closed`, `no_pickup_service` or `closed_for_period` (at `arrive_at`)
+/// when the point cannot take it, `order_ref_in_use` when the order already has a
+/// reservation elsewhere.
 #[utoipa::path(
     tag = "merchant",
     context_path = "/v1",
@@ -62,6 +67,12 @@ pub async fn reserve(
 ) -> Result<HttpResponse, ApiError> {
     let merchant = auth.require(&[Role::Merchant, Role::Admin])?.sub.clone();
     let body = body.into_inner();
+    let arrive_at = body
+        .arrive_at
+        .as_deref()
+        .map(super::params::instant)
+        .transpose()
+        .map_err(|m| ApiError::bad_parameter("arrive_at", format!("arrive_at: {m}")))?;
     let shop_id = body.pickup_point_id;
     let (keys, hold) = (state.keys.clone(), state.hold);
     let (parcel, created, live) = with_conn(&state, move |conn| {
@@ -70,6 +81,7 @@ pub async fn reserve(
             shop_id: body.pickup_point_id,
             order_ref: &body.order_ref,
             sku: body.sku.as_deref(),
+            arrive_at,
         };
         let issuer = store::CodeIssuer {
             data_key: keys.data_key(),

@@ -29,6 +29,8 @@ pub struct Metrics {
     /// Returns at the counter by step: drop-off attempts (`dropped_off`, `replay`, `refused`,
     /// `rate_limited`) and returns `collected` by carriers.
     pub returns: IntCounterVec,
+    /// Arrival scans made after the scan-in deadline of their hand-in.
+    pub late_scans: IntCounter,
     /// Shops in this instance's geo index.
     pub index_shops: IntGauge,
     /// Network revision this instance's geo index reflects.
@@ -85,6 +87,11 @@ impl Metrics {
             &["step"],
         )?;
         registry.register(Box::new(returns.clone()))?;
+        let late_scans = IntCounter::new(
+            "scan_ins_late_total",
+            "Arrival scans made after the scan-in deadline of the carrier's hand-in",
+        )?;
+        registry.register(Box::new(late_scans.clone()))?;
         let index_shops = IntGauge::new("index_shops", "Shops in the geo index")?;
         let index_revision = IntGauge::new("index_revision", "Network revision of the geo index")?;
         registry.register(Box::new(requests.clone()))?;
@@ -105,6 +112,7 @@ impl Metrics {
             redirects,
             hold_extensions,
             returns,
+            late_scans,
             index_shops,
             index_revision,
         })

@@ -6,9 +6,11 @@
 pub mod auth;
 pub mod body;
 pub mod cells;
+pub mod closures;
 pub mod cors;
 pub mod embedded;
 pub mod ledger;
+pub mod health;
 pub mod merchant;
 pub mod metrics;
 pub mod moves;
@@ -19,6 +21,7 @@ pub mod partner_app;
 pub mod pickup_points;
 pub mod rate_limit;
 pub mod returns;
+pub mod scan_ins;
 pub mod shops;
 pub mod staging;
 pub mod widget;
@@ -48,6 +51,8 @@ pub struct AppState {
     pub hold_extension_max_days: i64,
     /// Per-IP limit of `POST /v1/auth/token`.
     pub token_rate_limit: Arc<rate_limit::RateLimit>,
+    /// How soon after a carrier's hand-in the partner must scan the parcel's arrival.
+    pub scan_in_limit: chrono::Duration,
 }
 
 /// The OpenAPI 3 document of every route.
@@ -98,6 +103,12 @@ pub struct AppState {
         staging::dispatch,
         staging::partner_staging,
         staging::receipt,
+        closures::get_closures,
+        closures::put_closures,
+        scan_ins::hand_in,
+        scan_ins::list,
+        health::shop_health,
+        health::network_health,
         ops::healthz,
         ops::readyz,
         ops::metrics,
@@ -190,6 +201,12 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
                     .service(staging::dispatch)
                     .service(staging::partner_staging)
                     .service(staging::receipt)
+                    .service(closures::get_closures)
+                    .service(closures::put_closures)
+                    .service(scan_ins::hand_in)
+                    .service(scan_ins::list)
+                    .service(health::shop_health)
+                    .service(health::network_health)
                     .service(cells::outlines),
             )
             .service(ops::healthz)

@@ -144,20 +144,24 @@ pub async fn arrival(
 ) -> Result<web::Json<Parcel>, ApiError> {
     let shop_id = auth.0.partner_shop()?;
     let (id, keys, hold) = (id.into_inner(), state.keys.clone(), state.hold);
-    let parcel = with_conn(&state, move |conn| {
+    let (parcel, late) = with_conn(&state, move |conn| {
         let issuer = store::CodeIssuer {
             data_key: keys.data_key(),
             hold,
         };
-        Ok(store::arrive(
-            conn,
-            &issuer,
-            shop_id,
-            id,
-            Utc::now().naive_utc(),
-        )?)
+        // Microseconds, as both databases store times, so the comparison below holds.
+        let now = chrono::SubsecRound::trunc_subsecs(Utc::now().naive_utc(), 6);
+        let parcel = store::arrive(conn, &issuer, shop_id, id, now)?;
+        // Arrived by this call (not a repeat): was the scan late for the carrier's hand-in?
+        let late = parcel.arrived_at == Some(now)
+            && crate::pickup::scan_in::find(conn, id, now)?
+                .is_some_and(|h| h.state == crate::pickup::scan_in::ScanState::Late);
+        Ok((parcel, late))
     })
     .await?;
+    if late {
+        state.metrics.late_scans.inc();
+    }
     Ok(web::Json(parcel))
 }
 

@@ -6,6 +6,7 @@ use crate::error::{ApiError, Problem};
 use crate::network::availability::{self, RoomKey, UnavailableReason};
 use crate::network::geo::cell_hex;
 use crate::network::index::IndexedShop;
+use crate::network::services::{Service, Services};
 use crate::network::{Hit, SearchFilter, Shop, ShopStatus};
 use actix_web::{get, web, HttpResponse};
 use chrono::Utc;
@@ -17,6 +18,8 @@ use utoipa::{IntoParams, ToSchema};
 pub const MAX_LIMIT: i64 = 100;
 
 /// Query parameters of the search (documentation only: parsing names each bad parameter).
+/// Points closed for a period at `open_at` are not open then; at `arrive_at` they are not
+/// selectable (`closed_for_period`).
 #[derive(IntoParams)]
 #[into_params(parameter_in = Query)]
 #[allow(
@@ -51,6 +54,9 @@ struct SearchQuery {
     /// Marks (`in_stock`), without filtering, the points holding received staged units of
     /// this SKU (at most 64 characters).
     stock_sku: Option<String>,
+    /// Only points offering this service: `pickup` (default), `dropoff`, `returns` or
+    /// `staging`.
+    service: Option<String>,
 }
 
 /// How a search answer is ordered.
@@ -108,14 +114,15 @@ pub struct PickupPoint<'a> {
     pub free_slots: i32,
     /// `active`, or `paused` when `include_unavailable=true` (never `closed`).
     pub status: ShopStatus,
-    /// Whether the shop is open at the time of the request.
+    /// Whether the shop is open at the time of the request (hours and closures).
     pub open_now: bool,
     /// Whether a reservation here would succeed at the expected arrival.
     pub selectable: bool,
-    /// Why the point is not selectable: `full`, `paused` or `closed_at_arrival`; null when
-    /// it is.
+    /// Why the point is not selectable: `paused`, `closed_for_period`, `full` or
+    /// `closed_at_arrival` (the first that applies); null when it is.
     pub unavailable_reason: Option<UnavailableReason>,
-    /// Whether the shop is open at `arrive_at`; null when no `arrive_at` was given.
+    /// Whether the shop is open at `arrive_at` (hours and closures); null when no
+    /// `arrive_at` was given.
     pub open_at_arrival: Option<bool>,
     /// Weekly opening hours in the shop's time zone (OpenStreetMap syntax); null means open
     /// around the clock.
@@ -125,8 +132,9 @@ pub struct PickupPoint<'a> {
     /// Whether the point holds received staged units of `stock_sku` (instant pickup); null
     /// when no `stock_sku` was given.
     pub in_stock: Option<bool>,
-    /// What the point offers; today always `["pickup"]`.
-    pub services: &'static [&'static str],
+    /// What the point offers (`pickup`, `dropoff`, `returns`, `staging`).
+    #[schema(value_type = Vec<Service>)]
+    pub services: Services,
 }
 
 /// A search answer.
@@ -143,8 +151,10 @@ pub struct PickupPointDetail {
     /// The stored shop.
     #[serde(flatten)]
     pub shop: Shop,
-    /// Whether the shop is open at the time of the request.
+    /// Whether the shop is open at the time of the request (hours and closures).
     pub open_now: bool,
+    /// Closure periods (holidays) not yet over: whole local days in `timezone`, end inclusive.
+    pub closures: Vec<crate::network::closures::Closure>,
 }
 
 /// The nearest active pickup points to a location, exactly, by great-circle distance; each
@@ -177,6 +187,7 @@ pub async fn search(
             "include_unavailable",
             "rank",
             "stock_sku",
+            "service",
         ],
     )?;
     let lat = q.required("lat", number_in(-90.0, 90.0))?;
@@ -192,6 +203,9 @@ pub async fn search(
     let include_unavailable = q.optional("include_unavailable", boolean)?.unwrap_or(false);
     let rank = q.optional("rank", parse_rank)?.unwrap_or(Rank::Distance);
     let stock_sku = q.optional("stock_sku", sku_text)?;
+    let service = q
+        .optional("service", str::parse::<Service>)?
+        .unwrap_or(Service::Pickup);
     let (stocked, marked) = if sku.is_none() && stock_sku.is_none() {
         (None, None)
     } else {
@@ -226,6 +240,7 @@ pub async fn search(
             .as_ref()
             .map(|_| &in_stock as &(dyn Fn(&IndexedShop) -> bool + Sync)),
         include_paused: include_unavailable,
+        service: Some(service),
     };
     let now = Utc::now();
     let index = state.network.index();
@@ -291,14 +306,14 @@ fn describe<'a>(
         capacity: shop.capacity,
         free_slots,
         status: shop.status,
-        open_now: shop.hours.is_open_at(shop.timezone, now),
+        open_now: shop.is_open_at(now),
         selectable: a.selectable,
         unavailable_reason: a.reason,
         open_at_arrival: a.open_at_arrival,
         timezone: opening_hours.as_ref().map(|_| shop.timezone.name()),
         opening_hours,
         in_stock,
-        services: &["pickup"],
+        services: shop.services,
     };
     (key, point)
 }
@@ -317,13 +332,29 @@ fn describe<'a>(
 pub async fn get(state: web::Data<AppState>, id: web::Path<i64>) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let network = state.network.clone();
-    let row = blocking(move || Ok(network.find(id)?)).await?;
+    let (row, closures) = blocking(move || {
+        let mut conn = network.conn()?;
+        let closures = crate::network::closure_store::list(&mut conn, id)?;
+        Ok((crate::network::store::find(&mut conn, id)?, closures))
+    })
+    .await?;
     let row = row.ok_or_else(|| ApiError::NotFound(format!("no pickup point with id {id}")))?;
-    let open_now = row
-        .to_indexed()
-        .is_some_and(|s| s.hours.is_open_at(s.timezone, Utc::now()));
+    // Days already over anywhere on Earth (a local date is at most a day behind UTC's).
+    let yesterday = (Utc::now() - chrono::Duration::days(1)).date_naive();
+    let closures = closures
+        .into_iter()
+        .filter(|c| c.end >= yesterday)
+        .collect();
+    let open_now = state.network.index().get(id).map_or_else(
+        || {
+            row.to_indexed(&[])
+                .is_some_and(|s| s.is_open_at(Utc::now()))
+        },
+        |s| s.is_open_at(Utc::now()),
+    );
     Ok(HttpResponse::Ok().json(PickupPointDetail {
         shop: row.into_shop(),
         open_now,
+        closures,
     }))
 }

@@ -42,7 +42,8 @@ pub struct ReturnView {
 ///
 /// 201 when created, 200 when `order_ref` already had this return; read the drop-off code
 /// once with `GET /v1/returns/{id}`. 409 with `reason` `paused` or `closed` when the point
-/// takes no parcels, `order_ref_in_use` when the order has a return at another point.
+/// takes no parcels, `no_returns_service` when it does not offer the `returns` service,
+/// `order_ref_in_use` when the order has a return at another point.
 #[utoipa::path(tag = "merchant", context_path = "/v1", request_body = ReturnRequest,
     security(("bearer" = [])), responses(
     (status = 201, body = Return),

@@ -31,6 +31,50 @@ diesel::table! {
         created_at -> Timestamp,
         /// UTC.
         updated_at -> Timestamp,
+        /// Offered services, canonical comma-separated names (see `network::services`).
+        services -> Text,
+    }
+}
+
+diesel::table! {
+    /// Closure periods of shops: whole local days, end inclusive.
+    shop_closures (id) {
+        /// Row id.
+        id -> BigInt,
+        /// The shop.
+        shop_id -> BigInt,
+        /// The shop's region key.
+        region -> BigInt,
+        /// First closed local day.
+        starts_on -> Date,
+        /// Last closed local day (inclusive).
+        ends_on -> Date,
+        /// Why, as the partner or planner wrote it.
+        reason -> Text,
+    }
+}
+
+diesel::table! {
+    /// Carriers' hand-ins of parcels at shops, and the arrival scan that followed.
+    handins (id) {
+        /// Row id.
+        id -> BigInt,
+        /// The parcel (one hand-in per parcel).
+        parcel_id -> BigInt,
+        /// The shop it was handed in at.
+        shop_id -> BigInt,
+        /// The shop's region key.
+        region -> BigInt,
+        /// Token subject of the carrier.
+        carrier -> Text,
+        /// UTC.
+        handed_in_at -> Timestamp,
+        /// The arrival scan is late after this instant (UTC).
+        deadline_at -> Timestamp,
+        /// The partner's arrival scan (UTC), once made.
+        scanned_at -> Nullable<Timestamp>,
+        /// Seconds from hand-in to scan (never negative).
+        latency_s -> Nullable<BigInt>,
     }
 }
 
@@ -185,6 +229,8 @@ diesel::table! {
 }
 
 diesel::joinable!(parcels -> shops (shop_id));
+diesel::joinable!(shop_closures -> shops (shop_id));
+diesel::joinable!(handins -> parcels (parcel_id));
 diesel::joinable!(shop_load -> shops (shop_id));
 diesel::allow_tables_to_appear_in_same_query!(
     shops,
@@ -194,7 +240,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     shop_api_keys,
     handover_attempts,
     merchants,
-    outbox
+    outbox,
+    shop_closures,
+    handins
 );
 
 diesel::table! {

@@ -3,9 +3,9 @@
 //!
 //! A point is *selectable* when a reservation there would succeed at the expected arrival:
 //! it is active, it has a free slot (or holds a staged unit of the item, which becomes the
-//! parcel without taking a new slot) and, when an arrival time is known, it is open then.
-//! Otherwise the first reason that applies, in the order paused, full, closed at arrival,
-//! says why not.
+//! parcel without taking a new slot) and, when an arrival time is known, it is open then
+//! (within its weekly hours and not in a closure period). Otherwise the first reason that
+//! applies, in the order paused, closed for a period, full, closed at arrival, says why not.
 //!
 //! The room order sorts selectable points before unselectable ones, then by the score
 //!
@@ -45,8 +45,10 @@ pub enum UnavailableReason {
     Full,
     /// The shop has paused taking parcels.
     Paused,
-    /// The shop is closed at the expected arrival time.
+    /// The shop is closed at the expected arrival time (outside its weekly hours).
     ClosedAtArrival,
+    /// The shop is closed for a period (holiday, one-off closure) at the expected arrival.
+    ClosedForPeriod,
 }
 
 /// What a customer is told about one point.
@@ -56,7 +58,8 @@ pub struct Availability {
     pub selectable: bool,
     /// Why not, when it cannot.
     pub reason: Option<UnavailableReason>,
-    /// Whether it is open at the expected arrival; `None` when no arrival time was given.
+    /// Whether it is open at the expected arrival (hours and closures); `None` when no
+    /// arrival time was given.
     pub open_at_arrival: Option<bool>,
 }
 
@@ -75,6 +78,7 @@ pub fn free_slots(shop: &IndexedShop) -> i32 {
 ///     id: 1, external_id: "a".into(), name: "A".into(), latitude: 0.0, longitude: 0.0,
 ///     h3_cell: 0, capacity: 2, live: 2, status: ShopStatus::Active,
 ///     timezone: chrono_tz::UTC, hours: WeeklyHours::always().into(),
+///     services: Default::default(), closures: Default::default(),
 /// };
 /// assert_eq!(assess(&shop, None, false).reason, Some(UnavailableReason::Full));
 /// assert!(assess(&shop, None, true).selectable);
@@ -84,9 +88,12 @@ pub fn assess(
     arrive_at: Option<DateTime<Utc>>,
     holds_stock: bool,
 ) -> Availability {
-    let open_at_arrival = arrive_at.map(|at| shop.hours.is_open_at(shop.timezone, at));
+    let closed_for_period = arrive_at.is_some_and(|at| shop.closures.contains(at));
+    let open_at_arrival = arrive_at.map(|at| shop.is_open_at(at));
     let reason = if shop.status != ShopStatus::Active {
         Some(UnavailableReason::Paused)
+    } else if closed_for_period {
+        Some(UnavailableReason::ClosedForPeriod)
     } else if free_slots(shop) == 0 && !holds_stock {
         Some(UnavailableReason::Full)
     } else if open_at_arrival == Some(false) {

@@ -16,6 +16,8 @@ fn shop(id: i64, capacity: i32, live: i32, status: ShopStatus, hours: &str) -> I
         status,
         timezone: chrono_tz::Europe::Madrid,
         hours: Arc::new(WeeklyHours::parse(hours).expect("hours")),
+        services: Default::default(),
+        closures: Default::default(),
     }
 }
 
@@ -120,5 +122,28 @@ fn hours_text_is_none_around_the_clock() {
     assert_eq!(
         hours_text(&shop(1, 1, 0, ShopStatus::Active, "Mo-Fr 09:00-14:00")),
         Some("Mo-Fr 09:00-14:00; Sa-Su off")
+    );
+}
+
+#[test]
+fn a_closure_at_arrival_comes_before_full_and_hours() {
+    use crate::network::closures::{ClosedSpans, Closure};
+    let mut s = shop(1, 1, 1, ShopStatus::Active, "Mo-Fr 09:00-18:00");
+    let day = "2026-01-12".parse().expect("date");
+    s.closures = ClosedSpans::new(
+        s.timezone,
+        &[Closure {
+            start: day,
+            end: day,
+            reason: String::new(),
+        }],
+    );
+    let a = assess(&s, Some(monday_morning()), false);
+    assert_eq!(a.reason, Some(UnavailableReason::ClosedForPeriod));
+    assert_eq!(a.open_at_arrival, Some(false));
+    let next_monday = monday_morning() + chrono::Duration::days(7);
+    assert_eq!(
+        assess(&s, Some(next_monday), false).reason,
+        Some(UnavailableReason::Full)
     );
 }

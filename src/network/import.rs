@@ -4,14 +4,16 @@
 //! of `{row, field, message}`. `row` is the line in a CSV file (the header is line 1, so it
 //! matches a spreadsheet's row number) and the 1-based feature number in a GeoJSON file.
 
+use super::closures;
 use super::hours::WeeklyHours;
+use super::services::Services;
 use super::shop::{ShopInput, ShopStatus};
 use serde::Serialize;
 use std::collections::HashMap;
 use utoipa::ToSchema;
 
 /// Columns a shop file may have, in the documented order.
-pub const COLUMNS: [&str; 8] = [
+pub const COLUMNS: [&str; 10] = [
     "external_id",
     "name",
     "latitude",
@@ -20,6 +22,8 @@ pub const COLUMNS: [&str; 8] = [
     "timezone",
     "opening_hours",
     "status",
+    "services",
+    "closures",
 ];
 const REQUIRED: usize = 5;
 /// Errors listed at most; a file with more says so with `truncated`.
@@ -91,7 +95,7 @@ pub fn parse(content: &[u8], format: Format) -> Result<Vec<ShopInput>, Rejected>
 /// The text fields of one row, before validation.
 #[derive(Debug, Default)]
 struct RawRow {
-    fields: [Option<String>; 8],
+    fields: [Option<String>; 10],
 }
 
 #[derive(Default)]
@@ -129,7 +133,8 @@ impl Validator {
 
     fn row(&mut self, row: usize, raw: RawRow) {
         let before = self.errors.len() + usize::from(self.truncated);
-        let [external_id, name, lat, lon, capacity, tz, hours, status] = raw.fields;
+        let [external_id, name, lat, lon, capacity, tz, hours, status, services, closures] =
+            raw.fields;
         let external_id = self.text(row, 0, external_id, MAX_ID_LEN);
         let name = self.text(row, 1, name, MAX_NAME_LEN);
         let latitude = self.number(row, 2, lat, -90.0, 90.0);
@@ -182,6 +187,21 @@ impl Validator {
                 .map_err(|m: String| self.error(row, "status", m))
                 .ok(),
         };
+        let services = match services.filter(|s| !s.trim().is_empty()) {
+            None => Some(Services::all()),
+            Some(s) => Services::parse(&s)
+                .map_err(|m| self.error(row, "services", m))
+                .ok(),
+        };
+        // A file without closures leaves a shop's stored closures alone; an empty value
+        // clears them.
+        let closures = match closures {
+            None => Some(None),
+            Some(text) => closures::parse_list(&text)
+                .map(Some)
+                .map_err(|m| self.error(row, "closures", m))
+                .ok(),
+        };
         if let Some(id) = &external_id {
             if let Some(first) = self.seen.get(id) {
                 let first = *first;
@@ -206,6 +226,8 @@ impl Validator {
             Some(timezone),
             Some(hours),
             Some(status),
+            Some(services),
+            Some(closures),
         ) = (
             external_id,
             name,
@@ -215,6 +237,8 @@ impl Validator {
             timezone,
             hours,
             status,
+            services,
+            closures,
         ) {
             self.shops.push(ShopInput {
                 external_id,
@@ -225,6 +249,8 @@ impl Validator {
                 timezone,
                 hours,
                 status,
+                services,
+                closures,
             });
         }
     }
@@ -340,7 +366,7 @@ fn read_csv(content: &[u8], v: &mut Validator) {
             format!("the file is empty; expected a header {}", COLUMNS.join(",")),
         );
     }
-    let mut positions = [None; 8];
+    let mut positions = [None; COLUMNS.len()];
     for (i, name) in header.iter().enumerate() {
         let name = name.trim_start_matches('\u{feff}');
         if name.is_empty() {
@@ -456,11 +482,19 @@ fn read_geojson(content: &[u8], v: &mut Validator) {
         let mut bad_type = false;
         raw.fields[2] = Some(lat);
         raw.fields[3] = Some(lon);
-        for c in [0, 1, 4, 5, 6, 7] {
+        for c in [0, 1, 4, 5, 6, 7, 8, 9] {
             raw.fields[c] = match props.and_then(|p| p.get(COLUMNS[c])) {
                 None | Some(serde_json::Value::Null) => None,
                 Some(serde_json::Value::String(s)) => Some(s.clone()),
                 Some(n @ serde_json::Value::Number(_)) => Some(n.to_string()),
+                Some(serde_json::Value::Array(items)) if c >= 8 => match list_text(c, items) {
+                    Ok(text) => Some(text),
+                    Err(m) => {
+                        v.error(row, COLUMNS[c], m);
+                        bad_type = true;
+                        None
+                    }
+                },
                 Some(_) => {
                     v.error(row, COLUMNS[c], "must be a string or a number");
                     bad_type = true;
@@ -472,6 +506,33 @@ fn read_geojson(content: &[u8], v: &mut Validator) {
             v.row(row, raw);
         }
     }
+}
+
+/// The text form of a GeoJSON array property: services (`["pickup", "dropoff"]`) or closures
+/// (compact strings, or `{"start", "end", "reason"}` objects).
+fn list_text(c: usize, items: &[serde_json::Value]) -> Result<String, String> {
+    use serde_json::Value;
+    let mut parts = Vec::with_capacity(items.len());
+    for item in items {
+        parts.push(match item {
+            Value::String(s) => s.clone(),
+            Value::Object(_) if COLUMNS[c] == "closures" => {
+                let c: closures::Closure = serde_json::from_value(item.clone()).map_err(|e| {
+                    format!("a closure object needs start, end (YYYY-MM-DD) and an optional reason: {e}")
+                })?;
+                if c.reason.contains(';') {
+                    return Err("a closure reason cannot contain ';'".into());
+                }
+                format!("{}/{} {}", c.start, c.end, c.reason)
+            }
+            _ if COLUMNS[c] == "closures" => {
+                return Err("items must be strings or {start, end, reason} objects".into())
+            }
+            _ => return Err("items must be service names".into()),
+        });
+    }
+    let separator = if COLUMNS[c] == "closures" { ";" } else { "|" };
+    Ok(parts.join(separator))
 }
 
 #[cfg(test)]

@@ -143,3 +143,59 @@ fn geojson_may_start_with_a_byte_order_mark() {
     let shops = parse(doc.as_bytes(), Format::GeoJson).expect("valid");
     assert_eq!((shops[0].external_id.as_str(), shops[0].capacity), ("a", 3));
 }
+
+#[test]
+fn services_and_closures_columns_are_read_and_default() {
+    let shops = csv(
+        "external_id,name,latitude,longitude,capacity,services,closures\n\
+         a,A,1,1,1,pickup|dropoff,2026-12-24/2026-12-26 Christmas;2027-01-01 New year\n\
+         b,B,1,2,1,,\n",
+    )
+    .expect("valid");
+    assert_eq!(shops[0].services.names(), ["pickup", "dropoff"]);
+    let closures = shops[0].closures.as_ref().expect("closures given");
+    assert_eq!(closures.len(), 2);
+    assert_eq!(closures[0].reason, "Christmas");
+    assert_eq!(shops[1].services, crate::network::services::Services::all());
+    assert_eq!(shops[1].closures, Some(vec![]));
+    let without = csv("external_id,name,latitude,longitude,capacity\nc,C,1,1,1\n").expect("valid");
+    assert_eq!(without[0].closures, None);
+}
+
+#[test]
+fn bad_services_and_closures_name_their_field() {
+    let err = csv(
+        "external_id,name,latitude,longitude,capacity,services,closures\n\
+         a,A,1,1,1,pickup|teleport,\n\
+         b,B,1,2,1,pickup,2026-12-26/2026-12-24 backwards\n",
+    )
+    .expect_err("bad rows");
+    let fields: Vec<(usize, &str)> = err
+        .errors
+        .iter()
+        .map(|e| (e.row, e.field.as_str()))
+        .collect();
+    assert_eq!(fields, [(2, "services"), (3, "closures")]);
+}
+
+#[test]
+fn geojson_accepts_arrays_for_services_and_closures() {
+    let doc = r#"{"type":"FeatureCollection","features":[
+      {"type":"Feature","geometry":{"type":"Point","coordinates":[-3.7,40.4]},
+       "properties":{"external_id":"a","name":"A","capacity":3,"timezone":"Europe/Madrid",
+         "services":["staging","pickup"],
+         "closures":["2026-12-24/2026-12-26 Christmas",{"start":"2027-01-01","end":"2027-01-01","reason":"New year"}]}},
+      {"type":"Feature","geometry":{"type":"Point","coordinates":[-3.7,40.5]},
+       "properties":{"external_id":"b","name":"B","capacity":3,"services":[1],"closures":[{"start":"x"}]}}]}"#;
+    let err = parse(doc.as_bytes(), Format::GeoJson).expect_err("second feature is bad");
+    let fields: Vec<(usize, &str)> = err
+        .errors
+        .iter()
+        .map(|e| (e.row, e.field.as_str()))
+        .collect();
+    assert_eq!(fields, [(2, "services"), (2, "closures")]);
+    let good = doc.split(",\n      {\"type\":\"Feature\",\"geometry\":{\"type\":\"Point\",\"coordinates\":[-3.7,40.5]}").next().expect("first feature").to_owned() + "]}";
+    let shops = parse(good.as_bytes(), Format::GeoJson).expect("valid");
+    assert_eq!(shops[0].services.names(), ["pickup", "staging"]);
+    assert_eq!(shops[0].closures.as_ref().map(Vec::len), Some(2));
+}

@@ -16,8 +16,10 @@
 //! A general-purpose k-d tree crate was not used because search must filter candidates
 //! (status, opening hours, free capacity) inside the traversal and break distance ties by id.
 
+use super::closures::ClosedSpans;
 use super::geo::{chord_for_distance, haversine_m, Point};
 use super::hours::{local_weekday_minute, WeeklyHours};
+use super::services::{Service, Services};
 use super::shop::ShopStatus;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
@@ -60,6 +62,17 @@ pub struct IndexedShop {
     pub timezone: Tz,
     /// Weekly opening hours (shared between the many shops with the same hours).
     pub hours: Arc<WeeklyHours>,
+    /// What the shop offers.
+    pub services: Services,
+    /// When the shop is closed for a period (holidays), in UTC.
+    pub closures: ClosedSpans,
+}
+
+impl IndexedShop {
+    /// Whether the shop is open at `at`: within its weekly hours and not closed for a period.
+    pub fn is_open_at(&self, at: DateTime<Utc>) -> bool {
+        self.hours.is_open_at(self.timezone, at) && !self.closures.contains(at)
+    }
 }
 
 /// Search options: how many, how far, and which shops qualify.
@@ -77,6 +90,8 @@ pub struct SearchFilter<'a> {
     /// Whether paused shops are found too (shown to customers as not selectable); closed
     /// shops never are.
     pub include_paused: bool,
+    /// Only shops offering this service.
+    pub service: Option<Service>,
 }
 
 impl SearchFilter<'_> {
@@ -89,6 +104,7 @@ impl SearchFilter<'_> {
             min_free: None,
             accept: None,
             include_paused: false,
+            service: None,
         }
     }
 
@@ -115,13 +131,15 @@ struct Slot {
     entry: u32,
 }
 
-/// The compact record the traversal reads: 32 bytes.
+/// The compact record the traversal reads: 32 bytes (the services byte fits in the padding).
 #[derive(Debug, Clone, Copy)]
 struct Entry {
     v: [f64; 3],
     slot: u32,
     /// [`HIDDEN`], [`ACTIVE`] or [`PAUSED`].
     found_as: u8,
+    /// The shop's [`Services`] bits, filtered without reading the shop's record.
+    services: u8,
 }
 
 /// An entry no search finds: a closed shop, or a slot whose shop moved or left.
@@ -223,6 +241,7 @@ impl GeoIndex {
             v: s.point.unit_vector(),
             slot,
             found_as: found_as(true, s.shop.status),
+            services: s.shop.services.bits(),
         });
         if self.extra.len() > REBUILD_AFTER {
             self.compact();
@@ -307,10 +326,12 @@ impl GeoIndex {
     fn sync_entry(&mut self, slot: u32) {
         let s = &self.slots[slot as usize];
         let kind = found_as(s.live, s.shop.status);
+        let services = s.shop.services.bits();
         if s.entry != NOT_IN_TREE {
-            self.entries[s.entry as usize].found_as = kind;
+            let e = &mut self.entries[s.entry as usize];
+            (e.found_as, e.services) = (kind, services);
         } else if let Some(e) = self.extra.iter_mut().find(|e| e.slot == slot) {
-            e.found_as = kind;
+            (e.found_as, e.services) = (kind, services);
         }
     }
 
@@ -331,6 +352,7 @@ impl GeoIndex {
                 v: s.point.unit_vector(),
                 slot: i as u32,
                 found_as: found_as(true, s.shop.status),
+                services: s.shop.services.bits(),
             })
             .collect();
         self.nodes.clear();
@@ -397,6 +419,8 @@ struct Search<'i, 'f> {
     /// Chord² beyond which nothing can be in the exact top k.
     bound2: f64,
     local_times: Vec<(Tz, (usize, u16))>,
+    /// Services bits every found shop must have (0: any).
+    service_bits: u8,
 }
 
 impl<'i, 'f> Search<'i, 'f> {
@@ -411,6 +435,9 @@ impl<'i, 'f> Search<'i, 'f> {
             near: Vec::with_capacity(filter.limit.min(128) * 2),
             bound2: (bound + CHORD_SLACK).powi(2),
             local_times: Vec::new(),
+            service_bits: filter
+                .service
+                .map_or(0, |s| std::iter::once(s).collect::<Services>().bits()),
         }
     }
 
@@ -442,6 +469,9 @@ impl<'i, 'f> Search<'i, 'f> {
     #[inline]
     fn consider(&mut self, entry: &Entry) {
         if entry.found_as != ACTIVE && !(entry.found_as == PAUSED && self.filter.include_paused) {
+            return;
+        }
+        if self.service_bits & !entry.services != 0 {
             return;
         }
         let dx = entry.v[0] - self.qv[0];
@@ -481,7 +511,7 @@ impl<'i, 'f> Search<'i, 'f> {
         }
         if let Some(at) = self.filter.open_at {
             let (weekday, minute) = self.local_time(shop.timezone, at);
-            if !shop.hours.is_open_local(weekday, minute) {
+            if !shop.hours.is_open_local(weekday, minute) || shop.closures.contains(at) {
                 return false;
             }
         }

@@ -19,6 +19,8 @@ fn shop(id: i64, lat: f64, lon: f64, status: ShopStatus, hours: &str) -> Indexed
             chrono_tz::Asia::Shanghai
         },
         hours: std::sync::Arc::new(WeeklyHours::parse(hours).expect("hours")),
+        services: Default::default(),
+        closures: Default::default(),
     }
 }
 
@@ -98,7 +100,7 @@ proptest! {
             shop(1000 - i as i64, lat, lon, *st, "24/7")
         }).collect();
         let index = GeoIndex::build(shops);
-        let filter = SearchFilter { limit, max_distance_m: radius, open_at: None, min_free: None, accept: None, include_paused };
+        let filter = SearchFilter { limit, max_distance_m: radius, open_at: None, min_free: None, accept: None, include_paused, service: None };
         for (lat, lon) in queries {
             prop_assert_eq!(answer(&index.search(lat, lon, &filter)), brute_force(&index, lat, lon, &filter));
         }
@@ -220,4 +222,50 @@ fn min_free_skips_full_shops() {
     assert_eq!(index.get(1).map(|s| s.live), Some(10));
     index.set_live(1, 3);
     assert_eq!(index.search(1.0, 1.0, &filter).len(), 2);
+}
+
+#[test]
+fn service_filter_and_closures_at_open_at() {
+    use crate::network::closures::{ClosedSpans, Closure};
+    use crate::network::services::{Service, Services};
+    let mut no_pickup = shop(1, 0.0, 0.001, ShopStatus::Active, "24/7");
+    no_pickup.services = Services::parse("dropoff").expect("services");
+    let mut on_holiday = shop(2, 0.0, 0.002, ShopStatus::Active, "24/7");
+    let day = "2026-12-25".parse().expect("date");
+    on_holiday.closures = ClosedSpans::new(
+        on_holiday.timezone,
+        &[Closure {
+            start: day,
+            end: day,
+            reason: "Christmas".into(),
+        }],
+    );
+    let open = shop(3, 0.0, 0.003, ShopStatus::Active, "24/7");
+    let index = GeoIndex::build([no_pickup, on_holiday, open]);
+    let ids = |f: &SearchFilter<'_>| -> Vec<i64> {
+        index
+            .search(0.0, 0.0, f)
+            .iter()
+            .map(|h| h.shop.id)
+            .collect()
+    };
+    let pickup = SearchFilter {
+        service: Some(Service::Pickup),
+        ..SearchFilter::nearest(10)
+    };
+    assert_eq!(ids(&pickup), [2, 3]);
+    let dropoff = SearchFilter {
+        service: Some(Service::Dropoff),
+        ..SearchFilter::nearest(10)
+    };
+    assert_eq!(ids(&dropoff), [1, 2, 3]);
+    // Shanghai (east of 0): 25 December local is 24 Dec 16:00 to 25 Dec 16:00 UTC.
+    let christmas = Utc.with_ymd_and_hms(2026, 12, 25, 15, 59, 0).unwrap();
+    let boxing_day = Utc.with_ymd_and_hms(2026, 12, 25, 16, 0, 0).unwrap();
+    let at = |t| SearchFilter {
+        open_at: Some(t),
+        ..SearchFilter::nearest(10)
+    };
+    assert_eq!(ids(&at(christmas)), [1, 3]);
+    assert_eq!(ids(&at(boxing_day)), [1, 2, 3]);
 }

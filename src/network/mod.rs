@@ -4,12 +4,15 @@
 //! Pure domain code: no HTTP types here, and SQL only in [`store`].
 
 pub mod availability;
+pub mod closure_store;
+pub mod closures;
 pub mod geo;
 pub mod hours;
 pub mod import;
 pub mod index;
 pub mod seed;
 pub mod service;
+pub mod services;
 pub mod shop;
 pub mod store;
 

@@ -7,6 +7,7 @@
 //! network identical on every machine and independent of the order places are read in.
 
 use super::hours::WeeklyHours;
+use super::services::Services;
 use super::shop::{ShopInput, ShopStatus};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -138,6 +139,8 @@ fn place_shops(place: &Place, country: Country, tz: chrono_tz::Tz, out: &mut Vec
             } else {
                 ShopStatus::Active
             },
+            services: Services::all(),
+            closures: None,
         });
     }
 }

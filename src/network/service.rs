@@ -1,12 +1,15 @@
 //! The network as the service runs it: the database plus this instance's geo index, kept in
 //! step through the network revision (see [`store::current_revision`]).
 
+use super::closure_store;
+use super::closures::Closure;
 use super::import::{self, Format, Rejected};
 use super::index::{GeoIndex, IndexedShop};
 use super::store::{self, ShopRow, UpsertSummary};
 use super::ShopInput;
 use crate::db::{DbError, Pool};
 use chrono::NaiveDateTime;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Mutex, RwLock, RwLockReadGuard};
 use std::time::Instant;
@@ -98,20 +101,24 @@ impl Network {
         }
         let started = Instant::now();
         let held = self.index().len();
-        let rows = if seen < 0 {
-            store::load_all(&mut conn)?
+        let (rows, closures) = if seen < 0 {
+            (store::load_all(&mut conn)?, closure_store::all(&mut conn)?)
         } else {
-            store::changed_between(&mut conn, seen, latest)?
+            (
+                store::changed_between(&mut conn, seen, latest)?,
+                closure_store::for_revisions(&mut conn, seen, latest)?,
+            )
         };
         drop(conn);
         let applied = rows.len();
         if seen < 0 || applied * FULL_RELOAD_SHARE > held.max(1) {
-            let rows = if seen < 0 {
-                rows
+            let (rows, closures) = if seen < 0 {
+                (rows, closures)
             } else {
-                store::load_all(&mut *self.conn()?)?
+                let mut conn = self.conn()?;
+                (store::load_all(&mut conn)?, closure_store::all(&mut conn)?)
             };
-            let mut fresh = GeoIndex::build(indexed(&rows));
+            let mut fresh = GeoIndex::build(indexed(&rows, &closures));
             let loads_at = chrono::Utc::now().naive_utc();
             for (shop, live) in crate::pickup::store::all_loads(&mut *self.conn()?)? {
                 fresh.set_live(shop, live);
@@ -120,7 +127,7 @@ impl Network {
             *self.loads_seen.lock().unwrap_or_else(|p| p.into_inner()) = Some(loads_at);
         } else {
             let mut index = self.index.write().unwrap_or_else(|p| p.into_inner());
-            for shop in indexed(&rows) {
+            for shop in indexed(&rows, &closures) {
                 index.upsert(shop);
             }
         }
@@ -189,10 +196,16 @@ impl Network {
     }
 }
 
-fn indexed(rows: &[ShopRow]) -> impl Iterator<Item = IndexedShop> + '_ {
-    let mut hours = std::collections::HashMap::new();
+fn indexed<'a>(
+    rows: &'a [ShopRow],
+    closures: &'a HashMap<i64, Vec<Closure>>,
+) -> impl Iterator<Item = IndexedShop> + 'a {
+    let mut hours = HashMap::new();
     rows.iter().filter_map(move |row| {
-        let shop = row.to_indexed_cached(&mut hours);
+        let shop = row.to_indexed_cached(
+            &mut hours,
+            closures.get(&row.id).map_or(&[][..], Vec::as_slice),
+        );
         if shop.is_none() {
             tracing::warn!(
                 id = row.id,

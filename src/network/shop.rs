@@ -1,6 +1,8 @@
 //! What a partner shop is: the validated input a planner imports and the stored row.
 
+use super::closures::Closure;
 use super::hours::WeeklyHours;
+use super::services::Services;
 use chrono::NaiveDateTime;
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
@@ -69,6 +71,10 @@ pub struct ShopInput {
     pub hours: WeeklyHours,
     /// Whether the shop takes parcels.
     pub status: ShopStatus,
+    /// What the shop offers (every service unless the file says otherwise).
+    pub services: Services,
+    /// Its closure periods when the file gives them; `None` leaves stored closures as they are.
+    pub closures: Option<Vec<Closure>>,
 }
 
 /// A shop as stored, with the derived geo keys and bookkeeping times (UTC).
@@ -96,6 +102,9 @@ pub struct Shop {
     pub opening_hours: String,
     /// active, paused or closed.
     pub status: ShopStatus,
+    /// What the shop offers.
+    #[schema(value_type = Vec<super::services::Service>)]
+    pub services: Services,
     /// When the shop was first stored.
     pub created_at: NaiveDateTime,
     /// When the shop last changed.

@@ -1,9 +1,11 @@
 //! Shops in the database: all-or-nothing upserts, lookups, and the change feed that keeps
 //! every instance's geo index current.
 
+use super::closures::{ClosedSpans, Closure};
 use super::geo::{cell_and_region, cell_hex};
 use super::hours::WeeklyHours;
 use super::index::IndexedShop;
+use super::services::Services;
 use super::shop::{Shop, ShopInput, ShopStatus};
 use crate::db::schema::{network_revision, shops};
 use crate::db::DbConn;
@@ -14,7 +16,7 @@ use diesel::upsert::excluded;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-/// Rows per INSERT statement (14 parameters each: well inside both backends' limits).
+/// Rows per INSERT statement (15 parameters each: well inside both backends' limits).
 const BATCH: usize = 1000;
 
 /// A `shops` row as stored.
@@ -49,6 +51,8 @@ pub struct ShopRow {
     pub created_at: NaiveDateTime,
     /// UTC.
     pub updated_at: NaiveDateTime,
+    /// Offered services, stored text.
+    pub services: String,
 }
 
 #[derive(Insertable)]
@@ -67,6 +71,7 @@ struct NewShop<'a> {
     revision: i64,
     created_at: NaiveDateTime,
     updated_at: NaiveDateTime,
+    services: String,
 }
 
 /// What an import did.
@@ -99,6 +104,7 @@ pub fn upsert_shops(
             progress(written);
         }
         ensure_load_rows(conn, revision)?;
+        super::closure_store::replace_imported(conn, revision, input)?;
         let after: i64 = shops::table.count().get_result(conn)?;
         let inserted = usize::try_from(after - before).unwrap_or(0);
         Ok(UpsertSummary {
@@ -126,6 +132,7 @@ fn new_shop(s: &ShopInput, revision: i64, now: NaiveDateTime) -> NewShop<'_> {
         revision,
         created_at: now,
         updated_at: now,
+        services: s.services.to_string(),
     }
 }
 
@@ -147,6 +154,7 @@ macro_rules! upsert_rows {
                 shops::status.eq(excluded(shops::status)),
                 shops::revision.eq(excluded(shops::revision)),
                 shops::updated_at.eq(excluded(shops::updated_at)),
+                shops::services.eq(excluded(shops::services)),
             ))
             .execute($conn)
     };
@@ -167,15 +175,17 @@ fn sqlite_upsert(conn: &mut diesel::SqliteConnection, rows: &[NewShop<'_>]) -> Q
     if rows.is_empty() {
         return Ok(0);
     }
-    let placeholders = vec!["(?,?,?,?,?,?,?,?,?,?,?,?,?)"; rows.len()].join(",");
+    let placeholders = vec!["(?,?,?,?,?,?,?,?,?,?,?,?,?,?)"; rows.len()].join(",");
     let sql = format!(
         "INSERT INTO shops (external_id, name, latitude, longitude, h3_cell, region, capacity, \
-         timezone, opening_hours, status, revision, created_at, updated_at) VALUES {placeholders} \
+         timezone, opening_hours, status, revision, created_at, updated_at, services) \
+         VALUES {placeholders} \
          ON CONFLICT (external_id) DO UPDATE SET name = excluded.name, latitude = excluded.latitude, \
          longitude = excluded.longitude, h3_cell = excluded.h3_cell, region = excluded.region, \
          capacity = excluded.capacity, timezone = excluded.timezone, \
          opening_hours = excluded.opening_hours, status = excluded.status, \
-         revision = excluded.revision, updated_at = excluded.updated_at"
+         revision = excluded.revision, updated_at = excluded.updated_at, \
+         services = excluded.services"
     );
     let mut query = diesel::sql_query(sql).into_boxed::<diesel::sqlite::Sqlite>();
     for r in rows {
@@ -192,7 +202,8 @@ fn sqlite_upsert(conn: &mut diesel::SqliteConnection, rows: &[NewShop<'_>]) -> Q
             .bind::<Text, _>(r.status)
             .bind::<BigInt, _>(r.revision)
             .bind::<Timestamp, _>(r.created_at)
-            .bind::<Timestamp, _>(r.updated_at);
+            .bind::<Timestamp, _>(r.updated_at)
+            .bind::<Text, _>(r.services.clone());
     }
     query.execute(conn)
 }
@@ -275,20 +286,23 @@ impl ShopRow {
             opening_hours: self.opening_hours,
             created_at: self.created_at,
             updated_at: self.updated_at,
+            services: Services::from_stored(&self.services),
         }
     }
 
     /// The row as the geo index holds it; `None` if a stored value no longer parses (the
     /// database was edited by hand), in which case the shop is left out of searches.
-    pub fn to_indexed(&self) -> Option<IndexedShop> {
-        self.to_indexed_cached(&mut HashMap::new())
+    pub fn to_indexed(&self, closures: &[Closure]) -> Option<IndexedShop> {
+        self.to_indexed_cached(&mut HashMap::new(), closures)
     }
 
     /// [`Self::to_indexed`], parsing each distinct opening-hours text once across calls.
     pub fn to_indexed_cached(
         &self,
         hours: &mut HashMap<String, Arc<WeeklyHours>>,
+        closures: &[Closure],
     ) -> Option<IndexedShop> {
+        let timezone: chrono_tz::Tz = self.timezone.parse().ok()?;
         let parsed = match hours.get(&self.opening_hours) {
             Some(h) => h.clone(),
             None => {
@@ -307,8 +321,10 @@ impl ShopRow {
             capacity: self.capacity,
             live: 0,
             status: self.status.parse().ok()?,
-            timezone: self.timezone.parse().ok()?,
+            timezone,
             hours: parsed,
+            services: Services::from_stored(&self.services),
+            closures: ClosedSpans::new(timezone, closures),
         })
     }
 }

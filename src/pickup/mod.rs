@@ -17,6 +17,7 @@ pub mod moves;
 pub mod outbox;
 pub mod partner_shop;
 pub mod returns;
+pub mod scan_in;
 pub mod store;
 pub mod webhooks;
 
@@ -88,6 +89,36 @@ pub enum Unavailable {
     Paused,
     /// The shop is closed for good.
     Closed,
+    /// The shop does not offer pickup.
+    NoPickupService,
+    /// The shop is closed for a period (holiday) at the expected arrival.
+    ClosedForPeriod,
+    /// The shop does not take returns at its counter.
+    NoReturnsService,
+}
+
+impl Unavailable {
+    /// The stable word for it (the `reason` of a 409).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Full => "full",
+            Self::Paused => "paused",
+            Self::Closed => "closed",
+            Self::NoPickupService => "no_pickup_service",
+            Self::ClosedForPeriod => "closed_for_period",
+            Self::NoReturnsService => "no_returns_service",
+        }
+    }
+}
+
+impl From<crate::network::closure_store::Refusal> for PickupError {
+    fn from(r: crate::network::closure_store::Refusal) -> Self {
+        use crate::network::closure_store::Refusal;
+        Self::ShopUnavailable(match r {
+            Refusal::NoPickup => Unavailable::NoPickupService,
+            Refusal::ClosedForPeriod => Unavailable::ClosedForPeriod,
+        })
+    }
 }
 
 /// A parcel as the domain returns it (never with a code in clear).
@@ -135,7 +166,14 @@ pub enum PickupError {
     #[error("no pickup point with id {0}")]
     ShopNotFound(i64),
     /// The shop cannot take a reservation.
-    #[error("the pickup point cannot take a parcel: it is {}", match .0 { Unavailable::Full => "full", Unavailable::Paused => "paused", Unavailable::Closed => "closed" })]
+    #[error("the pickup point cannot take a parcel: {}", match .0 {
+        Unavailable::Full => "it is full",
+        Unavailable::Paused => "it is paused",
+        Unavailable::Closed => "it is closed",
+        Unavailable::NoPickupService => "it does not offer pickup",
+        Unavailable::ClosedForPeriod => "it is closed for a period (holiday) at the expected arrival",
+        Unavailable::NoReturnsService => "it does not take returns",
+    })]
     ShopUnavailable(Unavailable),
     /// The order reference is already used for another pickup point.
     #[error("order_ref {0:?} already has a reservation at another pickup point")]

@@ -110,7 +110,9 @@ pub fn redirect_options(index: &GeoIndex, from: i64, now: DateTime<Utc>) -> Vec<
     let Some(origin) = index.get(from) else {
         return Vec::new();
     };
-    let not_origin = |shop: &crate::network::index::IndexedShop| shop.id != from;
+    // A point closed for a period (holiday) cannot take a parcel on the day.
+    let not_origin =
+        |shop: &crate::network::index::IndexedShop| shop.id != from && !shop.closures.contains(now);
     let filter = SearchFilter {
         limit: MAX_REDIRECT_OPTIONS,
         max_distance_m: Some(REDIRECT_RADIUS_M),
@@ -118,6 +120,7 @@ pub fn redirect_options(index: &GeoIndex, from: i64, now: DateTime<Utc>) -> Vec<
         min_free: Some(1),
         accept: Some(&not_origin),
         include_paused: false,
+        service: Some(crate::network::services::Service::Pickup),
     };
     index
         .search(origin.latitude, origin.longitude, &filter)
@@ -132,7 +135,7 @@ pub fn redirect_options(index: &GeoIndex, from: i64, now: DateTime<Utc>) -> Vec<
             },
             distance_m: hit.distance_m,
             free_slots: availability::free_slots(hit.shop),
-            open_now: hit.shop.hours.is_open_at(hit.shop.timezone, now),
+            open_now: hit.shop.is_open_at(now),
         })
         .collect()
 }
@@ -183,7 +186,7 @@ pub fn move_reservation(
                 loads: Vec::new(),
             });
         }
-        let loads = take_and_release(conn, row.shop_id, to, now)?;
+        let loads = take_and_release(conn, row.shop_id, to, now, None)?;
         let target = point(conn, to)?;
         relocate_row(conn, &row, to, None, now)?;
         let parcel = find_for_merchant(conn, merchant, id)?.view();
@@ -298,7 +301,8 @@ fn redirect_once(
             Some(codes::hash(data_key, to, &code))
         }
     };
-    let loads = take_and_release(conn, row.shop_id, to, now)?;
+    // On the day: a point closed for a holiday now cannot take the parcel.
+    let loads = take_and_release(conn, row.shop_id, to, now, Some(now.and_utc()))?;
     if let Some(hash) = &new_hash {
         // The customer's code must not already name another parcel at the new shop.
         let clash = parcels::table
@@ -398,13 +402,15 @@ fn nearby(conn: &mut DbConn, from: &PointRef, ids: &[i64]) -> Result<Vec<(i64, f
     Ok(out)
 }
 
-/// Locks both load rows in id order, takes a slot at `to` (active, below capacity) and frees
-/// one at `from`; returns both live counts after.
+/// Locks both load rows in id order, takes a slot at `to` (active, below capacity, offering
+/// pickup and, given `arrive_at`, not closed for a period then) and frees one at `from`;
+/// returns both live counts after.
 fn take_and_release(
     conn: &mut DbConn,
     from: i64,
     to: i64,
     now: NaiveDateTime,
+    arrive_at: Option<chrono::DateTime<chrono::Utc>>,
 ) -> Result<Vec<(i64, i32)>, PickupError> {
     for shop in [from.min(to), from.max(to)] {
         diesel::update(shop_load::table.find(shop))
@@ -428,6 +434,9 @@ fn take_and_release(
         .execute(conn)?;
     if taken == 0 {
         return Err(why_unavailable(conn, to)?);
+    }
+    if let Some(refusal) = crate::network::closure_store::pickup_refusal(conn, to, arrive_at)? {
+        return Err(refusal.into());
     }
     release_slot(conn, from, now)?;
     Ok(vec![(from, live(conn, from)?), (to, live(conn, to)?)])

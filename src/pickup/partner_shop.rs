@@ -3,6 +3,7 @@
 use super::PickupError;
 use crate::db::schema::{shop_load, shops};
 use crate::db::DbConn;
+use crate::network::services::Services;
 use crate::network::ShopStatus;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -30,11 +31,14 @@ pub struct PartnerShop {
     pub timezone: String,
     /// Weekly opening hours.
     pub opening_hours: String,
+    /// What the shop offers (set by the network's planners on import).
+    #[schema(value_type = Vec<crate::network::services::Service>)]
+    pub services: Services,
 }
 
 /// The shop as its partner sees it.
 pub fn view(conn: &mut DbConn, shop_id: i64) -> Result<PartnerShop, PickupError> {
-    let (id, external_id, name, status, capacity, timezone, opening_hours, live): (
+    let (id, external_id, name, status, capacity, timezone, opening_hours, live, services): (
         i64,
         String,
         String,
@@ -43,6 +47,7 @@ pub fn view(conn: &mut DbConn, shop_id: i64) -> Result<PartnerShop, PickupError>
         String,
         String,
         i32,
+        String,
     ) = shops::table
         .inner_join(shop_load::table)
         .filter(shops::id.eq(shop_id))
@@ -55,6 +60,7 @@ pub fn view(conn: &mut DbConn, shop_id: i64) -> Result<PartnerShop, PickupError>
             shops::timezone,
             shops::opening_hours,
             shop_load::live,
+            shops::services,
         ))
         .first(conn)
         .optional()?
@@ -69,6 +75,7 @@ pub fn view(conn: &mut DbConn, shop_id: i64) -> Result<PartnerShop, PickupError>
         free_slots: (capacity - live).max(0),
         timezone,
         opening_hours,
+        services: Services::from_stored(&services),
     })
 }
 

@@ -19,6 +19,7 @@ use crate::db::schema::{handover_attempts, returns, shop_load, shops};
 use crate::db::DbConn;
 use crate::ledger::book::{self, PaidEvent};
 use crate::ledger::FeeKind;
+use crate::network::services::{Service, Services};
 use crate::network::ShopStatus;
 use chrono::{Duration, NaiveDateTime, SubsecRound};
 use diesel::prelude::*;
@@ -175,14 +176,17 @@ pub fn register(
     if let Some(existing) = find_order(conn, r.merchant, r.order_ref)? {
         return repeat(existing, r);
     }
-    let shop: Option<(String, i64)> = shops::table
+    let shop: Option<(String, i64, String)> = shops::table
         .find(r.shop_id)
-        .select((shops::status, shops::region))
+        .select((shops::status, shops::region, shops::services))
         .first(conn)
         .optional()?;
     let region = match shop {
         None => return Err(PickupError::ShopNotFound(r.shop_id)),
-        Some((status, region)) => match status.parse::<ShopStatus>() {
+        Some((_, _, services)) if !Services::from_stored(&services).has(Service::Returns) => {
+            return Err(PickupError::ShopUnavailable(Unavailable::NoReturnsService))
+        }
+        Some((status, region, _)) => match status.parse::<ShopStatus>() {
             Ok(ShopStatus::Active) => region,
             Ok(ShopStatus::Paused) => {
                 return Err(PickupError::ShopUnavailable(Unavailable::Paused))

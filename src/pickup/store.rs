@@ -92,6 +92,9 @@ pub struct NewReservation<'a> {
     pub order_ref: &'a str,
     /// Optional SKU.
     pub sku: Option<&'a str>,
+    /// When the parcel is expected at the shop, if known: a shop closed for a period then
+    /// refuses it.
+    pub arrive_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// Reserves a slot; returns the parcel, whether it was created now (vs. an idempotent repeat
@@ -185,6 +188,12 @@ fn reserve_once(
     };
     if !taken {
         return Err(why_unavailable(conn, r.shop_id)?);
+    }
+    // Checked after the slot is taken (the transaction's first write); an error rolls it back.
+    if let Some(refusal) =
+        crate::network::closure_store::pickup_refusal(conn, r.shop_id, r.arrive_at)?
+    {
+        return Err(refusal.into());
     }
     let region: i64 = shops::table
         .find(r.shop_id)
@@ -426,7 +435,11 @@ pub fn arrive(
             .execute(conn)?;
             let row = find_for_shop(conn, shop_id, id)?;
             match row.state() {
-                ParcelState::Reserved => issue_code(conn, issuer, &row, now),
+                ParcelState::Reserved => {
+                    let parcel = issue_code(conn, issuer, &row, now)?;
+                    super::scan_in::record_arrival(conn, id, now)?;
+                    Ok(parcel)
+                }
                 ParcelState::AtPoint => Ok(row.view()),
                 state => Err(PickupError::WrongState {
                     state,

@@ -201,14 +201,25 @@ pub fn forecast_demand(conn: &mut DbConn, event_id: i64) -> Result<Vec<DemandRow
         .collect())
 }
 
-/// Active shops with their staging capacity: capacity minus live parcels, or `override_units`.
+/// Active shops offering `staging` with their staging capacity: capacity minus live parcels,
+/// or `override_units`. With an event `window` (UTC), shops closed for a period at any
+/// moment of it are left out: stock staged there could not be collected.
 pub fn staging_shops(
     conn: &mut DbConn,
     override_units: Option<u32>,
+    window: Option<(NaiveDateTime, NaiveDateTime)>,
 ) -> QueryResult<Vec<StagingShop>> {
+    let closed = match window {
+        Some((from, to)) => {
+            crate::network::closure_store::closed_during(conn, from.and_utc(), to.and_utc())?
+        }
+        None => Default::default(),
+    };
     let rows: Vec<(i64, f64, f64, i32, i32, i64)> = shops::table
         .inner_join(shop_load::table)
         .filter(shops::status.eq(ShopStatus::Active.as_str()))
+        // Canonical stored text: the name can only appear as itself.
+        .filter(shops::services.like("%staging%"))
         .select((
             shops::id,
             shops::latitude,
@@ -221,6 +232,7 @@ pub fn staging_shops(
         .load(conn)?;
     Ok(rows
         .into_iter()
+        .filter(|row| !closed.contains(&row.0))
         .map(
             |(id, latitude, longitude, capacity, live, cell)| StagingShop {
                 id,
@@ -366,7 +378,11 @@ pub fn compute_plan(
     now: NaiveDateTime,
 ) -> Result<PlanView, StagingError> {
     let demand = forecast_demand(conn, event_id)?;
-    let shops = staging_shops(conn, capacity_override)?;
+    let window: (NaiveDateTime, NaiveDateTime) = events::table
+        .find(event_id)
+        .select((events::starts_at, events::ends_at))
+        .first(conn)?;
+    let shops = staging_shops(conn, capacity_override, Some(window))?;
     let plan = allocator::solve(&shops, &demand, params, &mut |_| {})?;
     store_plan(conn, event_id, params, &plan, &shops, created_by, now)
 }

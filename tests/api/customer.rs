@@ -67,7 +67,10 @@ async fn every_point_says_whether_it_can_be_chosen(backend: Backend) {
     assert_eq!(sol["unavailable_reason"], Value::Null);
     assert_eq!(sol["open_at_arrival"], Value::Null);
     assert_eq!(sol["in_stock"], Value::Null);
-    assert_eq!(sol["services"], json!(["pickup"]));
+    assert_eq!(
+        sol["services"],
+        json!(["pickup", "dropoff", "returns", "staging"])
+    );
     assert_eq!(
         sol["opening_hours"],
         "Mo-Fr 09:00-14:00; Sa 10:00-13:00; Su off"

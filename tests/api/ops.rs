@@ -85,10 +85,14 @@ async fn openapi_documents_every_route() {
             "GET /v1/events",
             "GET /v1/h3-cells",
             "GET /v1/ops/fees",
+            "GET /v1/ops/health",
+            "GET /v1/ops/scan-ins",
+            "GET /v1/ops/shops/{id}/health",
             "GET /v1/partner/collections",
             "GET /v1/partner/parcels",
             "GET /v1/partner/parcels/{id}/redirect-options",
             "GET /v1/partner/shop",
+            "GET /v1/partner/shop/closures",
             "GET /v1/partner/staging",
             "GET /v1/partner/statement",
             "GET /v1/pickup-points",
@@ -101,6 +105,7 @@ async fn openapi_documents_every_route() {
             "GET /widget/{file}",
             "PATCH /v1/partner/shop",
             "POST /v1/auth/token",
+            "POST /v1/carrier/handins",
             "POST /v1/carrier/parcels/{id}/redirect",
             "POST /v1/events",
             "POST /v1/events/{id}/forecast",
@@ -123,6 +128,7 @@ async fn openapi_documents_every_route() {
             "POST /v1/shops/import",
             "PUT /v1/merchant/webhook",
             "PUT /v1/ops/fees",
+            "PUT /v1/partner/shop/closures",
         ]
     );
     let params: Vec<&str> = paths["/v1/pickup-points"]["get"]["parameters"]
@@ -144,7 +150,8 @@ async fn openapi_documents_every_route() {
             "arrive_at",
             "include_unavailable",
             "rank",
-            "stock_sku"
+            "stock_sku",
+            "service"
         ]
     );
     // Every route in the document answers something other than "no such route".

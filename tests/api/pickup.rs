@@ -752,6 +752,7 @@ async fn racing_for_the_last_staged_units(backend: Backend) {
                     shop_id: big,
                     order_ref: &format!("R-{n}"),
                     sku: Some("GIFT"),
+                    arrive_at: None,
                 };
                 let issuer = pudo::pickup::store::CodeIssuer {
                     data_key: &key,

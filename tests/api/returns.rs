@@ -445,3 +445,25 @@ async fn expired_dropoff_codes_are_gone(backend: Backend) {
     assert!(ledger_kinds(&app, big).is_empty());
 }
 on_both_backends!(expired_dropoff_codes_are_gone);
+
+/// A return can only be registered at a point offering the `returns` service; one offering
+/// only pickup and drop-off of new parcels refuses it with the reason.
+async fn returns_need_the_returns_service(backend: Backend) {
+    let app = TestApp::new(backend).with_csv(
+        "external_id,name,latitude,longitude,capacity,services\n\
+         pickup-only,Solo recogidas,40.4169,-3.7035,10,pickup|dropoff\n\
+         everything,Todo,40.4180,-3.7097,10,\n",
+    );
+    let merchant = app.token(Role::Merchant, "acme");
+    let refused = app
+        .post(
+            "/v1/returns",
+            &merchant,
+            json!({"pickup_point_id": app.shop_id("pickup-only"), "order_ref": "RET-S"}),
+        )
+        .await;
+    assert_eq!(refused.problem(409)["reason"], "no_returns_service");
+    let (_, code) = register(&app, &merchant, app.shop_id("everything"), "RET-S").await;
+    assert_eq!(code.len(), 8, "{code}");
+}
+on_both_backends!(returns_need_the_returns_service);

@@ -101,6 +101,7 @@ pub fn state_for(network: Network) -> AppState {
         hold: chrono::Duration::days(7),
         hold_extension_max_days: 7,
         token_rate_limit: Arc::new(api::rate_limit::RateLimit::new(30, 10, Vec::new())),
+        scan_in_limit: chrono::Duration::minutes(30),
     }
 }
 

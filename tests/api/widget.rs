@@ -192,3 +192,20 @@ async fn widget_files_are_served_for_pages_on_any_origin() {
     assert!(page.text.contains("<pudo-picker"));
     app.get("/widget/nope.js").await.problem(404);
 }
+
+#[actix_web::test]
+async fn the_widget_names_every_reason_a_search_can_give_in_every_language() {
+    let app = TestApp::new(Backend::Sqlite);
+    let script = app.get("/widget/pudo-widget.js").await.text;
+    for reason in ["full", "paused", "closed_at_arrival", "closed_for_period"] {
+        let texts = script.matches(&format!("{reason}: '")).count();
+        assert_eq!(texts, 3, "{reason} in en, zh and es");
+    }
+    for service in ["pickup", "dropoff", "returns", "staging"] {
+        assert_eq!(
+            script.matches(&format!("svc_{service}: '")).count(),
+            3,
+            "{service}"
+        );
+    }
+}

@@ -126,6 +126,8 @@ impl GenShop {
                 .status
                 .filter(|_| present[2])
                 .map_or(ShopStatus::Active, |s| s.parse().expect("generated status")),
+            services: pudo::network::services::Services::all(),
+            closures: None,
         }
     }
 

@@ -1,0 +1,2 @@
+DROP TABLE shop_closures;
+ALTER TABLE shops DROP COLUMN services;
