@@ -1,6 +1,6 @@
 //! Operations: liveness, readiness, metrics and the OpenAPI document.
 
-use super::{blocking, ApiDoc, AppState};
+use super::{blocking, with_conn, ApiDoc, AppState};
 use crate::error::{ApiError, Problem};
 use actix_web::{get, web, HttpResponse};
 use serde::Serialize;
@@ -62,6 +62,19 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
         .index_shops
         .set(state.network.index().len() as i64);
     state.metrics.index_revision.set(state.network.revision());
+    if state.metrics.db_figures_due() {
+        let now = chrono::Utc::now();
+        let read = with_conn(&state, move |conn| {
+            Ok(crate::pickup::gauges::read(conn, now.naive_utc())?)
+        })
+        .await;
+        match read {
+            Ok(gauges) => state.metrics.set_db_figures(&gauges, now),
+            // The scrape still answers: the figures keep their last values, and
+            // `pudo_db_figures_timestamp_seconds` shows how old they are.
+            Err(e) => tracing::warn!(error = %e, "reading the metrics figures from the database"),
+        }
+    }
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
         .body(state.metrics.render())

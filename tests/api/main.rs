@@ -5,6 +5,7 @@ mod customer;
 mod follow;
 mod import;
 mod keys;
+mod metrics;
 mod ops;
 mod pickup;
 mod processes;
