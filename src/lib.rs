@@ -9,6 +9,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod network;
+pub mod output;
 pub mod pickup;
 pub mod server;
 pub mod staging;

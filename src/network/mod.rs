@@ -4,6 +4,7 @@
 //! Pure domain code: no HTTP types here, and SQL only in [`store`].
 
 pub mod availability;
+pub mod export;
 pub mod geo;
 pub mod hours;
 pub mod import;

@@ -238,6 +238,17 @@ pub fn load_all(conn: &mut DbConn) -> QueryResult<Vec<ShopRow>> {
         .load(conn)
 }
 
+/// Up to `limit` shops with an id above `after`, in id order: one page of an export (keyset
+/// paging, so each page is an index range whatever the network's size).
+pub fn shops_after(conn: &mut DbConn, after: i64, limit: i64) -> QueryResult<Vec<ShopRow>> {
+    shops::table
+        .select(ShopRow::as_select())
+        .filter(shops::id.gt(after))
+        .order(shops::id)
+        .limit(limit)
+        .load(conn)
+}
+
 /// Shops written after revision `since` up to and including `until`.
 pub fn changed_between(conn: &mut DbConn, since: i64, until: i64) -> QueryResult<Vec<ShopRow>> {
     shops::table

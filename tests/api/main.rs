@@ -2,6 +2,7 @@
 
 mod cli;
 mod customer;
+mod export;
 mod follow;
 mod import;
 mod keys;
