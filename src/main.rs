@@ -10,7 +10,7 @@ use pudo::network::seed::{self, Country};
 use pudo::network::service::{ImportError, Network};
 use pudo::staging::allocator::Params;
 use pudo::{server, telemetry};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 mod cli {
@@ -319,7 +319,7 @@ fn plan(
     forecast: &PathBuf,
     params: Params,
     capacity: Option<u32>,
-    out: &PathBuf,
+    out: &Path,
 ) -> anyhow::Result<ExitCode> {
     use pudo::staging::{allocator, report, store};
     let content =

@@ -71,7 +71,8 @@ pub struct ShopWriter<W: Write> {
 }
 
 enum Inner<W: Write> {
-    Csv(csv::Writer<W>),
+    // Boxed: the CSV writer carries its buffer inline.
+    Csv(Box<csv::Writer<W>>),
     GeoJson { out: W, first: bool },
 }
 
@@ -82,7 +83,7 @@ impl<W: Write> ShopWriter<W> {
             Format::Csv => {
                 let mut w = csv::Writer::from_writer(out);
                 w.write_record(COLUMNS)?;
-                Inner::Csv(w)
+                Inner::Csv(Box::new(w))
             }
             Format::GeoJson => {
                 let mut out = out;

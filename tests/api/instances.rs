@@ -92,6 +92,36 @@ fn four_instances_on_one_postgres_keep_every_invariant_under_mixed_load() {
         )
     });
 
+    // Each instance's /metrics reads the full shops from the database: after four one-slot
+    // shops are filled through different instances, all four report them.
+    for (k, (_, id)) in shops.iter().skip(1).step_by(2).enumerate() {
+        let r = http::post(
+            &agent,
+            &servers[k % 4].url("/v1/reservations"),
+            &fixture.merchant,
+            &json!({"pickup_point_id": id, "order_ref": format!("FILL-{k}")}),
+        )
+        .expect("reserve");
+        assert_eq!(r.status, 201, "{}", r.text);
+    }
+    let full_now = pudo::pickup::gauges::read(
+        &mut pool.get().expect("conn"),
+        chrono::Utc::now().naive_utc(),
+    )
+    .expect("gauges")
+    .shops_full;
+    assert_eq!(full_now, 4, "the four one-slot shops are full");
+    for server in &servers {
+        let text = http::reply(agent.get(server.url("/metrics")).call())
+            .expect("metrics")
+            .text;
+        let value = text
+            .lines()
+            .find_map(|l| l.strip_prefix("pudo_shops_full "))
+            .unwrap_or_else(|| panic!("no pudo_shops_full in {text}"));
+        assert_eq!(value.parse::<i64>().ok(), Some(full_now), "{}", server.base);
+    }
+
     // The four dispatchers deliver every event (at least once; ids make repeats harmless).
     let mut conn = pool.get().expect("conn");
     let deadline = Instant::now() + Duration::from_secs(60);

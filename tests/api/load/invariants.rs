@@ -79,10 +79,8 @@ pub fn check(conn: &mut DbConn, tally: &Tally) -> Result<Checked, Vec<String>> {
     let mut refused: HashSet<&str> = HashSet::new();
     for r in &tally.reservations {
         match (r.repeat, r.status, r.id) {
-            (false, 201, Some(id)) => {
-                if answered.insert(&r.order_ref, (id, r.shop)).is_some() {
-                    bad.push(format!("{} answered 201 twice", r.order_ref));
-                }
+            (false, 201, Some(id)) if answered.insert(&r.order_ref, (id, r.shop)).is_some() => {
+                bad.push(format!("{} answered 201 twice", r.order_ref));
             }
             (false, 409, _) => {
                 refused.insert(&r.order_ref);
@@ -113,7 +111,7 @@ pub fn check(conn: &mut DbConn, tally: &Tally) -> Result<Checked, Vec<String>> {
             )),
         }
     }
-    for (order_ref, _) in &by_ref {
+    for order_ref in by_ref.keys() {
         if !answered.contains_key(order_ref) {
             bad.push(format!("{order_ref} is stored but was never answered 201"));
         }
