@@ -12,7 +12,7 @@ use crate::processes::{merchant_token, partner_token, setup, start};
 use crate::support::{Backend, TestDb};
 use crate::webhook_sink::Sink;
 use diesel::prelude::*;
-use pudo::db::schema::outbox;
+use pudo::db::schema::{outbox, shop_load};
 use serde_json::json;
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
@@ -91,6 +91,27 @@ fn four_instances_on_one_postgres_keep_every_invariant_under_mixed_load() {
             logs.join("\n---\n")
         )
     });
+
+    // The check is not vacuous: an overbooked shop or a lost event, made up inside a
+    // transaction that is rolled back, is reported.
+    let mut conn = pool.get().expect("conn");
+    let _ = conn.transaction(|conn| -> Result<(), diesel::result::Error> {
+        diesel::update(shop_load::table.filter(shop_load::shop_id.eq(shops[1].1)))
+            .set(shop_load::live.eq(shop_load::live + 5))
+            .execute(conn)?;
+        diesel::delete(outbox::table.filter(outbox::kind.eq("parcel.picked_up"))).execute(conn)?;
+        let bad = invariants::check(conn, &tally).expect_err("made-up violations are found");
+        assert!(
+            bad.iter().any(|b| b.contains("capacity 1")),
+            "overbooking reported: {bad:?}"
+        );
+        assert!(
+            bad.iter().any(|b| b.contains("parcel.picked_up")),
+            "lost events reported: {bad:?}"
+        );
+        Err(diesel::result::Error::RollbackTransaction)
+    });
+    drop(conn);
 
     // Each instance's /metrics reads the full shops from the database: after four one-slot
     // shops are filled through different instances, all four report them.
