@@ -22,6 +22,9 @@ pub struct Settings {
     pub index_refresh: Duration,
     /// `PUDO_MAX_UPLOAD_MB`: largest import body accepted over HTTP (default 128).
     pub max_upload_bytes: usize,
+    /// `PUDO_METRICS_DB_CACHE_MS`: how long `/metrics` serves the figures it reads from the
+    /// database (webhook backlog, full shops) before reading them again (default 5000).
+    pub metrics_db_cache: Duration,
     /// Token settings.
     pub auth: AuthSettings,
     /// `PUDO_HOLD_DAYS`: how long a parcel waits at the shop (default 7).
@@ -235,6 +238,7 @@ impl Settings {
         let sweep_secs: u64 = var_parsed("PUDO_SWEEP_SECS", 60)?;
         let pool_size = var_parsed("PUDO_DB_POOL", default_pool_size(database.backend()))?;
         let webhook_ms: u64 = var_parsed("PUDO_WEBHOOK_POLL_MS", 1000)?;
+        let metrics_cache_ms: u64 = var_parsed("PUDO_METRICS_DB_CACHE_MS", 5000)?;
         let settings = Self {
             auth: AuthSettings::from_environment()?,
             token_rate: TokenRateSettings::from_environment()?,
@@ -250,6 +254,7 @@ impl Settings {
             seed,
             index_refresh: Duration::from_millis(refresh_ms.max(50)),
             max_upload_bytes: upload_mb.saturating_mul(1024 * 1024),
+            metrics_db_cache: Duration::from_millis(metrics_cache_ms),
         };
         if settings.workers == 0 || settings.pool_size == 0 {
             return Err(ConfigError::Invalid {

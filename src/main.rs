@@ -10,10 +10,14 @@ use pudo::network::seed::{self, Country};
 use pudo::network::service::{ImportError, Network};
 use pudo::staging::allocator::Params;
 use pudo::{server, telemetry};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 mod cli_ledger;
+mod cli {
+    pub mod export;
+}
+use cli::export;
 
 /// pudo: pickup-point network coordinator. Settings come from the environment (see README).
 #[derive(Parser)]
@@ -42,6 +46,12 @@ enum Command {
     Import {
         #[command(subcommand)]
         what: ImportWhat,
+    },
+    /// Export the network or the stored staging plans to files (not a backup: see
+    /// docs/operations.md).
+    Export {
+        #[command(subcommand)]
+        what: ExportWhat,
     },
     /// Mint a bearer token for an operator, planner, merchant, carrier or (for tests) a partner.
     Token {
@@ -121,7 +131,29 @@ enum ImportWhat {
     },
 }
 
-#[derive(Clone, Copy, ValueEnum)]
+#[derive(Subcommand)]
+enum ExportWhat {
+    /// Every shop (any status) as a file `pudo import shops` reads back to the same shops.
+    Network {
+        /// The file's format (default: from the --out extension, else CSV).
+        #[arg(long, value_enum)]
+        format: Option<FileFormat>,
+        /// The file to write (replaced whole once complete); default: standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Stored staging plans: plan.json, manifests.csv and map.svg in DIR/plan-<id>/.
+    Plans {
+        /// Only the plans of this peak event.
+        #[arg(long, value_parser = clap::value_parser!(i64).range(1..))]
+        event: Option<i64>,
+        /// The directory to write into (created if missing).
+        #[arg(long, default_value = ".")]
+        out: PathBuf,
+    },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum FileFormat {
     Csv,
     Geojson,
@@ -157,7 +189,9 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             out: Some(path),
         } => {
             let shops = seed::generate(country);
-            write_shop_csv(&path, &shops)?;
+            pudo::output::write_whole(&path, |out| {
+                pudo::network::export::write_inputs(&shops, Format::Csv, out)
+            })?;
             eprintln!(
                 "wrote {} {} shops to {}",
                 shops.len(),
@@ -182,6 +216,12 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Import {
             what: ImportWhat::Shops { file, format },
         } => return import_shops(&settings, &file, format),
+        Command::Export {
+            what: ExportWhat::Network { format, out },
+        } => return export::network(&settings, format, out.as_deref()),
+        Command::Export {
+            what: ExportWhat::Plans { event, out },
+        } => return export::plans(&settings, event, &out),
         Command::Token {
             role,
             sub,
@@ -321,7 +361,7 @@ fn plan(
     forecast: &PathBuf,
     params: Params,
     capacity: Option<u32>,
-    out: &PathBuf,
+    out: &Path,
 ) -> anyhow::Result<ExitCode> {
     use pudo::staging::{allocator, report, store};
     let content =
@@ -371,7 +411,6 @@ fn plan(
         allocator::Stage::Splitting => bar.set_message("splitting over SKUs"),
     })?;
     bar.finish_and_clear();
-    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     let external: std::collections::HashMap<i64, String> = {
         use diesel::prelude::*;
         use pudo::db::schema::shops;
@@ -381,16 +420,10 @@ fn plan(
             .into_iter()
             .collect()
     };
-    let mut csv = csv::Writer::from_path(out.join("manifests.csv"))?;
-    csv.write_record(["shop_external_id", "sku", "units"])?;
-    for ((shop, sku), units) in store::manifest(&plan) {
-        csv.write_record([
-            external.get(&shop).map_or("", String::as_str),
-            sku.as_str(),
-            &units.to_string(),
-        ])?;
-    }
-    csv.flush()?;
+    let manifests = store::manifest(&plan)
+        .into_iter()
+        .map(|((shop, sku), units)| (external.get(&shop).cloned().unwrap_or_default(), sku, units))
+        .collect();
     let summary = serde_json::json!({
         "total_cost_km": plan.total_cost_km,
         "served_units": plan.served_units,
@@ -401,11 +434,12 @@ fn plan(
         "parameters": {"radius_km": params.radius_km, "penalty_km": params.penalty_km, "staging_capacity": capacity},
         "report": report::report(&plan, &shops),
     });
-    std::fs::write(
-        out.join("plan.json"),
-        serde_json::to_string_pretty(&summary)?,
-    )?;
-    std::fs::write(out.join("map.svg"), report::map_svg(&plan, &shops))?;
+    let files = pudo::staging::export::PlanFiles {
+        summary,
+        manifests,
+        map_svg: report::map_svg(&plan, &shops),
+    };
+    pudo::staging::export::write_plan_dir(out, &files)?;
     eprintln!(
         "plan: {} units staged at {} shops, {} unmet, cost {:.3} km, solved in {} ms; wrote {}/{{plan.json,manifests.csv,map.svg}}",
         plan.served_units,
@@ -436,26 +470,4 @@ fn bar(len: u64, message: &'static str) -> ProgressBar {
             .progress_chars("=> "),
     );
     bar
-}
-
-fn write_shop_csv(path: &PathBuf, shops: &[pudo::network::ShopInput]) -> anyhow::Result<()> {
-    let mut w =
-        csv::Writer::from_path(path).with_context(|| format!("creating {}", path.display()))?;
-    // Every column but `closures`: a file without it leaves stored closures alone.
-    w.write_record(&pudo::network::import::COLUMNS[..9])?;
-    for s in shops {
-        w.write_record([
-            s.external_id.as_str(),
-            &s.name,
-            &s.latitude.to_string(),
-            &s.longitude.to_string(),
-            &s.capacity.to_string(),
-            s.timezone.name(),
-            &s.hours.to_string(),
-            s.status.as_str(),
-            &s.services.names().join("|"),
-        ])?;
-    }
-    w.flush()?;
-    Ok(())
 }

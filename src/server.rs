@@ -55,7 +55,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         .await??;
     let network = Arc::new(network);
     let keys = Arc::new(keys);
-    let metrics = Arc::new(Metrics::new()?);
+    let metrics = Arc::new(Metrics::new()?.with_db_figures_ttl(settings.metrics_db_cache));
     tracing::info!(
         database = %settings.database.redacted(),
         shops = network.index().len(),

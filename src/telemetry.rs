@@ -1,11 +1,20 @@
 //! Logging: `tracing` to stderr, filtered by `RUST_LOG` (default `info`); `PUDO_LOG_FORMAT=json`
-//! for one JSON object per line. Every request runs in a span carrying its request id.
+//! for one JSON object per line. Every request runs in a span carrying its request id, which
+//! every line logged within the request shows.
 
 use tracing_subscriber::{fmt, EnvFilter};
 
 /// Installs the global subscriber; later calls are no-ops (tests start many apps).
 pub fn init() {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let mut filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // Each request's span (with its request_id) is an INFO span: kept whatever the level
+    // asked for, so that `RUST_LOG=warn` still ties every warning to its request.
+    let custom = std::env::var("RUST_LOG").is_ok_and(|v| v.contains("tracing_actix_web"));
+    if !custom {
+        if let Ok(directive) = "tracing_actix_web=info".parse() {
+            filter = filter.add_directive(directive);
+        }
+    }
     let builder = fmt().with_env_filter(filter).with_writer(std::io::stderr);
     let json = std::env::var("PUDO_LOG_FORMAT").is_ok_and(|v| v.eq_ignore_ascii_case("json"));
     let _ = if json {

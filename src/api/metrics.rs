@@ -1,11 +1,56 @@
-//! Prometheus metrics: request counts and latencies per route, plus the network's own gauges.
+//! Prometheus metrics: request counts and latencies per route, handover failures, the
+//! network's own gauges, and figures read from the database at scrape time (webhook backlog,
+//! full shops), cached briefly so that a burst of scrapes queries the database once.
 
+use crate::pickup::gauges::Gauges;
+use crate::pickup::PickupError;
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse};
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
-    TextEncoder,
+    Encoder, Gauge, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts,
+    Registry, TextEncoder,
 };
-use std::time::Instant;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// How long figures read from the database are served before they are read again.
+pub const DEFAULT_DB_FIGURES_TTL: Duration = Duration::from_secs(5);
+
+/// Why a handover was refused, as the `result` label of `pudo_handover_failures_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HandoverFailure {
+    /// No parcel at the shop has the code (a typo, or someone guessing).
+    WrongCode,
+    /// The code's holding period is over.
+    Expired,
+    /// Too many wrong codes at the shop: refused without looking (429).
+    Throttled,
+    /// The parcel was returned or cancelled.
+    NotCollectable,
+}
+
+impl HandoverFailure {
+    /// The failure a handover error stands for; `None` for errors that are not a refused
+    /// code (the database failing, an unknown shop).
+    pub fn of(error: &PickupError) -> Option<Self> {
+        match error {
+            PickupError::UnknownCode => Some(Self::WrongCode),
+            PickupError::CodeExpired => Some(Self::Expired),
+            PickupError::TooManyAttempts { .. } => Some(Self::Throttled),
+            PickupError::NotCollectable(_) => Some(Self::NotCollectable),
+            _ => None,
+        }
+    }
+
+    /// The label value.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::WrongCode => "wrong_code",
+            Self::Expired => "expired",
+            Self::Throttled => "throttled",
+            Self::NotCollectable => "not_collectable",
+        }
+    }
+}
 
 /// Every metric pudo exports, registered in its own registry.
 pub struct Metrics {
@@ -35,6 +80,14 @@ pub struct Metrics {
     pub index_shops: IntGauge,
     /// Network revision this instance's geo index reflects.
     pub index_revision: IntGauge,
+    handover_failures: IntCounterVec,
+    outbox_pending: IntGauge,
+    outbox_oldest_age: Gauge,
+    shops_full: IntGauge,
+    db_figures_at: Gauge,
+    db_figures_ttl: Duration,
+    /// When the database figures were last asked for (successfully or not).
+    db_figures_asked: Mutex<Option<Instant>>,
 }
 
 impl Metrics {
@@ -100,6 +153,45 @@ impl Metrics {
         registry.register(Box::new(imported_rows.clone()))?;
         registry.register(Box::new(index_shops.clone()))?;
         registry.register(Box::new(index_revision.clone()))?;
+        let handover_failures = IntCounterVec::new(
+            Opts::new(
+                "handover_failures_total",
+                "Handover attempts refused, by result: wrong_code, expired, throttled, not_collectable",
+            ),
+            &["result"],
+        )?;
+        let outbox_pending = IntGauge::new(
+            "outbox_pending_events",
+            "Undelivered webhook events of merchants with a webhook URL (from the database)",
+        )?;
+        let outbox_oldest_age = Gauge::new(
+            "outbox_oldest_pending_age_seconds",
+            "Age of the oldest undelivered webhook event, 0 when none (from the database)",
+        )?;
+        let shops_full = IntGauge::new(
+            "shops_full",
+            "Active shops with no free slot (from the database)",
+        )?;
+        let db_figures_at = Gauge::new(
+            "db_figures_timestamp_seconds",
+            "Unix time the figures from the database were last read successfully",
+        )?;
+        for c in [&outbox_pending, &shops_full] {
+            registry.register(Box::new(c.clone()))?;
+        }
+        for g in [&outbox_oldest_age, &db_figures_at] {
+            registry.register(Box::new(g.clone()))?;
+        }
+        registry.register(Box::new(handover_failures.clone()))?;
+        for failure in [
+            HandoverFailure::WrongCode,
+            HandoverFailure::Expired,
+            HandoverFailure::Throttled,
+            HandoverFailure::NotCollectable,
+        ] {
+            // Present from the start at 0, so rate() and alerts see every series.
+            handover_failures.with_label_values(&[failure.label()]);
+        }
         Ok(Self {
             registry,
             requests,
@@ -115,7 +207,52 @@ impl Metrics {
             late_scans,
             index_shops,
             index_revision,
+            handover_failures,
+            outbox_pending,
+            outbox_oldest_age,
+            shops_full,
+            db_figures_at,
+            db_figures_ttl: DEFAULT_DB_FIGURES_TTL,
+            db_figures_asked: Mutex::new(None),
         })
+    }
+
+    /// The same metrics, reading the database figures at most once per `ttl` (0: at every
+    /// scrape).
+    pub fn with_db_figures_ttl(mut self, ttl: Duration) -> Self {
+        self.db_figures_ttl = ttl;
+        self
+    }
+
+    /// Counts a refused handover.
+    pub fn handover_failure(&self, failure: HandoverFailure) {
+        self.handover_failures
+            .with_label_values(&[failure.label()])
+            .inc();
+    }
+
+    /// Whether the database figures should be read for this scrape. At most one scrape per
+    /// TTL gets `true` (it is recorded at once, so concurrent scrapes do not all query).
+    pub fn db_figures_due(&self) -> bool {
+        let mut asked = self
+            .db_figures_asked
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let now = Instant::now();
+        let due = asked.is_none_or(|t| now.duration_since(t) >= self.db_figures_ttl);
+        if due {
+            *asked = Some(now);
+        }
+        due
+    }
+
+    /// Stores figures read from the database.
+    pub fn set_db_figures(&self, gauges: &Gauges, read_at: chrono::DateTime<chrono::Utc>) {
+        self.outbox_pending.set(gauges.outbox_pending);
+        self.outbox_oldest_age.set(gauges.outbox_oldest_age_secs);
+        self.shops_full.set(gauges.shops_full);
+        self.db_figures_at
+            .set(read_at.timestamp_millis() as f64 / 1000.0);
     }
 
     /// The text exposition format.

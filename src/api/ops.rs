@@ -62,6 +62,22 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
         .index_shops
         .set(state.network.index().len() as i64);
     state.metrics.index_revision.set(state.network.revision());
+    if state.metrics.db_figures_due() {
+        let now = chrono::Utc::now();
+        let network = state.network.clone();
+        // A scrape never queues behind a saturated pool: it answers the figures read before.
+        let read = blocking(move || {
+            let mut conn = network.conn_within(std::time::Duration::from_millis(500))?;
+            Ok(crate::pickup::gauges::read(&mut conn, now.naive_utc())?)
+        })
+        .await;
+        match read {
+            Ok(gauges) => state.metrics.set_db_figures(&gauges, now),
+            // The scrape still answers: the figures keep their last values, and
+            // `pudo_db_figures_timestamp_seconds` shows how old they are.
+            Err(e) => tracing::warn!(error = %e, "reading the metrics figures from the database"),
+        }
+    }
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
         .body(state.metrics.render())

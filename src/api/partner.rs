@@ -2,6 +2,7 @@
 //! token reaches its own shop only; another shop's parcel answers 404, as if it did not exist.
 
 use super::auth::Bearer;
+use super::metrics::HandoverFailure;
 use super::params::QueryParams;
 use super::{with_conn, AppState};
 use crate::error::{ApiError, Problem};
@@ -220,19 +221,22 @@ pub async fn handover(
     let shop_id = auth.0.partner_shop()?;
     let actor = auth.0.sub.clone();
     let (code, keys) = (body.into_inner().code, state.keys.clone());
-    let result = with_conn(&state, move |conn| {
-        Ok(store::handover(
+    let (result, failure) = with_conn(&state, move |conn| {
+        let result = store::handover(
             conn,
             keys.data_key(),
             shop_id,
             &actor,
             &code,
             Utc::now().naive_utc(),
-        )?)
+        );
+        let failure = result.as_ref().err().and_then(HandoverFailure::of);
+        Ok((result.map_err(ApiError::from), failure))
     })
-    .await;
-    state
-        .metrics
+    .await
+    .unwrap_or_else(|e| (Err(e), None));
+    let metrics = &state.metrics;
+    metrics
         .handovers
         .with_label_values(&[match &result {
             Ok(h) if h.replay => "replay",
@@ -241,5 +245,8 @@ pub async fn handover(
             Err(_) => "refused",
         }])
         .inc();
+    if let Some(failure) = failure {
+        metrics.handover_failure(failure);
+    }
     Ok(web::Json(result?))
 }

@@ -219,6 +219,25 @@ pub fn ping(conn: &mut DbConn) -> Result<(), DbError> {
     Ok(())
 }
 
+/// Runs `f` in a read-only transaction that sees one snapshot of the database from its first
+/// read to its end, on both backends, so that a long read in pages (an export) is consistent
+/// while others write. PostgreSQL: `REPEATABLE READ READ ONLY`; SQLite in WAL mode: a deferred
+/// transaction keeps the snapshot of its first read.
+pub fn in_snapshot<T, E>(
+    conn: &mut DbConn,
+    f: impl FnOnce(&mut DbConn) -> Result<T, E>,
+) -> Result<T, E>
+where
+    E: From<diesel::result::Error>,
+{
+    conn.transaction(|conn| {
+        if let DbConn::Postgres(pg) = conn {
+            pg.batch_execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")?;
+        }
+        f(conn)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -99,6 +99,9 @@ diesel::table! {
         live -> Integer,
         /// Last change (UTC), for the geo indexes that follow free slots.
         changed_at -> Timestamp,
+        /// The shop's capacity while it is active, NULL while paused or closed: a copy kept
+        /// beside `live` so that counting full shops is an indexed query (metrics).
+        active_capacity -> Nullable<Integer>,
     }
 }
 

@@ -61,6 +61,10 @@ impl Closure {
         if self.reason.chars().any(char::is_control) {
             return Err("the reason contains control characters".into());
         }
+        if self.reason.contains(';') {
+            // `;` separates closures in a shop file's `closures` column.
+            return Err("the reason contains ';' (it separates closures in a shop file)".into());
+        }
         Ok(())
     }
 
@@ -169,6 +173,34 @@ pub fn parse_list(text: &str) -> Result<Vec<Closure>, String> {
     }
     check_list(&out)?;
     Ok(out)
+}
+
+/// Writes closures in the compact form [`parse_list`] reads (`2026-12-24/2026-12-26
+/// Christmas;2027-01-01 New year`); reasons cannot hold `;` (see [`Closure::validate`]), so
+/// the text reads back to the same list.
+///
+/// ```
+/// use pudo::network::closures::{format_list, parse_list};
+/// let text = "2026-12-24/2026-12-26 Christmas;2027-01-01 New year;2027-02-01";
+/// assert_eq!(format_list(&parse_list(text).unwrap()), text);
+/// ```
+pub fn format_list(closures: &[Closure]) -> String {
+    let mut out = String::new();
+    for (i, c) in closures.iter().enumerate() {
+        if i > 0 {
+            out.push(';');
+        }
+        out.push_str(&c.start.to_string());
+        if c.end != c.start {
+            out.push('/');
+            out.push_str(&c.end.to_string());
+        }
+        if !c.reason.trim().is_empty() {
+            out.push(' ');
+            out.push_str(c.reason.trim());
+        }
+    }
+    out
 }
 
 /// Parses one closure of the compact form: `DATE[/DATE] [reason]`.

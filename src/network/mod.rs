@@ -6,6 +6,7 @@
 pub mod availability;
 pub mod closure_store;
 pub mod closures;
+pub mod export;
 pub mod geo;
 pub mod hours;
 pub mod import;

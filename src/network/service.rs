@@ -72,6 +72,12 @@ impl Network {
         Ok(self.pool.get()?)
     }
 
+    /// A pooled connection if one frees up within `wait`: for work that must not queue behind
+    /// a saturated pool (a metrics scrape at peak answers its cached figures instead).
+    pub fn conn_within(&self, wait: std::time::Duration) -> Result<crate::db::PooledConn, DbError> {
+        Ok(self.pool.get_timeout(wait)?)
+    }
+
     /// Read access to the geo index, for searches. Hold it only as long as the search.
     pub fn index(&self) -> RwLockReadGuard<'_, GeoIndex> {
         // A panic while holding the lock cannot leave the index half-written (every writer

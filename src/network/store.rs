@@ -208,7 +208,9 @@ fn sqlite_upsert(conn: &mut diesel::SqliteConnection, rows: &[NewShop<'_>]) -> Q
     query.execute(conn)
 }
 
-/// Gives every shop written at `revision` its `shop_load` row (new shops) and current region.
+/// Gives every shop written at `revision` its `shop_load` row (new shops), its current region
+/// and its mirrored `active_capacity` (the capacity while active, else NULL; see the
+/// `2026-12-01-000040_ops` migration).
 fn ensure_load_rows(conn: &mut DbConn, revision: i64) -> QueryResult<()> {
     use diesel::connection::SimpleConnection;
     // `revision` is our own integer, so inlining it is safe and keeps one SQL text for both
@@ -217,8 +219,9 @@ fn ensure_load_rows(conn: &mut DbConn, revision: i64) -> QueryResult<()> {
         "INSERT INTO shop_load (shop_id, region, live, changed_at) \
            SELECT id, region, 0, updated_at FROM shops WHERE revision = {revision} \
            ON CONFLICT (shop_id) DO NOTHING; \
-         UPDATE shop_load SET region = (SELECT region FROM shops WHERE shops.id = shop_load.shop_id) \
-           WHERE shop_id IN (SELECT id FROM shops WHERE revision = {revision});"
+         UPDATE shop_load SET region = s.region, \
+           active_capacity = CASE WHEN s.status = 'active' THEN s.capacity END \
+           FROM shops s WHERE s.id = shop_load.shop_id AND s.revision = {revision};"
     ))
 }
 
@@ -243,6 +246,17 @@ pub fn load_all(conn: &mut DbConn) -> QueryResult<Vec<ShopRow>> {
     shops::table
         .select(ShopRow::as_select())
         .order(shops::id)
+        .load(conn)
+}
+
+/// Up to `limit` shops with an id above `after`, in id order: one page of an export (keyset
+/// paging, so each page is an index range whatever the network's size).
+pub fn shops_after(conn: &mut DbConn, after: i64, limit: i64) -> QueryResult<Vec<ShopRow>> {
+    shops::table
+        .select(ShopRow::as_select())
+        .filter(shops::id.gt(after))
+        .order(shops::id)
+        .limit(limit)
         .load(conn)
 }
 

@@ -12,6 +12,7 @@
 //! `cancelled` or `returned`; the database enforces the capacity (see [`store::reserve`]).
 
 pub mod codes;
+pub mod gauges;
 pub mod holds;
 pub mod moves;
 pub mod outbox;

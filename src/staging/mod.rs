@@ -5,6 +5,7 @@
 
 pub mod allocator;
 mod error;
+pub mod export;
 pub mod forecast;
 mod mcf;
 pub mod report;

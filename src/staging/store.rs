@@ -480,6 +480,32 @@ pub fn plan_view(conn: &mut DbConn, id: i64) -> Result<PlanView, StagingError> {
     Ok(row.view())
 }
 
+/// The ids of the stored plans, of one event or of all, oldest first; an unknown event is
+/// an error, not an empty list.
+pub fn plan_ids(conn: &mut DbConn, event_id: Option<i64>) -> Result<Vec<i64>, StagingError> {
+    let mut query = plans::table.select(plans::id).order(plans::id).into_boxed();
+    if let Some(id) = event_id {
+        event(conn, id)?;
+        query = query.filter(plans::event_id.eq(id));
+    }
+    Ok(query.load(conn)?)
+}
+
+/// A stored plan's manifest lines as `(shop external id, sku, units)`, by shop id then SKU
+/// (the order `pudo plan` writes them in).
+pub fn manifest_rows(conn: &mut DbConn, plan_id: i64) -> QueryResult<Vec<(String, String, i32)>> {
+    manifest_lines::table
+        .inner_join(shops::table.on(shops::id.eq(manifest_lines::shop_id)))
+        .filter(manifest_lines::plan_id.eq(plan_id))
+        .select((
+            shops::external_id,
+            manifest_lines::sku,
+            manifest_lines::units,
+        ))
+        .order((manifest_lines::shop_id, manifest_lines::sku))
+        .load(conn)
+}
+
 /// The plan's map picture.
 pub fn plan_map(conn: &mut DbConn, id: i64) -> Result<String, StagingError> {
     plans::table

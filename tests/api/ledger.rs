@@ -62,6 +62,7 @@ fn handed_over(app: &TestApp, shop: i64, order_ref: &str, when: NaiveDateTime) -
         shop_id: shop,
         order_ref,
         sku: None,
+        arrive_at: None,
     };
     let id = store::reserve(conn, &r, &issuer, when)
         .expect("reserve")
@@ -103,6 +104,7 @@ async fn concurrent_replays_are_paid_once(backend: Backend) {
             shop_id: shop,
             order_ref: "RACE-1",
             sku: None,
+            arrive_at: None,
         };
         let id = store::reserve(conn, &r, &issuer, now)
             .expect("reserve")

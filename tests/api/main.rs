@@ -3,11 +3,15 @@
 mod cli;
 mod closures;
 mod customer;
+mod export;
 mod follow;
 mod health;
 mod import;
+mod instances;
 mod keys;
 mod ledger;
+mod load;
+mod metrics;
 mod ops;
 mod pickup;
 mod processes;

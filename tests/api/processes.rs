@@ -5,6 +5,7 @@
 //! Every process is killed when its guard drops, every wait is bounded, everything listens on
 //! 127.0.0.1 only.
 
+use crate::load::http::{agent, get, post, reply, Reply};
 use crate::support::{Backend, TestDb};
 use crate::webhook_sink::Sink;
 use diesel::prelude::*;
@@ -14,7 +15,7 @@ use pudo::db::schema::{handover_attempts, outbox, parcels, shop_load, shops};
 use pudo::db::Pool;
 use pudo::network::import::Format;
 use pudo::network::service::Network;
-use serde_json::{json, Value};
+use serde_json::json;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::io::Read;
 use std::net::TcpListener;
@@ -24,20 +25,20 @@ use std::sync::{Barrier, Mutex};
 use std::time::{Duration, Instant};
 
 /// The HS256 secret every instance and the test share, so tokens minted here work everywhere.
-const JWT_SECRET: &str = "processes-test-jwt-secret-0123456789abcdef";
+pub(crate) const JWT_SECRET: &str = "processes-test-jwt-secret-0123456789abcdef";
 /// How long a process may take to answer `/readyz` 200.
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A running `pudo serve`; killed (SIGKILL) and reaped when dropped.
-struct Server {
+pub(crate) struct Server {
     child: Child,
-    base: String,
+    pub(crate) base: String,
     log: tempfile::NamedTempFile,
 }
 
 impl Server {
     /// Starts `pudo serve` on a free loopback port (does not wait for it).
-    fn spawn(database_url: &str, extra_env: &[(&str, &str)]) -> Self {
+    pub(crate) fn spawn(database_url: &str, extra_env: &[(&str, &str)]) -> Self {
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("a free port")
@@ -71,11 +72,11 @@ impl Server {
         }
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
 
-    fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         let mut text = String::new();
         let _ = self
             .log
@@ -127,7 +128,7 @@ impl Drop for Server {
 
 /// Starts `n` instances at once and waits until each is ready; an instance that lost its port
 /// to another process between our probe and its bind is started again on another port.
-fn start(database_url: &str, n: usize, extra_env: &[(&str, &str)]) -> Vec<Server> {
+pub(crate) fn start(database_url: &str, n: usize, extra_env: &[(&str, &str)]) -> Vec<Server> {
     let agent = agent();
     let mut servers: Vec<Server> = (0..n)
         .map(|_| Server::spawn(database_url, extra_env))
@@ -146,53 +147,12 @@ fn start(database_url: &str, n: usize, extra_env: &[(&str, &str)]) -> Vec<Server
     servers
 }
 
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(30)))
-        .max_idle_connections(256)
-        .max_idle_connections_per_host(64)
-        .build()
-        .into()
-}
-
-/// An HTTP answer.
-#[derive(Debug, Clone)]
-struct Reply {
-    status: u16,
-    body: Value,
-    text: String,
-}
-
-fn reply(res: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Result<Reply, String> {
-    let mut res = res.map_err(|e| e.to_string())?;
-    let status = res.status().as_u16();
-    let text = res.body_mut().read_to_string().map_err(|e| e.to_string())?;
-    let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-    Ok(Reply { status, body, text })
-}
-
-/// `Err` is a transport failure (refused, reset, timed out): the outcome is unknown.
-fn post(agent: &ureq::Agent, url: &str, token: &str, body: &Value) -> Result<Reply, String> {
-    reply(
-        agent
-            .post(url)
-            .header("authorization", &format!("Bearer {token}"))
-            .send_json(body),
-    )
-}
-
-fn get(agent: &ureq::Agent, url: &str, token: &str) -> Result<Reply, String> {
-    reply(
-        agent
-            .get(url)
-            .header("authorization", &format!("Bearer {token}"))
-            .call(),
-    )
-}
-
 /// Runs `f` over `items` on `threads` threads; results in the order of `items`.
-fn parallel<T: Sync, R: Send>(threads: usize, items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+pub(crate) fn parallel<T: Sync, R: Send>(
+    threads: usize,
+    items: &[T],
+    f: impl Fn(&T) -> R + Sync,
+) -> Vec<R> {
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<Option<R>>> = Mutex::new((0..items.len()).map(|_| None).collect());
     std::thread::scope(|s| {
@@ -215,7 +175,7 @@ fn parallel<T: Sync, R: Send>(threads: usize, items: &[T], f: impl Fn(&T) -> R +
 
 /// A network imported in-process; returns the keys (same JWT secret as the servers) and the
 /// shops `(external_id, id)` in file order.
-fn setup(pool: &Pool, csv: &str) -> (Keys, Vec<(String, i64)>) {
+pub(crate) fn setup(pool: &Pool, csv: &str) -> (Keys, Vec<(String, i64)>) {
     let network = Network::new(pool.clone());
     network
         .import_file(csv.as_bytes(), Format::Csv, &mut |_| {})
@@ -236,12 +196,12 @@ fn setup(pool: &Pool, csv: &str) -> (Keys, Vec<(String, i64)>) {
     (keys, shops)
 }
 
-fn merchant_token(keys: &Keys, merchant: &str) -> String {
+pub(crate) fn merchant_token(keys: &Keys, merchant: &str) -> String {
     keys.issue(merchant, Role::Merchant, None, chrono::Duration::hours(1))
         .expect("token")
 }
 
-fn partner_token(keys: &Keys, external_id: &str, id: i64) -> String {
+pub(crate) fn partner_token(keys: &Keys, external_id: &str, id: i64) -> String {
     keys.issue(
         &format!("shop:{external_id}"),
         Role::Partner,

@@ -1,0 +1,241 @@
+//! Writing the network as a shop file in exactly the format the importer reads
+//! ([`super::import`]): CSV with the documented columns, or a GeoJSON FeatureCollection of
+//! Points. Exporting a network and importing the file into an empty database gives the same
+//! shops (same external ids, names, coordinates, capacities, time zones, hours, statuses,
+//! services and closures).
+//!
+//! Shops are read in pages of [`PAGE`] inside one snapshot and written as they come, so
+//! memory stays flat at 600,000 shops.
+
+use super::closure_store;
+use super::closures::{self, Closure};
+use super::import::{Format, COLUMNS};
+use super::services::Services;
+use super::shop::ShopInput;
+use super::store::{self, ShopRow};
+use crate::db::DbConn;
+use std::io::Write;
+
+/// Shops read per database round trip.
+pub const PAGE: i64 = 5000;
+
+/// Why an export stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    /// Reading the database failed.
+    #[error("reading the shops: {0}")]
+    Db(#[from] diesel::result::Error),
+    /// Writing the output failed.
+    #[error("writing the file: {0}")]
+    Io(#[from] std::io::Error),
+    /// The CSV writer failed.
+    #[error("writing the CSV: {0}")]
+    Csv(#[from] csv::Error),
+}
+
+/// One shop as a file row: the importer's columns, borrowed.
+#[derive(Debug, Clone, Copy)]
+pub struct ShopRecord<'a> {
+    /// `external_id`
+    pub external_id: &'a str,
+    /// `name`
+    pub name: &'a str,
+    /// `latitude`, degrees
+    pub latitude: f64,
+    /// `longitude`, degrees
+    pub longitude: f64,
+    /// `capacity`
+    pub capacity: i32,
+    /// `timezone`, IANA name
+    pub timezone: &'a str,
+    /// `opening_hours`, canonical text
+    pub opening_hours: &'a str,
+    /// `status`
+    pub status: &'a str,
+    /// `services`
+    pub services: Services,
+    /// `closures`: `None` leaves the column out of the file (or the property out of the
+    /// feature), so that importing it keeps the closures already stored.
+    pub closures: Option<&'a [Closure]>,
+}
+
+impl<'a> ShopRecord<'a> {
+    /// A stored shop with its closures.
+    fn stored(r: &'a ShopRow, closures: &'a [Closure]) -> Self {
+        Self {
+            external_id: &r.external_id,
+            name: &r.name,
+            latitude: r.latitude,
+            longitude: r.longitude,
+            capacity: r.capacity,
+            timezone: &r.timezone,
+            opening_hours: &r.opening_hours,
+            status: &r.status,
+            services: Services::from_stored(&r.services),
+            closures: Some(closures),
+        }
+    }
+}
+
+/// A shop file being written, row by row.
+pub struct ShopWriter<W: Write> {
+    inner: Inner<W>,
+    with_closures: bool,
+}
+
+enum Inner<W: Write> {
+    // Boxed: the CSV writer carries its buffer inline.
+    Csv(Box<csv::Writer<W>>),
+    GeoJson { out: W, first: bool },
+}
+
+impl<W: Write> ShopWriter<W> {
+    /// Starts a file (CSV header or the FeatureCollection's opening); `with_closures` says
+    /// whether it carries the `closures` column (every record then gives its closures).
+    pub fn new(out: W, format: Format, with_closures: bool) -> Result<Self, ExportError> {
+        let inner = match format {
+            Format::Csv => {
+                let mut w = csv::Writer::from_writer(out);
+                let columns = if with_closures {
+                    &COLUMNS[..]
+                } else {
+                    &COLUMNS[..COLUMNS.len() - 1]
+                };
+                w.write_record(columns)?;
+                Inner::Csv(Box::new(w))
+            }
+            Format::GeoJson => {
+                let mut out = out;
+                out.write_all(b"{\"type\":\"FeatureCollection\",\"features\":[")?;
+                Inner::GeoJson { out, first: true }
+            }
+        };
+        Ok(Self {
+            inner,
+            with_closures,
+        })
+    }
+
+    /// Writes one shop.
+    pub fn write(&mut self, s: &ShopRecord<'_>) -> Result<(), ExportError> {
+        let closures = if self.with_closures {
+            Some(s.closures.unwrap_or_default())
+        } else {
+            None
+        };
+        let services = s.services.names().join("|");
+        match &mut self.inner {
+            Inner::Csv(w) => {
+                let mut record = vec![
+                    s.external_id.to_owned(),
+                    s.name.to_owned(),
+                    s.latitude.to_string(),
+                    s.longitude.to_string(),
+                    s.capacity.to_string(),
+                    s.timezone.to_owned(),
+                    s.opening_hours.to_owned(),
+                    s.status.to_owned(),
+                    services,
+                ];
+                record.extend(closures.map(closures::format_list));
+                w.write_record(&record)?;
+            }
+            Inner::GeoJson { out, first } => {
+                if !*first {
+                    out.write_all(b",")?;
+                }
+                *first = false;
+                // serde_json writes floats in their shortest exact form: they read back equal.
+                let mut feature = serde_json::json!({
+                    "type": "Feature",
+                    "geometry": {"type": "Point", "coordinates": [s.longitude, s.latitude]},
+                    "properties": {
+                        "external_id": s.external_id,
+                        "name": s.name,
+                        "capacity": s.capacity,
+                        "timezone": s.timezone,
+                        "opening_hours": s.opening_hours,
+                        "status": s.status,
+                        "services": s.services.names(),
+                    },
+                });
+                if let Some(closures) = closures {
+                    // Objects, not the compact text: a reason reads back exactly as written.
+                    feature["properties"]["closures"] = serde_json::json!(closures);
+                }
+                out.write_all(b"\n")?;
+                serde_json::to_writer(&mut *out, &feature).map_err(std::io::Error::from)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Ends the file and hands back the writer.
+    pub fn finish(self) -> Result<W, ExportError> {
+        match self.inner {
+            Inner::Csv(w) => w.into_inner().map_err(|e| ExportError::Io(e.into_error())),
+            Inner::GeoJson { mut out, .. } => {
+                out.write_all(b"\n]}\n")?;
+                Ok(out)
+            }
+        }
+    }
+}
+
+/// Writes every shop (any status), in id order, from one snapshot of the database; `progress`
+/// is told the shops written so far and the total. Returns the number written.
+pub fn export(
+    conn: &mut DbConn,
+    format: Format,
+    out: impl Write,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<u64, ExportError> {
+    crate::db::in_snapshot(conn, |conn| {
+        let total = u64::try_from(store::count(conn)?).unwrap_or(0);
+        // Closures are few (holidays of some shops): all of them fit in memory at 600k shops.
+        let closures = closure_store::all(conn)?;
+        let mut writer = ShopWriter::new(out, format, true)?;
+        let (mut after, mut written) = (0, 0u64);
+        loop {
+            let page = store::shops_after(conn, after, PAGE)?;
+            let Some(last) = page.last() else { break };
+            after = last.id;
+            for row in &page {
+                let closed = closures.get(&row.id).map_or(&[][..], Vec::as_slice);
+                writer.write(&ShopRecord::stored(row, closed))?;
+            }
+            written += page.len() as u64;
+            progress(written, total.max(written));
+        }
+        writer.finish()?.flush()?;
+        Ok(written)
+    })
+}
+
+/// Writes validated shops (a seed network) as a shop file; the `closures` column is there
+/// only when some shop says what its closures are.
+pub fn write_inputs(
+    shops: &[ShopInput],
+    format: Format,
+    out: impl Write,
+) -> Result<(), ExportError> {
+    let with_closures = shops.iter().any(|s| s.closures.is_some());
+    let mut writer = ShopWriter::new(out, format, with_closures)?;
+    for s in shops {
+        let hours = s.hours.to_string();
+        writer.write(&ShopRecord {
+            external_id: &s.external_id,
+            name: &s.name,
+            latitude: s.latitude,
+            longitude: s.longitude,
+            capacity: s.capacity,
+            timezone: s.timezone.name(),
+            opening_hours: &hours,
+            status: s.status.as_str(),
+            services: s.services,
+            closures: s.closures.as_deref(),
+        })?;
+    }
+    writer.finish()?.flush()?;
+    Ok(())
+}
