@@ -45,6 +45,14 @@ pub enum ApiError {
         /// In words.
         detail: String,
     },
+    /// The path exists but not with this method (405); `allowed` goes into `Allow`.
+    #[error("{method} is not allowed here; allowed: {}", allowed.join(", "))]
+    MethodNotAllowed {
+        /// The method asked.
+        method: String,
+        /// The methods the path has.
+        allowed: Vec<&'static str>,
+    },
     /// The thing existed but is no longer valid (410).
     #[error("{0}")]
     Gone(String),
@@ -142,6 +150,7 @@ impl ApiError {
             Self::Unauthorized(_) => ("unauthorized", "Unauthorized"),
             Self::Forbidden(_) => ("forbidden", "Forbidden"),
             Self::Conflict { .. } => ("conflict", "Conflict"),
+            Self::MethodNotAllowed { .. } => ("method-not-allowed", "Method not allowed"),
             Self::Gone(_) => ("gone", "Gone"),
             Self::TooManyRequests { .. } => ("too-many-requests", "Too many requests"),
             Self::Rejected(_) => ("file-rejected", "File rejected"),
@@ -183,6 +192,7 @@ impl ResponseError for ApiError {
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::Gone(_) => StatusCode::GONE,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Rejected(_) => StatusCode::UNPROCESSABLE_ENTITY,
@@ -210,6 +220,9 @@ impl ResponseError for ApiError {
             }
             Self::Unauthorized(_) => {
                 response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+            }
+            Self::MethodNotAllowed { allowed, .. } => {
+                response.insert_header((header::ALLOW, allowed.join(", ")));
             }
             _ => {}
         }

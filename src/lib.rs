@@ -16,3 +16,4 @@ pub mod pickup;
 pub mod server;
 pub mod staging;
 pub mod telemetry;
+pub mod timestamps;

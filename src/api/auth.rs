@@ -1,5 +1,6 @@
 //! The bearer-token extractor and the API-key exchange.
 
+use super::body::Body;
 use super::{with_conn, AppState};
 use crate::auth::{api_keys, AuthError, Claims, Role};
 use crate::error::{ApiError, Problem};
@@ -93,7 +94,7 @@ pub struct TokenResponse {
 pub async fn token(
     state: web::Data<AppState>,
     req: HttpRequest,
-    body: web::Json<TokenRequest>,
+    body: Body<TokenRequest>,
 ) -> Result<web::Json<TokenResponse>, ApiError> {
     state.token_rate_limit.check(&req)?;
     let TokenRequest { shop, api_key } = body.into_inner();

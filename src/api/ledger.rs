@@ -1,6 +1,7 @@
 //! Fees and statements: the operator's fee schedule and the partner's monthly statement.
 
 use super::auth::Bearer;
+use super::body::Body;
 use super::params::QueryParams;
 use super::{with_conn, AppState};
 use crate::auth::Role;
@@ -60,7 +61,7 @@ pub struct FeeChange {
 pub async fn set_fees(
     state: web::Data<AppState>,
     auth: Bearer,
-    body: web::Json<FeeChange>,
+    body: Body<FeeChange>,
 ) -> Result<web::Json<Fees>, ApiError> {
     let actor = auth.require(&[Role::Admin])?.sub.clone();
     let FeeChange {

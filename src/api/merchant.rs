@@ -1,6 +1,7 @@
 //! Merchants: reserving pickup slots for their orders, reading pickup codes, webhooks.
 
 use super::auth::Bearer;
+use super::body::Body;
 use super::{with_conn, AppState};
 use crate::auth::Role;
 use crate::error::{ApiError, Problem};
@@ -17,8 +18,18 @@ pub struct ReservationRequest {
     /// The pickup point chosen by the customer.
     pub pickup_point_id: i64,
     /// The merchant's order reference; repeating it answers the same reservation.
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub order_ref: String,
     /// Optional SKU of the item.
+    #[schema(
+        min_length = 1,
+        max_length = 64,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub sku: Option<String>,
     /// When the parcel is expected at the point (RFC 3339), if known: a point closed for a
     /// period then refuses the reservation (409 `closed_for_period`).
@@ -63,7 +74,7 @@ pub struct Reservation {
 pub async fn reserve(
     state: web::Data<AppState>,
     auth: Bearer,
-    body: web::Json<ReservationRequest>,
+    body: Body<ReservationRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let merchant = auth.require(&[Role::Merchant, Role::Admin])?.sub.clone();
     let body = body.into_inner();
@@ -175,6 +186,10 @@ pub async fn cancel(
 #[serde(deny_unknown_fields)]
 pub struct WebhookRequest {
     /// `http://` or `https://` URL that receives the events.
+    #[schema(
+        max_length = 2000,
+        pattern = r"^https?://[A-Za-z0-9.-]+(:(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3}))?(/[A-Za-z0-9._~/%-]*)?(\?[A-Za-z0-9._~/%=&+-]*)?$"
+    )]
     pub url: String,
 }
 
@@ -202,17 +217,15 @@ pub struct Webhook {
 pub async fn set_webhook(
     state: web::Data<AppState>,
     auth: Bearer,
-    body: web::Json<WebhookRequest>,
+    body: Body<WebhookRequest>,
 ) -> Result<web::Json<Webhook>, ApiError> {
     let merchant = auth.require(&[Role::Merchant])?.sub.clone();
-    let url = body.into_inner().url.trim().to_owned();
-    let valid = (url.starts_with("http://") || url.starts_with("https://"))
-        && url.len() <= 2000
-        && !url.contains(char::is_whitespace);
-    if !valid || url.parse::<ureq::http::Uri>().is_err() {
+    let url = body.into_inner().url;
+    if !webhook_url_is_valid(&url) || url.parse::<ureq::http::Uri>().is_err() {
         return Err(ApiError::bad_parameter(
             "url",
-            "url must be an http:// or https:// URL",
+            "url must be an http:// or https:// URL of at most 2000 characters: host, \
+             optional port, path and query of letters, digits and ._~/%-=&+",
         ));
     }
     let keys = state.keys.clone();
@@ -228,4 +241,68 @@ pub async fn set_webhook(
     })
     .await?;
     Ok(web::Json(Webhook { url, secret }))
+}
+
+/// The webhook URLs accepted: exactly the `pattern` of [`WebhookRequest::url`] (plain
+/// `http(s)://host[:port][/path][?query]`, no user info, fragment or spaces), at most 2000
+/// characters.
+fn webhook_url_is_valid(url: &str) -> bool {
+    let Some(rest) = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+    else {
+        return false;
+    };
+    let path_chars = |c: char| c.is_ascii_alphanumeric() || "._~/%-".contains(c);
+    let query_chars = |c: char| path_chars(c) || "=&+".contains(c);
+    let (before_query, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let (authority, path) = match before_query.find('/') {
+        Some(i) => before_query.split_at(i),
+        None => (before_query, ""),
+    };
+    let (host, port) = authority.split_once(':').unwrap_or((authority, ""));
+    let port_ok = !authority.contains(':')
+        || (!port.starts_with('0')
+            && port.len() <= 5
+            && port.chars().all(|c| c.is_ascii_digit())
+            && port.parse::<u16>().is_ok_and(|p| p > 0));
+    url.chars().count() <= 2000
+        && !host.is_empty()
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
+        && port_ok
+        && path.chars().all(path_chars)
+        && query.chars().all(query_chars)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::webhook_url_is_valid as ok;
+
+    #[test]
+    fn webhook_urls_follow_the_documented_pattern() {
+        for good in [
+            "http://127.0.0.1:8080/hooks",
+            "https://shop.example/pudo?token=a1&x=y+z",
+            "https://a",
+            "http://a:65535/",
+        ] {
+            assert!(ok(good), "{good}");
+        }
+        for bad in [
+            "ftp://example.invalid/x",
+            "http://",
+            "http://a:0/",
+            "http://a:65536/",
+            "http://a:/",
+            "http://user@a/",
+            "http://a/ b",
+            "http://a/#frag",
+            " http://a/",
+            "http://a/\u{7}",
+        ] {
+            assert!(!ok(bad), "{bad}");
+        }
+    }
 }

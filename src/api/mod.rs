@@ -14,6 +14,7 @@ pub mod ledger;
 pub mod merchant;
 pub mod metrics;
 pub mod moves;
+pub mod openapi;
 pub mod ops;
 pub mod params;
 pub mod partner;
@@ -29,6 +30,7 @@ pub mod widget;
 use crate::error::ApiError;
 use crate::network::service::Network;
 use actix_web::{body::MessageBody, dev::ServiceResponse, middleware::ErrorHandlerResponse, web};
+use openapi::{BearerAuth, CommonProblems};
 use std::sync::Arc;
 use utoipa::OpenApi;
 
@@ -120,28 +122,9 @@ pub struct AppState {
         widget::asset,
     ),
     components(schemas(crate::error::Problem, crate::network::import::RowError)),
-    modifiers(&BearerAuth)
+    modifiers(&BearerAuth, &CommonProblems)
 )]
 pub struct ApiDoc;
-
-/// Declares the bearer-token security scheme used by the protected routes.
-struct BearerAuth;
-
-impl utoipa::Modify for BearerAuth {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-        let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(
-                HttpBuilder::new()
-                    .scheme(HttpAuthScheme::Bearer)
-                    .bearer_format("JWT")
-                    .build(),
-            ),
-        );
-    }
-}
 
 /// Registers every route; used by `serve` and by the tests.
 pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
@@ -217,10 +200,19 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
             .service(partner_app::asset)
             .service(widget::index)
             .service(widget::asset)
-            .default_service(web::to(|| async {
-                Err::<actix_web::HttpResponse, _>(ApiError::NotFound("no such route".into()))
-            }));
+            .default_service(web::to(no_such_route));
     }
+}
+
+/// 405 (with `Allow`) for a documented path asked with another method, 404 otherwise.
+async fn no_such_route(req: actix_web::HttpRequest) -> Result<actix_web::HttpResponse, ApiError> {
+    Err(match openapi::allowed_methods(req.path()) {
+        Some(allowed) => ApiError::MethodNotAllowed {
+            method: req.method().to_string(),
+            allowed,
+        },
+        None => ApiError::NotFound("no such route".into()),
+    })
 }
 
 /// The whole application: routes plus the middleware every request passes through.

@@ -3,7 +3,7 @@
 //! cannot take to the nearest point with room.
 
 use super::auth::Bearer;
-use super::body::SmallBody;
+use super::body::Body;
 use super::{with_conn, AppState};
 use crate::auth::Role;
 use crate::error::{ApiError, Problem};
@@ -13,41 +13,33 @@ use crate::pickup::moves::{
 use crate::pickup::{holds, Parcel, ParcelState};
 use actix_web::{get, post, web};
 use chrono::Utc;
-use serde::Serialize;
-use serde_json::{Map, Value};
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 /// Body of a move.
-#[derive(ToSchema)]
-#[allow(
-    dead_code,
-    reason = "describes the body for OpenAPI; parsed field by field to name the one at fault"
-)]
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct MoveRequest {
     /// The new pickup point.
-    pickup_point_id: i64,
+    pub pickup_point_id: i64,
 }
 
 /// Body of a redirect; `{}` (or no body) redirects to the nearest point with room.
-#[derive(ToSchema)]
-#[allow(
-    dead_code,
-    reason = "describes the body for OpenAPI; parsed field by field to name the one at fault"
-)]
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct RedirectRequest {
     /// A point among the redirect options; default: the nearest with room.
-    pickup_point_id: Option<i64>,
+    pub pickup_point_id: Option<i64>,
 }
 
 /// Body of a hold extension; `{}` (or no body) extends by the maximum.
-#[derive(ToSchema)]
-#[allow(
-    dead_code,
-    reason = "describes the body for OpenAPI; parsed field by field to name the one at fault"
-)]
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ExtendRequest {
-    /// Days to add, 1 to `PUDO_HOLD_EXTENSION_MAX_DAYS` (default: that maximum).
-    days: Option<i64>,
+    /// Days to add, 1 to `PUDO_HOLD_EXTENSION_MAX_DAYS` (default: that maximum; the setting
+    /// is at most 90).
+    #[schema(minimum = 1, maximum = 90)]
+    pub days: Option<i64>,
 }
 
 /// Where a parcel could be redirected.
@@ -76,40 +68,6 @@ pub struct Redirected {
     /// `true` when the parcel already had a pickup code: the customer's code is unchanged and
     /// valid at `to` only. `false`: the code is issued when the parcel arrives at `to`.
     pub pickup_code_unchanged: bool,
-}
-
-/// The fields of an optional JSON object body, checked against the allowed names.
-fn fields(body: &[u8], allowed: &[&str]) -> Result<Map<String, Value>, ApiError> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(Map::new());
-    }
-    let value: Value = serde_json::from_slice(body)
-        .map_err(|e| ApiError::BadRequest(format!("the JSON body is invalid: {e}")))?;
-    let Value::Object(map) = value else {
-        return Err(ApiError::BadRequest(
-            "the body must be a JSON object".into(),
-        ));
-    };
-    if let Some(unknown) = map.keys().find(|k| !allowed.contains(&k.as_str())) {
-        return Err(ApiError::bad_parameter(
-            unknown,
-            format!(
-                "unknown field {unknown:?} (allowed: {})",
-                allowed.join(", ")
-            ),
-        ));
-    }
-    Ok(map)
-}
-
-/// A whole-number field, if present and not null.
-fn whole_number(map: &Map<String, Value>, name: &str) -> Result<Option<i64>, ApiError> {
-    match map.get(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(v) => v.as_i64().map(Some).ok_or_else(|| {
-            ApiError::bad_parameter(name, format!("{name} must be a whole number, not {v}"))
-        }),
-    }
 }
 
 fn apply_loads(state: &AppState, moved: &Moved) {
@@ -146,12 +104,10 @@ pub async fn move_reservation(
     state: web::Data<AppState>,
     auth: Bearer,
     id: web::Path<i64>,
-    SmallBody(body): SmallBody,
+    body: Body<MoveRequest>,
 ) -> Result<web::Json<Parcel>, ApiError> {
     let merchant = auth.require(&[Role::Merchant, Role::Admin])?.sub.clone();
-    let body = fields(&body, &["pickup_point_id"])?;
-    let to = whole_number(&body, "pickup_point_id")?
-        .ok_or_else(|| ApiError::bad_parameter("pickup_point_id", "pickup_point_id is required"))?;
+    let to = body.into_inner().pickup_point_id;
     let id = id.into_inner();
     let moved = with_conn(&state, move |conn| {
         Ok(moves::move_reservation(
@@ -179,7 +135,7 @@ pub async fn move_reservation(
     tag = "merchant",
     context_path = "/v1",
     params(("id" = i64, Path, description = "reservation id")),
-    request_body = ExtendRequest,
+    request_body = Option<ExtendRequest>,
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The parcel with its new `expires_at`", body = Parcel),
@@ -195,11 +151,10 @@ pub async fn extend(
     state: web::Data<AppState>,
     auth: Bearer,
     id: web::Path<i64>,
-    SmallBody(body): SmallBody,
+    body: Body<ExtendRequest>,
 ) -> Result<web::Json<Parcel>, ApiError> {
     let merchant = auth.require(&[Role::Merchant, Role::Admin])?.sub.clone();
-    let body = fields(&body, &["days"])?;
-    let days = holds::extension_days(whole_number(&body, "days")?, state.hold_extension_max_days)?;
+    let days = holds::extension_days(body.into_inner().days, state.hold_extension_max_days)?;
     let id = id.into_inner();
     let parcel = with_conn(&state, move |conn| {
         Ok(holds::extend(
@@ -233,10 +188,8 @@ async fn redirect(
     state: &AppState,
     by: Redirector,
     id: i64,
-    body: &[u8],
+    chosen: Option<i64>,
 ) -> Result<web::Json<Redirected>, ApiError> {
-    let body = fields(body, &["pickup_point_id"])?;
-    let chosen = whole_number(&body, "pickup_point_id")?;
     let nearest: Vec<i64> = match chosen {
         Some(_) => Vec::new(),
         None => {
@@ -313,7 +266,7 @@ pub async fn partner_redirect_options(
 ///
 /// 409 with `reason` `no_room_nearby` (no point with room within 2 km), `full`, `paused` or
 /// `closed` (the chosen point cannot take it), `code_not_transferable`, `wrong_state`.
-#[utoipa::path(tag = "partner", context_path = "/v1", params(("id" = i64, Path, description = "parcel id")), request_body = RedirectRequest, security(("bearer" = [])), responses(
+#[utoipa::path(tag = "partner", context_path = "/v1", params(("id" = i64, Path, description = "parcel id")), request_body = Option<RedirectRequest>, security(("bearer" = [])), responses(
     (status = 200, body = Redirected),
     (status = 400, description = "`pickup_point_id` is invalid, the current point, or beyond 2 km", body = Problem, content_type = "application/problem+json"),
     (status = 401, body = Problem, content_type = "application/problem+json"),
@@ -326,10 +279,11 @@ pub async fn partner_redirect(
     state: web::Data<AppState>,
     auth: Bearer,
     id: web::Path<i64>,
-    SmallBody(body): SmallBody,
+    body: Body<RedirectRequest>,
 ) -> Result<web::Json<Redirected>, ApiError> {
     let shop = auth.0.partner_shop()?;
-    redirect(&state, Redirector::Partner(shop), id.into_inner(), &body).await
+    let chosen = body.into_inner().pickup_point_id;
+    redirect(&state, Redirector::Partner(shop), id.into_inner(), chosen).await
 }
 
 /// Where a parcel could be redirected, for the carrier at the point's door.
@@ -351,7 +305,7 @@ pub async fn carrier_redirect_options(
 }
 
 /// The carrier redirects a parcel its point cannot take; as the partner's redirect.
-#[utoipa::path(tag = "carrier", context_path = "/v1", params(("id" = i64, Path, description = "parcel id")), request_body = RedirectRequest, security(("bearer" = [])), responses(
+#[utoipa::path(tag = "carrier", context_path = "/v1", params(("id" = i64, Path, description = "parcel id")), request_body = Option<RedirectRequest>, security(("bearer" = [])), responses(
     (status = 200, body = Redirected),
     (status = 400, body = Problem, content_type = "application/problem+json"),
     (status = 401, body = Problem, content_type = "application/problem+json"),
@@ -364,8 +318,9 @@ pub async fn carrier_redirect(
     state: web::Data<AppState>,
     auth: Bearer,
     id: web::Path<i64>,
-    SmallBody(body): SmallBody,
+    body: Body<RedirectRequest>,
 ) -> Result<web::Json<Redirected>, ApiError> {
     auth.require(&[Role::Carrier, Role::Admin])?;
-    redirect(&state, Redirector::Carrier, id.into_inner(), &body).await
+    let chosen = body.into_inner().pickup_point_id;
+    redirect(&state, Redirector::Carrier, id.into_inner(), chosen).await
 }

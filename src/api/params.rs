@@ -22,6 +22,12 @@ impl QueryParams {
                     ),
                 ));
             }
+            if value.contains('\0') {
+                return Err(ApiError::bad_parameter(
+                    &name,
+                    format!("{name} contains a NUL character (U+0000)"),
+                ));
+            }
             if values.insert(name.clone(), value).is_some() {
                 return Err(ApiError::bad_parameter(
                     &name,

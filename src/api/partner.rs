@@ -3,6 +3,7 @@
 
 use super::auth::Bearer;
 use super::metrics::HandoverFailure;
+use super::body::Body;
 use super::params::QueryParams;
 use super::{with_conn, AppState};
 use crate::error::{ApiError, Problem};
@@ -34,14 +35,34 @@ pub async fn get_shop(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ShopPatch {
-    /// `active` to reopen, `paused` to stop taking parcels.
-    pub status: Option<ShopStatus>,
+    /// `active` to reopen, `paused` to stop taking parcels (closing a shop is for operators).
+    pub status: Option<PartnerStatus>,
     /// New number of parcel slots (not below the parcels held).
+    #[schema(minimum = 0, maximum = 100000)]
     pub capacity: Option<i32>,
 }
 
+/// The statuses a partner may set.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PartnerStatus {
+    /// Taking parcels.
+    Active,
+    /// Not taking parcels for now.
+    Paused,
+}
+
+impl From<PartnerStatus> for ShopStatus {
+    fn from(s: PartnerStatus) -> Self {
+        match s {
+            PartnerStatus::Active => ShopStatus::Active,
+            PartnerStatus::Paused => ShopStatus::Paused,
+        }
+    }
+}
+
 /// Pauses or reopens the shop, or changes its capacity.
-#[utoipa::path(tag = "partner", context_path = "/v1", request_body = ShopPatch, security(("bearer" = [])), responses(
+#[utoipa::path(tag = "partner", context_path = "/v1", request_body = Option<ShopPatch>, security(("bearer" = [])), responses(
     (status = 200, body = PartnerShop),
     (status = 400, body = Problem, content_type = "application/problem+json"),
     (status = 409, body = Problem, content_type = "application/problem+json"),
@@ -50,10 +71,11 @@ pub struct ShopPatch {
 pub async fn patch_shop(
     state: web::Data<AppState>,
     auth: Bearer,
-    body: web::Json<ShopPatch>,
+    body: Body<ShopPatch>,
 ) -> Result<web::Json<PartnerShop>, ApiError> {
     let shop_id = auth.0.partner_shop()?;
     let ShopPatch { status, capacity } = body.into_inner();
+    let status = status.map(ShopStatus::from);
     let shop = with_conn(&state, move |conn| {
         Ok(partner_shop::patch(
             conn,
@@ -80,7 +102,28 @@ pub async fn patch_shop(
 struct ParcelQuery {
     /// `arriving` (reserved), `waiting` (at the shop), `to_return` (expired), `done`
     /// (picked up or returned), or a state name; default: arriving, waiting and to_return.
-    state: Option<String>,
+    #[param(inline)]
+    state: Option<ParcelFilter>,
+}
+
+/// The values of `state` (documentation only).
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(
+    dead_code,
+    reason = "describes the query for OpenAPI; parsed by states"
+)]
+enum ParcelFilter {
+    Arriving,
+    Waiting,
+    ToReturn,
+    Done,
+    Reserved,
+    AtPoint,
+    PickedUp,
+    Expired,
+    Returned,
+    Cancelled,
 }
 
 /// A list of parcels.
@@ -216,7 +259,7 @@ pub struct HandoverRequest {
 pub async fn handover(
     state: web::Data<AppState>,
     auth: Bearer,
-    body: web::Json<HandoverRequest>,
+    body: Body<HandoverRequest>,
 ) -> Result<web::Json<Handover>, ApiError> {
     let shop_id = auth.0.partner_shop()?;
     let actor = auth.0.sub.clone();

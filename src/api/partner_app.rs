@@ -66,7 +66,7 @@ pub async fn index(req: HttpRequest) -> Result<HttpResponse, ApiError> {
 #[utoipa::path(tag = "partner",
     params(("file" = String, Path, description = "file name, e.g. `app.js`")),
     responses(
-        (status = 200, description = "The file", body = String),
+        (status = 200, description = "The file", content((String = "text/javascript"), (String = "text/css"), (String = "application/manifest+json"), (String = "image/svg+xml"), (String = "text/html"))),
         (status = 304, description = "Not modified (If-None-Match matched the ETag)"),
         (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
     )

@@ -28,21 +28,33 @@ pub const MAX_LIMIT: i64 = 100;
 )]
 struct SearchQuery {
     /// Latitude of the customer, degrees (-90 to 90).
+    #[param(minimum = -90.0, maximum = 90.0)]
     lat: f64,
     /// Longitude of the customer, degrees (-180 to 180).
+    #[param(minimum = -180.0, maximum = 180.0)]
     lon: f64,
     /// How many points (1 to 100, default 10).
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<u32>,
     /// Only points within this many metres.
+    #[param(minimum = 0.0)]
     radius_m: Option<f64>,
     /// Only points open at this instant (RFC 3339), in each shop's own time zone.
+    #[param(format = DateTime)]
     open_at: Option<String>,
     /// Only points with at least this many free slots.
+    #[param(minimum = 0, maximum = 100000)]
     min_free: Option<u32>,
     /// Only points holding staged stock of this SKU, for instant pickup.
+    #[param(
+        min_length = 1,
+        max_length = 64,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     sku: Option<String>,
     /// Expected arrival of the parcel (RFC 3339): sets `open_at_arrival`, and a point closed
     /// then is not selectable (`closed_at_arrival`). Filters nothing.
+    #[param(format = DateTime)]
     arrive_at: Option<String>,
     /// `true` to list paused points too (never closed ones), marked not selectable, so a
     /// customer sees them greyed out; default `false`: only active points, as always.
@@ -50,13 +62,31 @@ struct SearchQuery {
     /// `distance` (default): nearest first. `room`: the nearest candidates ordered by a score
     /// of distance, free share of capacity and being open at `arrive_at`, selectable first
     /// (see the README).
-    rank: Option<String>,
+    #[param(inline)]
+    rank: Option<RankParam>,
     /// Marks (`in_stock`), without filtering, the points holding received staged units of
     /// this SKU (at most 64 characters).
+    #[param(
+        min_length = 1,
+        max_length = 64,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     stock_sku: Option<String>,
     /// Only points offering this service: `pickup` (default), `dropoff`, `returns` or
     /// `staging`.
     service: Option<String>,
+}
+
+/// The values of `rank` (documentation only).
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(
+    dead_code,
+    reason = "describes the query for OpenAPI; parsed by parse_rank"
+)]
+enum RankParam {
+    Distance,
+    Room,
 }
 
 /// How a search answer is ordered.
@@ -85,6 +115,8 @@ fn boolean(v: &str) -> Result<bool, String> {
 fn sku_text(v: &str) -> Result<String, String> {
     if v.chars().count() > 64 {
         Err("is longer than 64 characters".to_owned())
+    } else if v.chars().any(char::is_control) {
+        Err("contains control characters".to_owned())
     } else {
         Ok(v.to_owned())
     }

@@ -2,6 +2,7 @@
 //! the partner accepts it with the code and confirms what the carrier collected.
 
 use super::auth::Bearer;
+use super::body::Body;
 use super::{with_conn, AppState};
 use crate::auth::Role;
 use crate::error::{ApiError, Problem};
@@ -56,7 +57,7 @@ pub struct ReturnView {
 pub async fn register(
     state: web::Data<AppState>,
     auth: Bearer,
-    body: web::Json<ReturnRequest>,
+    body: Body<ReturnRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let merchant = auth.require(&[Role::Merchant, Role::Admin])?.sub.clone();
     let body = body.into_inner();
@@ -140,7 +141,7 @@ pub struct DropoffRequest {
 pub async fn dropoff(
     state: web::Data<AppState>,
     auth: Bearer,
-    body: web::Json<DropoffRequest>,
+    body: Body<DropoffRequest>,
 ) -> Result<web::Json<Dropoff>, ApiError> {
     let shop_id = auth.0.partner_shop()?;
     let actor = auth.0.sub.clone();
@@ -214,7 +215,7 @@ pub struct CollectionRequest {
 pub async fn collect(
     state: web::Data<AppState>,
     auth: Bearer,
-    body: web::Json<CollectionRequest>,
+    body: Body<CollectionRequest>,
 ) -> Result<web::Json<Collection>, ApiError> {
     let shop_id = auth.0.partner_shop()?;
     let actor = auth.0.sub.clone();

@@ -19,7 +19,14 @@ use actix_web::{http::header, post, web, HttpRequest};
     tag = "planner",
     context_path = "/v1",
     security(("bearer" = [])),
-    request_body(content = String, description = "CSV `external_id,name,latitude,longitude,capacity[,timezone,opening_hours,status]` or a GeoJSON FeatureCollection of Points", content_type = "text/csv"),
+    request_body(
+        description = "CSV `external_id,name,latitude,longitude,capacity[,timezone,opening_hours,status]`, or a GeoJSON FeatureCollection of Points with those properties",
+        content(
+            (String = "text/csv"),
+            (Object = "application/geo+json"),
+            (Object = "application/json"),
+        )
+    ),
     responses(
         (status = 200, description = "Every row stored", body = UpsertSummary),
         (status = 400, body = Problem, content_type = "application/problem+json"),

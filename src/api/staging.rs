@@ -1,7 +1,7 @@
 //! Planners' staging for peak events, and the partners' side of it (manifests, receipts).
 
 use super::auth::Bearer;
-use super::body::{OptionalJson, Upload};
+use super::body::{Body, Upload};
 use super::{with_conn, AppState};
 use crate::auth::Role;
 use crate::error::{ApiError, Problem};
@@ -20,10 +20,13 @@ const PLANNERS: &[Role] = &[Role::Planner, Role::Admin];
 #[serde(deny_unknown_fields)]
 pub struct NewEvent {
     /// Name, e.g. "Singles Day 2026".
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub name: String,
     /// Start, RFC 3339 (e.g. `2026-11-11T00:00:00+08:00`).
+    #[schema(format = DateTime)]
     pub starts_at: String,
-    /// End, RFC 3339.
+    /// End, RFC 3339; after `starts_at`.
+    #[schema(format = DateTime)]
     pub ends_at: String,
     /// IANA time zone the window is meant in (default UTC).
     pub timezone: Option<String>,
@@ -44,7 +47,7 @@ fn instant(field: &'static str, value: &str) -> Result<NaiveDateTime, ApiError> 
 pub async fn create_event(
     state: web::Data<AppState>,
     auth: Bearer,
-    body: web::Json<NewEvent>,
+    body: Body<NewEvent>,
 ) -> Result<HttpResponse, ApiError> {
     let sub = auth.require(PLANNERS)?.sub.clone();
     let body = body.into_inner();
@@ -137,22 +140,28 @@ pub async fn upload_forecast(
 #[serde(deny_unknown_fields)]
 pub struct DeriveRequest {
     /// Reservations of the last this many days (default 28).
+    #[schema(minimum = 1, maximum = 366)]
     pub days: Option<i64>,
     /// Peak uplift factor applied to the counts (default 3.0).
+    #[schema(minimum = 0.0, maximum = 1000.0)]
     pub uplift: Option<f64>,
     /// Zone resolution, 5 to 10 (default 8).
+    #[schema(minimum = 5, maximum = 10)]
     pub resolution: Option<u8>,
 }
 
 /// Derives the event's forecast from past reservations per zone and SKU, times an uplift.
-#[utoipa::path(tag = "planner", context_path = "/v1", params(("id" = i64, Path)), request_body = DeriveRequest,
-    security(("bearer" = [])), responses((status = 200, body = ForecastSummary)))]
+#[utoipa::path(tag = "planner", context_path = "/v1", params(("id" = i64, Path)), request_body = Option<DeriveRequest>,
+    security(("bearer" = [])), responses(
+    (status = 200, body = ForecastSummary),
+    (status = 404, description = "No such event", body = Problem, content_type = "application/problem+json"),
+))]
 #[post("/events/{id}/forecast/derive")]
 pub async fn derive_forecast(
     state: web::Data<AppState>,
     auth: Bearer,
     id: web::Path<i64>,
-    body: web::Json<DeriveRequest>,
+    body: Body<DeriveRequest>,
 ) -> Result<web::Json<ForecastSummary>, ApiError> {
     auth.require(PLANNERS)?;
     let (id, body) = (id.into_inner(), body.into_inner());
@@ -197,15 +206,17 @@ pub async fn derive_forecast(
 #[serde(deny_unknown_fields)]
 pub struct PlanRequest {
     /// Farthest a unit is staged from its zone, km (default 3).
+    #[schema(exclusive_minimum = 0.0, maximum = 50.0)]
     pub radius_km: Option<f64>,
     /// Cost of one unit not staged, km (default 50).
+    #[schema(minimum = 0.0, maximum = 100000.0)]
     pub penalty_km: Option<f64>,
     /// Staging capacity of every shop, units (default: its capacity minus its live parcels).
     pub staging_capacity: Option<u32>,
 }
 
 /// Computes a staging plan for the event's forecast on the current network (a draft).
-#[utoipa::path(tag = "planner", context_path = "/v1", params(("id" = i64, Path)), request_body = PlanRequest,
+#[utoipa::path(tag = "planner", context_path = "/v1", params(("id" = i64, Path)), request_body = Option<PlanRequest>,
     security(("bearer" = [])), responses(
     (status = 201, body = PlanView),
     (status = 400, body = Problem, content_type = "application/problem+json"),
@@ -216,10 +227,10 @@ pub async fn create_plan(
     state: web::Data<AppState>,
     auth: Bearer,
     id: web::Path<i64>,
-    OptionalJson(body): OptionalJson<PlanRequest>,
+    body: Body<PlanRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let sub = auth.require(PLANNERS)?.sub.clone();
-    let (id, body) = (id.into_inner(), body.unwrap_or_default());
+    let (id, body) = (id.into_inner(), body.into_inner());
     let defaults = Params::default();
     let params = Params {
         radius_km: body.radius_km.unwrap_or(defaults.radius_km),
@@ -292,6 +303,7 @@ pub async fn plan_map(
 /// Approves a draft plan.
 #[utoipa::path(tag = "planner", context_path = "/v1", params(("id" = i64, Path)), security(("bearer" = [])), responses(
     (status = 200, body = PlanView),
+    (status = 404, body = Problem, content_type = "application/problem+json"),
     (status = 409, body = Problem, content_type = "application/problem+json"),
 ))]
 #[post("/plans/{id}/approve")]
@@ -306,6 +318,7 @@ pub async fn approve(
 /// Dispatches an approved plan: each partner now sees its manifest.
 #[utoipa::path(tag = "planner", context_path = "/v1", params(("id" = i64, Path)), security(("bearer" = [])), responses(
     (status = 200, body = PlanView),
+    (status = 404, body = Problem, content_type = "application/problem+json"),
     (status = 409, body = Problem, content_type = "application/problem+json"),
 ))]
 #[post("/plans/{id}/dispatch")]
@@ -354,7 +367,7 @@ pub async fn partner_staging(
 
 /// Confirms receipt of a plan's staged stock at the partner's shop, in full or with
 /// shortfalls (`lines` lists the SKUs that did not arrive in full).
-#[utoipa::path(tag = "partner", context_path = "/v1", params(("id" = i64, Path, description = "plan id")), request_body = Receipt,
+#[utoipa::path(tag = "partner", context_path = "/v1", params(("id" = i64, Path, description = "plan id")), request_body = Option<Receipt>,
     security(("bearer" = [])), responses(
     (status = 200, body = ShopManifest),
     (status = 400, body = Problem, content_type = "application/problem+json"),
@@ -366,10 +379,10 @@ pub async fn receipt(
     state: web::Data<AppState>,
     auth: Bearer,
     id: web::Path<i64>,
-    OptionalJson(body): OptionalJson<Receipt>,
+    body: Body<Receipt>,
 ) -> Result<web::Json<ShopManifest>, ApiError> {
     let shop = auth.0.partner_shop()?;
-    let (id, body) = (id.into_inner(), body.unwrap_or_default());
+    let (id, body) = (id.into_inner(), body.into_inner());
     let manifest = with_conn(&state, move |conn| {
         Ok(store::receive(
             conn,

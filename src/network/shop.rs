@@ -106,7 +106,9 @@ pub struct Shop {
     #[schema(value_type = Vec<super::services::Service>)]
     pub services: Services,
     /// When the shop was first stored.
+    #[serde(serialize_with = "crate::timestamps::utc")]
     pub created_at: NaiveDateTime,
     /// When the shop last changed.
+    #[serde(serialize_with = "crate::timestamps::utc")]
     pub updated_at: NaiveDateTime,
 }

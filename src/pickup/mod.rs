@@ -136,12 +136,16 @@ pub struct Parcel {
     /// Life-cycle state.
     pub state: ParcelState,
     /// UTC.
+    #[serde(serialize_with = "crate::timestamps::utc")]
     pub created_at: NaiveDateTime,
     /// When it reached the shop (UTC).
+    #[serde(serialize_with = "crate::timestamps::utc_option")]
     pub arrived_at: Option<NaiveDateTime>,
     /// End of the holding period (UTC).
+    #[serde(serialize_with = "crate::timestamps::utc_option")]
     pub expires_at: Option<NaiveDateTime>,
     /// When it was handed over (UTC).
+    #[serde(serialize_with = "crate::timestamps::utc_option")]
     pub picked_up_at: Option<NaiveDateTime>,
     /// Days the merchant extended the holding period by (at most once); null if not.
     pub hold_extended_days: Option<i32>,
@@ -157,6 +161,7 @@ pub struct Handover {
     /// `true` when this code was already confirmed before (a retry): hand nothing over twice.
     pub replay: bool,
     /// When it was handed over (UTC).
+    #[serde(serialize_with = "crate::timestamps::utc")]
     pub picked_up_at: NaiveDateTime,
 }
 

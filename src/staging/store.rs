@@ -29,14 +29,17 @@ pub struct Event {
     /// Name, e.g. "Singles Day 2026".
     pub name: String,
     /// Window start (UTC).
+    #[serde(serialize_with = "crate::timestamps::utc")]
     pub starts_at: NaiveDateTime,
     /// Window end (UTC).
+    #[serde(serialize_with = "crate::timestamps::utc")]
     pub ends_at: NaiveDateTime,
     /// IANA zone the window was given in.
     pub timezone: String,
     /// Who created it.
     pub created_by: String,
     /// UTC.
+    #[serde(serialize_with = "crate::timestamps::utc")]
     pub created_at: NaiveDateTime,
 }
 
@@ -309,12 +312,16 @@ pub struct PlanView {
     /// URL of the map picture.
     pub map_url: String,
     /// UTC.
+    #[serde(serialize_with = "crate::timestamps::utc")]
     pub created_at: NaiveDateTime,
     /// UTC.
+    #[serde(serialize_with = "crate::timestamps::utc_option")]
     pub approved_at: Option<NaiveDateTime>,
     /// UTC.
+    #[serde(serialize_with = "crate::timestamps::utc_option")]
     pub dispatched_at: Option<NaiveDateTime>,
     /// UTC.
+    #[serde(serialize_with = "crate::timestamps::utc_option")]
     pub received_at: Option<NaiveDateTime>,
 }
 
@@ -631,6 +638,7 @@ pub struct ReceivedLine {
     /// SKU.
     pub sku: String,
     /// Units received (0 to the units sent).
+    #[schema(minimum = 0)]
     pub received: i32,
 }
 

@@ -782,8 +782,9 @@ fn expires_at(body: &Value) -> chrono::NaiveDateTime {
     body["expires_at"]
         .as_str()
         .expect("expires_at")
-        .parse()
-        .expect("timestamp")
+        .parse::<chrono::DateTime<chrono::Utc>>()
+        .expect("an RFC 3339 timestamp")
+        .naive_utc()
 }
 
 async fn a_waiting_parcel_is_held_longer_once(backend: Backend) {

@@ -2,6 +2,7 @@
 
 mod cli;
 mod closures;
+mod contract;
 mod customer;
 mod export;
 mod follow;
