@@ -42,6 +42,7 @@ pub async fn list_fees(
 #[serde(deny_unknown_fields)]
 pub struct FeeChange {
     /// First day (UTC, `YYYY-MM-DD`) the fees apply; after today.
+    #[schema(format = Date)]
     pub effective_from: String,
     /// The fees from that day on (1 to 10,000); kinds and regions not named keep theirs.
     pub fees: Vec<NewFee>,
@@ -91,10 +92,24 @@ pub async fn set_fees(
     reason = "describes the query for OpenAPI; parsed by QueryParams"
 )]
 struct StatementQuery {
-    /// The month, `YYYY-MM` (a calendar month in UTC).
+    /// The month, `YYYY-MM` (a calendar month in UTC, from 2000).
+    #[param(pattern = "^[2-9][0-9]{3}-(0[1-9]|1[0-2])$")]
     month: String,
     /// `json` (default) or `csv`; without it, `Accept: text/csv` asks for CSV.
-    format: Option<String>,
+    #[param(inline)]
+    format: Option<StatementFormat>,
+}
+
+/// The values of `format` (documentation only).
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(
+    dead_code,
+    reason = "describes the query for OpenAPI; parsed by the handler"
+)]
+enum StatementFormat {
+    Json,
+    Csv,
 }
 
 /// The partner's statement of a month: every paid event, totals per kind and a grand total,

@@ -34,6 +34,7 @@ pub struct Fee {
     /// Who set it (token subject, or `migration` for the default schedule).
     pub created_by: String,
     /// When it was set (UTC).
+    #[serde(serialize_with = "crate::timestamps::utc")]
     pub created_at: NaiveDateTime,
 }
 
@@ -47,8 +48,10 @@ pub struct NewFee {
     #[serde(default)]
     pub region: Option<String>,
     /// Whole minor units (cents), 0 to 1,000,000,000.
+    #[schema(minimum = 0, maximum = 1_000_000_000)]
     pub amount_minor: i64,
     /// ISO 4217 code: three capital letters.
+    #[schema(pattern = "^[A-Z]{3}$")]
     pub currency: String,
 }
 

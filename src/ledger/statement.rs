@@ -13,6 +13,7 @@ pub struct Line {
     /// Ledger row id.
     pub id: i64,
     /// When the event happened (UTC).
+    #[serde(serialize_with = "crate::timestamps::utc")]
     pub occurred_at: NaiveDateTime,
     /// Event kind.
     pub kind: FeeKind,
@@ -75,8 +76,10 @@ pub struct Statement {
     /// `YYYY-MM`.
     pub month: String,
     /// First instant of the month (UTC).
+    #[serde(serialize_with = "crate::timestamps::utc")]
     pub period_start: NaiveDateTime,
     /// First instant after the month (UTC).
+    #[serde(serialize_with = "crate::timestamps::utc")]
     pub period_end: NaiveDateTime,
     /// Every paid event, oldest first.
     pub lines: Vec<Line>,
@@ -143,9 +146,9 @@ pub const CSV_COLUMNS: [&str; 12] = [
     "currency",
 ];
 
-/// Times as in the JSON form (`2026-11-05T10:00:00.123456`, UTC).
+/// Times as in the JSON form (`2026-11-05T10:00:00.123456Z`, RFC 3339 in UTC).
 fn time(t: NaiveDateTime) -> String {
-    t.format("%Y-%m-%dT%H:%M:%S%.f").to_string()
+    crate::timestamps::rfc3339(&t)
 }
 
 /// Appends the statement's records to a CSV writer (the header is the caller's, once per file).

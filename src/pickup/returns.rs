@@ -79,12 +79,16 @@ pub struct Return {
     /// Life-cycle state.
     pub state: ReturnState,
     /// UTC.
+    #[serde(serialize_with = "crate::timestamps::utc")]
     pub created_at: NaiveDateTime,
     /// Last moment the drop-off code is accepted (UTC).
+    #[serde(serialize_with = "crate::timestamps::utc")]
     pub code_expires_at: NaiveDateTime,
     /// When the shop accepted it (UTC).
+    #[serde(serialize_with = "crate::timestamps::utc_option")]
     pub dropped_off_at: Option<NaiveDateTime>,
     /// When the carrier took it (UTC).
+    #[serde(serialize_with = "crate::timestamps::utc_option")]
     pub collected_at: Option<NaiveDateTime>,
 }
 
@@ -280,6 +284,7 @@ pub struct Dropoff {
     /// `true` when this code was accepted before (a retry): take nothing in twice.
     pub replay: bool,
     /// When it was accepted (UTC).
+    #[serde(serialize_with = "crate::timestamps::utc")]
     pub dropped_off_at: NaiveDateTime,
 }
 
