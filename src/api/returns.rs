@@ -20,8 +20,18 @@ pub struct ReturnRequest {
     /// The drop-off point the customer chose; the code works there only.
     pub pickup_point_id: i64,
     /// The merchant's order reference; repeating it answers the same return.
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub order_ref: String,
     /// Optional SKU of the item sent back.
+    #[schema(
+        min_length = 1,
+        max_length = 64,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub sku: Option<String>,
 }
 
@@ -197,6 +207,7 @@ pub async fn waiting(
 #[serde(deny_unknown_fields)]
 pub struct CollectionRequest {
     /// Ids of the returns handed to the driver (1 to 500).
+    #[schema(min_items = 1, max_items = 500)]
     pub return_ids: Vec<i64>,
 }
 
