@@ -1,14 +1,14 @@
 //! The partner's closure periods (holidays, one-off closures): read and replace the list.
 
 use super::auth::Bearer;
+use super::body::Body;
 use super::{with_conn, AppState};
 use crate::error::{ApiError, Problem};
 use crate::network::closure_store;
 use crate::network::closures::{self, Closure, MAX_CLOSURES};
 use actix_web::{get, put, web};
 use chrono::{NaiveDate, Utc};
-use serde::Serialize;
-use serde_json::Value;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 /// A shop's closure periods: whole local days in the shop's time zone, end inclusive.
@@ -21,14 +21,26 @@ pub struct Closures {
 }
 
 /// Body of a replacement: the whole new list (`[]` clears it).
-#[derive(ToSchema)]
-#[allow(
-    dead_code,
-    reason = "describes the body for OpenAPI; parsed field by field to name the one at fault"
-)]
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ClosuresRequest {
     /// At most 100 closures; each at most 366 days, `end` not before `start`.
-    closures: Vec<Closure>,
+    #[schema(max_items = 100)]
+    pub closures: Vec<ClosureInput>,
+}
+
+/// One closure of a replacement.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClosureInput {
+    /// First closed day (local date, `YYYY-MM-DD`).
+    #[schema(value_type = String, format = Date, example = "2026-12-24")]
+    pub start: NaiveDate,
+    /// Last closed day, inclusive; default `start` (one day).
+    #[schema(value_type = Option<String>, format = Date, example = "2026-12-26")]
+    pub end: Option<NaiveDate>,
+    /// Why the shop is closed (may be empty).
+    pub reason: Option<String>,
 }
 
 /// The partner's closure periods.
@@ -71,10 +83,10 @@ async fn read(state: &AppState, shop_id: i64) -> Result<Closures, ApiError> {
 pub async fn put_closures(
     state: web::Data<AppState>,
     auth: Bearer,
-    body: web::Bytes,
+    body: Body<ClosuresRequest>,
 ) -> Result<web::Json<Closures>, ApiError> {
     let shop_id = auth.0.partner_shop()?;
-    let list = parse_body(&body)?;
+    let list = checked(body.into_inner().closures)?;
     with_conn(&state, move |conn| {
         closure_store::replace(conn, shop_id, &list, Utc::now().naive_utc())?
             .ok_or_else(|| ApiError::NotFound(format!("no shop with id {shop_id}")))
@@ -85,25 +97,8 @@ pub async fn put_closures(
     Ok(web::Json(read(&state, shop_id).await?))
 }
 
-/// Reads `{"closures": [{"start", "end", "reason"}]}`, naming the field at fault.
-fn parse_body(body: &[u8]) -> Result<Vec<Closure>, ApiError> {
-    let doc: Value = serde_json::from_slice(body)
-        .map_err(|e| ApiError::BadRequest(format!("the JSON body is invalid: {e}")))?;
-    let Some(obj) = doc.as_object() else {
-        return Err(ApiError::BadRequest(
-            "the body must be an object {\"closures\": [...]}".into(),
-        ));
-    };
-    if let Some(unknown) = obj.keys().find(|k| *k != "closures") {
-        return Err(ApiError::bad_parameter(
-            unknown,
-            format!("unknown field {unknown:?} (expected closures)"),
-        ));
-    }
-    let items = obj
-        .get("closures")
-        .and_then(Value::as_array)
-        .ok_or_else(|| ApiError::bad_parameter("closures", "closures must be an array"))?;
+/// The closures of a replacement, each checked, naming the field at fault.
+fn checked(items: Vec<ClosureInput>) -> Result<Vec<Closure>, ApiError> {
     if items.len() > MAX_CLOSURES {
         return Err(ApiError::bad_parameter(
             "closures",
@@ -114,50 +109,10 @@ fn parse_body(body: &[u8]) -> Result<Vec<Closure>, ApiError> {
         ));
     }
     let mut out = Vec::with_capacity(items.len());
-    for (i, item) in items.iter().enumerate() {
+    for (i, item) in items.into_iter().enumerate() {
         let name = |f: &str| format!("closures[{i}].{f}");
-        let Some(fields) = item.as_object() else {
-            return Err(ApiError::bad_parameter(
-                format!("closures[{i}]"),
-                format!("closures[{i}] must be an object {{start, end, reason}}"),
-            ));
-        };
-        if let Some(unknown) = fields
-            .keys()
-            .find(|k| !["start", "end", "reason"].contains(&k.as_str()))
-        {
-            return Err(ApiError::bad_parameter(
-                name(unknown),
-                format!("unknown field {unknown:?} (expected start, end, reason)"),
-            ));
-        }
-        let date = |f: &str| -> Result<NaiveDate, ApiError> {
-            fields
-                .get(f)
-                .and_then(Value::as_str)
-                .and_then(|s| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok())
-                .ok_or_else(|| {
-                    ApiError::bad_parameter(
-                        name(f),
-                        format!("{} must be a date YYYY-MM-DD", name(f)),
-                    )
-                })
-        };
-        let start = date("start")?;
-        let end = match fields.get("end") {
-            None | Some(Value::Null) => start,
-            Some(_) => date("end")?,
-        };
-        let reason = match fields.get("reason") {
-            None | Some(Value::Null) => String::new(),
-            Some(Value::String(s)) => s.trim().to_owned(),
-            Some(_) => {
-                return Err(ApiError::bad_parameter(
-                    name("reason"),
-                    format!("{} must be a string", name("reason")),
-                ))
-            }
-        };
+        let (start, reason) = (item.start, item.reason.unwrap_or_default());
+        let (end, reason) = (item.end.unwrap_or(start), reason.trim().to_owned());
         let closure = Closure { start, end, reason };
         closure.validate().map_err(|m| {
             let field = if m.contains("reason") {

@@ -2,8 +2,8 @@
 //! token reaches its own shop only; another shop's parcel answers 404, as if it did not exist.
 
 use super::auth::Bearer;
-use super::metrics::HandoverFailure;
 use super::body::Body;
+use super::metrics::HandoverFailure;
 use super::params::QueryParams;
 use super::{with_conn, AppState};
 use crate::error::{ApiError, Problem};

@@ -2,6 +2,7 @@
 //! missing arrival scans.
 
 use super::auth::Bearer;
+use super::body::Body;
 use super::params::{instant, integer_in, QueryParams};
 use super::{with_conn, AppState};
 use crate::auth::Role;
@@ -36,10 +37,10 @@ pub struct HandinRequest {
 pub async fn hand_in(
     state: web::Data<AppState>,
     auth: Bearer,
-    body: web::Json<HandinRequest>,
+    body: Body<HandinRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let carrier = auth.require(&[Role::Carrier, Role::Admin])?.sub.clone();
-    let (parcel_id, limit) = (body.parcel_id, state.scan_in_limit);
+    let (parcel_id, limit) = (body.into_inner().parcel_id, state.scan_in_limit);
     let (handin, created) = with_conn(&state, move |conn| {
         Ok(scan_in::hand_in(
             conn,
