@@ -24,8 +24,10 @@ use utoipa::{IntoParams, ToSchema};
 )]
 struct ShopHealthQuery {
     /// Start of the window (RFC 3339); default `to` minus 7 days.
+    #[param(format = DateTime)]
     from: Option<String>,
     /// End of the window, exclusive (RFC 3339); default now. At most 92 days after `from`.
+    #[param(format = DateTime)]
     to: Option<String>,
 }
 
@@ -128,20 +130,26 @@ pub async fn shop_health(
 )]
 struct NetworkHealthQuery {
     /// Start of the window (RFC 3339); default `to` minus 7 days.
+    #[param(format = DateTime)]
     from: Option<String>,
     /// End of the window, exclusive (RFC 3339); default now. At most 92 days after `from`.
+    #[param(format = DateTime)]
     to: Option<String>,
     /// Often full: full (parcels at the shop ≥ capacity) on at least this many local days
     /// (1 to 92, default 3).
+    #[param(minimum = 1, maximum = 92)]
     full_days: Option<u32>,
     /// Often late: at least this many late or missing arrival scans (1 to 100000, default 3).
+    #[param(minimum = 1, maximum = 100000)]
     late_scans: Option<u32>,
     /// Silent: an active shop open at least this many hours of the window (opening hours
     /// minus closures) with no reservation, arrival, hand-in or handover attempt (1 to 2208,
     /// default 24).
+    #[param(minimum = 1, maximum = 2208)]
     silent_open_hours: Option<u32>,
     /// At most this many shops per list (1 to 1000, default 100); the `*_total` fields count
     /// them all.
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<u32>,
 }
 

@@ -74,7 +74,22 @@ struct SearchQuery {
     stock_sku: Option<String>,
     /// Only points offering this service: `pickup` (default), `dropoff`, `returns` or
     /// `staging`.
-    service: Option<String>,
+    #[param(inline)]
+    service: Option<ServiceParam>,
+}
+
+/// The values of `service` (documentation only).
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(
+    dead_code,
+    reason = "describes the query for OpenAPI; parsed as a Service"
+)]
+enum ServiceParam {
+    Pickup,
+    Dropoff,
+    Returns,
+    Staging,
 }
 
 /// The values of `rank` (documentation only).

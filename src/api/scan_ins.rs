@@ -68,15 +68,34 @@ pub async fn hand_in(
 struct ScanInQuery {
     /// `late` (scanned after the deadline), `missing` (deadline passed, not scanned),
     /// `pending` or `on_time`; default: all.
-    state: Option<String>,
+    #[param(inline)]
+    state: Option<ScanStateParam>,
     /// Hand-ins at or after this instant (RFC 3339).
+    #[param(format = DateTime)]
     from: Option<String>,
     /// Hand-ins before this instant (RFC 3339).
+    #[param(format = DateTime)]
     to: Option<String>,
     /// Only this shop.
+    #[param(minimum = 1)]
     shop_id: Option<i64>,
     /// At most this many (1 to 1000, default 100).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<u32>,
+}
+
+/// The values of `state` (documentation only).
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(
+    dead_code,
+    reason = "describes the query for OpenAPI; parsed as a ScanState"
+)]
+enum ScanStateParam {
+    Late,
+    Missing,
+    Pending,
+    OnTime,
 }
 
 /// Hand-ins and their scans.
