@@ -145,3 +145,26 @@ test('plan a holiday closure on the Shop screen', async () => {
   assert.deepEqual(page.errors, []);
   await context.close();
 });
+
+test('a paused shop cannot take in a return; without a connection nothing is taken in', async () => {
+  const third = await registerReturn('RMA-ALB-3');
+  const { context, page } = await phone(browser);
+  await signIn(page, SHOP);
+  await ok('PATCH', '/v1/partner/shop', { token: shop.token, json: { status: 'paused' } });
+  try {
+    await page.goto(`${page.url().split('#')[0]}#dropoff`);
+    await keypad(page, third.code);
+    await page.getByRole('heading', { name: 'Cannot take in' }).waitFor();
+    await page.getByText('Your shop is paused.').waitFor();
+  } finally {
+    await ok('PATCH', '/v1/partner/shop', { token: shop.token, json: { status: 'active' } });
+  }
+  await page.getByRole('button', { name: 'Next customer' }).click();
+  await context.setOffline(true);
+  await keypad(page, third.code);
+  await page.getByRole('heading', { name: 'No connection' }).waitFor();
+  await context.setOffline(false);
+  assert.equal((await ok('GET', `/v1/returns/${third.id}`, { token: MERCHANT })).state, 'registered');
+  assert.deepEqual(page.errors, []);
+  await context.close();
+});
