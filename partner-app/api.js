@@ -85,3 +85,42 @@ export function send(token, action) {
       return Promise.reject(new Error(`unknown action ${action.kind}`));
   }
 }
+
+/** Takes in a return at the counter by its drop-off code. */
+export const dropoff = (token, code) =>
+  request('POST', '/v1/partner/dropoffs', { token, body: { code } });
+/** The returns at the shop waiting for the carrier. */
+export const collections = (token) => request('GET', '/v1/partner/collections', { token });
+/** Confirms what the carrier's driver took (all or nothing). */
+export const collect = (token, returnIds) =>
+  request('POST', '/v1/partner/collections', { token, body: { return_ids: returnIds } });
+export const statement = (token, month) =>
+  request('GET', `/v1/partner/statement?month=${encodeURIComponent(month)}`, { token });
+export const closures = (token) => request('GET', '/v1/partner/shop/closures', { token });
+export const setClosures = (token, list) =>
+  request('PUT', '/v1/partner/shop/closures', { token, body: { closures: list } });
+
+/** The month's statement as CSV text (the same errors as `request`). */
+export async function statementCsv(token, month) {
+  const path = `/v1/partner/statement?month=${encodeURIComponent(month)}&format=csv`;
+  let res;
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(), TIMEOUT_MS);
+  try {
+    res = await fetch(path, {
+      headers: { accept: 'text/csv', authorization: `Bearer ${token}` },
+      signal: abort.signal, cache: 'no-store', credentials: 'omit'
+    });
+    const text = await res.text();
+    if (res.ok) return text;
+    if (res.status >= 500) throw new NetworkError(`HTTP ${res.status}`);
+    let problem = null;
+    try { problem = JSON.parse(text); } catch { /* not problem+json */ }
+    throw new ApiError(res.status, problem);
+  } catch (e) {
+    if (e instanceof ApiError || e instanceof NetworkError) throw e;
+    throw new NetworkError(e?.name === 'AbortError' ? 'timed out' : 'no connection');
+  } finally {
+    clearTimeout(timer);
+  }
+}

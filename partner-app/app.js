@@ -1,5 +1,5 @@
-// pudo partner: the shop owner's app. Screens: sign in, Today, Handover (with its result),
-// Shop. Plain DOM, no framework; texts come from i18n.js, the API from api.js, and actions
+// pudo partner: the shop owner's app. Screens: sign in, Today, Handover and Drop-off (one
+// keypad screen in two modes, with its result), Returns (collections), Statement, Shop. Plain DOM, no framework; texts come from i18n.js, the API from api.js, and actions
 // that could not be sent wait in queue.js until they land.
 
 import * as api from './api.js';
@@ -10,7 +10,7 @@ import { LANGUAGES, initialLanguage, language, setLanguage, t, translate } from 
 const $ = (id) => document.getElementById(id);
 const SESSION = 'pudo.session';
 const LAST_SHOP = 'pudo.last-shop';
-const VIEWS = ['signin', 'today', 'handover', 'result', 'shop'];
+const VIEWS = ['signin', 'today', 'handover', 'result', 'returns', 'statement', 'shop'];
 const LISTS = ['arriving', 'waiting', 'to_return'];
 
 const S = {
@@ -25,6 +25,12 @@ const S = {
   busy: new Set(), // keys of actions in flight
   shortfall: new Set(), // plan ids whose receipt form is open
   result: null,
+  mode: 'handover', // what the keypad screen confirms: 'handover' or 'dropoff'
+  collections: null, // GET /v1/partner/collections items, null until loaded
+  picked: new Set(), // return ids ticked as taken by the driver
+  month: null, // the statement's month, YYYY-MM
+  statement: null,
+  closures: null, // GET /v1/partner/shop/closures
   blockedUntil: 0,
   retryDelay: 5000,
   retryTimer: 0,
@@ -128,7 +134,8 @@ function show(view, focus = true) {
   const signedIn = view !== 'signin';
   $('bar').hidden = !signedIn;
   $('nav').hidden = !signedIn;
-  const tab = view === 'result' ? 'handover' : view;
+  // The keypad screen (and its result) belongs to the Returns tab while it takes in returns.
+  const tab = view === 'result' || view === 'handover' ? (S.mode === 'dropoff' ? 'returns' : 'handover') : view;
   for (const a of $('nav').querySelectorAll('a')) {
     if (a.dataset.view === tab) a.setAttribute('aria-current', 'page');
     else a.removeAttribute('aria-current');
@@ -136,7 +143,10 @@ function show(view, focus = true) {
   renderNet();
   if (view === 'today') renderToday();
   if (view === 'shop') renderShop();
-  if (view === 'handover') renderBlocked();
+  if (view === 'handover') { renderMode(); renderBlocked(); }
+  if (view === 'returns') { renderCollections(); loadCollections(); }
+  if (view === 'statement') { renderStatement(); loadStatement(S.month || months()[0]); }
+  if (view === 'shop') loadClosures();
   if (focus) {
     const heading = $(`view-${view}`).querySelector('h1');
     heading?.focus({ preventScroll: true });
@@ -146,8 +156,11 @@ function show(view, focus = true) {
 
 function route() {
   const name = location.hash.replace(/^#/, '') || 'today';
-  if (name === 'handover' && S.view === 'result') return show('handover');
-  show(['today', 'handover', 'shop'].includes(name) ? name : 'today');
+  if (name === 'handover' || name === 'dropoff') {
+    S.mode = name;
+    return show('handover');
+  }
+  show(['today', 'returns', 'statement', 'shop'].includes(name) ? name : 'today');
 }
 
 // ---------------------------------------------------------------- session
@@ -169,7 +182,11 @@ function startSession(session) {
 function endSession(message) {
   S.session = null;
   saveSession();
-  Object.assign(S, { shop: null, lists: { arriving: [], waiting: [], to_return: [] }, staging: [], updatedAt: null });
+  Object.assign(S, {
+    shop: null, lists: { arriving: [], waiting: [], to_return: [] }, staging: [], updatedAt: null,
+    collections: null, statement: null, closures: null
+  });
+  S.picked.clear();
   clearTimeout(S.retryTimer);
   $('key').value = '';
   setMsg($('signin-msg'), message || '', 'info');
@@ -533,6 +550,7 @@ async function confirmHandover(event) {
   const code = digits($('code').value);
   if (code.length !== 8) { $('code').focus(); return; }
   if (Date.now() < S.blockedUntil) return showResult({ kind: 'limit' });
+  if (S.mode === 'dropoff') return confirmDropoff(code);
   const shop = S.session.shop;
   const button = $('confirm');
   button.disabled = true;
@@ -559,7 +577,7 @@ async function confirmHandover(event) {
       showResult({ kind, detail: e.message });
     } else throw e;
   } finally {
-    button.textContent = t('confirm');
+    button.textContent = t(S.mode === 'dropoff' ? 'confirm_dropoff' : 'confirm');
     $('code-form').removeAttribute('aria-busy');
     setCode($('code').value);
   }
@@ -605,6 +623,25 @@ function renderResult() {
     case 'queued':
       tone = 'queued'; title = t('r_queued'); main = spaced(r.code); detail = t('r_queued_text');
       break;
+    case 'd_ok':
+      tone = 'ok'; title = t('d_ok'); main = t('r_ok_text', { order: a.order_ref });
+      detail = t('d_ok_detail', { id: a.return_id, time: time(a.dropped_off_at) });
+      break;
+    case 'd_replay':
+      tone = 'replay'; title = t('d_replay'); main = t('r_ok_text', { order: a.order_ref });
+      detail = t('d_replay_text', { time: dateTime(a.dropped_off_at), id: a.return_id });
+      break;
+    case 'd_unknown': title = t('r_unknown'); detail = t('d_unknown_text'); break;
+    case 'd_expired': title = t('r_expired'); detail = t('d_expired_text'); break;
+    case 'd_refused': {
+      title = t('d_refused');
+      const why = { full: 'd_full', paused: 'd_paused', closed: 'd_closed', no_returns_service: 'd_no_service' }[r.reason];
+      detail = why ? t(why) : t('error_generic', { detail: r.detail || '' });
+      break;
+    }
+    case 'd_offline':
+      tone = 'queued'; title = t('d_offline'); main = spaced(r.code); detail = t('d_offline_text');
+      break;
     default:
       detail = t('error_generic', { detail: r.detail || '' });
   }
@@ -624,7 +661,7 @@ function nextCustomer() {
   // With a mouse and keyboard, the field takes the focus; on a touch screen it would open the
   // phone's keyboard over the keypad (typed digits reach the code anyway, see typedAnywhere).
   if (matchMedia('(pointer: fine)').matches) $('code').focus();
-  if (location.hash !== '#handover') history.replaceState(null, '', '#handover');
+  if (location.hash !== `#${S.mode}`) history.replaceState(null, '', `#${S.mode}`);
 }
 
 /**
@@ -672,6 +709,285 @@ async function toggleScan() {
     video.hidden = true;
     button.textContent = t('scan');
   }
+}
+
+// ---------------------------------------------------------------- Drop-off (the keypad's second mode)
+
+/** Fits the keypad screen to its mode: a customer picking up, or dropping off a return. */
+function renderMode() {
+  const drop = S.mode === 'dropoff';
+  $('h-handover').textContent = t(drop ? 'dropoff_title' : 'handover_title');
+  document.querySelector('label[for="code"]').textContent = t(drop ? 'dropoff_code_label' : 'code_label');
+  $('code-help').textContent = t(drop ? 'dropoff_code_help' : 'code_help');
+  if (!$('code-form').hasAttribute('aria-busy')) $('confirm').textContent = t(drop ? 'confirm_dropoff' : 'confirm');
+  for (const m of ['handover', 'dropoff']) {
+    const a = $(`mode-${m}`);
+    if (m === S.mode) a.setAttribute('aria-current', 'page');
+    else a.removeAttribute('aria-current');
+  }
+}
+
+/**
+ * Takes in a return by its drop-off code. Unlike a handover it is not queued offline: a
+ * drop-off takes a slot, so the owner must know at the counter whether the shop accepted it.
+ */
+async function confirmDropoff(code) {
+  const button = $('confirm');
+  button.disabled = true;
+  button.textContent = t('checking');
+  $('code-form').setAttribute('aria-busy', 'true');
+  try {
+    const answer = await call((tk) => api.dropoff(tk, code));
+    showResult({ kind: answer.replay ? 'd_replay' : 'd_ok', answer });
+    S.collections = null;
+  } catch (e) {
+    if (e instanceof NetworkError) showResult({ kind: 'd_offline', code });
+    else if (e instanceof ApiError && e.status !== 401) {
+      if (e.status === 429) {
+        S.blockedUntil = Date.now() + (e.retryAfter ?? 60) * 1000;
+        store(sessionStorage, 'pudo.blocked', S.blockedUntil);
+      }
+      const kind = { 404: 'd_unknown', 410: 'd_expired', 409: 'd_refused', 429: 'limit' }[e.status] || 'error';
+      showResult({ kind, detail: e.message, reason: e.problem.reason });
+    } else if (!(e instanceof ApiError)) throw e;
+  } finally {
+    button.textContent = t('confirm_dropoff');
+    $('code-form').removeAttribute('aria-busy');
+    setCode($('code').value);
+  }
+}
+
+// ---------------------------------------------------------------- Returns: collections
+
+async function loadCollections() {
+  if (!S.session) return;
+  try {
+    const answer = await call(api.collections);
+    S.collections = answer.items;
+    const ids = new Set(answer.items.map((r) => r.id));
+    for (const id of S.picked) if (!ids.has(id)) S.picked.delete(id);
+    setMsg($('collect-msg'), '');
+  } catch (e) {
+    if (e instanceof NetworkError) setMsg($('collect-msg'), t('need_network'), 'info');
+    else if (e instanceof ApiError && e.status !== 401) setMsg($('collect-msg'), t('error_generic', { detail: e.message }));
+    else if (!(e instanceof ApiError)) throw e;
+  }
+  if (S.view === 'returns') renderCollections();
+}
+
+function renderCollections() {
+  const items = S.collections || [];
+  $('n-collect').textContent = S.collections ? items.length : '';
+  $('list-collect').replaceChildren(...(items.length
+    ? items.map((r) => {
+      const id = `ret-${r.id}`;
+      return h('li', { 'data-return': r.id, class: 'pick' },
+        h('input', {
+          id, type: 'checkbox', checked: S.picked.has(r.id),
+          onchange: (e) => { if (e.target.checked) S.picked.add(r.id); else S.picked.delete(r.id); renderCollectButton(); }
+        }),
+        h('label', { for: id, class: 'item-main' },
+          h('strong', {}, t('order', { order: r.order_ref })),
+          h('span', {}, [t('return_id', { id: r.id }), r.sku ? t('sku', { sku: r.sku }) : null,
+            r.dropped_off_at ? t('dropped_at', { date: dateTime(r.dropped_off_at) }) : null].filter(Boolean).join(' · '))));
+    })
+    : [h('li', { class: 'empty' }, S.collections ? t('none') : t('loading'))]));
+  $('collect-all').hidden = items.length < 2;
+  renderCollectButton();
+}
+
+function renderCollectButton() {
+  const n = S.picked.size;
+  const button = $('collect');
+  if (button.getAttribute('aria-busy')) return;
+  button.disabled = n === 0;
+  button.textContent = n ? t('confirm_collection_n', { n }) : t('confirm_collection');
+}
+
+async function confirmCollection(event) {
+  event.preventDefault();
+  const ids = [...S.picked];
+  if (!ids.length) return;
+  const button = $('collect');
+  button.disabled = true;
+  button.setAttribute('aria-busy', 'true');
+  button.textContent = t('sending');
+  try {
+    const answer = await call((tk) => api.collect(tk, ids));
+    S.picked.clear();
+    setMsg($('collect-msg'), '');
+    toast(t('collected', { n: answer.collected_now.length + answer.already_collected.length }));
+  } catch (e) {
+    if (e instanceof NetworkError) setMsg($('collect-msg'), t('need_network'), 'info');
+    else if (e instanceof ApiError && e.status !== 401) setMsg($('collect-msg'), t('error_generic', { detail: e.message }));
+    else if (!(e instanceof ApiError)) throw e;
+  } finally {
+    button.removeAttribute('aria-busy');
+    renderCollectButton();
+  }
+  await loadCollections();
+}
+
+function pickAll() {
+  for (const r of S.collections || []) S.picked.add(r.id);
+  renderCollections();
+}
+
+// ---------------------------------------------------------------- Statement
+
+/** This month and the previous one, YYYY-MM in UTC (statements cover UTC months). */
+function months() {
+  const now = new Date();
+  const prev = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - 1, 1));
+  return [now.toISOString().slice(0, 7), prev.toISOString().slice(0, 7)];
+}
+
+function monthName(month) {
+  const [y, m] = month.split('-').map(Number);
+  return new Intl.DateTimeFormat(locale(), { month: 'long', year: 'numeric', timeZone: 'UTC' })
+    .format(new Date(Date.UTC(y, m - 1, 1)));
+}
+
+/**
+ * An amount in integer minor units as money: the only arithmetic is the division for display,
+ * by the currency's own number of decimals.
+ */
+function money(minor, currency) {
+  try {
+    const f = new Intl.NumberFormat(locale(), { style: 'currency', currency });
+    return f.format(minor / 10 ** f.resolvedOptions().maximumFractionDigits);
+  } catch {
+    return `${minor} ${currency} (minor units)`;
+  }
+}
+
+async function loadStatement(month) {
+  if (!S.session) return;
+  S.month = month;
+  renderStatement();
+  try {
+    const answer = await call((tk) => api.statement(tk, month));
+    if (S.month !== month) return;
+    S.statement = answer;
+    setMsg($('statement-msg'), '');
+  } catch (e) {
+    if (e instanceof NetworkError) setMsg($('statement-msg'), t('need_network'), 'info');
+    else if (e instanceof ApiError && e.status !== 401) setMsg($('statement-msg'), t('error_generic', { detail: e.message }));
+    else if (!(e instanceof ApiError)) throw e;
+  }
+  if (S.view === 'statement') renderStatement();
+}
+
+function renderStatement() {
+  const month = S.month || months()[0];
+  $('months').replaceChildren(...months().map((m) => h('button', {
+    type: 'button', class: 'mode', 'aria-pressed': String(m === month), 'data-month': m,
+    onclick: () => { S.statement = null; loadStatement(m); }
+  }, monthName(m))));
+  const st = S.statement?.month === month ? S.statement : null;
+  const box = $('statement');
+  $('csv').disabled = !st;
+  if (!st) { box.replaceChildren(h('p', { class: 'hint' }, t('loading'))); return; }
+  const rows = st.totals.map((k) => h('tr', { 'data-kind': k.kind },
+    h('th', { scope: 'row' }, t(`fee_${k.kind}`), h('span', { class: 'hint' }, t('events', { n: k.events, units: k.quantity }))),
+    h('td', {}, money(k.amount_minor, k.currency))));
+  const grand = st.grand_totals.map((g) => h('tr', { class: 'grand', 'data-currency': g.currency },
+    h('th', { scope: 'row' }, t('grand_total')), h('td', { id: `grand-${g.currency}` }, money(g.amount_minor, g.currency))));
+  box.replaceChildren(
+    h('h2', {}, monthName(month)),
+    rows.length
+      ? h('table', { class: 'totals' },
+        h('caption', { class: 'hint' }, t('statement_caption', { shop: st.shop.name })),
+        h('tbody', {}, rows, grand))
+      : h('p', { class: 'hint', id: 'statement-empty' }, t('statement_empty')));
+}
+
+async function downloadCsv() {
+  const month = S.month || months()[0];
+  const button = $('csv');
+  button.disabled = true;
+  try {
+    const text = await call((tk) => api.statementCsv(tk, month));
+    const url = URL.createObjectURL(new Blob([text], { type: 'text/csv' }));
+    const a = h('a', { href: url, download: `statement-${S.session.shop}-${month}.csv`, hidden: true });
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10000);
+  } catch (e) {
+    if (e instanceof NetworkError) toast(t('need_network'));
+    else if (e instanceof ApiError && e.status !== 401) toast(t('error_generic', { detail: e.message }));
+    else if (!(e instanceof ApiError)) throw e;
+  } finally {
+    button.disabled = false;
+  }
+}
+
+// ---------------------------------------------------------------- Shop: closures
+
+async function loadClosures() {
+  if (!S.session) return;
+  try {
+    S.closures = await call(api.closures);
+    setMsg($('closure-msg'), '');
+  } catch (e) {
+    if (e instanceof NetworkError) setMsg($('closure-msg'), t('need_network'), 'info');
+    else if (e instanceof ApiError && e.status !== 401) setMsg($('closure-msg'), t('error_generic', { detail: e.message }));
+    else if (!(e instanceof ApiError)) throw e;
+  }
+  if (S.view === 'shop') renderClosures();
+}
+
+function dayName(day) {
+  const [y, m, d] = day.split('-').map(Number);
+  return new Intl.DateTimeFormat(locale(), { weekday: 'short', day: 'numeric', month: 'short', year: 'numeric', timeZone: 'UTC' })
+    .format(new Date(Date.UTC(y, m - 1, d)));
+}
+
+function renderClosures() {
+  const list = S.closures?.closures || [];
+  $('list-closures').replaceChildren(...(list.length
+    ? list.map((c, i) => {
+      const when = c.end && c.end !== c.start ? `${dayName(c.start)} – ${dayName(c.end)}` : dayName(c.start);
+      return h('li', { 'data-closure': i },
+        h('div', { class: 'item-main' }, h('strong', {}, when), c.reason ? h('span', {}, c.reason) : null),
+        h('button', {
+          type: 'button', class: 'secondary', 'aria-label': `${t('closure_remove')} – ${when}`,
+          onclick: () => saveClosures(list.filter((_, j) => j !== i))
+        }, t('closure_remove')));
+    })
+    : [h('li', { class: 'empty' }, S.closures ? t('closures_none') : t('loading'))]));
+  if (S.closures?.timezone) $('closures-hint').textContent = `${t('closures_hint')} (${S.closures.timezone})`;
+}
+
+async function saveClosures(closures, done) {
+  const button = $('closure-add');
+  button.disabled = true;
+  try {
+    S.closures = await call((tk) => api.setClosures(tk, closures.map((c) => ({ start: c.start, end: c.end || c.start, reason: c.reason || null }))));
+    setMsg($('closure-msg'), '');
+    toast(t('closures_saved'));
+    done?.();
+  } catch (e) {
+    if (e instanceof NetworkError) setMsg($('closure-msg'), t('need_network'), 'info');
+    else if (e instanceof ApiError && e.status !== 401) setMsg($('closure-msg'), t('error_generic', { detail: e.message }));
+    else if (!(e instanceof ApiError)) throw e;
+  } finally {
+    button.disabled = false;
+    if (S.view === 'shop') renderClosures();
+  }
+}
+
+function addClosure(event) {
+  event.preventDefault();
+  const start = $('closure-start').value;
+  const end = $('closure-end').value || start;
+  if (!start) { setMsg($('closure-msg'), t('closure_need_start')); $('closure-start').focus(); return; }
+  if (end < start) { setMsg($('closure-msg'), t('closure_end_before')); $('closure-end').focus(); return; }
+  const reason = $('closure-reason').value.trim();
+  saveClosures([...(S.closures?.closures || []), { start, end, reason }], () => {
+    for (const id of ['closure-start', 'closure-end', 'closure-reason']) $(id).value = '';
+  });
 }
 
 // ---------------------------------------------------------------- Shop
@@ -761,6 +1077,11 @@ function start() {
   $('pause').addEventListener('click', togglePause);
   $('signout').addEventListener('click', signOut);
   $('scan').addEventListener('click', toggleScan);
+  $('collect-form').addEventListener('submit', confirmCollection);
+  $('collect-all').addEventListener('click', pickAll);
+  $('returns-refresh').addEventListener('click', loadCollections);
+  $('csv').addEventListener('click', downloadCsv);
+  $('closure-form').addEventListener('submit', addClosure);
   $('scan-box').hidden = !('BarcodeDetector' in window && navigator.mediaDevices?.getUserMedia);
   window.addEventListener('hashchange', route);
   for (const a of $('nav').querySelectorAll('a')) {

@@ -69,7 +69,8 @@ curl -fsS "$URL/readyz" >/dev/null || { echo "pudo serve is not ready:"; cat "$W
 echo "== seeding: shops, API keys, tokens"
 PLANNER="$("$BIN" token --role planner --sub e2e-planner)"
 MERCHANT="$("$BIN" token --role merchant --sub e2e-merchant)"
-# One shop per partner-app test file, far enough apart (Madrid, Barcelona, Valencia, Seville)
+# One shop per partner-app test file, far enough apart (Madrid, Barcelona, Valencia, Seville,
+# Granada)
 # that a staging plan for one never reaches another; and a neighbourhood of Zaragoza for the
 # checkout widget (one shop of 1 slot, to be made full; one paused; one open on weekdays only).
 cat >"$WORK/shops.csv" <<'CSV'
@@ -78,6 +79,7 @@ ES-E2E-SOL,Kiosko Sol,40.4169,-3.7035,20,Europe/Madrid,"Mo-Sa 08:00-22:00; Su 10
 ES-E2E-NORTE,Tienda Norte,41.3874,2.1686,20,Europe/Madrid,,active
 ES-E2E-RUZAFA,Bazar Ruzafa,39.4625,-0.3746,40,Europe/Madrid,,active
 ES-E2E-TRIANA,Papelería Triana,37.3826,-6.0027,20,Europe/Madrid,,active
+ES-E2E-ALBAICIN,Regalos Albaicín,37.1810,-3.5925,20,Europe/Madrid,,active
 ES-E2E-PILAR,Librería Pilar,41.6561,-0.8785,10,Europe/Madrid,"Mo-Sa 09:00-21:00",active
 ES-E2E-ALFONSO,Estanco Alfonso,41.6540,-0.8800,1,Europe/Madrid,,active
 ES-E2E-COSO,Frutería Coso,41.6532,-0.8768,15,Europe/Madrid,,paused
@@ -87,7 +89,7 @@ CSV
 curl -fsS -X POST "$URL/v1/shops/import" -H "authorization: Bearer $PLANNER" \
   -H 'content-type: text/csv' --data-binary @"$WORK/shops.csv" >/dev/null
 keys="{}"
-for shop in ES-E2E-SOL ES-E2E-NORTE ES-E2E-RUZAFA ES-E2E-TRIANA ES-E2E-PILAR ES-E2E-ALFONSO \
+for shop in ES-E2E-SOL ES-E2E-NORTE ES-E2E-RUZAFA ES-E2E-TRIANA ES-E2E-ALBAICIN ES-E2E-PILAR ES-E2E-ALFONSO \
             ES-E2E-COSO ES-E2E-SEO ES-E2E-DELICIAS; do
   key="$("$BIN" partner-key --shop "$shop" 2>/dev/null)"
   keys="$(node -e 'const k=JSON.parse(process.argv[1]);k[process.argv[2]]=process.argv[3];console.log(JSON.stringify(k))' "$keys" "$shop" "$key")"
