@@ -5,7 +5,7 @@ use super::body::Body;
 use super::{with_conn, AppState};
 use crate::error::{ApiError, Problem};
 use crate::network::closure_store;
-use crate::network::closures::{self, Closure, MAX_CLOSURES};
+use crate::network::closures::{self, Closure};
 use actix_web::{get, put, web};
 use chrono::{NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -99,27 +99,13 @@ pub async fn put_closures(
 
 /// The closures of a replacement, each checked, naming the field at fault.
 fn checked(items: Vec<ClosureInput>) -> Result<Vec<Closure>, ApiError> {
-    if items.len() > MAX_CLOSURES {
-        return Err(ApiError::bad_parameter(
-            "closures",
-            format!(
-                "{} closures; a shop may have at most {MAX_CLOSURES}",
-                items.len()
-            ),
-        ));
-    }
     let mut out = Vec::with_capacity(items.len());
     for (i, item) in items.into_iter().enumerate() {
         let name = |f: &str| format!("closures[{i}].{f}");
         let (start, reason) = (item.start, item.reason.unwrap_or_default());
         let (end, reason) = (item.end.unwrap_or(start), reason.trim().to_owned());
         let closure = Closure { start, end, reason };
-        closure.validate().map_err(|m| {
-            let field = if m.contains("reason") {
-                "reason"
-            } else {
-                "end"
-            };
+        closure.validate_field().map_err(|(field, m)| {
             ApiError::bad_parameter(name(field), format!("{}: {m}", name(field)))
         })?;
         out.push(closure);

@@ -43,27 +43,35 @@ impl Closure {
     /// Checks one closure: end not before start, at most [`MAX_DAYS`] days, a short reason
     /// without control characters.
     pub fn validate(&self) -> Result<(), String> {
+        self.validate_field().map_err(|(_, message)| message)
+    }
+
+    /// [`Closure::validate`], also naming the field at fault (`end` or `reason`), for answers
+    /// that point at one field of one closure.
+    pub fn validate_field(&self) -> Result<(), (&'static str, String)> {
+        let end = |m: String| Err(("end", m));
+        let reason = |m: String| Err(("reason", m));
         if self.end < self.start {
-            return Err(format!(
+            return end(format!(
                 "the closure ends ({}) before it starts ({})",
                 self.end, self.start
             ));
         }
         if (self.end - self.start).num_days() + 1 > MAX_DAYS {
-            return Err(format!(
+            return end(format!(
                 "the closure {}/{} is longer than {MAX_DAYS} days",
                 self.start, self.end
             ));
         }
         if self.reason.chars().count() > MAX_REASON {
-            return Err(format!("the reason is longer than {MAX_REASON} characters"));
+            return reason(format!("the reason is longer than {MAX_REASON} characters"));
         }
         if self.reason.chars().any(char::is_control) {
-            return Err("the reason contains control characters".into());
+            return reason("the reason contains control characters".into());
         }
         if self.reason.contains(';') {
             // `;` separates closures in a shop file's `closures` column.
-            return Err("the reason contains ';' (it separates closures in a shop file)".into());
+            return reason("the reason contains ';' (it separates closures in a shop file)".into());
         }
         Ok(())
     }

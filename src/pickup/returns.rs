@@ -15,7 +15,7 @@ use super::codes;
 use super::outbox::{self, Event};
 use super::store::{self, CodeIssuer, ATTEMPT_WINDOW_MINUTES};
 use super::{PickupError, Unavailable};
-use crate::db::schema::{handover_attempts, returns, shop_load, shops};
+use crate::db::schema::{returns, shops};
 use crate::db::DbConn;
 use crate::ledger::book::{self, PaidEvent};
 use crate::ledger::FeeKind;
@@ -319,17 +319,6 @@ impl Outcome {
     }
 }
 
-/// Locks the shop's load row (attempts and collections at one shop go one at a time) and
-/// returns the shop's region.
-fn lock_shop(conn: &mut DbConn, shop_id: i64) -> Result<i64, PickupError> {
-    diesel::update(shop_load::table.find(shop_id))
-        .set(shop_load::live.eq(shop_load::live))
-        .returning(shop_load::region)
-        .get_result(conn)
-        .optional()?
-        .ok_or(PickupError::ShopNotFound(shop_id))
-}
-
 /// Accepts a return at the partner's shop with the drop-off code the customer shows: takes a
 /// slot (409 when the shop is full or paused), pays the drop-off, tells the merchant. A repeat
 /// answers `replay`; wrong codes count towards the shop's bound shared with handovers.
@@ -344,19 +333,21 @@ pub fn dropoff(
     // Stored times have microseconds (PostgreSQL): answer the time a replay will read back.
     let now = now.trunc_subsecs(6);
     let outcome = conn.transaction(|conn| -> Result<Outcome, PickupError> {
-        let region = lock_shop(conn, shop_id)?;
+        let region = store::lock_shop(conn, shop_id)?;
         let outcome = attempt(conn, data_key, shop_id, typed_code, now)?;
-        diesel::insert_into(handover_attempts::table)
-            .values((
-                handover_attempts::shop_id.eq(shop_id),
-                handover_attempts::region.eq(region),
-                handover_attempts::actor.eq(actor),
-                handover_attempts::result.eq(outcome.label()),
-                handover_attempts::kind.eq("dropoff"),
-                handover_attempts::return_id.eq(outcome.return_id()),
-                handover_attempts::at.eq(now),
-            ))
-            .execute(conn)?;
+        store::audit_attempt(
+            conn,
+            &store::AuditedAttempt {
+                shop_id,
+                region,
+                actor,
+                kind: "dropoff",
+                result: outcome.label(),
+                parcel_id: None,
+                return_id: outcome.return_id(),
+                at: now,
+            },
+        )?;
         Ok(outcome)
     })?;
     match outcome {
@@ -494,7 +485,7 @@ pub fn collect(
     ids.sort_unstable();
     ids.dedup();
     conn.transaction(|conn| {
-        lock_shop(conn, shop_id)?;
+        store::lock_shop(conn, shop_id)?;
         let load = |conn: &mut DbConn| -> QueryResult<Vec<ReturnRow>> {
             returns::table
                 .filter(returns::shop_id.eq(shop_id))

@@ -544,6 +544,55 @@ impl Attempt {
     }
 }
 
+/// Locks the shop's load row and returns the shop's region. Attempts (handovers, drop-offs)
+/// and collections at one shop then go one at a time, so a burst of guesses cannot all slip
+/// under the wrong-code limit together.
+pub(crate) fn lock_shop(conn: &mut DbConn, shop_id: i64) -> Result<i64, PickupError> {
+    diesel::update(shop_load::table.find(shop_id))
+        .set(shop_load::live.eq(shop_load::live))
+        .returning(shop_load::region)
+        .get_result(conn)
+        .optional()?
+        .ok_or(PickupError::ShopNotFound(shop_id))
+}
+
+/// One code attempt at a shop as the audit table keeps it (never with the code).
+pub(crate) struct AuditedAttempt<'a> {
+    /// The shop.
+    pub shop_id: i64,
+    /// The shop's region key.
+    pub region: i64,
+    /// Who typed the code (the partner token's subject).
+    pub actor: &'a str,
+    /// `handover` or `dropoff`.
+    pub kind: &'a str,
+    /// What came of it (`success`, `wrong_code`, …).
+    pub result: &'a str,
+    /// The parcel the code named, if any.
+    pub parcel_id: Option<i64>,
+    /// The return the code named, if any.
+    pub return_id: Option<i64>,
+    /// When (UTC).
+    pub at: NaiveDateTime,
+}
+
+/// Writes an attempt to the audit table, inside the attempt's transaction.
+pub(crate) fn audit_attempt(conn: &mut DbConn, a: &AuditedAttempt<'_>) -> QueryResult<()> {
+    diesel::insert_into(handover_attempts::table)
+        .values((
+            handover_attempts::shop_id.eq(a.shop_id),
+            handover_attempts::region.eq(a.region),
+            handover_attempts::actor.eq(a.actor),
+            handover_attempts::kind.eq(a.kind),
+            handover_attempts::result.eq(a.result),
+            handover_attempts::parcel_id.eq(a.parcel_id),
+            handover_attempts::return_id.eq(a.return_id),
+            handover_attempts::at.eq(a.at),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
 /// Confirms a handover at the partner's shop with the code the customer shows.
 ///
 /// The first valid call hands the parcel over; a repeat by the same shop answers the same
@@ -559,25 +608,21 @@ pub fn handover(
     now: NaiveDateTime,
 ) -> Result<Handover, PickupError> {
     let attempt = conn.transaction(|conn| -> Result<Attempt, PickupError> {
-        // Lock the shop's row first: attempts at one shop are counted one at a time, so a
-        // burst of guesses cannot all slip under the limit together.
-        let region: i64 = diesel::update(shop_load::table.find(shop_id))
-            .set(shop_load::live.eq(shop_load::live))
-            .returning(shop_load::region)
-            .get_result(conn)
-            .optional()?
-            .ok_or(PickupError::ShopNotFound(shop_id))?;
+        let region = lock_shop(conn, shop_id)?;
         let attempt = attempt(conn, data_key, shop_id, typed_code, now)?;
-        diesel::insert_into(handover_attempts::table)
-            .values((
-                handover_attempts::shop_id.eq(shop_id),
-                handover_attempts::region.eq(region),
-                handover_attempts::actor.eq(actor),
-                handover_attempts::result.eq(attempt.label()),
-                handover_attempts::parcel_id.eq(attempt.parcel()),
-                handover_attempts::at.eq(now),
-            ))
-            .execute(conn)?;
+        audit_attempt(
+            conn,
+            &AuditedAttempt {
+                shop_id,
+                region,
+                actor,
+                kind: "handover",
+                result: attempt.label(),
+                parcel_id: attempt.parcel(),
+                return_id: None,
+                at: now,
+            },
+        )?;
         Ok(attempt)
     })?;
     match attempt {
