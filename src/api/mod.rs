@@ -21,8 +21,10 @@ pub mod partner;
 pub mod partner_app;
 pub mod pickup_points;
 pub mod rate_limit;
+pub mod request_span;
 pub mod returns;
 pub mod scan_ins;
+pub mod search_json;
 pub mod shops;
 pub mod staging;
 pub mod widget;
@@ -231,7 +233,7 @@ pub fn app(
         .wrap(actix_web::middleware::ErrorHandlers::new().default_handler(problem_for_bare_errors))
         .wrap_fn(cors::allow_public_reads)
         .wrap_fn(metrics::track)
-        .wrap(tracing_actix_web::TracingLogger::default())
+        .wrap(tracing_actix_web::TracingLogger::<request_span::RequestSpan>::new())
         .configure(configure(state))
 }
 

@@ -4,7 +4,7 @@ use super::params::{instant, integer_in, number_in, QueryParams};
 use super::{blocking, AppState};
 use crate::error::{ApiError, Problem};
 use crate::network::availability::{self, RoomKey, UnavailableReason};
-use crate::network::geo::cell_hex;
+use crate::network::geo::CellHex;
 use crate::network::index::IndexedShop;
 use crate::network::services::{Service, Services};
 use crate::network::{Hit, SearchFilter, Shop, ShopStatus};
@@ -153,7 +153,8 @@ pub struct PickupPoint<'a> {
     /// Haversine distance from the query point, metres.
     pub distance_m: f64,
     /// H3 cell (resolution 9), hexadecimal.
-    pub h3_cell: String,
+    #[schema(value_type = String)]
+    pub h3_cell: CellHex,
     /// Parcel slots.
     pub capacity: i32,
     /// Slots not held by a reservation or parcel (kept current within about a second; a
@@ -306,14 +307,10 @@ pub async fn search(
         ranked.sort_by(|a, b| availability::room_order(&a.0, &b.0));
         ranked.truncate(limit);
     }
-    // Serialised while the index is held: the answer borrows names and hours from it instead
+    // Written while the index is held: the answer borrows names and hours from it instead
     // of copying every string of every point.
-    let body = serde_json::to_vec(&PickupPoints {
-        items: ranked.into_iter().map(|(_, point)| point).collect(),
-    })
-    .map_err(|e| {
-        ApiError::Internal(anyhow::Error::new(e).context("serialising a search answer"))
-    })?;
+    let mut body = Vec::with_capacity(super::search_json::capacity_for(ranked.len()));
+    super::search_json::write_answer(ranked.iter().map(|(_, point)| point), &mut body);
     drop(index);
     state.metrics.searches.inc();
     Ok(HttpResponse::Ok()
@@ -349,7 +346,7 @@ fn describe<'a>(
         lat: shop.latitude,
         lon: shop.longitude,
         distance_m: hit.distance_m,
-        h3_cell: cell_hex(shop.h3_cell),
+        h3_cell: CellHex(shop.h3_cell),
         capacity: shop.capacity,
         free_slots,
         status: shop.status,

@@ -51,6 +51,18 @@ pub enum UnavailableReason {
     ClosedForPeriod,
 }
 
+impl UnavailableReason {
+    /// The reason's name, as serialised.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Full => "full",
+            Self::Paused => "paused",
+            Self::ClosedAtArrival => "closed_at_arrival",
+            Self::ClosedForPeriod => "closed_for_period",
+        }
+    }
+}
+
 /// What a customer is told about one point.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Availability {

@@ -88,7 +88,24 @@ pub fn cell_to_i64(cell: CellIndex) -> i64 {
 
 /// Formats a stored cell as the usual hexadecimal H3 string.
 pub fn cell_hex(cell: i64) -> String {
-    format!("{:x}", cell as u64)
+    CellHex(cell).to_string()
+}
+
+/// A stored cell shown (and serialised) as its hexadecimal H3 string, without building the
+/// string first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CellHex(pub i64);
+
+impl std::fmt::Display for CellHex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:x}", self.0 as u64)
+    }
+}
+
+impl serde::Serialize for CellHex {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
 }
 
 /// The outline of an H3 cell as `[lat, lon]` vertices in degrees, counter-clockwise (six for a

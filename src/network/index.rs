@@ -360,8 +360,32 @@ impl GeoIndex {
             let len = self.entries.len();
             build_node(&mut self.nodes, &mut self.entries, 0, len);
         }
-        for (i, e) in self.entries.iter().enumerate() {
-            self.slots[e.slot as usize].entry = i as u32;
+        self.lay_out_in_tree_order();
+    }
+
+    /// Puts the slots (and the strings they own) in the order of the tree's entries, dropping
+    /// dead slots. Neighbours on Earth are then neighbours in memory: the few records and
+    /// names an answer reads share cache lines and pages instead of costing a cache miss each,
+    /// whatever order the shops were imported in.
+    fn lay_out_in_tree_order(&mut self) {
+        let mut old: Vec<Option<Slot>> = std::mem::take(&mut self.slots)
+            .into_iter()
+            .map(Some)
+            .collect();
+        self.slots.reserve_exact(self.entries.len());
+        self.by_id.clear();
+        for (i, e) in self.entries.iter_mut().enumerate() {
+            let Some(mut slot) = old[e.slot as usize].take() else {
+                continue;
+            };
+            // Fresh copies are allocated one after another, next to their neighbours'; the
+            // old ones are freed with `old`.
+            slot.shop.external_id = slot.shop.external_id.clone();
+            slot.shop.name = slot.shop.name.clone();
+            slot.entry = i as u32;
+            e.slot = i as u32;
+            self.by_id.insert(slot.shop.id, i as u32);
+            self.slots.push(slot);
         }
     }
 }

@@ -1,0 +1,230 @@
+use super::*;
+use crate::api::pickup_points::PickupPoints;
+use crate::network::availability::UnavailableReason;
+use crate::network::geo::CellHex;
+use crate::network::services::{Service, Services};
+use crate::network::ShopStatus;
+use proptest::prelude::*;
+
+/// The owned parts of one point, from which a borrowed [`PickupPoint`] is made.
+#[derive(Debug, Clone)]
+struct Owned {
+    id: i64,
+    external_id: String,
+    name: String,
+    numbers: [f64; 3],
+    cell: i64,
+    capacity: i32,
+    free_slots: i32,
+    status: ShopStatus,
+    flags: (bool, bool, Option<bool>, Option<bool>),
+    reason: Option<UnavailableReason>,
+    hours: Option<String>,
+    timezone: Option<&'static str>,
+    services: u8,
+}
+
+impl Owned {
+    fn point(&self) -> PickupPoint<'_> {
+        PickupPoint {
+            id: self.id,
+            external_id: &self.external_id,
+            name: &self.name,
+            lat: self.numbers[0],
+            lon: self.numbers[1],
+            distance_m: self.numbers[2],
+            h3_cell: CellHex(self.cell),
+            capacity: self.capacity,
+            free_slots: self.free_slots,
+            status: self.status,
+            open_now: self.flags.0,
+            selectable: self.flags.1,
+            unavailable_reason: self.reason,
+            open_at_arrival: self.flags.2,
+            opening_hours: self.hours.as_deref(),
+            timezone: self.timezone,
+            in_stock: self.flags.3,
+            services: Service::ALL
+                .into_iter()
+                .filter(|s| self.services & (1 << (*s as u8)) != 0)
+                .collect::<Services>(),
+        }
+    }
+}
+
+/// Text with what JSON must escape (quotes, backslashes, control characters), multi-byte
+/// characters and characters that must not be escaped (`/`, DEL, U+2028).
+fn text() -> impl Strategy<Value = String> {
+    prop_oneof![
+        "[A-Za-z0-9 #-]{0,24}",
+        "\\PC{0,16}",
+        prop::collection::vec(
+            prop_oneof![
+                Just('"'),
+                Just('\\'),
+                Just('/'),
+                Just('\u{7f}'),
+                Just('\u{2028}'),
+                Just('店'),
+                Just('é'),
+                (0u8..0x20).prop_map(char::from),
+                any::<char>(),
+            ],
+            0..12
+        )
+        .prop_map(|v| v.into_iter().collect()),
+    ]
+}
+
+fn number() -> impl Strategy<Value = f64> {
+    prop_oneof![
+        -180.0..180.0f64,
+        0.0..20_000_000.0f64,
+        any::<f64>(),
+        Just(0.0),
+        Just(-0.0),
+        Just(f64::NAN),
+        Just(f64::INFINITY),
+        Just(f64::MIN_POSITIVE / 2.0),
+        Just(1e21),
+    ]
+}
+
+fn owned() -> impl Strategy<Value = Owned> {
+    let status = prop_oneof![
+        Just(ShopStatus::Active),
+        Just(ShopStatus::Paused),
+        Just(ShopStatus::Closed)
+    ];
+    let reason = prop::option::of(prop_oneof![
+        Just(UnavailableReason::Full),
+        Just(UnavailableReason::Paused),
+        Just(UnavailableReason::ClosedAtArrival),
+        Just(UnavailableReason::ClosedForPeriod),
+    ]);
+    let timezone = prop::option::of(
+        prop::sample::select(chrono_tz::TZ_VARIANTS.to_vec()).prop_map(|tz| tz.name()),
+    );
+    (
+        (any::<i64>(), text(), text(), [number(), number(), number()]),
+        (
+            prop_oneof![any::<i64>(), 0i64..16, Just(0x89318d590dbffff)],
+            any::<i32>(),
+            any::<i32>(),
+            status,
+        ),
+        (
+            (
+                any::<bool>(),
+                any::<bool>(),
+                any::<Option<bool>>(),
+                any::<Option<bool>>(),
+            ),
+            reason,
+            prop::option::of(text()),
+            timezone,
+            0u8..16,
+        ),
+    )
+        .prop_map(
+            |(
+                (id, external_id, name, numbers),
+                (cell, capacity, free_slots, status),
+                (flags, reason, hours, timezone, services),
+            )| Owned {
+                id,
+                external_id,
+                name,
+                numbers,
+                cell,
+                capacity,
+                free_slots,
+                status,
+                flags,
+                reason,
+                hours,
+                timezone,
+                services,
+            },
+        )
+}
+
+fn serde_bytes(points: Vec<PickupPoint<'_>>) -> Vec<u8> {
+    serde_json::to_vec(&PickupPoints { items: points }).expect("serialises")
+}
+
+fn written(points: &[PickupPoint<'_>]) -> Vec<u8> {
+    let mut out = Vec::new();
+    write_answer(points, &mut out);
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2_000))]
+
+    #[test]
+    fn writes_exactly_what_serde_json_writes(owned in prop::collection::vec(owned(), 0..6)) {
+        let points: Vec<_> = owned.iter().map(Owned::point).collect();
+        let fast = written(&points);
+        let reference = serde_bytes(owned.iter().map(Owned::point).collect());
+        prop_assert_eq!(
+            String::from_utf8_lossy(&fast),
+            String::from_utf8_lossy(&reference)
+        );
+        prop_assert_eq!(fast, reference);
+    }
+}
+
+#[test]
+fn an_empty_answer_is_an_empty_list() {
+    assert_eq!(written(&[]), b"{\"items\":[]}");
+}
+
+#[test]
+fn a_name_with_quotes_and_controls_is_escaped() {
+    let mut o = owned_example();
+    o.name = "Tienda \"Sol\"\\\n\u{1}".into();
+    let out = String::from_utf8(written(&[o.point()])).expect("utf-8");
+    assert!(
+        out.contains(r#""name":"Tienda \"Sol\"\\\n\u0001""#),
+        "{out}"
+    );
+    let back: serde_json::Value = serde_json::from_str(&out).expect("valid JSON");
+    assert_eq!(back["items"][0]["name"], o.name.as_str());
+}
+
+#[test]
+fn cells_are_lower_case_hex_without_leading_zeros() {
+    for cell in [0i64, 1, 0xf, 0x10, 0x89318d590dbffff, i64::MAX] {
+        let mut o = owned_example();
+        o.cell = cell;
+        let out: serde_json::Value =
+            serde_json::from_slice(&written(&[o.point()])).expect("valid JSON");
+        assert_eq!(out["items"][0]["h3_cell"], format!("{:x}", cell as u64));
+    }
+}
+
+#[test]
+fn the_capacity_estimate_covers_a_typical_answer() {
+    let o = owned_example();
+    let points: Vec<_> = (0..10).map(|_| o.point()).collect();
+    assert!(written(&points).len() <= capacity_for(points.len()));
+}
+
+fn owned_example() -> Owned {
+    Owned {
+        id: 474_289,
+        external_id: "CN-1793424-257".into(),
+        name: "Campus station Tanggu #257".into(),
+        numbers: [39.006109, 117.616601, 486.64099507533405],
+        cell: 0x89318d596b7ffff,
+        capacity: 11,
+        free_slots: 11,
+        status: ShopStatus::Active,
+        flags: (true, true, None, None),
+        reason: None,
+        hours: Some("Mo-Fr 08:00-21:00; Sa-Su 10:00-18:00".into()),
+        timezone: Some("Asia/Shanghai"),
+        services: 0b1111,
+    }
+}
