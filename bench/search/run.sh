@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Reproduces the figures of BENCHMARKS.md (issue 2).
 #
-#   bench/search/run.sh [machine|nearest|postgis|import|http|pgbench|all] ...
+#   bench/search/run.sh [machine|nearest|postgis|import|http|httpload|pgbench|all] ...
 #
 # Generated data goes to $PUDO_BENCH_DIR (default /tmp/bench), never into the repository.
 # PostgreSQL: $PUDO_BENCH_PG (default postgres://postgres@127.0.0.1:5432, trust auth); the
@@ -116,8 +116,9 @@ import() {
     "$PUDO" import shops "$OUT/cn.csv"
 }
 
-http() {
-  say "HTTP under load: pudo serve on SQLite (CN network), wrk -t$LOAD_THREADS -c32 -d${DURATION}s"
+# Starts `pudo serve` on the CN network in $OUT/serve.db (seeded on first use) and waits until
+# it is ready; SERVER_PID is its pid. serve_stop ends it.
+serve_start() {
   [[ -f $OUT/points.csv ]] || postgis
   if [[ ! -f $OUT/serve.db ]]; then
     echo "seeding $OUT/serve.db with the CN network"
@@ -132,6 +133,17 @@ http() {
     sleep 1
   done
   curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null
+}
+
+serve_stop() {
+  kill "$SERVER_PID"
+  wait "$SERVER_PID" 2>/dev/null || true
+  trap - EXIT
+}
+
+http() {
+  say "HTTP under load: pudo serve on SQLite (CN network), wrk -t$LOAD_THREADS -c32 -d${DURATION}s"
+  serve_start
   wrk -t"$LOAD_THREADS" -c32 -d5s -s bench/search/points.lua "http://127.0.0.1:$PORT" -- "$OUT/points.csv" >/dev/null
   wait_quiet
   local s0 s1 w0 w1 wrk_pid
@@ -147,8 +159,36 @@ http() {
   cpu_share "wrk" $((w1 - w0)) $((DURATION - 2))
   say "HTTP answers against the in-process index (every 20th query point)"
   cargo bench --bench postgis -- http "http://127.0.0.1:$PORT" 20 2>&1 | grep -E 'HTTP check|differs|error'
-  kill "$SERVER_PID"
-  wait "$SERVER_PID" 2>/dev/null || true
+  serve_stop
+}
+
+# The same load as http (32 keep-alive connections, one request in flight each, cycling the
+# query points) from the project's own generator, benches/httpload.rs: no per-request Lua,
+# so less of the 2 shared cores goes to the load tool. Same server, warm-up and CPU windows.
+httpload() {
+  say "HTTP under load: pudo serve on SQLite (CN network), httpload -c32 -d${DURATION}s (one thread)"
+  local bin
+  bin=$(cargo bench --bench httpload --no-run --message-format=json 2>/dev/null |
+    jq -r 'select(.executable != null and .target.name == "httpload") | .executable')
+  [[ -x $bin ]] || { echo "httpload: no bench executable (cargo bench --bench httpload --no-run)" >&2; exit 1; }
+  local load=("$bin" --url "http://127.0.0.1:$PORT" --points "$OUT/points.csv" --connections 32)
+  serve_start
+  "${load[@]}" --seconds 5 --warmup 0 >/dev/null
+  wait_quiet
+  local s0 s1 h0 h1 load_pid rc=0
+  s0=$(ticks "$SERVER_PID")
+  "${load[@]}" --seconds "$DURATION" --warmup 0 > "$OUT/httpload.log" &
+  load_pid=$!
+  # A run that stops on an error leaves no /proc entry to read: report its exit status instead.
+  sleep 0.5; h0=$(ticks "$load_pid" 2>/dev/null) || h0=0
+  sleep $((DURATION - 2)); h1=$(ticks "$load_pid" 2>/dev/null) || h1=$h0
+  wait "$load_pid" || rc=$?
+  s1=$(ticks "$SERVER_PID")
+  cat "$OUT/httpload.log"
+  cpu_share "pudo serve" $((s1 - s0)) "$DURATION"
+  cpu_share "httpload" $((h1 - h0)) $((DURATION - 2))
+  serve_stop
+  ((rc == 0)) || { echo "httpload failed (exit status $rc)" >&2; exit 1; }
 }
 
 pgbench_load() {
@@ -175,6 +215,7 @@ for step in "$@"; do
     postgis) postgis ;;
     import) import ;;
     http) http ;;
+    httpload) httpload ;;
     pgbench) pgbench_load ;;
     all) machine; nearest; postgis; import; http; pgbench_load ;;
     *) echo "unknown step $step" >&2; exit 2 ;;
