@@ -9,9 +9,10 @@ pub fn init() {
     let mut filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     // Each request's span (with its request_id) is an INFO span: kept whatever the level
     // asked for, so that `RUST_LOG=warn` still ties every warning to its request.
-    let custom = std::env::var("RUST_LOG").is_ok_and(|v| v.contains("tracing_actix_web"));
+    let target = crate::api::request_span::TARGET;
+    let custom = std::env::var("RUST_LOG").is_ok_and(|v| v.contains(target));
     if !custom {
-        if let Ok(directive) = "tracing_actix_web=info".parse() {
+        if let Ok(directive) = format!("{target}=info").parse() {
             filter = filter.add_directive(directive);
         }
     }

@@ -13,6 +13,10 @@ use actix_web::{Error, HttpMessage};
 use tracing::Span;
 use tracing_actix_web::{DefaultRootSpanBuilder, RequestId, RootSpanBuilder};
 
+/// The target of the request span: `telemetry` keeps it at INFO whatever `RUST_LOG` asks, so
+/// that a warning still carries its request's id.
+pub const TARGET: &str = "pudo::request";
+
 /// Builds the request span (see the module documentation).
 pub struct RequestSpan;
 
@@ -22,6 +26,7 @@ impl RootSpanBuilder for RequestSpan {
         let route = request.match_pattern();
         let connection = request.connection_info();
         tracing::info_span!(
+            target: TARGET,
             "HTTP request",
             request_id = request_id.map(tracing::field::display),
             http.method = %request.method(),

@@ -11,7 +11,9 @@
 //! the shop's full record is read for candidates that pass the distance bound. The tree is
 //! immutable; a shop added or moved since the last build lives in a short `extra` list
 //! scanned linearly, and the tree is rebuilt when that list grows past [`REBUILD_AFTER`].
-//! Attribute changes (status, capacity, hours, live parcels) are applied in place.
+//! Attribute changes (status, capacity, hours, live parcels) are applied in place. A build lays
+//! the shops' records and names out in tree order, so the shops of one answer share cache lines
+//! (see `lay_out_in_tree_order`).
 //!
 //! A general-purpose k-d tree crate was not used because search must filter candidates
 //! (status, opening hours, free capacity) inside the traversal and break distance ties by id.
