@@ -377,6 +377,7 @@ impl GeoIndex {
         self.slots.reserve_exact(self.entries.len());
         self.by_id.clear();
         for (i, e) in self.entries.iter_mut().enumerate() {
+            // Each entry names a distinct live slot (`rebuild_tree` made them so): taken once.
             let Some(mut slot) = old[e.slot as usize].take() else {
                 continue;
             };

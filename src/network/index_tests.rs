@@ -269,3 +269,61 @@ fn service_filter_and_closures_at_open_at() {
     assert_eq!(ids(&at(christmas)), [1, 3]);
     assert_eq!(ids(&at(boxing_day)), [1, 2, 3]);
 }
+
+/// The tree-order layout renumbers every slot at each build: after a rebuild forced by moved
+/// shops, and after a build given repeated ids, every id still finds its latest record, live
+/// counts follow the id, and searches still equal the scan.
+#[test]
+fn ids_survive_the_layout_of_rebuilds_and_repeated_ids() {
+    let n = REBUILD_AFTER as i64 + 40;
+    let mut shops: Vec<IndexedShop> = (0..n)
+        .map(|i| {
+            shop(
+                i,
+                (i % 50) as f64,
+                (i / 50) as f64,
+                ShopStatus::Active,
+                "24/7",
+            )
+        })
+        .collect();
+    // A repeated id in the build input: the later record wins.
+    shops.push(shop(7, -10.0, -10.0, ShopStatus::Active, "24/7"));
+    let mut index = GeoIndex::build(shops);
+    assert_eq!(index.len(), n as usize);
+    assert_eq!(index.get(7).map(|s| s.latitude), Some(-10.0));
+    index.set_live(3, 5);
+    // Moving more than REBUILD_AFTER shops forces a compaction and a new layout.
+    for i in (0..n).rev() {
+        let mut moved = shop(
+            i,
+            0.5 + (i % 40) as f64,
+            100.0 + (i / 40) as f64,
+            ShopStatus::Active,
+            "24/7",
+        );
+        moved.name = format!("moved {i}").into();
+        index.upsert(moved);
+    }
+    assert_eq!(index.len(), n as usize);
+    for i in 0..n {
+        let s = index.get(i).unwrap_or_else(|| panic!("shop {i} lost"));
+        assert_eq!((s.id, &*s.name), (i, format!("moved {i}").as_str()));
+        assert_eq!(s.longitude, 100.0 + (i / 40) as f64);
+    }
+    assert_eq!(
+        index.get(3).map(|s| s.live),
+        Some(5),
+        "live count kept by id"
+    );
+    index.set_live(4, 9);
+    assert_eq!(index.get(4).map(|s| s.live), Some(9));
+    assert_eq!(index.get(3).map(|s| s.live), Some(5));
+    for (lat, lon) in [(0.0, 100.0), (20.0, 105.0), (-10.0, -10.0), (39.5, 113.0)] {
+        let filter = SearchFilter::nearest(12);
+        assert_eq!(
+            answer(&index.search(lat, lon, &filter)),
+            brute_force(&index, lat, lon, &filter)
+        );
+    }
+}
