@@ -159,6 +159,11 @@ enum FileFormat {
     Geojson,
 }
 
+/// The allocator: mimalloc's per-thread heaps serve the short-lived allocations of each request
+/// (query pairs, headers, the answer) without glibc's arena locking.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     telemetry::init();
     let cli = Cli::parse();

@@ -263,9 +263,9 @@ impl Metrics {
         String::from_utf8(out).unwrap_or_default()
     }
 
-    fn observe(&self, method: &str, route: &str, status: u16, started: Instant) {
+    fn observe(&self, method: &str, route: &str, status: &str, started: Instant) {
         self.requests
-            .with_label_values(&[method, route, &status.to_string()])
+            .with_label_values(&[method, route, status])
             .inc();
         self.latency
             .with_label_values(&[route])
@@ -282,7 +282,9 @@ where
     S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error>,
 {
     let started = Instant::now();
-    let method = req.method().to_string();
+    // No allocation per request: a standard method clones without one, and the status label
+    // is the code's static string.
+    let method = req.method().clone();
     // The pattern, not the path, so ids do not explode the label set.
     let route = req.match_pattern().unwrap_or_else(|| "unmatched".into());
     let metrics = req
@@ -292,7 +294,7 @@ where
     async move {
         let res = fut.await?;
         if let Some(m) = metrics {
-            m.observe(&method, &route, res.status().as_u16(), started);
+            m.observe(method.as_str(), &route, res.status().as_str(), started);
         }
         Ok(res)
     }
