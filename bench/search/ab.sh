@@ -30,40 +30,24 @@ for f in "$OUT/points.csv" "$OUT/serve.db"; do
 done
 cd "$ROOT"
 
-load=$(cargo bench --bench httpload --no-run --message-format=json 2>/dev/null |
-  jq -r 'select(.executable != null and .target.name == "httpload") | .executable')
-[[ -x $load ]] || { echo "ab.sh: no httpload executable (cargo bench --bench httpload --no-run)" >&2; exit 1; }
-
-SERVER_PID=
-trap '[[ -n $SERVER_PID ]] && kill "$SERVER_PID" 2>/dev/null || true' EXIT
+# shellcheck source=bench/search/common.sh
+source "$ROOT/bench/search/common.sh"
+load=$(httpload_bin)
 
 pgbench_tps() {
   "$ROOT/bench/search/quiet.sh"
-  pgbench -n -M prepared -c 32 -j 1 -T "$SECONDS_EACH" -f bench/search/knn.sql "$PG/pudo_bench_postgis" 2>&1 |
-    awk '/^tps = / {printf "%d", $3}'
+  "${PGBENCH_KNN[@]}" -T "$SECONDS_EACH" "$PG/pudo_bench_postgis" > "$OUT/ab-pgbench.log" 2>&1
+  awk '/^tps = / {printf "%d", $3}' "$OUT/ab-pgbench.log"
 }
 
 # Prints the req/s of one binary: a fresh server, warm-up, measurement, stop.
 httpload_rps() {
-  if curl -s "http://127.0.0.1:$PORT/readyz" >/dev/null; then
-    echo "ab.sh: port $PORT is already serving; stop that server first" >&2
-    exit 1
-  fi
-  env RUST_LOG=warn PUDO_SEED=none DATABASE_URL="sqlite://$OUT/serve.db" PUDO_BIND="127.0.0.1:$PORT" \
-    "$1" serve >"$OUT/ab-serve.log" 2>&1 &
-  SERVER_PID=$!
-  for _ in $(seq 1 300); do
-    curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null && break
-    kill -0 "$SERVER_PID" 2>/dev/null || { echo "ab.sh: $1 did not start (see $OUT/ab-serve.log)" >&2; exit 1; }
-    sleep 0.5
-  done
+  serve_start "$1" || exit 1
   local args=(--url "http://127.0.0.1:$PORT" --points "$OUT/points.csv" --connections 32 --warmup 0)
   "$load" "${args[@]}" --seconds 4 >/dev/null
   "$ROOT/bench/search/quiet.sh"
   "$load" "${args[@]}" --seconds "$SECONDS_EACH" | tail -n 1 | jq -r '.requests_per_s | floor'
-  kill "$SERVER_PID"
-  wait "$SERVER_PID" 2>/dev/null || true
-  SERVER_PID=
+  serve_stop
 }
 
 for round in $(seq 1 "$ROUNDS"); do

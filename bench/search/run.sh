@@ -22,6 +22,9 @@ PUDO=$ROOT/target/release/pudo
 mkdir -p "$OUT"
 cd "$ROOT"
 
+# shellcheck source=bench/search/common.sh
+source "$ROOT/bench/search/common.sh"
+
 say() { printf '\n== %s\n' "$*"; }
 
 # Every measurement waits for an idle machine first (see bench/search/quiet.sh).
@@ -116,34 +119,20 @@ import() {
     "$PUDO" import shops "$OUT/cn.csv"
 }
 
-# Starts `pudo serve` on the CN network in $OUT/serve.db (seeded on first use) and waits until
-# it is ready; SERVER_PID is its pid. serve_stop ends it.
-serve_start() {
+# Starts the release `pudo serve` on the CN network in $OUT/serve.db (seeded on first use);
+# serve_stop (bench/search/common.sh) ends it.
+serve_release() {
   [[ -f $OUT/points.csv ]] || postgis
   if [[ ! -f $OUT/serve.db ]]; then
     echo "seeding $OUT/serve.db with the CN network"
     env RUST_LOG=warn DATABASE_URL="sqlite://$OUT/serve.db" "$PUDO" seed --country CN
   fi
-  env RUST_LOG=warn PUDO_SEED=none DATABASE_URL="sqlite://$OUT/serve.db" PUDO_BIND="127.0.0.1:$PORT" \
-    "$PUDO" serve &
-  SERVER_PID=$!
-  trap 'kill $SERVER_PID 2>/dev/null || true' EXIT
-  for _ in $(seq 1 300); do
-    curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null && break
-    sleep 1
-  done
-  curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null
-}
-
-serve_stop() {
-  kill "$SERVER_PID"
-  wait "$SERVER_PID" 2>/dev/null || true
-  trap - EXIT
+  serve_start "$PUDO"
 }
 
 http() {
   say "HTTP under load: pudo serve on SQLite (CN network), wrk -t$LOAD_THREADS -c32 -d${DURATION}s"
-  serve_start
+  serve_release
   wrk -t"$LOAD_THREADS" -c32 -d5s -s bench/search/points.lua "http://127.0.0.1:$PORT" -- "$OUT/points.csv" >/dev/null
   wait_quiet
   local s0 s1 w0 w1 wrk_pid
@@ -168,11 +157,9 @@ http() {
 httpload() {
   say "HTTP under load: pudo serve on SQLite (CN network), httpload -c32 -d${DURATION}s (one thread)"
   local bin
-  bin=$(cargo bench --bench httpload --no-run --message-format=json 2>/dev/null |
-    jq -r 'select(.executable != null and .target.name == "httpload") | .executable')
-  [[ -x $bin ]] || { echo "httpload: no bench executable (cargo bench --bench httpload --no-run)" >&2; exit 1; }
+  bin=$(httpload_bin)
   local load=("$bin" --url "http://127.0.0.1:$PORT" --points "$OUT/points.csv" --connections 32)
-  serve_start
+  serve_release
   "${load[@]}" --seconds 5 --warmup 0 >/dev/null
   wait_quiet
   local s0 s1 h0 h1 load_pid rc=0
@@ -196,8 +183,7 @@ pgbench_load() {
   [[ -f $OUT/points.csv ]] || postgis
   wait_quiet
   local p0 p1 pgb_pid
-  pgbench -n -M prepared -c 32 -j "$LOAD_THREADS" -T "$DURATION" -f bench/search/knn.sql "$PG/pudo_bench_postgis" \
-    > "$OUT/pgbench.log" 2>&1 &
+  "${PGBENCH_KNN[@]}" -T "$DURATION" "$PG/pudo_bench_postgis" > "$OUT/pgbench.log" 2>&1 &
   pgb_pid=$!
   sleep 0.5; p0=$(ticks "$pgb_pid"); sleep $((DURATION - 2)); p1=$(ticks "$pgb_pid")
   wait "$pgb_pid"
