@@ -105,6 +105,12 @@ impl From<diesel::result::Error> for ApiError {
     }
 }
 
+impl From<diesel::r2d2::PoolError> for ApiError {
+    fn from(e: diesel::r2d2::PoolError) -> Self {
+        crate::db::DbError::from(e).into()
+    }
+}
+
 impl From<crate::db::DbError> for ApiError {
     fn from(e: crate::db::DbError) -> Self {
         match e {
@@ -347,6 +353,10 @@ impl From<crate::staging::StagingError> for ApiError {
             }
             S::AlreadyReceived(_) => Self::Conflict {
                 reason: "already_received",
+                detail,
+            },
+            S::NoRoom { .. } => Self::Conflict {
+                reason: "full",
                 detail,
             },
             S::WrongState { .. } => Self::Conflict {

@@ -23,11 +23,15 @@ pub fn open_database(settings: &Settings) -> anyhow::Result<db::Pool> {
 }
 
 /// Loads the seed network into an empty database (unless seeding is off).
-pub fn seed_if_empty(network: &Network, country: Option<seed::Country>) -> anyhow::Result<()> {
+pub fn seed_if_empty(
+    pool: &db::Pool,
+    network: &Network,
+    country: Option<seed::Country>,
+) -> anyhow::Result<()> {
     let Some(country) = country else {
         return Ok(());
     };
-    if store::count(&mut *network.conn()?)? > 0 {
+    if store::count(&mut *pool.get()?)? > 0 {
         return Ok(());
     }
     let shops = seed::generate(country);
@@ -44,15 +48,17 @@ pub fn seed_if_empty(network: &Network, country: Option<seed::Country>) -> anyho
 pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let s = settings.clone();
-    let (network, keys) =
-        actix_web::rt::task::spawn_blocking(move || -> anyhow::Result<(Network, Keys)> {
-            let network = Network::new(open_database(&s)?);
-            let keys = load_keys(&network, &s)?;
-            seed_if_empty(&network, s.seed)?;
+    let (pool, network, keys) = actix_web::rt::task::spawn_blocking(
+        move || -> anyhow::Result<(db::Pool, Network, Keys)> {
+            let pool = open_database(&s)?;
+            let network = Network::new(pool.clone());
+            let keys = load_keys(&pool, &s)?;
+            seed_if_empty(&pool, &network, s.seed)?;
             network.refresh()?;
-            Ok((network, keys))
-        })
-        .await??;
+            Ok((pool, network, keys))
+        },
+    )
+    .await??;
     let network = Arc::new(network);
     let keys = Arc::new(keys);
     let metrics = Arc::new(Metrics::new()?.with_db_figures_ttl(settings.metrics_db_cache));
@@ -64,14 +70,15 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     );
     let tasks = [
         tokio::spawn(follow_changes(network.clone(), settings.index_refresh)),
-        tokio::spawn(sweep_expired(network.clone(), settings.sweep_every)),
+        tokio::spawn(sweep_expired(pool.clone(), settings.sweep_every)),
         tokio::spawn(deliver_webhooks(
-            network.clone(),
+            pool.clone(),
             keys.clone(),
             settings.webhook_poll,
         )),
     ];
     let state = AppState {
+        pool,
         network,
         metrics,
         max_upload_bytes: settings.max_upload_bytes,
@@ -101,10 +108,10 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
 }
 
 /// Loads the token keys and the data key (generating them on first start).
-pub fn load_keys(network: &Network, settings: &Settings) -> anyhow::Result<Keys> {
+pub fn load_keys(pool: &db::Pool, settings: &Settings) -> anyhow::Result<Keys> {
     let a = &settings.auth;
     Ok(Keys::load(
-        &mut *network.conn()?,
+        &mut *pool.get()?,
         &a.source,
         &a.issuer,
         &a.audience,
@@ -112,14 +119,14 @@ pub fn load_keys(network: &Network, settings: &Settings) -> anyhow::Result<Keys>
 }
 
 /// Moves parcels past their holding period to expired.
-async fn sweep_expired(network: Arc<Network>, every: std::time::Duration) {
+async fn sweep_expired(pool: db::Pool, every: std::time::Duration) {
     let mut tick = tokio::time::interval(every);
     loop {
         tick.tick().await;
-        let n = network.clone();
+        let p = pool.clone();
         let result = tokio::task::spawn_blocking(move || -> anyhow::Result<usize> {
-            Ok(pickup::store::sweep(
-                &mut *n.conn()?,
+            Ok(pickup::sweep(
+                &mut *p.get()?,
                 chrono::Utc::now().naive_utc(),
             )?)
         })
@@ -134,15 +141,15 @@ async fn sweep_expired(network: Arc<Network>, every: std::time::Duration) {
 }
 
 /// Delivers due outbox events to merchants' webhooks.
-async fn deliver_webhooks(network: Arc<Network>, keys: Arc<Keys>, every: std::time::Duration) {
+async fn deliver_webhooks(pool: db::Pool, keys: Arc<Keys>, every: std::time::Duration) {
     let agent = pickup::webhooks::agent();
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        let (n, k, a) = (network.clone(), keys.clone(), agent.clone());
+        let (p, k, a) = (pool.clone(), keys.clone(), agent.clone());
         match tokio::task::spawn_blocking(move || {
-            pickup::webhooks::dispatch_due(n.pool(), k.data_key(), &a)
+            pickup::webhooks::dispatch_due(&p, k.data_key(), &a)
         })
         .await
         {

@@ -13,12 +13,12 @@ use utoipa::{IntoParams, ToSchema};
 /// Most cells one request may ask for.
 pub const MAX_CELLS: usize = 100;
 
-/// Query parameters (documentation only: parsing names each bad parameter).
+/// Query parameters; the route accepts exactly these names (`QueryParams::of`), each parsed and checked by name.
 #[derive(IntoParams)]
 #[into_params(parameter_in = Query)]
 #[allow(
     dead_code,
-    reason = "describes the query for OpenAPI; parsed by QueryParams"
+    reason = "the fields document the query for OpenAPI; QueryParams::of accepts exactly their names and parses each"
 )]
 struct CellsQuery {
     /// Comma-separated H3 cells in hexadecimal (as `h3_cell` in search answers), 1 to 100.
@@ -76,7 +76,7 @@ fn parse_cells(v: &str) -> Result<Vec<CellIndex>, String> {
 )]
 #[get("/h3-cells")]
 pub async fn outlines(query: web::Query<Vec<(String, String)>>) -> Result<HttpResponse, ApiError> {
-    let q = QueryParams::new(query.into_inner(), &["cells"])?;
+    let q = QueryParams::of::<CellsQuery>(query.into_inner())?;
     let cells = q.required("cells", parse_cells)?;
     let items = cells
         .into_iter()

@@ -15,12 +15,12 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 use utoipa::{IntoParams, ToSchema};
 
-/// The window of a health query (documentation only: parsing names each bad parameter).
+/// The window of a health query; the route accepts exactly these names (`QueryParams::of`), each parsed and checked by name.
 #[derive(IntoParams)]
 #[into_params(parameter_in = Query)]
 #[allow(
     dead_code,
-    reason = "describes the query for OpenAPI; parsed by QueryParams"
+    reason = "the fields document the query for OpenAPI; QueryParams::of accepts exactly their names and parses each"
 )]
 struct ShopHealthQuery {
     /// Start of the window (RFC 3339); default `to` minus 7 days.
@@ -93,7 +93,7 @@ pub async fn shop_health(
     query: web::Query<Vec<(String, String)>>,
 ) -> Result<web::Json<ShopHealth>, ApiError> {
     auth.require(&[Role::Admin])?;
-    let q = QueryParams::new(query.into_inner(), &["from", "to"])?;
+    let q = QueryParams::of::<ShopHealthQuery>(query.into_inner())?;
     let w = window(&q)?;
     let id = id.into_inner();
     let answer = with_conn(&state, move |conn| {
@@ -121,12 +121,12 @@ pub async fn shop_health(
     Ok(web::Json(answer))
 }
 
-/// Thresholds of the network view (documentation only: parsing names each bad parameter).
+/// Thresholds of the network view; the route accepts exactly these names (`QueryParams::of`), each parsed and checked by name.
 #[derive(IntoParams)]
 #[into_params(parameter_in = Query)]
 #[allow(
     dead_code,
-    reason = "describes the query for OpenAPI; parsed by QueryParams"
+    reason = "the fields document the query for OpenAPI; QueryParams::of accepts exactly their names and parses each"
 )]
 struct NetworkHealthQuery {
     /// Start of the window (RFC 3339); default `to` minus 7 days.
@@ -168,17 +168,7 @@ pub async fn network_health(
     query: web::Query<Vec<(String, String)>>,
 ) -> Result<web::Json<NetworkHealth>, ApiError> {
     auth.require(&[Role::Admin])?;
-    let q = QueryParams::new(
-        query.into_inner(),
-        &[
-            "from",
-            "to",
-            "full_days",
-            "late_scans",
-            "silent_open_hours",
-            "limit",
-        ],
-    )?;
+    let q = QueryParams::of::<NetworkHealthQuery>(query.into_inner())?;
     let w = window(&q)?;
     let full_min = q.optional("full_days", integer_in(1, 92))?.unwrap_or(3);
     let late_min = q

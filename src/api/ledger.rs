@@ -89,7 +89,7 @@ pub async fn set_fees(
 #[into_params(parameter_in = Query)]
 #[allow(
     dead_code,
-    reason = "describes the query for OpenAPI; parsed by QueryParams"
+    reason = "the fields document the query for OpenAPI; QueryParams::of accepts exactly their names and parses each"
 )]
 struct StatementQuery {
     /// The month, `YYYY-MM` (a calendar month in UTC, from 2000).
@@ -131,7 +131,7 @@ pub async fn partner_statement(
     query: web::Query<Vec<(String, String)>>,
 ) -> Result<HttpResponse, ApiError> {
     let shop_id = auth.0.partner_shop()?;
-    let q = QueryParams::new(query.into_inner(), &["month", "format"])?;
+    let q = QueryParams::of::<StatementQuery>(query.into_inner())?;
     let month: Month = q.required("month", str::parse)?;
     let csv = match q.optional("format", |f| match f {
         "json" => Ok(false),

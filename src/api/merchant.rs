@@ -5,7 +5,7 @@ use super::body::Body;
 use super::{with_conn, AppState};
 use crate::auth::Role;
 use crate::error::{ApiError, Problem};
-use crate::pickup::{codes, outbox, store, Parcel};
+use crate::pickup::{self, codes, outbox, Parcel};
 use actix_web::{get, post, put, web, HttpResponse};
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
@@ -87,18 +87,18 @@ pub async fn reserve(
     let shop_id = body.pickup_point_id;
     let (keys, hold) = (state.keys.clone(), state.hold);
     let (parcel, created, live) = with_conn(&state, move |conn| {
-        let r = store::NewReservation {
+        let r = pickup::NewReservation {
             merchant: &merchant,
             shop_id: body.pickup_point_id,
             order_ref: &body.order_ref,
             sku: body.sku.as_deref(),
             arrive_at,
         };
-        let issuer = store::CodeIssuer {
+        let issuer = pickup::CodeIssuer {
             data_key: keys.data_key(),
             hold,
         };
-        Ok(store::reserve(conn, &r, &issuer, Utc::now().naive_utc())?)
+        Ok(pickup::reserve(conn, &r, &issuer, Utc::now().naive_utc())?)
     })
     .await?;
     if created {
@@ -138,7 +138,7 @@ pub async fn read(
     let id = id.into_inner();
     let keys = state.keys.clone();
     let (parcel, code) = with_conn(&state, move |conn| {
-        Ok(store::read_reservation(
+        Ok(pickup::read_reservation(
             conn,
             keys.data_key(),
             &merchant,
@@ -175,7 +175,7 @@ pub async fn cancel(
     let merchant = auth.require(&[Role::Merchant, Role::Admin])?.sub.clone();
     let id = id.into_inner();
     let parcel = with_conn(&state, move |conn| {
-        Ok(store::cancel(conn, &merchant, id, Utc::now().naive_utc())?)
+        Ok(pickup::cancel(conn, &merchant, id, Utc::now().naive_utc())?)
     })
     .await?;
     Ok(web::Json(parcel))

@@ -2,8 +2,8 @@
 //! network's own gauges, and figures read from the database at scrape time (webhook backlog,
 //! full shops), cached briefly so that a burst of scrapes queries the database once.
 
+use crate::pickup::attempts::{CodeKind, Outcome, Subject};
 use crate::pickup::gauges::Gauges;
-use crate::pickup::PickupError;
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse};
 use prometheus::{
     Encoder, Gauge, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts,
@@ -15,42 +15,9 @@ use std::time::{Duration, Instant};
 /// How long figures read from the database are served before they are read again.
 pub const DEFAULT_DB_FIGURES_TTL: Duration = Duration::from_secs(5);
 
-/// Why a handover was refused, as the `result` label of `pudo_handover_failures_total`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HandoverFailure {
-    /// No parcel at the shop has the code (a typo, or someone guessing).
-    WrongCode,
-    /// The code's holding period is over.
-    Expired,
-    /// Too many wrong codes at the shop: refused without looking (429).
-    Throttled,
-    /// The parcel was returned or cancelled.
-    NotCollectable,
-}
-
-impl HandoverFailure {
-    /// The failure a handover error stands for; `None` for errors that are not a refused
-    /// code (the database failing, an unknown shop).
-    pub fn of(error: &PickupError) -> Option<Self> {
-        match error {
-            PickupError::UnknownCode => Some(Self::WrongCode),
-            PickupError::CodeExpired => Some(Self::Expired),
-            PickupError::TooManyAttempts { .. } => Some(Self::Throttled),
-            PickupError::NotCollectable(_) => Some(Self::NotCollectable),
-            _ => None,
-        }
-    }
-
-    /// The label value.
-    pub fn label(self) -> &'static str {
-        match self {
-            Self::WrongCode => "wrong_code",
-            Self::Expired => "expired",
-            Self::Throttled => "throttled",
-            Self::NotCollectable => "not_collectable",
-        }
-    }
-}
+/// The refusals of a handover counted by `pudo_handover_failures_total`, by the label its
+/// [`Outcome`] carries (the same word as the audit table's `result`).
+const HANDOVER_FAILURES: [&str; 4] = ["wrong_code", "expired", "rate_limited", "not_collectable"];
 
 /// Every metric pudo exports, registered in its own registry.
 pub struct Metrics {
@@ -156,7 +123,7 @@ impl Metrics {
         let handover_failures = IntCounterVec::new(
             Opts::new(
                 "handover_failures_total",
-                "Handover attempts refused, by result: wrong_code, expired, throttled, not_collectable",
+                "Handover attempts refused, by result: wrong_code, expired, rate_limited, not_collectable",
             ),
             &["result"],
         )?;
@@ -183,14 +150,9 @@ impl Metrics {
             registry.register(Box::new(g.clone()))?;
         }
         registry.register(Box::new(handover_failures.clone()))?;
-        for failure in [
-            HandoverFailure::WrongCode,
-            HandoverFailure::Expired,
-            HandoverFailure::Throttled,
-            HandoverFailure::NotCollectable,
-        ] {
+        for failure in HANDOVER_FAILURES {
             // Present from the start at 0, so rate() and alerts see every series.
-            handover_failures.with_label_values(&[failure.label()]);
+            handover_failures.with_label_values(&[failure]);
         }
         Ok(Self {
             registry,
@@ -224,11 +186,31 @@ impl Metrics {
         self
     }
 
-    /// Counts a refused handover.
-    pub fn handover_failure(&self, failure: HandoverFailure) {
-        self.handover_failures
-            .with_label_values(&[failure.label()])
-            .inc();
+    /// Counts a code typed at a counter by what came of it (`None`: the attempt failed
+    /// before an outcome, e.g. the database): `pudo_handovers_total` and
+    /// `pudo_handover_failures_total` for pickup codes, `pudo_returns_total` for drop-offs.
+    pub fn code_attempt<T: Subject>(&self, kind: CodeKind, outcome: Option<&Outcome<T>>) {
+        let summary = match outcome {
+            Some(Outcome::Success(_)) => match kind {
+                CodeKind::Handover => "success",
+                CodeKind::Dropoff => "dropped_off",
+            },
+            Some(Outcome::Replay(_)) => "replay",
+            Some(Outcome::RateLimited { .. }) => "rate_limited",
+            _ => "refused",
+        };
+        match kind {
+            CodeKind::Handover => {
+                self.handovers.with_label_values(&[summary]).inc();
+                if let Some(label) = outcome
+                    .map(Outcome::label)
+                    .filter(|l| HANDOVER_FAILURES.contains(l))
+                {
+                    self.handover_failures.with_label_values(&[label]).inc();
+                }
+            }
+            CodeKind::Dropoff => self.returns.with_label_values(&[summary]).inc(),
+        }
     }
 
     /// Whether the database figures should be read for this scrape. At most one scrape per

@@ -39,7 +39,9 @@ use utoipa::OpenApi;
 /// State shared by every handler.
 #[derive(Clone)]
 pub struct AppState {
-    /// The shop network and its geo index.
+    /// The database pool: every handler's connections come from here.
+    pub pool: crate::db::Pool,
+    /// The shop network's geo index and what keeps it fresh.
     pub network: Arc<Network>,
     /// Prometheus metrics.
     pub metrics: Arc<metrics::Metrics>,
@@ -280,8 +282,8 @@ where
     F: FnOnce(&mut crate::db::DbConn) -> Result<T, ApiError> + Send + 'static,
     T: Send + 'static,
 {
-    let network = state.network.clone();
-    blocking(move || f(&mut *network.conn()?)).await
+    let pool = state.pool.clone();
+    blocking(move || f(&mut *pool.get()?)).await
 }
 
 /// Runs blocking work (database, large parsing) off the async workers.

@@ -38,8 +38,8 @@ pub async fn healthz() -> web::Json<Health> {
 ))]
 #[get("/readyz")]
 pub async fn readyz(state: web::Data<AppState>) -> Result<web::Json<Readiness>, ApiError> {
-    let network = state.network.clone();
-    blocking(move || Ok(crate::db::ping(&mut *network.conn()?)?)).await?;
+    let pool = state.pool.clone();
+    blocking(move || Ok(crate::db::ping(&mut *pool.get()?)?)).await?;
     if !state.network.is_loaded() {
         return Err(ApiError::Unavailable(
             "the geo index is still loading".into(),
@@ -64,10 +64,10 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     state.metrics.index_revision.set(state.network.revision());
     if state.metrics.db_figures_due() {
         let now = chrono::Utc::now();
-        let network = state.network.clone();
+        let pool = state.pool.clone();
         // A scrape never queues behind a saturated pool: it answers the figures read before.
         let read = blocking(move || {
-            let mut conn = network.conn_within(std::time::Duration::from_millis(500))?;
+            let mut conn = pool.get_timeout(std::time::Duration::from_millis(500))?;
             Ok(crate::pickup::gauges::read(&mut conn, now.naive_utc())?)
         })
         .await;

@@ -3,14 +3,32 @@
 use crate::error::ApiError;
 use std::collections::HashMap;
 
-/// The parameters of one request, each allowed once and checked against a known list.
+/// The parameters of one request, each allowed once and checked against the parameters its
+/// route documents.
 pub struct QueryParams {
     values: HashMap<String, String>,
+    allowed: Vec<String>,
 }
 
 impl QueryParams {
-    /// Reads pairs from the query string, refusing unknown and repeated parameters.
-    pub fn new(pairs: Vec<(String, String)>, allowed: &[&str]) -> Result<Self, ApiError> {
+    /// Reads pairs from the query string, accepting exactly the parameters that `P` documents
+    /// in the OpenAPI document (so the documented and the accepted parameters cannot drift),
+    /// each once; unknown and repeated parameters are refused by name.
+    pub fn of<P: utoipa::IntoParams>(pairs: Vec<(String, String)>) -> Result<Self, ApiError> {
+        let allowed: Vec<String> =
+            P::into_params(|| Some(utoipa::openapi::path::ParameterIn::Query))
+                .into_iter()
+                .map(|p| p.name)
+                .collect();
+        let names: Vec<&str> = allowed.iter().map(String::as_str).collect();
+        let values = Self::read(pairs, &names)?;
+        Ok(Self { values, allowed })
+    }
+
+    fn read(
+        pairs: Vec<(String, String)>,
+        allowed: &[&str],
+    ) -> Result<HashMap<String, String>, ApiError> {
         let mut values = HashMap::new();
         for (name, value) in pairs {
             if !allowed.contains(&name.as_str()) {
@@ -35,7 +53,7 @@ impl QueryParams {
                 ));
             }
         }
-        Ok(Self { values })
+        Ok(values)
     }
 
     /// A parameter parsed with `parse`, or `None` when absent.
@@ -44,6 +62,12 @@ impl QueryParams {
         name: &str,
         parse: impl FnOnce(&str) -> Result<T, String>,
     ) -> Result<Option<T>, ApiError> {
+        // A handler reading a parameter its route does not document is a bug: it could never
+        // be given.
+        debug_assert!(
+            self.allowed.iter().any(|a| a == name),
+            "parameter {name:?} is read but not documented"
+        );
         match self.values.get(name).map(|v| v.trim()) {
             None => Ok(None),
             Some("") => Err(ApiError::bad_parameter(name, format!("{name} is empty"))),

@@ -3,13 +3,12 @@
 
 use super::auth::Bearer;
 use super::body::Body;
-use super::metrics::HandoverFailure;
 use super::params::QueryParams;
 use super::{with_conn, AppState};
 use crate::error::{ApiError, Problem};
 use crate::network::ShopStatus;
 use crate::pickup::partner_shop::{self, PartnerShop};
-use crate::pickup::{store, Handover, Parcel, ParcelState};
+use crate::pickup::{self, CodeKind, Handover, Parcel, ParcelState};
 use actix_web::{get, patch, post, web};
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
@@ -97,7 +96,7 @@ pub async fn patch_shop(
 #[into_params(parameter_in = Query)]
 #[allow(
     dead_code,
-    reason = "describes the query for OpenAPI; parsed by QueryParams"
+    reason = "the fields document the query for OpenAPI; QueryParams::of accepts exactly their names and parses each"
 )]
 struct ParcelQuery {
     /// `arriving` (reserved), `waiting` (at the shop), `to_return` (expired), `done`
@@ -158,7 +157,7 @@ pub async fn parcels(
     query: web::Query<Vec<(String, String)>>,
 ) -> Result<web::Json<Parcels>, ApiError> {
     let shop_id = auth.0.partner_shop()?;
-    let q = QueryParams::new(query.into_inner(), &["state"])?;
+    let q = QueryParams::of::<ParcelQuery>(query.into_inner())?;
     let wanted = q.optional("state", states)?.unwrap_or_else(|| {
         vec![
             ParcelState::Reserved,
@@ -167,7 +166,7 @@ pub async fn parcels(
         ]
     });
     let items = with_conn(&state, move |conn| {
-        Ok(store::list_for_shop(conn, shop_id, &wanted, 500)?)
+        Ok(pickup::list_for_shop(conn, shop_id, &wanted, 500)?)
     })
     .await?;
     Ok(web::Json(Parcels { items }))
@@ -189,13 +188,13 @@ pub async fn arrival(
     let shop_id = auth.0.partner_shop()?;
     let (id, keys, hold) = (id.into_inner(), state.keys.clone(), state.hold);
     let (parcel, late) = with_conn(&state, move |conn| {
-        let issuer = store::CodeIssuer {
+        let issuer = pickup::CodeIssuer {
             data_key: keys.data_key(),
             hold,
         };
         // Microseconds, as both databases store times, so the comparison below holds.
         let now = chrono::SubsecRound::trunc_subsecs(Utc::now().naive_utc(), 6);
-        let parcel = store::arrive(conn, &issuer, shop_id, id, now)?;
+        let parcel = pickup::arrive(conn, &issuer, shop_id, id, now)?;
         // Arrived by this call (not a repeat): was the scan late for the carrier's hand-in?
         let late = parcel.arrived_at == Some(now)
             && crate::pickup::scan_in::find(conn, id, now)?
@@ -224,7 +223,7 @@ pub async fn return_parcel(
     let shop_id = auth.0.partner_shop()?;
     let id = id.into_inner();
     let parcel = with_conn(&state, move |conn| {
-        Ok(store::return_parcel(
+        Ok(pickup::return_parcel(
             conn,
             shop_id,
             id,
@@ -264,32 +263,19 @@ pub async fn handover(
     let shop_id = auth.0.partner_shop()?;
     let actor = auth.0.sub.clone();
     let (code, keys) = (body.into_inner().code, state.keys.clone());
-    let (result, failure) = with_conn(&state, move |conn| {
-        let result = store::handover(
+    let outcome = with_conn(&state, move |conn| {
+        Ok(pickup::handover(
             conn,
             keys.data_key(),
             shop_id,
             &actor,
             &code,
             Utc::now().naive_utc(),
-        );
-        let failure = result.as_ref().err().and_then(HandoverFailure::of);
-        Ok((result.map_err(ApiError::from), failure))
+        )?)
     })
-    .await
-    .unwrap_or_else(|e| (Err(e), None));
-    let metrics = &state.metrics;
-    metrics
-        .handovers
-        .with_label_values(&[match &result {
-            Ok(h) if h.replay => "replay",
-            Ok(_) => "success",
-            Err(ApiError::TooManyRequests { .. }) => "rate_limited",
-            Err(_) => "refused",
-        }])
-        .inc();
-    if let Some(failure) = failure {
-        metrics.handover_failure(failure);
-    }
-    Ok(web::Json(result?))
+    .await;
+    state
+        .metrics
+        .code_attempt(CodeKind::Handover, outcome.as_ref().ok());
+    Ok(web::Json(outcome?.into_result(CodeKind::Handover)?))
 }

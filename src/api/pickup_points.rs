@@ -3,28 +3,27 @@
 use super::params::{instant, integer_in, number_in, QueryParams};
 use super::{blocking, AppState};
 use crate::error::{ApiError, Problem};
-use crate::network::availability::{self, RoomKey, UnavailableReason};
+use crate::network::availability::{self, UnavailableReason};
 use crate::network::geo::CellHex;
-use crate::network::index::IndexedShop;
 use crate::network::services::{Service, Services};
-use crate::network::{Hit, SearchFilter, Shop, ShopStatus};
+use crate::network::{Shop, ShopStatus};
+use crate::pickup::points::{self, PointQuery, Rank, RankedPoint, StockMarks};
 use actix_web::{get, web, HttpResponse};
 use chrono::Utc;
 use serde::Serialize;
-use std::collections::HashSet;
 use utoipa::{IntoParams, ToSchema};
 
 /// Largest `limit` accepted.
 pub const MAX_LIMIT: i64 = 100;
 
-/// Query parameters of the search (documentation only: parsing names each bad parameter).
+/// Query parameters of the search; the route accepts exactly these names (`QueryParams::of`), each parsed and checked by name.
 /// Points closed for a period at `open_at` are not open then; at `arrive_at` they are not
 /// selectable (`closed_for_period`).
 #[derive(IntoParams)]
 #[into_params(parameter_in = Query)]
 #[allow(
     dead_code,
-    reason = "describes the query for OpenAPI; parsed by QueryParams"
+    reason = "the fields document the query for OpenAPI; QueryParams::of accepts exactly their names and parses each"
 )]
 struct SearchQuery {
     /// Latitude of the customer, degrees (-90 to 90).
@@ -100,13 +99,6 @@ enum ServiceParam {
     reason = "describes the query for OpenAPI; parsed by parse_rank"
 )]
 enum RankParam {
-    Distance,
-    Room,
-}
-
-/// How a search answer is ordered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Rank {
     Distance,
     Room,
 }
@@ -221,96 +213,41 @@ pub async fn search(
     state: web::Data<AppState>,
     query: web::Query<Vec<(String, String)>>,
 ) -> Result<HttpResponse, ApiError> {
-    let q = QueryParams::new(
-        query.into_inner(),
-        &[
-            "lat",
-            "lon",
-            "limit",
-            "radius_m",
-            "open_at",
-            "min_free",
-            "sku",
-            "arrive_at",
-            "include_unavailable",
-            "rank",
-            "stock_sku",
-            "service",
-        ],
-    )?;
-    let lat = q.required("lat", number_in(-90.0, 90.0))?;
-    let lon = q.required("lon", number_in(-180.0, 180.0))?;
-    let limit = q.optional("limit", integer_in(1, MAX_LIMIT))?.unwrap_or(10) as usize;
-    let radius = q.optional("radius_m", number_in(0.0, f64::MAX))?;
-    let open_at = q.optional("open_at", instant)?;
-    let min_free = q
-        .optional("min_free", integer_in(0, 100_000))?
-        .map(|m| m as i32);
-    let sku = q.optional("sku", sku_text)?;
-    let arrive_at = q.optional("arrive_at", instant)?;
-    let include_unavailable = q.optional("include_unavailable", boolean)?.unwrap_or(false);
-    let rank = q.optional("rank", parse_rank)?.unwrap_or(Rank::Distance);
-    let stock_sku = q.optional("stock_sku", sku_text)?;
-    let service = q
-        .optional("service", str::parse::<Service>)?
-        .unwrap_or(Service::Pickup);
-    let (stocked, marked) = if sku.is_none() && stock_sku.is_none() {
-        (None, None)
-    } else {
-        let network = state.network.clone();
-        blocking(move || {
-            let mut pooled = network.conn()?;
-            let conn = &mut *pooled;
-            let mut lookup = |sku: Option<String>| -> Result<Option<HashSet<i64>>, ApiError> {
-                Ok(match sku {
-                    None => None,
-                    Some(sku) => Some(
-                        crate::pickup::store::shops_with_staged(conn, &sku)?
-                            .into_iter()
-                            .collect(),
-                    ),
-                })
-            };
-            Ok((lookup(sku)?, lookup(stock_sku)?))
-        })
-        .await?
+    let q = QueryParams::of::<SearchQuery>(query.into_inner())?;
+    let query = PointQuery {
+        lat: q.required("lat", number_in(-90.0, 90.0))?,
+        lon: q.required("lon", number_in(-180.0, 180.0))?,
+        limit: q.optional("limit", integer_in(1, MAX_LIMIT))?.unwrap_or(10) as usize,
+        radius_m: q.optional("radius_m", number_in(0.0, f64::MAX))?,
+        open_at: q.optional("open_at", instant)?,
+        min_free: q
+            .optional("min_free", integer_in(0, 100_000))?
+            .map(|m| m as i32),
+        sku: q.optional("sku", sku_text)?,
+        arrive_at: q.optional("arrive_at", instant)?,
+        include_unavailable: q.optional("include_unavailable", boolean)?.unwrap_or(false),
+        rank: q.optional("rank", parse_rank)?.unwrap_or_default(),
+        stock_sku: q.optional("stock_sku", sku_text)?,
+        service: q
+            .optional("service", str::parse::<Service>)?
+            .unwrap_or(Service::Pickup),
     };
-    let in_stock = |shop: &IndexedShop| stocked.as_ref().is_none_or(|s| s.contains(&shop.id));
-    let filter = SearchFilter {
-        limit: match rank {
-            Rank::Distance => limit,
-            Rank::Room => availability::room_candidates(limit),
-        },
-        max_distance_m: radius,
-        open_at,
-        min_free,
-        accept: stocked
-            .as_ref()
-            .map(|_| &in_stock as &(dyn Fn(&IndexedShop) -> bool + Sync)),
-        include_paused: include_unavailable,
-        service: Some(service),
+    let stock = if query.needs_stock() {
+        let (pool, query) = (state.pool.clone(), query.clone());
+        blocking(move || Ok(StockMarks::load(&mut *pool.get()?, &query)?)).await?
+    } else {
+        StockMarks::default()
     };
     let now = Utc::now();
     let index = state.network.index();
-    let mut ranked: Vec<(RoomKey, PickupPoint)> = index
-        .search(lat, lon, &filter)
-        .into_iter()
-        .map(|hit| {
-            let holds = marked.as_ref().map(|m| m.contains(&hit.shop.id));
-            // A staged unit of the item becomes the parcel without taking a free slot.
-            let holds_item = stocked.is_some() || holds == Some(true);
-            let a = availability::assess(hit.shop, arrive_at, holds_item);
-            describe(&hit, a, holds, now)
-        })
+    let answer: Vec<PickupPoint> = points::nearest(&index, &query, &stock)
+        .iter()
+        .map(|p| describe(p, now))
         .collect();
-    if rank == Rank::Room {
-        ranked.sort_by(|a, b| availability::room_order(&a.0, &b.0));
-        ranked.truncate(limit);
-    }
     // Written while the index is held: the answer borrows names and hours from it instead
     // of copying every string of every point.
-    let mut body = Vec::with_capacity(super::search_json::capacity_for(ranked.len()));
-    super::search_json::write_answer(ranked.iter().map(|(_, point)| point), &mut body);
+    let mut body = Vec::with_capacity(super::search_json::capacity_for(answer.len()));
+    super::search_json::write_answer(&answer, &mut body);
     drop(index);
     state.metrics.searches.inc();
     Ok(HttpResponse::Ok()
@@ -318,48 +255,30 @@ pub async fn search(
         .body(body))
 }
 
-/// A search hit as the customer sees it, with its key in the room order.
-fn describe<'a>(
-    hit: &Hit<'a>,
-    a: availability::Availability,
-    in_stock: Option<bool>,
-    now: chrono::DateTime<Utc>,
-) -> (RoomKey, PickupPoint<'a>) {
-    let shop = hit.shop;
-    let free_slots = availability::free_slots(shop);
+/// A ranked point as the customer sees it.
+fn describe<'a>(p: &RankedPoint<'a>, now: chrono::DateTime<Utc>) -> PickupPoint<'a> {
+    let shop = p.shop;
     let opening_hours = availability::hours_text(shop);
-    let key = RoomKey {
-        selectable: a.selectable,
-        score: availability::room_score(
-            hit.distance_m,
-            free_slots,
-            shop.capacity,
-            a.open_at_arrival,
-        ),
-        distance_m: hit.distance_m,
-        id: shop.id,
-    };
-    let point = PickupPoint {
+    PickupPoint {
         id: shop.id,
         external_id: &shop.external_id,
         name: &shop.name,
         lat: shop.latitude,
         lon: shop.longitude,
-        distance_m: hit.distance_m,
+        distance_m: p.distance_m,
         h3_cell: CellHex(shop.h3_cell),
         capacity: shop.capacity,
-        free_slots,
+        free_slots: p.free_slots,
         status: shop.status,
         open_now: shop.is_open_at(now),
-        selectable: a.selectable,
-        unavailable_reason: a.reason,
-        open_at_arrival: a.open_at_arrival,
+        selectable: p.availability.selectable,
+        unavailable_reason: p.availability.reason,
+        open_at_arrival: p.availability.open_at_arrival,
         timezone: opening_hours.as_ref().map(|_| shop.timezone.name()),
         opening_hours,
-        in_stock,
+        in_stock: p.in_stock,
         services: shop.services,
-    };
-    (key, point)
+    }
 }
 
 /// One pickup point by id, whatever its status.
@@ -375,9 +294,9 @@ fn describe<'a>(
 #[get("/pickup-points/{id}")]
 pub async fn get(state: web::Data<AppState>, id: web::Path<i64>) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
-    let network = state.network.clone();
+    let pool = state.pool.clone();
     let (row, closures) = blocking(move || {
-        let mut conn = network.conn()?;
+        let mut conn = pool.get()?;
         let closures = crate::network::closure_store::list(&mut conn, id)?;
         Ok((crate::network::store::find(&mut conn, id)?, closures))
     })

@@ -6,8 +6,10 @@ use super::body::Body;
 use super::{with_conn, AppState};
 use crate::auth::Role;
 use crate::error::{ApiError, Problem};
-use crate::pickup::returns::{self, Collection, Dropoff, Return, DROPOFF_CODE_DAYS};
-use crate::pickup::{codes, store::CodeIssuer};
+use crate::pickup::collections::{self, Collection};
+use crate::pickup::dropoffs::{self, Dropoff};
+use crate::pickup::returns::{self, Return, DROPOFF_CODE_DAYS};
+use crate::pickup::{codes, CodeIssuer, CodeKind};
 use actix_web::{get, post, web, HttpResponse};
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
@@ -156,8 +158,8 @@ pub async fn dropoff(
     let shop_id = auth.0.partner_shop()?;
     let actor = auth.0.sub.clone();
     let (code, keys) = (body.into_inner().code, state.keys.clone());
-    let result = with_conn(&state, move |conn| {
-        Ok(returns::dropoff(
+    let outcome = with_conn(&state, move |conn| {
+        Ok(dropoffs::dropoff(
             conn,
             keys.data_key(),
             shop_id,
@@ -169,15 +171,8 @@ pub async fn dropoff(
     .await;
     state
         .metrics
-        .returns
-        .with_label_values(&[match &result {
-            Ok(d) if d.replay => "replay",
-            Ok(_) => "dropped_off",
-            Err(ApiError::TooManyRequests { .. }) => "rate_limited",
-            Err(_) => "refused",
-        }])
-        .inc();
-    Ok(web::Json(result?))
+        .code_attempt(CodeKind::Dropoff, outcome.as_ref().ok());
+    Ok(web::Json(outcome?.into_result(CodeKind::Dropoff)?))
 }
 
 /// Returns waiting at the shop.
@@ -232,7 +227,7 @@ pub async fn collect(
     let actor = auth.0.sub.clone();
     let ids = body.into_inner().return_ids;
     let done = with_conn(&state, move |conn| {
-        Ok(returns::collect(
+        Ok(collections::collect(
             conn,
             shop_id,
             &actor,

@@ -58,12 +58,12 @@ pub async fn hand_in(
     })
 }
 
-/// Query of the scan-in list (documentation only: parsing names each bad parameter).
+/// Query of the scan-in list; the route accepts exactly these names (`QueryParams::of`), each parsed and checked by name.
 #[derive(IntoParams)]
 #[into_params(parameter_in = Query)]
 #[allow(
     dead_code,
-    reason = "describes the query for OpenAPI; parsed by QueryParams"
+    reason = "the fields document the query for OpenAPI; QueryParams::of accepts exactly their names and parses each"
 )]
 struct ScanInQuery {
     /// `late` (scanned after the deadline), `missing` (deadline passed, not scanned),
@@ -121,10 +121,7 @@ pub async fn list(
     query: web::Query<Vec<(String, String)>>,
 ) -> Result<web::Json<ScanIns>, ApiError> {
     auth.require(&[Role::Admin])?;
-    let q = QueryParams::new(
-        query.into_inner(),
-        &["state", "from", "to", "shop_id", "limit"],
-    )?;
+    let q = QueryParams::of::<ScanInQuery>(query.into_inner())?;
     let scan = ScanQuery {
         state: q.optional("state", str::parse::<ScanState>)?,
         from: q.optional("from", instant)?.map(|t| t.naive_utc()),

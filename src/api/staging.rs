@@ -6,8 +6,11 @@ use super::{with_conn, AppState};
 use crate::auth::Role;
 use crate::error::{ApiError, Problem};
 use crate::staging::allocator::Params;
+use crate::staging::demand;
+use crate::staging::events::{self, Event};
 use crate::staging::forecast;
-use crate::staging::store::{self, Event, PlanState, PlanView, Receipt, ShopManifest};
+use crate::staging::plans::{self, PlanState, PlanView};
+use crate::staging::receipts::{self, Receipt, ShopManifest};
 use actix_web::{get, post, web, HttpResponse};
 use chrono::{NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -63,7 +66,7 @@ pub async fn create_event(
         ));
     }
     let event = with_conn(&state, move |conn| {
-        Ok(store::create_event(
+        Ok(events::create_event(
             conn,
             &body.name,
             starts,
@@ -93,7 +96,7 @@ pub async fn list_events(
 ) -> Result<web::Json<Events>, ApiError> {
     auth.require(PLANNERS)?;
     Ok(web::Json(Events {
-        items: with_conn(&state, |conn| Ok(store::list_events(conn)?)).await?,
+        items: with_conn(&state, |conn| Ok(events::list_events(conn)?)).await?,
     }))
 }
 
@@ -125,7 +128,7 @@ pub async fn upload_forecast(
     let id = id.into_inner();
     let summary = with_conn(&state, move |conn| {
         let rows = forecast::parse(&body)?;
-        let units = store::replace_forecast(conn, id, &rows)?;
+        let units = demand::replace_forecast(conn, id, &rows)?;
         Ok(ForecastSummary {
             rows: rows.len(),
             units,
@@ -190,8 +193,8 @@ pub async fn derive_forecast(
         })?;
     let summary = with_conn(&state, move |conn| {
         let rows =
-            store::derive_forecast(conn, id, days, uplift, resolution, Utc::now().naive_utc())?;
-        let units = store::replace_forecast(conn, id, &rows)?;
+            demand::derive_forecast(conn, id, days, uplift, resolution, Utc::now().naive_utc())?;
+        let units = demand::replace_forecast(conn, id, &rows)?;
         Ok(ForecastSummary {
             rows: rows.len(),
             units,
@@ -236,23 +239,8 @@ pub async fn create_plan(
         radius_km: body.radius_km.unwrap_or(defaults.radius_km),
         penalty_km: body.penalty_km.unwrap_or(defaults.penalty_km),
     };
-    if !(params.radius_km.is_finite() && params.radius_km > 0.0 && params.radius_km <= 50.0) {
-        return Err(ApiError::bad_parameter(
-            "radius_km",
-            "radius_km must be above 0 and at most 50",
-        ));
-    }
-    if !(params.penalty_km.is_finite()
-        && params.penalty_km >= 0.0
-        && params.penalty_km <= 100_000.0)
-    {
-        return Err(ApiError::bad_parameter(
-            "penalty_km",
-            "penalty_km must be between 0 and 100000",
-        ));
-    }
     let plan = with_conn(&state, move |conn| {
-        Ok(store::compute_plan(
+        Ok(plans::compute_plan(
             conn,
             id,
             &params,
@@ -279,7 +267,7 @@ pub async fn get_plan(
     auth.require(PLANNERS)?;
     let id = id.into_inner();
     Ok(web::Json(
-        with_conn(&state, move |conn| Ok(store::plan_view(conn, id)?)).await?,
+        with_conn(&state, move |conn| Ok(plans::plan_view(conn, id)?)).await?,
     ))
 }
 
@@ -296,7 +284,7 @@ pub async fn plan_map(
 ) -> Result<HttpResponse, ApiError> {
     auth.require(PLANNERS)?;
     let id = id.into_inner();
-    let svg = with_conn(&state, move |conn| Ok(store::plan_map(conn, id)?)).await?;
+    let svg = with_conn(&state, move |conn| Ok(plans::plan_map(conn, id)?)).await?;
     Ok(HttpResponse::Ok().content_type("image/svg+xml").body(svg))
 }
 
@@ -339,7 +327,7 @@ async fn step(
     auth.require(PLANNERS)?;
     Ok(web::Json(
         with_conn(&state, move |conn| {
-            Ok(store::advance(conn, id, to, Utc::now().naive_utc())?)
+            Ok(plans::advance(conn, id, to, Utc::now().naive_utc())?)
         })
         .await?,
     ))
@@ -361,7 +349,10 @@ pub async fn partner_staging(
 ) -> Result<web::Json<Manifests>, ApiError> {
     let shop = auth.0.partner_shop()?;
     Ok(web::Json(Manifests {
-        items: with_conn(&state, move |conn| Ok(store::shop_manifests(conn, shop)?)).await?,
+        items: with_conn(&state, move |conn| {
+            Ok(receipts::shop_manifests(conn, shop)?)
+        })
+        .await?,
     }))
 }
 
@@ -383,15 +374,12 @@ pub async fn receipt(
 ) -> Result<web::Json<ShopManifest>, ApiError> {
     let shop = auth.0.partner_shop()?;
     let (id, body) = (id.into_inner(), body.into_inner());
-    let manifest = with_conn(&state, move |conn| {
-        Ok(store::receive(
-            conn,
-            shop,
-            id,
-            &body,
-            Utc::now().naive_utc(),
-        )?)
+    let (manifest, live) = with_conn(&state, move |conn| {
+        let manifest = receipts::receive(conn, shop, id, &body, Utc::now().naive_utc())?;
+        Ok((manifest, crate::network::load::live(conn, shop)?))
     })
     .await?;
+    // The units now hold slots: this instance's search shows it at once.
+    state.network.set_live(shop, live);
     Ok(web::Json(manifest))
 }

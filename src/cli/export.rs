@@ -1,11 +1,10 @@
 //! `pudo export network` and `pudo export plans`: files from the database, each written whole
 //! or not at all.
 
-use crate::{bar, FileFormat};
+use super::{bar, FileFormat};
 use anyhow::Context;
 use pudo::config::Settings;
 use pudo::network::import::Format;
-use pudo::network::service::Network;
 use pudo::output::{write_whole, OutputError};
 use pudo::server;
 use std::path::Path;
@@ -65,8 +64,8 @@ pub fn network(
             );
         }
     }
-    let network = Network::new(server::open_database(settings)?);
-    let mut conn = network.conn()?;
+    let pool = server::open_database(settings)?;
+    let mut conn = pool.get()?;
     let progress = bar(0, "exporting");
     let mut tick = |done: u64, total: u64| {
         progress.set_length(total);
@@ -105,9 +104,9 @@ pub fn plans(settings: &Settings, event: Option<i64>, out: &Path) -> anyhow::Res
     if out.exists() && !out.is_dir() {
         anyhow::bail!("--out {} exists and is not a directory", out.display());
     }
-    let network = Network::new(server::open_database(settings)?);
-    let mut conn = network.conn()?;
-    let ids = pudo::staging::store::plan_ids(&mut conn, event)?;
+    let pool = server::open_database(settings)?;
+    let mut conn = pool.get()?;
+    let ids = pudo::staging::plans::plan_ids(&mut conn, event)?;
     if ids.is_empty() {
         eprintln!(
             "no stored plans{}; nothing written",

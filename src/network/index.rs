@@ -17,6 +17,10 @@
 //!
 //! A general-purpose k-d tree crate was not used because search must filter candidates
 //! (status, opening hours, free capacity) inside the traversal and break distance ties by id.
+//!
+//! Kept in one file past 500 lines on purpose: the tree's layout, its traversal and the
+//! pending list of changed shops share invariants (exactness against a scan, the tree-order
+//! layout) that are easier to check when read together; the tests are in `index_tests.rs`.
 
 use super::closures::ClosedSpans;
 use super::geo::{chord_for_distance, haversine_m, Point};

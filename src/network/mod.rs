@@ -11,6 +11,7 @@ pub mod geo;
 pub mod hours;
 pub mod import;
 pub mod index;
+pub mod load;
 pub mod seed;
 pub mod service;
 pub mod services;

@@ -1,5 +1,5 @@
-//! The network as the service runs it: the database plus this instance's geo index, kept in
-//! step through the network revision (see [`store::current_revision`]).
+//! The network as the service runs it: this instance's geo index, kept in step with the
+//! database through the network revision (see [`store::current_revision`]).
 
 use super::closure_store;
 use super::closures::Closure;
@@ -35,7 +35,10 @@ impl From<diesel::result::Error> for ImportError {
     }
 }
 
-/// The shop network of one running instance.
+/// The shop network of one running instance: its geo index and what keeps the index in step
+/// with the database (imports through it, the revision and slot-count followers). The pool
+/// it holds is for that alone; everything else gets its connections from the application's
+/// pool (the application state's).
 pub struct Network {
     pool: Pool,
     index: RwLock<GeoIndex>,
@@ -50,7 +53,7 @@ pub struct Network {
 const LOAD_OVERLAP_SECONDS: i64 = 5;
 
 impl Network {
-    /// A network over `pool` with an empty, not yet loaded index.
+    /// A network whose index follows the database of `pool`; empty, not yet loaded.
     pub fn new(pool: Pool) -> Self {
         Self {
             pool,
@@ -62,20 +65,9 @@ impl Network {
         }
     }
 
-    /// The database pool.
-    pub fn pool(&self) -> &Pool {
-        &self.pool
-    }
-
-    /// A pooled connection.
-    pub fn conn(&self) -> Result<crate::db::PooledConn, DbError> {
+    /// A pooled connection for keeping the index fresh.
+    fn conn(&self) -> Result<crate::db::PooledConn, DbError> {
         Ok(self.pool.get()?)
-    }
-
-    /// A pooled connection if one frees up within `wait`: for work that must not queue behind
-    /// a saturated pool (a metrics scrape at peak answers its cached figures instead).
-    pub fn conn_within(&self, wait: std::time::Duration) -> Result<crate::db::PooledConn, DbError> {
-        Ok(self.pool.get_timeout(wait)?)
     }
 
     /// Read access to the geo index, for searches. Hold it only as long as the search.
@@ -126,7 +118,7 @@ impl Network {
             };
             let mut fresh = GeoIndex::build(indexed(&rows, &closures));
             let loads_at = chrono::Utc::now().naive_utc();
-            for (shop, live) in crate::pickup::store::all_loads(&mut *self.conn()?)? {
+            for (shop, live) in super::load::all(&mut *self.conn()?)? {
                 fresh.set_live(shop, live);
             }
             *self.index.write().unwrap_or_else(|p| p.into_inner()) = fresh;
@@ -157,7 +149,7 @@ impl Network {
         let since = seen.map_or(NaiveDateTime::MIN, |t| {
             t - chrono::Duration::seconds(LOAD_OVERLAP_SECONDS)
         });
-        let loads = crate::pickup::store::loads_changed_since(&mut *self.conn()?, since)?;
+        let loads = super::load::changed_since(&mut *self.conn()?, since)?;
         let mut index = self.index.write().unwrap_or_else(|p| p.into_inner());
         for &(shop, live) in &loads {
             index.set_live(shop, live);
@@ -194,11 +186,6 @@ impl Network {
         let summary = store::upsert_shops(&mut *self.conn()?, shops, progress)?;
         self.refresh()?;
         Ok(summary)
-    }
-
-    /// One shop from the database.
-    pub fn find(&self, id: i64) -> Result<Option<ShopRow>, DbError> {
-        Ok(store::find(&mut *self.conn()?, id)?)
     }
 }
 

@@ -211,19 +211,46 @@ fn sqlite_upsert(conn: &mut diesel::SqliteConnection, rows: &[NewShop<'_>]) -> Q
 /// Gives every shop written at `revision` its `shop_load` row (new shops), its current region
 /// and its mirrored `active_capacity` (the capacity while active, else NULL; see the
 /// `2026-12-01-000040_ops` migration).
+///
+/// A shop re-imported at a position in another region moves there whole, in this
+/// transaction: its rows in every table keyed by shop (parcels, returns, staged stock,
+/// closures, code attempts, hand-ins, manifest lines not yet received) take the new region,
+/// so its next paid event is paid at the new region's fees and all its live data stays
+/// together under one region key (the distribution key of docs/scaling.md). Ledger lines
+/// already written keep the region they were earned in.
 fn ensure_load_rows(conn: &mut DbConn, revision: i64) -> QueryResult<()> {
     use diesel::connection::SimpleConnection;
     // `revision` is our own integer, so inlining it is safe and keeps one SQL text for both
     // backends (their placeholders differ).
-    conn.batch_execute(&format!(
+    let mut sql = format!(
         "INSERT INTO shop_load (shop_id, region, live, changed_at) \
            SELECT id, region, 0, updated_at FROM shops WHERE revision = {revision} \
            ON CONFLICT (shop_id) DO NOTHING; \
          UPDATE shop_load SET region = s.region, \
            active_capacity = CASE WHEN s.status = 'active' THEN s.capacity END \
            FROM shops s WHERE s.id = shop_load.shop_id AND s.revision = {revision};"
-    ))
+    );
+    for (table, only) in REGION_KEYED {
+        sql.push_str(&format!(
+            " UPDATE {table} SET region = s.region FROM shops s \
+               WHERE s.id = {table}.shop_id AND s.revision = {revision} \
+               AND {table}.region <> s.region{only};"
+        ));
+    }
+    conn.batch_execute(&sql)
 }
+
+/// The tables whose rows carry their shop's region, with the rows of a moved shop that move
+/// with it (an extra condition, or all).
+const REGION_KEYED: [(&str, &str); 7] = [
+    ("parcels", ""),
+    ("returns", ""),
+    ("staged_stock", ""),
+    ("shop_closures", ""),
+    ("handover_attempts", ""),
+    ("handins", ""),
+    ("manifest_lines", " AND manifest_lines.received IS NULL"),
+];
 
 /// Takes the next network revision. Must be the first statement of a write transaction: on
 /// PostgreSQL its row lock makes concurrent writers commit in revision order.
@@ -267,6 +294,24 @@ pub fn changed_between(conn: &mut DbConn, since: i64, until: i64) -> QueryResult
         .filter(shops::revision.gt(since).and(shops::revision.le(until)))
         .order(shops::id)
         .load(conn)
+}
+
+/// The id of the shop with this external id, if any.
+pub fn id_of(conn: &mut DbConn, external_id: &str) -> QueryResult<Option<i64>> {
+    shops::table
+        .filter(shops::external_id.eq(external_id))
+        .select(shops::id)
+        .first(conn)
+        .optional()
+}
+
+/// Every shop's external id by its id.
+pub fn external_ids(conn: &mut DbConn) -> QueryResult<std::collections::HashMap<i64, String>> {
+    Ok(shops::table
+        .select((shops::id, shops::external_id))
+        .load::<(i64, String)>(conn)?
+        .into_iter()
+        .collect())
 }
 
 /// One shop by pudo id.

@@ -2,7 +2,7 @@
 //! away for a few days should not find their parcel sent back).
 
 use super::outbox::{self, Event};
-use super::store::find_for_merchant;
+use super::parcels::find_for_merchant;
 use super::{Parcel, ParcelState, PickupError};
 use crate::db::schema::parcels;
 use crate::db::DbConn;

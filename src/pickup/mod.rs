@@ -9,18 +9,36 @@
 //! ```
 //!
 //! A reservation holds one slot of the shop's capacity from `reserved` until `picked_up`,
-//! `cancelled` or `returned`; the database enforces the capacity (see [`store::reserve`]).
+//! `cancelled` or `returned`; the database enforces the capacity (see [`reserve`] and
+//! [`crate::network::load`]).
+//!
+//! One module per use case: [`reservations`] (reserve, arrive), [`handover`], [`lifecycle`]
+//! (cancel, sweep, return), [`moves`] and [`holds`], [`returns`] at the counter; [`parcels`]
+//! holds the table's row and lookups, [`attempts`] the guard around typed codes.
 
+pub mod attempts;
 pub mod codes;
+pub mod collections;
+pub mod dropoffs;
 pub mod gauges;
+pub mod handover;
 pub mod holds;
+pub mod lifecycle;
 pub mod moves;
 pub mod outbox;
+pub mod parcels;
 pub mod partner_shop;
+pub mod points;
+pub mod reservations;
 pub mod returns;
 pub mod scan_in;
-pub mod store;
 pub mod webhooks;
+
+pub use attempts::{CodeKind, Outcome};
+pub use handover::handover;
+pub use lifecycle::{cancel, return_parcel, sweep};
+pub use parcels::{find_for_merchant, find_for_shop, list_for_shop, read_reservation, ParcelRow};
+pub use reservations::{arrive, reserve, CodeIssuer, NewReservation};
 
 use chrono::NaiveDateTime;
 use serde::Serialize;
@@ -108,6 +126,18 @@ impl Unavailable {
             Self::NoPickupService => "no_pickup_service",
             Self::ClosedForPeriod => "closed_for_period",
             Self::NoReturnsService => "no_returns_service",
+        }
+    }
+}
+
+impl From<crate::network::load::NoSlot> for PickupError {
+    fn from(why: crate::network::load::NoSlot) -> Self {
+        use crate::network::load::NoSlot;
+        match why {
+            NoSlot::UnknownShop(id) => Self::ShopNotFound(id),
+            NoSlot::Paused => Self::ShopUnavailable(Unavailable::Paused),
+            NoSlot::Closed => Self::ShopUnavailable(Unavailable::Closed),
+            NoSlot::Full => Self::ShopUnavailable(Unavailable::Full),
         }
     }
 }

@@ -13,14 +13,18 @@
 //! A redirected parcel that already has a pickup code keeps it: the code, sealed in
 //! `code_escrow` while the parcel waits, is hashed again with the new shop's id, so only the
 //! new shop's partner can hand the parcel over with the code the customer already has.
+//!
+//! Kept in one file (just over 500 lines): the move and the two redirects share the slot
+//! transfer and the code re-keying, and their lock order is documented once, above.
 
 use super::outbox::{self, Event};
-use super::store::{find_for_merchant, live, release_slot, why_unavailable, ParcelRow};
+use super::parcels::{find_for_merchant, find_for_shop, ParcelRow};
 use super::{codes, Parcel, ParcelState, PickupError};
-use crate::db::schema::{parcels, shop_load, shops};
+use crate::db::schema::{parcels, shops};
 use crate::db::DbConn;
 use crate::network::geo::{haversine_m, Point};
-use crate::network::{availability, GeoIndex, SearchFilter, ShopStatus};
+use crate::network::load;
+use crate::network::{availability, GeoIndex, SearchFilter};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use serde::Serialize;
@@ -318,7 +322,7 @@ fn redirect_once(
     if relocate_row(conn, row, to, new_hash.as_deref(), now)? == 0 {
         return Err(PickupError::Changed);
     }
-    let parcel = super::store::find_for_shop(conn, to, row.id)?.view();
+    let parcel = find_for_shop(conn, to, row.id)?.view();
     outbox::enqueue(
         conn,
         &row.merchant,
@@ -345,7 +349,7 @@ fn redirect_once(
 /// The parcel as the redirector may see it, if it can be redirected at all.
 fn find_redirectable(conn: &mut DbConn, by: Redirector, id: i64) -> Result<ParcelRow, PickupError> {
     let row = match by {
-        Redirector::Partner(shop) => super::store::find_for_shop(conn, shop, id)?,
+        Redirector::Partner(shop) => find_for_shop(conn, shop, id)?,
         Redirector::Carrier => parcels::table
             .find(id)
             .select(ParcelRow::as_select())
@@ -413,33 +417,19 @@ fn take_and_release(
     arrive_at: Option<chrono::DateTime<chrono::Utc>>,
 ) -> Result<Vec<(i64, i32)>, PickupError> {
     for shop in [from.min(to), from.max(to)] {
-        diesel::update(shop_load::table.find(shop))
-            .set(shop_load::live.eq(shop_load::live))
-            .execute(conn)?;
+        load::lock(conn, shop)?;
     }
-    let active = shops::table
-        .filter(
-            shops::id
-                .eq(to)
-                .and(shops::status.eq(ShopStatus::Active.as_str())),
-        )
-        .select(shops::capacity)
-        .single_value();
-    let taken = diesel::update(shop_load::table.filter(shop_load::shop_id.eq(to)))
-        .filter(shop_load::live.nullable().lt(active))
-        .set((
-            shop_load::live.eq(shop_load::live + 1),
-            shop_load::changed_at.eq(now),
-        ))
-        .execute(conn)?;
-    if taken == 0 {
-        return Err(why_unavailable(conn, to)?);
+    if !load::take_slot(conn, to, now)? {
+        return Err(load::why_no_slot(conn, to)?.into());
     }
     if let Some(refusal) = crate::network::closure_store::pickup_refusal(conn, to, arrive_at)? {
         return Err(refusal.into());
     }
-    release_slot(conn, from, now)?;
-    Ok(vec![(from, live(conn, from)?), (to, live(conn, to)?)])
+    load::release_slot(conn, from, now)?;
+    Ok(vec![
+        (from, load::live(conn, from)?),
+        (to, load::live(conn, to)?),
+    ])
 }
 
 /// Points the parcel row at `to` (with a re-keyed code hash, if given), provided it is still

@@ -81,6 +81,19 @@ pub struct OutboxRow {
     pub last_error: Option<String>,
 }
 
+/// The two records of every paid change at a shop, in the change's transaction: its ledger
+/// line (at the fee in force, once per event key) and the merchant's event.
+pub fn record_paid(
+    conn: &mut DbConn,
+    paid: &crate::ledger::book::PaidEvent,
+    merchant: &str,
+    event: Event,
+    data: serde_json::Value,
+) -> QueryResult<()> {
+    crate::ledger::book::record(conn, paid)?;
+    enqueue(conn, merchant, event, data, paid.occurred_at)
+}
+
 /// Writes an event in the caller's transaction.
 pub fn enqueue(
     conn: &mut DbConn,

@@ -3,6 +3,7 @@
 use super::PickupError;
 use crate::db::schema::{shop_load, shops};
 use crate::db::DbConn;
+use crate::network::load;
 use crate::network::services::Services;
 use crate::network::ShopStatus;
 use chrono::NaiveDateTime;
@@ -108,10 +109,8 @@ pub fn patch(
         }
         if let Some(requested) = capacity {
             // Lock the load row so no reservation slips in between the check and the update.
-            diesel::update(shop_load::table.find(shop_id))
-                .set(shop_load::live.eq(shop_load::live))
-                .execute(conn)?;
-            let live = super::store::live(conn, shop_id)?;
+            load::lock(conn, shop_id)?;
+            let live = load::live(conn, shop_id)?;
             if requested < live {
                 return Err(PickupError::CapacityBelowLoad { requested, live });
             }
@@ -129,9 +128,11 @@ pub fn patch(
             ))
             .execute(conn)?;
         // The copy that makes counting full shops an indexed query (metrics).
-        diesel::update(shop_load::table.find(shop_id))
-            .set(shop_load::active_capacity.eq((status == ShopStatus::Active).then_some(capacity)))
-            .execute(conn)?;
+        load::set_active_capacity(
+            conn,
+            shop_id,
+            (status == ShopStatus::Active).then_some(capacity),
+        )?;
         view(conn, shop_id)
     })
 }

@@ -10,22 +10,22 @@
 //! only as a keyed hash bound to the chosen shop (so a code typed at any other shop is simply
 //! wrong), sealed for one reading by the merchant, single use (a repeat answers `replay`), and
 //! wrong codes count towards the shop's one bound on wrong codes shared with handovers.
+//!
+//! This module holds the return's row, its registration and reads; the drop-off is in
+//! [`super::dropoffs`], the carrier's collection in [`super::collections`].
 
 use super::codes;
-use super::outbox::{self, Event};
-use super::store::{self, CodeIssuer, ATTEMPT_WINDOW_MINUTES};
+use super::parcels::check_text;
+use super::CodeIssuer;
 use super::{PickupError, Unavailable};
 use crate::db::schema::{returns, shops};
 use crate::db::DbConn;
-use crate::ledger::book::{self, PaidEvent};
-use crate::ledger::FeeKind;
 use crate::network::services::{Service, Services};
 use crate::network::ShopStatus;
-use chrono::{Duration, NaiveDateTime, SubsecRound};
+use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DbErr};
 use serde::Serialize;
-use serde_json::json;
 use utoipa::ToSchema;
 
 /// Days a drop-off code is accepted after the return is registered.
@@ -95,27 +95,27 @@ pub struct Return {
 /// A `returns` row.
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = returns)]
-struct ReturnRow {
-    id: i64,
-    shop_id: i64,
-    region: i64,
-    merchant: String,
-    order_ref: String,
-    sku: Option<String>,
-    state: String,
-    code_sealed: Option<String>,
-    code_expires_at: NaiveDateTime,
-    created_at: NaiveDateTime,
-    dropped_off_at: Option<NaiveDateTime>,
-    collected_at: Option<NaiveDateTime>,
+pub(super) struct ReturnRow {
+    pub(super) id: i64,
+    pub(super) shop_id: i64,
+    pub(super) region: i64,
+    pub(super) merchant: String,
+    pub(super) order_ref: String,
+    pub(super) sku: Option<String>,
+    pub(super) state: String,
+    pub(super) code_sealed: Option<String>,
+    pub(super) code_expires_at: NaiveDateTime,
+    pub(super) created_at: NaiveDateTime,
+    pub(super) dropped_off_at: Option<NaiveDateTime>,
+    pub(super) collected_at: Option<NaiveDateTime>,
 }
 
 impl ReturnRow {
-    fn state(&self) -> ReturnState {
+    pub(super) fn state(&self) -> ReturnState {
         ReturnState::parse(&self.state)
     }
 
-    fn view(&self) -> Return {
+    pub(super) fn view(&self) -> Return {
         Return {
             id: self.id,
             pickup_point_id: self.shop_id,
@@ -173,9 +173,9 @@ pub fn register(
     issuer: &CodeIssuer<'_>,
     now: NaiveDateTime,
 ) -> Result<(Return, bool), PickupError> {
-    store::check_text("order_ref", r.order_ref, 100)?;
+    check_text("order_ref", r.order_ref, 100)?;
     if let Some(sku) = r.sku {
-        store::check_text("sku", sku, 64)?;
+        check_text("sku", sku, 64)?;
     }
     if let Some(existing) = find_order(conn, r.merchant, r.order_ref)? {
         return repeat(existing, r);
@@ -272,175 +272,6 @@ pub fn read(
     Ok((row.view(), code))
 }
 
-/// The answer to a drop-off.
-#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
-pub struct Dropoff {
-    /// The return accepted.
-    pub return_id: i64,
-    /// The merchant's order reference, to write on the parcel.
-    pub order_ref: String,
-    /// Optional SKU.
-    pub sku: Option<String>,
-    /// `true` when this code was accepted before (a retry): take nothing in twice.
-    pub replay: bool,
-    /// When it was accepted (UTC).
-    #[serde(serialize_with = "crate::timestamps::utc")]
-    pub dropped_off_at: NaiveDateTime,
-}
-
-/// What a drop-off attempt came to; audited whatever it was.
-enum Outcome {
-    Accepted(Dropoff),
-    Replay(Dropoff),
-    Wrong,
-    Expired(i64),
-    Unavailable(i64, Unavailable),
-    RateLimited(i64),
-}
-
-impl Outcome {
-    fn label(&self) -> &'static str {
-        match self {
-            Self::Accepted(_) => "success",
-            Self::Replay(_) => "replay",
-            Self::Wrong => "wrong_code",
-            Self::Expired(_) => "expired",
-            Self::Unavailable(..) => "shop_unavailable",
-            Self::RateLimited(_) => "rate_limited",
-        }
-    }
-
-    fn return_id(&self) -> Option<i64> {
-        match self {
-            Self::Accepted(d) | Self::Replay(d) => Some(d.return_id),
-            Self::Expired(id) | Self::Unavailable(id, _) => Some(*id),
-            Self::Wrong | Self::RateLimited(_) => None,
-        }
-    }
-}
-
-/// Accepts a return at the partner's shop with the drop-off code the customer shows: takes a
-/// slot (409 when the shop is full or paused), pays the drop-off, tells the merchant. A repeat
-/// answers `replay`; wrong codes count towards the shop's bound shared with handovers.
-pub fn dropoff(
-    conn: &mut DbConn,
-    data_key: &[u8; 32],
-    shop_id: i64,
-    actor: &str,
-    typed_code: &str,
-    now: NaiveDateTime,
-) -> Result<Dropoff, PickupError> {
-    // Stored times have microseconds (PostgreSQL): answer the time a replay will read back.
-    let now = now.trunc_subsecs(6);
-    let outcome = conn.transaction(|conn| -> Result<Outcome, PickupError> {
-        let region = store::lock_shop(conn, shop_id)?;
-        let outcome = attempt(conn, data_key, shop_id, typed_code, now)?;
-        store::audit_attempt(
-            conn,
-            &store::AuditedAttempt {
-                shop_id,
-                region,
-                actor,
-                kind: "dropoff",
-                result: outcome.label(),
-                parcel_id: None,
-                return_id: outcome.return_id(),
-                at: now,
-            },
-        )?;
-        Ok(outcome)
-    })?;
-    match outcome {
-        Outcome::Accepted(d) | Outcome::Replay(d) => Ok(d),
-        Outcome::Wrong => Err(PickupError::UnknownDropoffCode),
-        Outcome::Expired(_) => Err(PickupError::DropoffCodeExpired),
-        Outcome::Unavailable(_, why) => Err(PickupError::ShopUnavailable(why)),
-        Outcome::RateLimited(retry_after_secs) => {
-            Err(PickupError::TooManyAttempts { retry_after_secs })
-        }
-    }
-}
-
-fn attempt(
-    conn: &mut DbConn,
-    data_key: &[u8; 32],
-    shop_id: i64,
-    typed_code: &str,
-    now: NaiveDateTime,
-) -> Result<Outcome, PickupError> {
-    let window_start = now - Duration::minutes(ATTEMPT_WINDOW_MINUTES);
-    if let Some(secs) = store::retry_after(conn, shop_id, window_start, now)? {
-        return Ok(Outcome::RateLimited(secs));
-    }
-    let Some(code) = codes::normalise(typed_code) else {
-        return Ok(Outcome::Wrong);
-    };
-    let row: Option<ReturnRow> = returns::table
-        .filter(returns::shop_id.eq(shop_id))
-        .filter(returns::code_hash.eq(codes::dropoff_hash(data_key, shop_id, &code)))
-        .select(ReturnRow::as_select())
-        .order(returns::id.desc())
-        .first(conn)
-        .optional()?;
-    let Some(row) = row else {
-        return Ok(Outcome::Wrong);
-    };
-    let answer = |row: &ReturnRow, at: NaiveDateTime, replay| Dropoff {
-        return_id: row.id,
-        order_ref: row.order_ref.clone(),
-        sku: row.sku.clone(),
-        replay,
-        dropped_off_at: at,
-    };
-    match row.state() {
-        ReturnState::DroppedOff | ReturnState::Collected => Ok(Outcome::Replay(answer(
-            &row,
-            row.dropped_off_at.unwrap_or(now),
-            true,
-        ))),
-        ReturnState::Registered if row.code_expires_at <= now => Ok(Outcome::Expired(row.id)),
-        ReturnState::Registered => {
-            if !store::take_slot(conn, shop_id, now)? {
-                return match store::why_unavailable(conn, shop_id)? {
-                    PickupError::ShopUnavailable(why) => Ok(Outcome::Unavailable(row.id, why)),
-                    other => Err(other),
-                };
-            }
-            // The shop's row lock orders attempts, so the return is still registered here.
-            diesel::update(returns::table.find(row.id))
-                .set((
-                    returns::state.eq(ReturnState::DroppedOff.as_str()),
-                    returns::dropped_off_at.eq(now),
-                    returns::code_sealed.eq(None::<String>),
-                    returns::updated_at.eq(now),
-                ))
-                .execute(conn)?;
-            book::record(
-                conn,
-                &PaidEvent::one(
-                    FeeKind::Dropoff,
-                    "dropoff",
-                    shop_id,
-                    row.region,
-                    row.id,
-                    now,
-                ),
-            )?;
-            let mut view = row.view();
-            view.state = ReturnState::DroppedOff;
-            view.dropped_off_at = Some(now);
-            outbox::enqueue(
-                conn,
-                &row.merchant,
-                Event::ReturnDroppedOff,
-                json!({ "return": view }),
-                now,
-            )?;
-            Ok(Outcome::Accepted(answer(&row, now, false)))
-        }
-    }
-}
-
 /// The returns waiting at the shop for the carrier, oldest drop-off first (at most 1,000).
 pub fn waiting(conn: &mut DbConn, shop_id: i64) -> QueryResult<Vec<Return>> {
     let rows: Vec<ReturnRow> = returns::table
@@ -451,108 +282,4 @@ pub fn waiting(conn: &mut DbConn, shop_id: i64) -> QueryResult<Vec<Return>> {
         .limit(1000)
         .load(conn)?;
     Ok(rows.iter().map(ReturnRow::view).collect())
-}
-
-/// What a collection did.
-#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
-pub struct Collection {
-    /// Every return named, now `collected`, by id.
-    pub items: Vec<Return>,
-    /// The ids collected by this call.
-    pub collected_now: Vec<i64>,
-    /// The ids that had been collected before (a repeat changes nothing for them).
-    pub already_collected: Vec<i64>,
-}
-
-/// Confirms what the carrier's driver took: all named returns or none. Unknown ids and other
-/// shops' returns are refused by name (as not found), as are returns not dropped off yet;
-/// returns collected before are answered as such, so a repeat is harmless. Frees the slots,
-/// pays each return sent back and tells each merchant.
-pub fn collect(
-    conn: &mut DbConn,
-    shop_id: i64,
-    actor: &str,
-    ids: &[i64],
-    now: NaiveDateTime,
-) -> Result<Collection, PickupError> {
-    if ids.is_empty() || ids.len() > MAX_COLLECTION {
-        return Err(PickupError::Invalid {
-            field: "return_ids",
-            message: format!("give 1 to {MAX_COLLECTION} return ids"),
-        });
-    }
-    let mut ids = ids.to_vec();
-    ids.sort_unstable();
-    ids.dedup();
-    conn.transaction(|conn| {
-        store::lock_shop(conn, shop_id)?;
-        let load = |conn: &mut DbConn| -> QueryResult<Vec<ReturnRow>> {
-            returns::table
-                .filter(returns::shop_id.eq(shop_id))
-                .filter(returns::id.eq_any(&ids))
-                .select(ReturnRow::as_select())
-                .order(returns::id)
-                .load(conn)
-        };
-        let rows = load(conn)?;
-        let missing: Vec<i64> = ids
-            .iter()
-            .copied()
-            .filter(|id| !rows.iter().any(|r| r.id == *id))
-            .collect();
-        if !missing.is_empty() {
-            return Err(PickupError::ReturnsNotHere(missing));
-        }
-        let early: Vec<i64> = rows
-            .iter()
-            .filter(|r| r.state() == ReturnState::Registered)
-            .map(|r| r.id)
-            .collect();
-        if !early.is_empty() {
-            return Err(PickupError::ReturnsNotDroppedOff(early));
-        }
-        let (mut collected_now, mut already_collected) = (Vec::new(), Vec::new());
-        for row in &rows {
-            if row.state() == ReturnState::Collected {
-                already_collected.push(row.id);
-                continue;
-            }
-            diesel::update(returns::table.find(row.id))
-                .set((
-                    returns::state.eq(ReturnState::Collected.as_str()),
-                    returns::collected_at.eq(now),
-                    returns::collected_by.eq(actor),
-                    returns::updated_at.eq(now),
-                ))
-                .execute(conn)?;
-            store::release_slot(conn, shop_id, now)?;
-            book::record(
-                conn,
-                &PaidEvent::one(
-                    FeeKind::ReturnSentBack,
-                    "return_collected",
-                    shop_id,
-                    row.region,
-                    row.id,
-                    now,
-                ),
-            )?;
-            let mut view = row.view();
-            view.state = ReturnState::Collected;
-            view.collected_at = Some(now);
-            outbox::enqueue(
-                conn,
-                &row.merchant,
-                Event::ReturnCollected,
-                json!({ "return": view }),
-                now,
-            )?;
-            collected_now.push(row.id);
-        }
-        Ok(Collection {
-            items: load(conn)?.iter().map(ReturnRow::view).collect(),
-            collected_now,
-            already_collected,
-        })
-    })
 }

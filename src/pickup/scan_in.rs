@@ -53,10 +53,13 @@ pub struct Handin {
     /// The carrier (token subject).
     pub carrier: String,
     /// When the carrier handed it in (UTC).
+    #[serde(serialize_with = "crate::timestamps::utc")]
     pub handed_in_at: NaiveDateTime,
     /// The scan is late after this (UTC).
+    #[serde(serialize_with = "crate::timestamps::utc")]
     pub deadline_at: NaiveDateTime,
     /// The partner's arrival scan (UTC), if made.
+    #[serde(serialize_with = "crate::timestamps::utc_option")]
     pub scanned_at: Option<NaiveDateTime>,
     /// Seconds from hand-in to scan.
     pub latency_s: Option<i64>,

@@ -1,6 +1,6 @@
 //! What can go wrong in staging.
 
-use super::store::PlanState;
+use super::plans::PlanState;
 
 /// Errors of events, forecasts, plans and receipts.
 #[derive(Debug, thiserror::Error)]
@@ -24,6 +24,14 @@ pub enum StagingError {
         state: PlanState,
         /// The state needed.
         wanted: PlanState,
+    },
+    /// The units received do not fit the shop's free slots.
+    #[error("the shop has {free} free slots for the {received} units received; confirm at most {free} (every unit in the shop holds a slot) and send the rest back")]
+    NoRoom {
+        /// Units the receipt confirms.
+        received: i32,
+        /// Free slots at the shop.
+        free: i32,
     },
     /// Bad input, with the field at fault.
     #[error("{field}: {message}")]

@@ -2,7 +2,7 @@
 //! `plan.json` (figures, parameters, report), `manifests.csv` (`shop_external_id,sku,units`)
 //! and `map.svg`. Each file is written whole or not at all ([`crate::output`]).
 
-use super::store::{self, PlanView};
+use super::plans::{self, PlanView};
 use super::StagingError;
 use crate::db::DbConn;
 use crate::output::{write_whole, OutputError};
@@ -79,19 +79,19 @@ pub fn write_plan_dir(dir: &Path, files: &PlanFiles) -> Result<(), PlanFilesErro
 /// The files of a stored plan: `plan.json` holds the plan as `GET /v1/plans/{id}` shows it
 /// plus the `parameters` object `pudo plan` writes.
 pub fn stored_plan_files(conn: &mut DbConn, plan_id: i64) -> Result<PlanFiles, StagingError> {
-    let view: PlanView = store::plan_view(conn, plan_id)?;
+    let view: PlanView = plans::plan_view(conn, plan_id)?;
     let mut summary = serde_json::to_value(&view).unwrap_or_default();
     summary["parameters"] = serde_json::json!({
         "radius_km": view.radius_km,
         "penalty_km": view.penalty_km,
     });
-    let manifests = store::manifest_rows(conn, plan_id)?
+    let manifests = plans::manifest_rows(conn, plan_id)?
         .into_iter()
         .map(|(shop, sku, units)| (shop, sku, u64::try_from(units).unwrap_or(0)))
         .collect();
     Ok(PlanFiles {
         summary,
         manifests,
-        map_svg: store::plan_map(conn, plan_id)?,
+        map_svg: plans::plan_map(conn, plan_id)?,
     })
 }

@@ -206,18 +206,26 @@ fn plan_writes_a_plan_manifests_and_a_map() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("row 2, zone"));
     std::fs::write(&forecast, format!("zone,sku,units\n{zone},PHONE,6\n")).expect("write");
-    let radius = pudo(
-        &db,
-        &[
-            "plan",
-            "--forecast",
-            forecast.to_str().expect("path"),
-            "--radius-km",
-            "0",
-            "--out",
-            out.to_str().expect("path"),
-        ],
-    );
-    assert_eq!(radius.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&radius.stderr).contains("radius_km must be above 0"));
+    // The same checks as the API's: a radius of 0 or above 50 km is refused, by name.
+    for bad_radius in ["0", "80"] {
+        let radius = pudo(
+            &db,
+            &[
+                "plan",
+                "--forecast",
+                forecast.to_str().expect("path"),
+                "--radius-km",
+                bad_radius,
+                "--out",
+                out.to_str().expect("path"),
+            ],
+        );
+        assert_eq!(radius.status.code(), Some(2), "--radius-km {bad_radius}");
+        assert!(
+            String::from_utf8_lossy(&radius.stderr)
+                .contains("--radius-km: must be above 0 and at most 50"),
+            "{}",
+            String::from_utf8_lossy(&radius.stderr)
+        );
+    }
 }

@@ -203,17 +203,7 @@ async fn rank_room_prefers_points_that_will_have_room(backend: Backend) {
 on_both_backends!(rank_room_prefers_points_that_will_have_room);
 
 fn stage(app: &TestApp, shop: &str, sku: &str, units: i32) {
-    use diesel::prelude::*;
-    use pudo::db::schema::staged_stock as st;
-    diesel::insert_into(st::table)
-        .values((
-            st::shop_id.eq(app.shop_id(shop)),
-            st::sku.eq(sku),
-            st::region.eq(0i64),
-            st::units.eq(units),
-        ))
-        .execute(&mut app.state.network.conn().expect("conn"))
-        .expect("stage");
+    crate::support::stage(app, app.shop_id(shop), sku, units);
 }
 
 async fn stock_sku_marks_without_filtering(backend: Backend) {
@@ -240,11 +230,11 @@ async fn stock_sku_marks_without_filtering(backend: Backend) {
     assert_eq!(names(&both), ["opera"]);
     assert_eq!(both[0]["in_stock"], true);
     // A full point holding the item stays selectable: the staged unit becomes the parcel.
+    // (sol has 2 slots: the unit holds one, K-2 the other.)
     let merchant = app.token(Role::Merchant, "acme");
     reserve(&app, &merchant, "last", "K-1").await;
     stage(&app, "sol", "TV-2", 1);
     reserve(&app, &merchant, "sol", "K-2").await;
-    reserve(&app, &merchant, "sol", "K-3").await;
     let full = search(&app, "&stock_sku=TV-2").await;
     assert_eq!(item(&full, "sol")["selectable"], true);
     assert_eq!(item(&full, "last")["unavailable_reason"], "full");
@@ -282,7 +272,7 @@ on_both_backends!(bad_search_values_name_the_parameter);
 fn assert_counters_agree(app: &TestApp) {
     use diesel::prelude::*;
     use pudo::db::schema::{parcels as p, shop_load as l};
-    let mut conn = app.state.network.conn().expect("conn");
+    let mut conn = app.state.pool.get().expect("conn");
     let loads: Vec<(i64, i32)> = l::table
         .select((l::shop_id, l::live))
         .order(l::shop_id)
@@ -307,7 +297,7 @@ fn events(app: &TestApp, kind: &str) -> Vec<Value> {
         .filter(o::kind.eq(kind))
         .select(o::payload)
         .order(o::id)
-        .load::<String>(&mut app.state.network.conn().expect("conn"))
+        .load::<String>(&mut app.state.pool.get().expect("conn"))
         .expect("events")
         .iter()
         .map(|p| serde_json::from_str(p).expect("json"))
@@ -315,11 +305,8 @@ fn events(app: &TestApp, kind: &str) -> Vec<Value> {
 }
 
 fn live(app: &TestApp, shop: &str) -> i32 {
-    pudo::pickup::store::live(
-        &mut app.state.network.conn().expect("conn"),
-        app.shop_id(shop),
-    )
-    .expect("live")
+    pudo::network::load::live(&mut app.state.pool.get().expect("conn"), app.shop_id(shop))
+        .expect("live")
 }
 
 async fn post_empty(app: &TestApp, uri: &str, token: &str) -> crate::support::Answer {
@@ -475,7 +462,7 @@ async fn two_moves_into_the_last_slot(backend: Backend) {
         let handles: Vec<_> = [a, b]
             .into_iter()
             .map(|id| {
-                let pool = app.state.network.pool().clone();
+                let pool = app.state.pool.clone();
                 let barrier = barrier.clone();
                 std::thread::spawn(move || {
                     let mut conn = pool.get().expect("conn");
@@ -524,7 +511,7 @@ async fn two_moves_into_the_last_slot(backend: Backend) {
         // The winner goes home for the next round.
         let winner_home = if winners[0] == a { sol } else { opera };
         pudo::pickup::moves::move_reservation(
-            &mut app.state.network.conn().expect("conn"),
+            &mut app.state.pool.get().expect("conn"),
             "acme",
             winners[0],
             winner_home,
@@ -663,7 +650,7 @@ async fn a_waiting_parcel_is_redirected_with_its_code(backend: Backend) {
         )
     );
     pudo::pickup::webhooks::dispatch_due(
-        app.state.network.pool(),
+        &app.state.pool,
         app.state.keys.data_key(),
         &pudo::pickup::webhooks::agent(),
     )
@@ -822,9 +809,8 @@ async fn a_waiting_parcel_is_held_longer_once(backend: Backend) {
     assert_eq!(events(&app, "parcel.hold_extended")[0]["days"], 3);
 
     // The sweep honours the new deadline.
-    let mut conn = app.state.network.conn().expect("conn");
-    let swept =
-        pudo::pickup::store::sweep(&mut conn, before + chrono::Duration::days(1)).expect("sweep");
+    let mut conn = app.state.pool.get().expect("conn");
+    let swept = pudo::pickup::sweep(&mut conn, before + chrono::Duration::days(1)).expect("sweep");
     assert_eq!(swept, 0);
     drop(conn);
 
@@ -844,7 +830,7 @@ async fn a_waiting_parcel_is_held_longer_once(backend: Backend) {
     arrive(&app, "opera", third).await;
     let late = chrono::Utc::now().naive_utc() + chrono::Duration::days(30);
     let over = pudo::pickup::holds::extend(
-        &mut app.state.network.conn().expect("conn"),
+        &mut app.state.pool.get().expect("conn"),
         "acme",
         third,
         1,
@@ -854,7 +840,7 @@ async fn a_waiting_parcel_is_held_longer_once(backend: Backend) {
         matches!(over, Err(pudo::pickup::PickupError::HoldOver)),
         "{over:?}"
     );
-    pudo::pickup::store::sweep(&mut app.state.network.conn().expect("conn"), late).expect("sweep");
+    pudo::pickup::sweep(&mut app.state.pool.get().expect("conn"), late).expect("sweep");
     let gone = app
         .post(
             &format!("/v1/reservations/{third}/extend"),

@@ -279,7 +279,7 @@ fn bad_flags_and_paths_are_refused_and_leave_files_alone() {
 }
 
 fn plans_export(backend: Backend) {
-    use pudo::staging::{allocator::Params, forecast::ForecastRow, store};
+    use pudo::staging::{allocator::Params, demand, events, forecast::ForecastRow, plans};
     let db = TestDb::new(backend);
     let pool = db.pool();
     Network::new(pool.clone())
@@ -299,7 +299,7 @@ fn plans_export(backend: Backend) {
         .to_cell(h3o::Resolution::Eight);
     let mut plan_ids = Vec::new();
     for name in ["Singles Day", "Black Friday"] {
-        let event = store::create_event(
+        let event = events::create_event(
             &mut conn,
             name,
             now,
@@ -314,8 +314,8 @@ fn plans_export(backend: Backend) {
             sku: sku.into(),
             units,
         });
-        store::replace_forecast(&mut conn, event.id, &rows).expect("forecast");
-        let plan = store::compute_plan(
+        demand::replace_forecast(&mut conn, event.id, &rows).expect("forecast");
+        let plan = plans::compute_plan(
             &mut conn,
             event.id,
             &Params {

@@ -5,7 +5,7 @@ use crate::on_both_backends;
 use crate::support::{Backend, TestApp};
 use chrono::{Duration, NaiveDateTime};
 use pudo::auth::Role;
-use pudo::pickup::{scan_in, store};
+use pudo::pickup::{self as store, scan_in};
 use serde_json::{json, Value};
 
 /// A 24/7 shop in UTC (capacity 5), a small one (capacity 1), one slow to scan, a silent one
@@ -31,7 +31,7 @@ fn play(app: &TestApp) {
         app.shop_id("slow"),
     );
     let key = *app.state.keys.data_key();
-    let mut conn = app.state.network.conn().expect("conn");
+    let mut conn = app.state.pool.get().expect("conn");
     let conn = &mut *conn;
     let issuer = |days| store::CodeIssuer {
         data_key: &key,
@@ -73,7 +73,10 @@ fn play(app: &TestApp) {
     // D: no hand-in, scanned 11:30, handed over 06:00 on the 3rd.
     store::arrive(conn, &issuer(7), busy, d, t("2026-11-02 11:30")).expect("arrive");
     let code_a = code(conn, a);
-    store::handover(conn, &key, busy, "p", &code_a, t("2026-11-02 12:00")).expect("handover");
+    store::handover(conn, &key, busy, "p", &code_a, t("2026-11-02 12:00"))
+        .expect("handover")
+        .into_result(pudo::pickup::CodeKind::Handover)
+        .expect("handed over");
     for minute in ["13:00", "13:01"] {
         let _ = store::handover(
             conn,
@@ -86,7 +89,10 @@ fn play(app: &TestApp) {
     }
     store::sweep(conn, t("2026-11-02 20:00")).expect("sweep");
     let code_d = code(conn, d);
-    store::handover(conn, &key, busy, "p", &code_d, t("2026-11-03 06:00")).expect("handover");
+    store::handover(conn, &key, busy, "p", &code_d, t("2026-11-03 06:00"))
+        .expect("handover")
+        .into_result(pudo::pickup::CodeKind::Handover)
+        .expect("handed over");
     store::return_parcel(conn, busy, e, t("2026-11-03 10:00")).expect("return");
     // C: handed in on the 3rd, never scanned: missing.
     scan_in::hand_in(conn, "swift", c, limit, t("2026-11-03 09:00")).expect("hand-in");
@@ -95,7 +101,10 @@ fn play(app: &TestApp) {
     let f = reserve(conn, tiny, "F", "2026-11-01 08:00");
     store::arrive(conn, &issuer(7), tiny, f, t("2026-11-01 20:00")).expect("arrive");
     let code_f = code(conn, f);
-    store::handover(conn, &key, tiny, "p", &code_f, t("2026-11-03 02:00")).expect("handover");
+    store::handover(conn, &key, tiny, "p", &code_f, t("2026-11-03 02:00"))
+        .expect("handover")
+        .into_result(pudo::pickup::CodeKind::Handover)
+        .expect("handed over");
     // Slow: three hand-ins never scanned.
     for (i, at) in ["2026-11-02 14:00", "2026-11-02 15:00", "2026-11-02 16:00"]
         .iter()

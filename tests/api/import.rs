@@ -51,7 +51,7 @@ async fn csv_import_then_upsert(backend: Backend) {
         ["sha-new"],
         "the paused shop left the search"
     );
-    let row = pudo::network::store::load_all(&mut app.state.network.conn().expect("conn"))
+    let row = pudo::network::store::load_all(&mut app.state.pool.get().expect("conn"))
         .expect("rows")
         .into_iter()
         .find(|r| r.external_id == "sha-bund")

@@ -12,7 +12,7 @@ use pudo::db::DbConn;
 use pudo::ledger::book::{self, PaidEvent};
 use pudo::ledger::fees::{self, NewFee};
 use pudo::ledger::{FeeKind, Month};
-use pudo::pickup::store;
+use pudo::pickup as store;
 use serde_json::json;
 
 /// Madrid and Shanghai: two shops in different regions.
@@ -52,7 +52,7 @@ fn fee(kind: FeeKind, region: Option<i64>, amount: i64, currency: &str) -> NewFe
 /// A parcel reserved, arrived and handed over at `when`, through the pickup store.
 fn handed_over(app: &TestApp, shop: i64, order_ref: &str, when: NaiveDateTime) -> i64 {
     let key = *app.state.keys.data_key();
-    let conn = &mut *app.state.network.conn().expect("conn");
+    let conn = &mut *app.state.pool.get().expect("conn");
     let issuer = store::CodeIssuer {
         data_key: &key,
         hold: chrono::Duration::days(7),
@@ -73,7 +73,10 @@ fn handed_over(app: &TestApp, shop: i64, order_ref: &str, when: NaiveDateTime) -
         .expect("read")
         .1
         .expect("code");
-    let h = store::handover(conn, &key, shop, "shop", &code, when).expect("handover");
+    let h = store::handover(conn, &key, shop, "shop", &code, when)
+        .expect("handover")
+        .into_result(pudo::pickup::CodeKind::Handover)
+        .expect("handed over");
     assert!(!h.replay);
     id
 }
@@ -94,7 +97,7 @@ async fn concurrent_replays_are_paid_once(backend: Backend) {
     let key = *app.state.keys.data_key();
     let now = chrono::Utc::now().naive_utc();
     let (id, code) = {
-        let conn = &mut *app.state.network.conn().expect("conn");
+        let conn = &mut *app.state.pool.get().expect("conn");
         let issuer = store::CodeIssuer {
             data_key: &key,
             hold: chrono::Duration::days(7),
@@ -117,7 +120,7 @@ async fn concurrent_replays_are_paid_once(backend: Backend) {
             .expect("code");
         (id, code)
     };
-    let pool = app.state.network.pool().clone();
+    let pool = app.state.pool.clone();
     let handles: Vec<_> = (0..12)
         .map(|_| {
             let (pool, code) = (pool.clone(), code.clone());
@@ -131,6 +134,8 @@ async fn concurrent_replays_are_paid_once(backend: Backend) {
                     chrono::Utc::now().naive_utc(),
                 )
                 .expect("handover")
+                .into_result(pudo::pickup::CodeKind::Handover)
+                .expect("handed over")
             })
         })
         .collect();
@@ -140,7 +145,7 @@ async fn concurrent_replays_are_paid_once(backend: Backend) {
         .collect();
     assert!(answers.iter().all(|h| h.parcel_id == id));
     assert_eq!(answers.iter().filter(|h| !h.replay).count(), 1);
-    let conn = &mut *app.state.network.conn().expect("conn");
+    let conn = &mut *app.state.pool.get().expect("conn");
     assert_eq!(
         paid(conn, shop),
         [("handover".to_owned(), 30, "EUR".to_owned())]
@@ -166,11 +171,11 @@ async fn fees_change_over_time(backend: Backend) {
     let app = TestApp::new(backend).with_csv(SHOPS);
     let (mad, mad2, sha) = (app.shop_id("mad"), app.shop_id("mad2"), app.shop_id("sha"));
     let (mad_region, sha_region) = {
-        let conn = &mut *app.state.network.conn().expect("conn");
+        let conn = &mut *app.state.pool.get().expect("conn");
         (region_of(conn, mad), region_of(conn, sha))
     };
     {
-        let conn = &mut *app.state.network.conn().expect("conn");
+        let conn = &mut *app.state.pool.get().expect("conn");
         let today = day(2026, 1, 10);
         let now = at(2026, 1, 10);
         fees::set(
@@ -213,7 +218,7 @@ async fn fees_change_over_time(backend: Backend) {
     handed_over(&app, mad, "C", at(2026, 3, 1));
     handed_over(&app, sha, "D", at(2026, 2, 28));
     handed_over(&app, sha, "E", at(2026, 3, 2));
-    let conn = &mut *app.state.network.conn().expect("conn");
+    let conn = &mut *app.state.pool.get().expect("conn");
     let amounts = |conn: &mut DbConn, shop| -> Vec<(i64, String)> {
         paid(conn, shop)
             .into_iter()
@@ -341,7 +346,7 @@ async fn statement_json_and_csv_agree(backend: Backend) {
     let (mad, sha) = (app.shop_id("mad"), app.shop_id("sha"));
     let now = chrono::Utc::now().naive_utc();
     {
-        let conn = &mut *app.state.network.conn().expect("conn");
+        let conn = &mut *app.state.pool.get().expect("conn");
         let region = region_of(conn, mad);
         for (n, kind) in [
             FeeKind::Handover,
@@ -837,7 +842,7 @@ async fn parcels_sent_back_are_paid(backend: Backend) {
     .ok();
     let later = chrono::Utc::now().naive_utc() + chrono::Duration::days(8);
     assert_eq!(
-        store::sweep(&mut app.state.network.conn().expect("conn"), later).expect("sweep"),
+        store::sweep(&mut app.state.pool.get().expect("conn"), later).expect("sweep"),
         1
     );
     for _ in 0..2 {
@@ -849,7 +854,7 @@ async fn parcels_sent_back_are_paid(backend: Backend) {
         .await
         .ok();
     }
-    let conn = &mut *app.state.network.conn().expect("conn");
+    let conn = &mut *app.state.pool.get().expect("conn");
     assert_eq!(
         paid(conn, shop),
         [("return_sent_back".to_owned(), 20, "EUR".to_owned())]
@@ -861,3 +866,90 @@ async fn parcels_sent_back_are_paid(backend: Backend) {
     assert_eq!(key, format!("parcel_returned:{id}"));
 }
 on_both_backends!(parcels_sent_back_are_paid);
+
+/// A shop re-imported at a position in another region moves there whole: its live parcel
+/// (and every other row of the shop) takes the new region in the import's transaction, so the
+/// next handover is paid at the new region's fee; ledger lines already written keep theirs.
+async fn a_moved_shop_is_paid_at_its_new_regions_fees(backend: Backend) {
+    let app = TestApp::new(backend).with_csv(SHOPS);
+    let (mad, sha) = (app.shop_id("mad"), app.shop_id("sha"));
+    let (mad_region, sha_region) = {
+        let conn = &mut *app.state.pool.get().expect("conn");
+        (region_of(conn, mad), region_of(conn, sha))
+    };
+    {
+        let conn = &mut *app.state.pool.get().expect("conn");
+        fees::set(
+            conn,
+            day(2026, 3, 1),
+            &[
+                fee(FeeKind::Handover, Some(mad_region), 50, "EUR"),
+                fee(FeeKind::Handover, Some(sha_region), 200, "CNY"),
+            ],
+            "ops",
+            day(2026, 1, 10),
+            at(2026, 1, 10),
+        )
+        .expect("regional fees");
+    }
+    // Paid in Madrid once, then a parcel waits there when the shop moves to Shanghai.
+    handed_over(&app, mad, "BEFORE", at(2026, 3, 2));
+    let key = *app.state.keys.data_key();
+    let issuer = store::CodeIssuer {
+        data_key: &key,
+        hold: chrono::Duration::days(7),
+    };
+    let waiting = {
+        let conn = &mut *app.state.pool.get().expect("conn");
+        let r = store::NewReservation {
+            merchant: "acme",
+            shop_id: mad,
+            order_ref: "WAITING",
+            sku: None,
+            arrive_at: None,
+        };
+        let id = store::reserve(conn, &r, &issuer, at(2026, 3, 3))
+            .expect("reserve")
+            .0
+            .id;
+        store::arrive(conn, &issuer, mad, id, at(2026, 3, 3)).expect("arrive");
+        id
+    };
+    let moved = "external_id,name,latitude,longitude,capacity,status\n\
+                 mad,Kiosko Sol,31.2310,121.4740,50,active\n";
+    let app = app.with_csv(moved);
+    let conn = &mut *app.state.pool.get().expect("conn");
+    assert_eq!(region_of(conn, mad), sha_region);
+    {
+        use pudo::db::schema::{parcels, shop_load};
+        let parcel_region: i64 = parcels::table
+            .find(waiting)
+            .select(parcels::region)
+            .first(conn)
+            .expect("parcel");
+        let load_region: i64 = shop_load::table
+            .find(mad)
+            .select(shop_load::region)
+            .first(conn)
+            .expect("load");
+        assert_eq!((parcel_region, load_region), (sha_region, sha_region));
+    }
+    let code = store::read_reservation(conn, &key, "acme", waiting)
+        .expect("read")
+        .1
+        .expect("code");
+    store::handover(conn, &key, mad, "shop", &code, at(2026, 3, 4))
+        .expect("handover")
+        .into_result(pudo::pickup::CodeKind::Handover)
+        .expect("handed over");
+    let lines = paid(conn, mad);
+    assert_eq!(
+        lines,
+        [
+            ("handover".to_owned(), 50, "EUR".to_owned()),
+            ("handover".to_owned(), 200, "CNY".to_owned())
+        ],
+        "the line earned in Madrid keeps Madrid's fee; the next is paid at Shanghai's"
+    );
+}
+on_both_backends!(a_moved_shop_is_paid_at_its_new_regions_fees);

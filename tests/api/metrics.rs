@@ -102,7 +102,7 @@ async fn database_figures_follow_changes(backend: Backend) {
     let two_minutes_ago = chrono::Utc::now().naive_utc() - chrono::Duration::seconds(120);
     diesel::update(outbox::table)
         .set(outbox::created_at.eq(two_minutes_ago))
-        .execute(&mut *app.state.network.conn().expect("conn"))
+        .execute(&mut *app.state.pool.get().expect("conn"))
         .expect("age the event");
     let first = reserve(&app, &merchant, two, "B-1").await;
     reserve(&app, &merchant, two, "B-2").await;
@@ -138,11 +138,11 @@ async fn database_figures_follow_changes(backend: Backend) {
     assert_eq!(figures(&app).await.1, 4.0);
     let ids: Vec<i64> = outbox::table
         .select(outbox::id)
-        .load(&mut *app.state.network.conn().expect("conn"))
+        .load(&mut *app.state.pool.get().expect("conn"))
         .expect("ids");
     for id in ids {
         pudo::pickup::outbox::delivered(
-            &mut app.state.network.conn().expect("conn"),
+            &mut app.state.pool.get().expect("conn"),
             id,
             chrono::Utc::now().naive_utc(),
         )
@@ -190,7 +190,7 @@ async fn handover_failures_by_result(backend: Backend) {
         )
     };
     let text = scrape(&app).await;
-    for result in ["wrong_code", "expired", "throttled", "not_collectable"] {
+    for result in ["wrong_code", "expired", "rate_limited", "not_collectable"] {
         assert_eq!(failures(&text, result), 0.0, "{result} from the start");
     }
 
@@ -225,7 +225,7 @@ async fn handover_failures_by_result(backend: Backend) {
     }
     diesel::update(parcels::table.find(codes[1].0))
         .set(parcels::expires_at.eq(chrono::Utc::now().naive_utc() - chrono::Duration::hours(1)))
-        .execute(&mut *app.state.network.conn().expect("conn"))
+        .execute(&mut *app.state.pool.get().expect("conn"))
         .expect("expire");
     app.post(
         "/v1/partner/handovers",
@@ -255,7 +255,7 @@ async fn handover_failures_by_result(backend: Backend) {
 
     let text = scrape(&app).await;
     assert_eq!(failures(&text, "wrong_code"), 5.0);
-    assert_eq!(failures(&text, "throttled"), 1.0);
+    assert_eq!(failures(&text, "rate_limited"), 1.0);
     assert_eq!(failures(&text, "expired"), 1.0);
     assert_eq!(failures(&text, "not_collectable"), 0.0);
     assert_eq!(

@@ -18,10 +18,11 @@ on_both_backends!(health_and_readiness);
 #[actix_web::test]
 async fn not_ready_until_the_index_is_loaded() {
     let db = crate::support::TestDb::new(Backend::Sqlite);
-    let network = pudo::network::service::Network::new(db.pool());
+    let pool = db.pool();
+    let network = pudo::network::service::Network::new(pool.clone());
     let app = crate::support::TestApp {
         db,
-        state: crate::support::state_for(network),
+        state: crate::support::state_for(pool, network),
     };
     let answer = app.get("/readyz").await;
     assert!(answer.problem(503)["detail"]

@@ -166,7 +166,7 @@ async fn whole_flow(backend: Backend) {
 
     // Webhooks: every event delivered, signed, with the code on arrival.
     let delivered = pudo::pickup::webhooks::dispatch_due(
-        app.state.network.pool(),
+        &app.state.pool,
         app.state.keys.data_key(),
         &pudo::pickup::webhooks::agent(),
     )
@@ -198,7 +198,7 @@ async fn whole_flow(backend: Backend) {
         );
     }
     let again = pudo::pickup::webhooks::dispatch_due(
-        app.state.network.pool(),
+        &app.state.pool,
         app.state.keys.data_key(),
         &pudo::pickup::webhooks::agent(),
     )
@@ -399,7 +399,7 @@ async fn guessing_codes_is_throttled(backend: Backend) {
     let rows: Vec<(String, String)> = h::table
         .select((h::result, h::actor))
         .order(h::id)
-        .load(&mut *app.state.network.conn().expect("conn"))
+        .load(&mut *app.state.pool.get().expect("conn"))
         .expect("audit");
     let results: Vec<&str> = rows.iter().map(|(r, _)| r.as_str()).collect();
     assert_eq!(
@@ -460,8 +460,8 @@ async fn expiry_and_returns(backend: Backend) {
         .expect("code")
         .to_owned();
     let later = chrono::Utc::now().naive_utc() + chrono::Duration::days(8);
-    let swept = pudo::pickup::store::sweep(&mut app.state.network.conn().expect("conn"), later)
-        .expect("sweep");
+    let swept =
+        pudo::pickup::sweep(&mut app.state.pool.get().expect("conn"), later).expect("sweep");
     assert_eq!(swept, 1);
     app.post("/v1/partner/handovers", &partner, json!({"code": code}))
         .await
@@ -539,10 +539,9 @@ async fn tokens_are_checked(backend: Backend) {
     .problem(403);
     app.get_as("/v1/partner/shop", &real).await.problem(403);
     // API key exchange.
-    let (_, key) =
-        pudo::auth::api_keys::rotate(&mut app.state.network.conn().expect("conn"), "small")
-            .expect("rotate")
-            .expect("shop");
+    let (_, key) = pudo::auth::api_keys::rotate(&mut app.state.pool.get().expect("conn"), "small")
+        .expect("rotate")
+        .expect("shop");
     let exchanged = app
         .call(
             TestRequest::post()
@@ -573,7 +572,7 @@ async fn tokens_are_checked(backend: Backend) {
     .await
     .problem(401);
     // Rotation invalidates the old key.
-    pudo::auth::api_keys::rotate(&mut app.state.network.conn().expect("conn"), "small")
+    pudo::auth::api_keys::rotate(&mut app.state.pool.get().expect("conn"), "small")
         .expect("rotate");
     app.call(
         TestRequest::post()
@@ -607,7 +606,7 @@ async fn failed_webhooks_are_retried(backend: Backend) {
         json!({"pickup_point_id": small, "order_ref": "W-1"}),
     )
     .await;
-    let pool = app.state.network.pool();
+    let pool = &app.state.pool;
     let (key, agent) = (app.state.keys.data_key(), pudo::pickup::webhooks::agent());
     assert_eq!(
         pudo::pickup::webhooks::dispatch_due(pool, key, &agent).expect("dispatch"),
@@ -651,19 +650,7 @@ async fn failed_webhooks_are_retried(backend: Backend) {
 }
 on_both_backends!(failed_webhooks_are_retried);
 
-fn stage(app: &TestApp, shop: i64, sku: &str, units: i32) {
-    use diesel::prelude::*;
-    use pudo::db::schema::staged_stock as st;
-    diesel::insert_into(st::table)
-        .values((
-            st::shop_id.eq(shop),
-            st::sku.eq(sku),
-            st::region.eq(0i64),
-            st::units.eq(units),
-        ))
-        .execute(&mut app.state.network.conn().expect("conn"))
-        .expect("stage");
-}
+use crate::support::stage;
 
 async fn staged_stock_makes_pickup_instant(backend: Backend) {
     let app = TestApp::new(backend).with_csv(SHOPS);
@@ -741,24 +728,24 @@ async fn racing_for_the_last_staged_units(backend: Backend) {
     let app = TestApp::new(backend).with_csv(SHOPS);
     let big = app.shop_id("big");
     stage(&app, big, "GIFT", 3);
-    let pool = app.state.network.pool().clone();
+    let pool = app.state.pool.clone();
     let key = *app.state.keys.data_key();
     let handles: Vec<_> = (0..12)
         .map(|n| {
             let pool = pool.clone();
             std::thread::spawn(move || {
-                let r = pudo::pickup::store::NewReservation {
+                let r = pudo::pickup::NewReservation {
                     merchant: "acme",
                     shop_id: big,
                     order_ref: &format!("R-{n}"),
                     sku: Some("GIFT"),
                     arrive_at: None,
                 };
-                let issuer = pudo::pickup::store::CodeIssuer {
+                let issuer = pudo::pickup::CodeIssuer {
                     data_key: &key,
                     hold: chrono::Duration::days(7),
                 };
-                pudo::pickup::store::reserve(
+                pudo::pickup::reserve(
                     &mut pool.get().expect("conn"),
                     &r,
                     &issuer,

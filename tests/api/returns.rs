@@ -50,7 +50,7 @@ fn outbox_kinds(app: &TestApp) -> Vec<String> {
     outbox::table
         .select(outbox::kind)
         .order(outbox::id)
-        .load(&mut *app.state.network.conn().expect("conn"))
+        .load(&mut *app.state.pool.get().expect("conn"))
         .expect("outbox")
 }
 
@@ -61,7 +61,7 @@ fn ledger_kinds(app: &TestApp, shop: i64) -> Vec<(String, String, i64)> {
         .filter(ledger::shop_id.eq(shop))
         .select((ledger::kind, ledger::event_key, ledger::amount_minor))
         .order(ledger::id)
-        .load(&mut *app.state.network.conn().expect("conn"))
+        .load(&mut *app.state.pool.get().expect("conn"))
         .expect("ledger")
 }
 
@@ -379,7 +379,7 @@ async fn wrong_codes_share_the_bound(backend: Backend) {
     let rows: Vec<(String, String, Option<i64>)> = h::table
         .select((h::kind, h::result, h::return_id))
         .order(h::id)
-        .load(&mut *app.state.network.conn().expect("conn"))
+        .load(&mut *app.state.pool.get().expect("conn"))
         .expect("audit");
     let seen: Vec<(&str, &str)> = rows
         .iter()
@@ -424,14 +424,15 @@ async fn expired_dropoff_codes_are_gone(backend: Backend) {
     let later = chrono::Utc::now().naive_utc()
         + chrono::Duration::days(pudo::pickup::returns::DROPOFF_CODE_DAYS)
         + chrono::Duration::minutes(1);
-    let result = pudo::pickup::returns::dropoff(
-        &mut app.state.network.conn().expect("conn"),
+    let result = pudo::pickup::dropoffs::dropoff(
+        &mut app.state.pool.get().expect("conn"),
         app.state.keys.data_key(),
         big,
         "shop:big",
         &code,
         later,
-    );
+    )
+    .and_then(|outcome| outcome.into_result(pudo::pickup::CodeKind::Dropoff));
     assert!(
         matches!(result, Err(pudo::pickup::PickupError::DropoffCodeExpired)),
         "{result:?}"

@@ -48,6 +48,14 @@ async fn late_and_missing_scans_reach_the_operator(backend: Backend) {
     assert_eq!(handin.status.as_u16(), 201, "{}", handin.text);
     assert_eq!(handin.body["state"], "pending");
     assert_eq!(handin.body["carrier"], "swift");
+    // RFC 3339 date-times with their offset, as the OpenAPI `date-time` format requires.
+    for field in ["handed_in_at", "deadline_at"] {
+        let text = handin.body[field].as_str().unwrap_or_default();
+        assert!(
+            chrono::DateTime::parse_from_rfc3339(text).is_ok(),
+            "{field} is not an RFC 3339 date-time: {text:?}"
+        );
+    }
     let repeat = app
         .post(
             "/v1/carrier/handins",
@@ -71,7 +79,7 @@ async fn late_and_missing_scans_reach_the_operator(backend: Backend) {
     // scanned now, late; one never scanned, missing.
     let two_hours_ago = Utc::now().naive_utc() - Duration::hours(2);
     {
-        let mut conn = app.state.network.conn().expect("conn");
+        let mut conn = app.state.pool.get().expect("conn");
         for parcel in [late, missing] {
             scan_in::hand_in(
                 &mut conn,

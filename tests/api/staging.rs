@@ -264,3 +264,222 @@ async fn forecast_from_past_reservations(backend: Backend) {
     assert_eq!(bad_event.problem(400)["parameter"], "ends_at");
 }
 on_both_backends!(forecast_from_past_reservations);
+
+/// Every item in a shop holds a slot, staged units included: a receipt that does not fit the
+/// free slots is refused (naming them), received units keep ordinary reservations out, and an
+/// instant pickup turns a unit's slot into the parcel's without taking another. Before the
+/// fix, a shop of capacity 2 holding 2 units took 2 more reservations and then 2 instant
+/// pickups: 4 live parcels for 2 slots.
+async fn staged_units_hold_slots(backend: Backend) {
+    let app = TestApp::new(backend)
+        .with_csv("external_id,name,latitude,longitude,capacity\ntiny,Kiosko,40.4169,-3.7035,2\n");
+    let (planner, merchant) = (
+        app.token(Role::Planner, "pat"),
+        app.token(Role::Merchant, "acme"),
+    );
+    let tiny = app.shop_id("tiny");
+    let event = app
+        .post("/v1/events", &planner, json!({"name": "11.11", "starts_at": "2026-11-11T00:00:00Z", "ends_at": "2026-11-12T00:00:00Z"}))
+        .await;
+    let event_id = event.body["id"].as_i64().expect("id");
+    let forecast = format!("zone,sku,units\n{},TEA,2\n", zone(40.4169, -3.7035));
+    csv_post(
+        &app,
+        &format!("/v1/events/{event_id}/forecast"),
+        &planner,
+        forecast,
+    )
+    .await
+    .ok();
+    let plan = app
+        .post(&format!("/v1/events/{event_id}/plans"), &planner, json!({}))
+        .await;
+    let plan_id = plan.body["id"].as_i64().expect("plan id");
+    assert_eq!(plan.body["served_units"], 2, "{}", plan.text);
+    for step in ["approve", "dispatch"] {
+        app.post(&format!("/v1/plans/{plan_id}/{step}"), &planner, json!({}))
+            .await
+            .ok();
+    }
+    // A reservation since the plan leaves one free slot: two units do not fit.
+    let first = app
+        .post(
+            "/v1/reservations",
+            &merchant,
+            json!({"pickup_point_id": tiny, "order_ref": "N-1"}),
+        )
+        .await;
+    assert_eq!(first.status.as_u16(), 201, "{}", first.text);
+    let receipt = format!("/v1/partner/staging/{plan_id}/receipt");
+    let partner = app.partner_token("tiny");
+    let refused = app.post(&receipt, &partner, json!({})).await;
+    assert_eq!(refused.problem(409)["reason"], "full");
+    assert!(refused.body["detail"]
+        .as_str()
+        .is_some_and(|d| d.contains("1 free slots")));
+    let cancel = app
+        .post(
+            &format!("/v1/reservations/{}/cancel", first.body["id"]),
+            &merchant,
+            json!({}),
+        )
+        .await;
+    assert_eq!(cancel.status.as_u16(), 200, "{}", cancel.text);
+    // Now both fit: the shop is full with its two units.
+    app.post(&receipt, &partner, json!({})).await.ok();
+    assert_eq!(live_and_capacity(&app, tiny), (2, 2));
+    let n2 = app
+        .post(
+            "/v1/reservations",
+            &merchant,
+            json!({"pickup_point_id": tiny, "order_ref": "N-2"}),
+        )
+        .await;
+    assert_eq!(n2.problem(409)["reason"], "full");
+    let free = app.get("/v1/pickup-points?lat=40.4169&lon=-3.7035").await;
+    assert_eq!(free.ok()["items"][0]["free_slots"], 0);
+    // Each unit becomes one instant pickup, in its own slot; a third has none to take.
+    for order in ["T-1", "T-2"] {
+        let t = app
+            .post(
+                "/v1/reservations",
+                &merchant,
+                json!({"pickup_point_id": tiny, "order_ref": order, "sku": "TEA"}),
+            )
+            .await;
+        assert_eq!(
+            (t.status.as_u16(), t.body["state"].as_str()),
+            (201, Some("at_point")),
+            "{}",
+            t.text
+        );
+        assert_eq!(live_and_capacity(&app, tiny), (2, 2));
+    }
+    let t3 = app
+        .post(
+            "/v1/reservations",
+            &merchant,
+            json!({"pickup_point_id": tiny, "order_ref": "T-3", "sku": "TEA"}),
+        )
+        .await;
+    assert_eq!(t3.problem(409)["reason"], "full");
+    assert_eq!(live_and_capacity(&app, tiny), (2, 2));
+}
+on_both_backends!(staged_units_hold_slots);
+
+fn live_and_capacity(app: &TestApp, shop: i64) -> (i32, i32) {
+    use diesel::prelude::*;
+    use pudo::db::schema::{shop_load, shops};
+    shop_load::table
+        .inner_join(shops::table)
+        .filter(shops::id.eq(shop))
+        .select((shop_load::live, shops::capacity))
+        .first(&mut app.state.pool.get().expect("conn"))
+        .expect("load")
+}
+
+/// Events and plans created by many planners at once: each answer is the caller's own (it
+/// once read back the row with the highest id, and got another planner's event or plan).
+async fn concurrent_events_and_plans_answer_their_own(backend: Backend) {
+    use pudo::staging::{allocator::Params, demand, events, forecast::ForecastRow, plans};
+    let app = TestApp::new(backend).with_csv(SHOPS);
+    let pool = app.state.pool.clone();
+    let t = |s: &str| chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").expect("time");
+    let events: Vec<std::thread::JoinHandle<()>> = (0..16)
+        .map(|client| {
+            let pool = pool.clone();
+            std::thread::spawn(move || {
+                for n in 0..10 {
+                    let name = format!("event {client}-{n}");
+                    let e = events::create_event(
+                        &mut pool.get().expect("conn"),
+                        &name,
+                        t("2026-11-11 00:00"),
+                        t("2026-11-12 00:00"),
+                        "UTC",
+                        &format!("planner-{client}"),
+                        chrono::Utc::now().naive_utc(),
+                    )
+                    .expect("event");
+                    assert_eq!(
+                        (e.name.as_str(), e.created_by.as_str()),
+                        (name.as_str(), format!("planner-{client}").as_str())
+                    );
+                }
+            })
+        })
+        .collect();
+    for handle in events {
+        handle.join().expect("events thread");
+    }
+    let mut conn = pool.get().expect("conn");
+    let all = events::list_events(&mut conn).expect("events");
+    let mut ids: Vec<i64> = all.iter().map(|e| e.id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), 160);
+    let event = all[0].id;
+    let here = h3o::LatLng::new(40.4170, -3.7050)
+        .expect("valid")
+        .to_cell(h3o::Resolution::Eight);
+    let far = h3o::LatLng::new(39.8628, -4.0273)
+        .expect("valid")
+        .to_cell(h3o::Resolution::Eight);
+    let rows = [
+        ForecastRow {
+            zone: here,
+            sku: "PHONE".into(),
+            units: 4,
+        },
+        ForecastRow {
+            zone: far,
+            sku: "PHONE".into(),
+            units: 3,
+        },
+    ];
+    demand::replace_forecast(&mut conn, event, &rows).expect("forecast");
+    drop(conn);
+    // Radius 1 km reaches Madrid only, 100 km reaches Toledo too: the answers differ.
+    let plans: Vec<_> = (0..24)
+        .map(|n| {
+            let pool = pool.clone();
+            std::thread::spawn(move || {
+                let radius_km = if n % 2 == 0 { 1.0 } else { 50.0 };
+                let params = Params {
+                    radius_km,
+                    penalty_km: 50.0,
+                };
+                let mut conn = pool.get().expect("conn");
+                let plan = plans::compute_plan(
+                    &mut conn,
+                    event,
+                    &params,
+                    None,
+                    "pat",
+                    chrono::Utc::now().naive_utc(),
+                )
+                .expect("plan");
+                assert_eq!(
+                    plan.radius_km, radius_km,
+                    "plan {} answered another's radius",
+                    plan.id
+                );
+                let lines: i64 = plans::manifest_rows(&mut conn, plan.id)
+                    .expect("lines")
+                    .iter()
+                    .map(|(_, _, units)| i64::from(*units))
+                    .sum();
+                assert_eq!(lines, plan.served_units, "plan {}'s manifest", plan.id);
+                plan.id
+            })
+        })
+        .collect();
+    let mut ids: Vec<i64> = plans
+        .into_iter()
+        .map(|h| h.join().expect("plan thread"))
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), 24, "two answers carried the same plan id");
+}
+on_both_backends!(concurrent_events_and_plans_answer_their_own);

@@ -83,16 +83,18 @@ impl TestDb {
     }
 }
 
-/// Application state over a network, with keys generated in its database.
-pub fn state_for(network: Network) -> AppState {
+/// Application state over a pool and the network that follows it, with keys generated in its
+/// database.
+pub fn state_for(pool: db::Pool, network: Network) -> AppState {
     let keys = Keys::load(
-        &mut network.conn().expect("conn"),
+        &mut pool.get().expect("conn"),
         &JwtSource::Generated,
         "pudo",
         "pudo-api",
     )
     .expect("keys");
     AppState {
+        pool,
         network: Arc::new(network),
         metrics: Arc::new(Metrics::new().expect("metrics")),
         max_upload_bytes: 8 * 1024 * 1024,
@@ -124,6 +126,23 @@ impl Drop for TestDb {
     }
 }
 
+/// Puts `units` received staged units of `sku` at a shop, as a receipt does: each takes a slot
+/// of the shop's capacity (panics when they do not fit).
+pub fn stage(app: &TestApp, shop: i64, sku: &str, units: i32) {
+    use diesel::Connection;
+    let mut conn = app.state.pool.get().expect("conn");
+    conn.transaction(|conn| -> diesel::QueryResult<()> {
+        let region = pudo::network::load::lock(conn, shop)?.expect("shop");
+        let now = chrono::Utc::now().naive_utc();
+        assert!(
+            pudo::network::load::take_slots_for_stock(conn, shop, units, now)?,
+            "{units} staged units do not fit shop {shop}"
+        );
+        pudo::staging::stock::add(conn, shop, sku, region, units)
+    })
+    .expect("stage");
+}
+
 /// The application over a fresh database with an empty network.
 pub struct TestApp {
     /// Held so the database lives as long as the app.
@@ -143,9 +162,10 @@ pub struct Answer {
 impl TestApp {
     pub fn new(backend: Backend) -> Self {
         let db = TestDb::new(backend);
-        let network = Network::new(db.pool());
+        let pool = db.pool();
+        let network = Network::new(pool.clone());
         network.refresh().expect("load index");
-        let state = state_for(network);
+        let state = state_for(pool, network);
         Self { db, state }
     }
 
@@ -177,7 +197,7 @@ impl TestApp {
         shops::table
             .filter(shops::external_id.eq(external_id))
             .select(shops::id)
-            .first(&mut *self.state.network.conn().expect("conn"))
+            .first(&mut *self.state.pool.get().expect("conn"))
             .expect("shop exists")
     }
 
@@ -239,7 +259,7 @@ impl TestApp {
     }
 
     pub fn shop_count(&self) -> i64 {
-        pudo::network::store::count(&mut self.state.network.conn().expect("conn")).expect("count")
+        pudo::network::store::count(&mut self.state.pool.get().expect("conn")).expect("count")
     }
 }
 

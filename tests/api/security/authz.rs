@@ -238,7 +238,7 @@ async fn the_table_holds_for_every_cell(backend: Backend) {
         "external_id,name,latitude,longitude,capacity\nsec-1,Sec,40.4,-3.7,5\nsec-2,Sec2,40.5,-3.7,5\n",
     );
     let api_key = {
-        let mut conn = app.state.network.conn().expect("conn");
+        let mut conn = app.state.pool.get().expect("conn");
         pudo::auth::api_keys::rotate(&mut conn, "sec-1")
             .expect("rotate")
             .expect("shop")

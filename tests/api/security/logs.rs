@@ -54,11 +54,10 @@ async fn secrets_never_reach_the_logs(backend: Backend) {
     let app = TestApp::new(backend)
         .with_csv("external_id,name,latitude,longitude,capacity\nlog-1,Log,40.4,-3.7,5\n");
     let shop = app.shop_id("log-1");
-    let api_key =
-        pudo::auth::api_keys::rotate(&mut app.state.network.conn().expect("conn"), "log-1")
-            .expect("rotate")
-            .expect("shop")
-            .1;
+    let api_key = pudo::auth::api_keys::rotate(&mut app.state.pool.get().expect("conn"), "log-1")
+        .expect("rotate")
+        .expect("shop")
+        .1;
     let partner = app
         .post(
             "/v1/auth/token",
@@ -98,7 +97,7 @@ async fn secrets_never_reach_the_logs(backend: Backend) {
         .await;
     arrival.ok();
     pudo::pickup::webhooks::dispatch_due(
-        app.state.network.pool(),
+        &app.state.pool,
         app.state.keys.data_key(),
         &pudo::pickup::webhooks::agent(),
     )

@@ -42,7 +42,7 @@ fn app_with_limit(backend: Backend, trusted: &str) -> (TestApp, String) {
     // One a minute after a burst of three: nothing refills while the test runs.
     let trusted = parse_trusted_proxies(trusted).expect("proxies");
     app.state.token_rate_limit = Arc::new(RateLimit::new(1, 3, trusted));
-    let key = pudo::auth::api_keys::rotate(&mut app.state.network.conn().expect("conn"), "rl-1")
+    let key = pudo::auth::api_keys::rotate(&mut app.state.pool.get().expect("conn"), "rl-1")
         .expect("rotate")
         .expect("shop")
         .1;

@@ -69,7 +69,7 @@ async fn eddsa_service_refuses_hs256_signed_with_its_public_key(backend: Backend
         public_pem: public_pem.clone().into_bytes(),
     };
     let keys = Keys::load(
-        &mut app.state.network.conn().expect("conn"),
+        &mut app.state.pool.get().expect("conn"),
         &pair,
         "pudo",
         "pudo-api",

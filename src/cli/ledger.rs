@@ -108,7 +108,7 @@ pub fn statements_command(
     shop: Option<&str>,
 ) -> anyhow::Result<()> {
     if let Some(external_id) = shop {
-        let id = shop_id(conn, external_id)?
+        let id = pudo::network::store::id_of(conn, external_id)?
             .with_context(|| format!("no shop with external_id {external_id:?}"))?;
         let s = book::statement(conn, id, month)?;
         let text = match format {
@@ -208,16 +208,6 @@ fn file_safe(external_id: &str) -> String {
             }
         })
         .collect()
-}
-
-fn shop_id(conn: &mut DbConn, external_id: &str) -> anyhow::Result<Option<i64>> {
-    use diesel::prelude::*;
-    use pudo::db::schema::shops;
-    Ok(shops::table
-        .filter(shops::external_id.eq(external_id))
-        .select(shops::id)
-        .first(conn)
-        .optional()?)
 }
 
 /// Keeps `PathBuf` in the signature users see in `--help` (a file or a directory).

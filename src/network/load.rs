@@ -1,0 +1,171 @@
+//! The slot counter of every shop (`shop_load`): how many slots its live items hold.
+//!
+//! Every item physically at a shop, or on its way there, holds one slot: reserved and waiting
+//! parcels, expired parcels not yet sent back, dropped-off returns and received staged units.
+//! A slot is taken by one conditional `UPDATE … SET live = live + n WHERE live + n <= capacity`
+//! (and the shop active, for customers' items), so however many requests and instances race,
+//! a shop never holds more than its capacity. The row is also the shop's lock: attempts with
+//! codes, collections and capacity changes at one shop go one at a time by locking it.
+
+use super::ShopStatus;
+use crate::db::schema::{shop_load, shops};
+use crate::db::DbConn;
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+/// Why a shop did not give a slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoSlot {
+    /// No shop has this id.
+    UnknownShop(i64),
+    /// Paused by its partner.
+    Paused,
+    /// Closed for good.
+    Closed,
+    /// Every slot is held.
+    Full,
+}
+
+/// Slots held at a shop now.
+pub fn live(conn: &mut DbConn, shop_id: i64) -> QueryResult<i32> {
+    shop_load::table
+        .find(shop_id)
+        .select(shop_load::live)
+        .first(conn)
+}
+
+/// Takes one slot at an active shop with room; `false` when the shop is full, paused, closed
+/// or unknown (see [`why_no_slot`]).
+pub fn take_slot(conn: &mut DbConn, shop_id: i64, now: NaiveDateTime) -> QueryResult<bool> {
+    // NULL unless the shop is active, so `live < NULL` refuses paused, closed and unknown shops.
+    let active_capacity = shops::table
+        .filter(
+            shops::id
+                .eq(shop_id)
+                .and(shops::status.eq(ShopStatus::Active.as_str())),
+        )
+        .select(shops::capacity)
+        .single_value();
+    Ok(
+        diesel::update(shop_load::table.filter(shop_load::shop_id.eq(shop_id)))
+            .filter(shop_load::live.nullable().lt(active_capacity))
+            .set((
+                shop_load::live.eq(shop_load::live + 1),
+                shop_load::changed_at.eq(now),
+            ))
+            .execute(conn)?
+            == 1,
+    )
+}
+
+/// Takes `units` slots at a shop whatever its status (stock the shop has physically received),
+/// provided they fit its capacity; `false` when they do not (nothing is taken).
+pub fn take_slots_for_stock(
+    conn: &mut DbConn,
+    shop_id: i64,
+    units: i32,
+    now: NaiveDateTime,
+) -> QueryResult<bool> {
+    if units <= 0 {
+        return Ok(true);
+    }
+    let capacity = shops::table
+        .filter(shops::id.eq(shop_id))
+        .select(shops::capacity)
+        .single_value();
+    Ok(
+        diesel::update(shop_load::table.filter(shop_load::shop_id.eq(shop_id)))
+            .filter((shop_load::live + units).nullable().le(capacity))
+            .set((
+                shop_load::live.eq(shop_load::live + units),
+                shop_load::changed_at.eq(now),
+            ))
+            .execute(conn)?
+            == 1,
+    )
+}
+
+/// Whether the shop is active: a staged unit turned into a customer's parcel keeps its slot,
+/// but only an active shop takes new customers.
+pub fn is_active(conn: &mut DbConn, shop_id: i64) -> QueryResult<bool> {
+    let status: Option<String> = shops::table
+        .find(shop_id)
+        .select(shops::status)
+        .first(conn)
+        .optional()?;
+    Ok(status.as_deref() == Some(ShopStatus::Active.as_str()))
+}
+
+/// Free slots at a shop (capacity minus slots held, never below zero; 0 for an unknown shop).
+pub fn free(conn: &mut DbConn, shop_id: i64) -> QueryResult<i32> {
+    let row: Option<(i32, i32)> = shop_load::table
+        .inner_join(shops::table)
+        .filter(shop_load::shop_id.eq(shop_id))
+        .select((shops::capacity, shop_load::live))
+        .first(conn)
+        .optional()?;
+    Ok(row.map_or(0, |(capacity, live)| (capacity - live).max(0)))
+}
+
+/// Frees one slot at a shop.
+pub fn release_slot(conn: &mut DbConn, shop_id: i64, now: NaiveDateTime) -> QueryResult<usize> {
+    diesel::update(shop_load::table.find(shop_id))
+        .set((
+            shop_load::live.eq(shop_load::live - 1),
+            shop_load::changed_at.eq(now),
+        ))
+        .execute(conn)
+}
+
+/// Why a shop did not give a slot: unknown, paused, closed, or else full.
+pub fn why_no_slot(conn: &mut DbConn, shop_id: i64) -> QueryResult<NoSlot> {
+    let status: Option<String> = shops::table
+        .find(shop_id)
+        .select(shops::status)
+        .first(conn)
+        .optional()?;
+    Ok(match status.as_deref().map(str::parse::<ShopStatus>) {
+        None => NoSlot::UnknownShop(shop_id),
+        Some(Ok(ShopStatus::Paused)) => NoSlot::Paused,
+        Some(Ok(ShopStatus::Closed)) | Some(Err(_)) => NoSlot::Closed,
+        Some(Ok(ShopStatus::Active)) => NoSlot::Full,
+    })
+}
+
+/// Locks the shop's load row (a no-op write) and returns the shop's region; `None` for an
+/// unknown shop. What runs after it in the transaction runs one shop at a time.
+pub fn lock(conn: &mut DbConn, shop_id: i64) -> QueryResult<Option<i64>> {
+    diesel::update(shop_load::table.find(shop_id))
+        .set(shop_load::live.eq(shop_load::live))
+        .returning(shop_load::region)
+        .get_result(conn)
+        .optional()
+}
+
+/// Keeps the copy of the shop's capacity (NULL unless active) that makes counting full shops
+/// an indexed query (metrics).
+pub fn set_active_capacity(
+    conn: &mut DbConn,
+    shop_id: i64,
+    active_capacity: Option<i32>,
+) -> QueryResult<usize> {
+    diesel::update(shop_load::table.find(shop_id))
+        .set(shop_load::active_capacity.eq(active_capacity))
+        .execute(conn)
+}
+
+/// Slots held at every shop changed at or after `since` (for the geo index's free slots).
+pub fn changed_since(conn: &mut DbConn, since: NaiveDateTime) -> QueryResult<Vec<(i64, i32)>> {
+    shop_load::table
+        .filter(shop_load::changed_at.ge(since))
+        .select((shop_load::shop_id, shop_load::live))
+        .load(conn)
+}
+
+/// Slots held at every shop that holds any.
+pub fn all(conn: &mut DbConn) -> QueryResult<Vec<(i64, i32)>> {
+    shop_load::table
+        .filter(shop_load::live.gt(0))
+        .select((shop_load::shop_id, shop_load::live))
+        .load(conn)
+}

@@ -1,0 +1,167 @@
+//! The handover: the partner confirms with the code the customer shows, and the parcel is
+//! handed over once (a repeat answers a replay), paid, and the merchant told.
+
+use super::attempts::{self, CodeKind, Outcome, Subject, MAX_WRONG_CODES};
+use super::outbox::{self, Event};
+use super::parcels::{find_for_shop, ParcelRow};
+use super::{codes, Handover, ParcelState, PickupError};
+use crate::db::schema::{handover_attempts, parcels};
+use crate::db::DbConn;
+use crate::ledger::book::PaidEvent;
+use crate::ledger::FeeKind;
+use crate::network::load;
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde_json::json;
+
+impl Subject for Handover {
+    fn subject_id(&self) -> i64 {
+        self.parcel_id
+    }
+}
+
+/// Confirms a handover at the partner's shop with the code the customer shows.
+///
+/// The first valid call hands the parcel over; a repeat by the same shop answers the same
+/// result flagged `replay`. After [`MAX_WRONG_CODES`] wrong codes within
+/// [`attempts::ATTEMPT_WINDOW_MINUTES`], every attempt (even a right one) is refused until the
+/// window moves on. Every attempt is audited, without the code. `Err` only when the shop is
+/// unknown or the database fails; a refused code is an [`Outcome`].
+pub fn handover(
+    conn: &mut DbConn,
+    data_key: &[u8; 32],
+    shop_id: i64,
+    actor: &str,
+    typed_code: &str,
+    now: NaiveDateTime,
+) -> Result<Outcome<Handover>, PickupError> {
+    attempts::guarded(
+        conn,
+        shop_id,
+        actor,
+        CodeKind::Handover,
+        now,
+        |conn, since| decide(conn, data_key, shop_id, typed_code, since, now),
+    )
+}
+
+fn decide(
+    conn: &mut DbConn,
+    data_key: &[u8; 32],
+    shop_id: i64,
+    typed_code: &str,
+    window_start: NaiveDateTime,
+    now: NaiveDateTime,
+) -> Result<Outcome<Handover>, PickupError> {
+    let Some(code) = codes::normalise(typed_code) else {
+        return Ok(attempts::wrong_or_limited(
+            conn,
+            shop_id,
+            window_start,
+            now,
+        )?);
+    };
+    let hash = codes::hash(data_key, shop_id, &code);
+    // Looking the code up by its keyed hash in SQL is not a timing leak worth closing: the
+    // index compares HMACs under the service's data key, which a guesser cannot compute, so
+    // how far a comparison got says nothing about the code; guesses are bounded per shop.
+    // The parcels the code names and the shop's recent wrong codes in one statement: this is
+    // the hot path of a peak evening, and every round trip counts. It runs after the shop's
+    // row is locked, so the count includes every wrong code committed before.
+    let recent_wrong = handover_attempts::table
+        .filter(handover_attempts::shop_id.eq(shop_id))
+        .filter(handover_attempts::result.eq("wrong_code"))
+        .filter(handover_attempts::at.gt(window_start))
+        .count()
+        .single_value();
+    let matches: Vec<(ParcelRow, Option<i64>)> = parcels::table
+        .filter(
+            parcels::shop_id
+                .eq(shop_id)
+                .and(parcels::code_hash.eq(&hash)),
+        )
+        .select((ParcelRow::as_select(), recent_wrong))
+        .order(parcels::id.desc())
+        .load(conn)?;
+    match matches.first() {
+        Some((_, wrong)) if wrong.unwrap_or(0) < MAX_WRONG_CODES => {}
+        _ => {
+            return Ok(attempts::wrong_or_limited(
+                conn,
+                shop_id,
+                window_start,
+                now,
+            )?)
+        }
+    }
+    let matches: Vec<ParcelRow> = matches.into_iter().map(|(row, _)| row).collect();
+    let Some(row) = matches
+        .iter()
+        .find(|p| p.state() == ParcelState::AtPoint)
+        .or(matches.first())
+    else {
+        return Ok(Outcome::WrongCode);
+    };
+    let handover = |row: &ParcelRow, at: NaiveDateTime, replay| Handover {
+        parcel_id: row.id,
+        order_ref: row.order_ref.clone(),
+        replay,
+        picked_up_at: at,
+    };
+    match row.state() {
+        ParcelState::AtPoint if row.expires_at.is_some_and(|e| e <= now) => {
+            Ok(Outcome::Expired(row.id))
+        }
+        ParcelState::AtPoint => {
+            let changed = diesel::update(
+                parcels::table.filter(
+                    parcels::id
+                        .eq(row.id)
+                        .and(parcels::state.eq(ParcelState::AtPoint.as_str())),
+                ),
+            )
+            .set((
+                parcels::state.eq(ParcelState::PickedUp.as_str()),
+                parcels::picked_up_at.eq(now),
+                parcels::code_escrow.eq(None::<String>),
+                parcels::updated_at.eq(now),
+            ))
+            .execute(conn)?;
+            if changed == 0 {
+                // Another confirmation of the same code got there first (we waited on its lock).
+                let now_row = find_for_shop(conn, shop_id, row.id)?;
+                return Ok(Outcome::Replay(handover(
+                    &now_row,
+                    now_row.picked_up_at.unwrap_or(now),
+                    true,
+                )));
+            }
+            load::release_slot(conn, shop_id, now)?;
+            let mut view = row.view();
+            view.state = ParcelState::PickedUp;
+            view.picked_up_at = Some(now);
+            outbox::record_paid(
+                conn,
+                &PaidEvent::one(
+                    FeeKind::Handover,
+                    "handover",
+                    shop_id,
+                    row.region,
+                    row.id,
+                    now,
+                ),
+                &row.merchant,
+                Event::ParcelPickedUp,
+                json!({ "reservation": view }),
+            )?;
+            Ok(Outcome::Success(handover(row, now, false)))
+        }
+        ParcelState::PickedUp => Ok(Outcome::Replay(handover(
+            row,
+            row.picked_up_at.unwrap_or(now),
+            true,
+        ))),
+        ParcelState::Expired => Ok(Outcome::Expired(row.id)),
+        state => Ok(Outcome::NotCollectable(row.id, state)),
+    }
+}

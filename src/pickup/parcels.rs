@@ -1,0 +1,172 @@
+//! The `parcels` table: a parcel's row, the lookups every use case shares, the merchant's
+//! one reading of the code and the partner's lists.
+
+use super::codes;
+use super::{Parcel, ParcelState, PickupError};
+use crate::db::schema::parcels;
+use crate::db::DbConn;
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+/// A `parcels` row.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = parcels)]
+pub struct ParcelRow {
+    /// Id.
+    pub id: i64,
+    /// Shop.
+    pub shop_id: i64,
+    /// Region key.
+    pub region: i64,
+    /// Merchant.
+    pub merchant: String,
+    /// Order reference.
+    pub order_ref: String,
+    /// SKU.
+    pub sku: Option<String>,
+    /// State text.
+    pub state: String,
+    /// Keyed hash of the code.
+    pub code_hash: Option<String>,
+    /// Sealed code until read.
+    pub code_sealed: Option<String>,
+    /// End of holding (UTC).
+    pub expires_at: Option<NaiveDateTime>,
+    /// UTC.
+    pub created_at: NaiveDateTime,
+    /// UTC.
+    pub updated_at: NaiveDateTime,
+    /// UTC.
+    pub arrived_at: Option<NaiveDateTime>,
+    /// UTC.
+    pub picked_up_at: Option<NaiveDateTime>,
+    /// The code sealed while the parcel waits (for redirects).
+    pub code_escrow: Option<String>,
+    /// Days the holding period was extended by.
+    pub hold_extended_days: Option<i32>,
+}
+
+impl ParcelRow {
+    /// Parsed state (an unknown text reads as cancelled, which allows nothing).
+    pub fn state(&self) -> ParcelState {
+        self.state.parse().unwrap_or(ParcelState::Cancelled)
+    }
+
+    /// The public view.
+    pub fn view(&self) -> Parcel {
+        Parcel {
+            id: self.id,
+            pickup_point_id: self.shop_id,
+            order_ref: self.order_ref.clone(),
+            sku: self.sku.clone(),
+            state: self.state(),
+            created_at: self.created_at,
+            arrived_at: self.arrived_at,
+            expires_at: self.expires_at,
+            picked_up_at: self.picked_up_at,
+            hold_extended_days: self.hold_extended_days,
+        }
+    }
+}
+
+/// Checks a short free text given by a caller (order references, SKUs): not empty, at most
+/// `max` characters, no control characters.
+pub(crate) fn check_text(field: &'static str, value: &str, max: usize) -> Result<(), PickupError> {
+    let message = if value.trim().is_empty() {
+        "is empty".to_owned()
+    } else if value.chars().count() > max {
+        format!("is longer than {max} characters")
+    } else if value.chars().any(char::is_control) {
+        "contains control characters".to_owned()
+    } else {
+        return Ok(());
+    };
+    Err(PickupError::Invalid { field, message })
+}
+
+/// The parcel of a merchant's order reference, if any.
+pub(super) fn find_order(
+    conn: &mut DbConn,
+    merchant: &str,
+    order_ref: &str,
+) -> QueryResult<Option<ParcelRow>> {
+    parcels::table
+        .filter(
+            parcels::merchant
+                .eq(merchant)
+                .and(parcels::order_ref.eq(order_ref)),
+        )
+        .select(ParcelRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// One parcel, if `merchant` owns it.
+pub fn find_for_merchant(
+    conn: &mut DbConn,
+    merchant: &str,
+    id: i64,
+) -> Result<ParcelRow, PickupError> {
+    parcels::table
+        .filter(parcels::id.eq(id).and(parcels::merchant.eq(merchant)))
+        .select(ParcelRow::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or(PickupError::ParcelNotFound(id))
+}
+
+/// One parcel, if it is at `shop_id` (a partner never learns of other shops' parcels).
+pub fn find_for_shop(conn: &mut DbConn, shop_id: i64, id: i64) -> Result<ParcelRow, PickupError> {
+    parcels::table
+        .filter(parcels::id.eq(id).and(parcels::shop_id.eq(shop_id)))
+        .select(ParcelRow::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or(PickupError::ParcelNotFound(id))
+}
+
+/// The merchant's view of a reservation; the first call after arrival also returns the code
+/// in clear (once: the sealed copy is erased in the same statement that reads it).
+pub fn read_reservation(
+    conn: &mut DbConn,
+    data_key: &[u8; 32],
+    merchant: &str,
+    id: i64,
+) -> Result<(Parcel, Option<String>), PickupError> {
+    let row = find_for_merchant(conn, merchant, id)?;
+    let Some(sealed) = row.code_sealed.clone() else {
+        return Ok((row.view(), None));
+    };
+    let erased = diesel::update(
+        parcels::table.filter(parcels::id.eq(id).and(parcels::code_sealed.is_not_null())),
+    )
+    .set(parcels::code_sealed.eq(None::<String>))
+    .execute(conn)?;
+    let code = if erased == 1 {
+        codes::unseal(data_key, &sealed)
+    } else {
+        None
+    };
+    Ok((row.view(), code))
+}
+
+/// A shop's parcels in the given states, newest first (at most `limit`).
+pub fn list_for_shop(
+    conn: &mut DbConn,
+    shop_id: i64,
+    states: &[ParcelState],
+    limit: i64,
+) -> QueryResult<Vec<Parcel>> {
+    let states: Vec<&str> = states.iter().map(|s| s.as_str()).collect();
+    let rows: Vec<ParcelRow> = parcels::table
+        .filter(
+            parcels::shop_id
+                .eq(shop_id)
+                .and(parcels::state.eq_any(states)),
+        )
+        .select(ParcelRow::as_select())
+        .order(parcels::id.desc())
+        .limit(limit)
+        .load(conn)?;
+    Ok(rows.iter().map(ParcelRow::view).collect())
+}

@@ -1,0 +1,236 @@
+//! Reservations and arrivals: a reservation takes a slot at the chosen shop (or the slot of a
+//! staged unit already there), and the parcel's arrival issues its pickup code.
+
+use super::codes;
+use super::outbox::{self, Event};
+use super::parcels::{check_text, find_for_shop, find_order, ParcelRow};
+use super::{Parcel, ParcelState, PickupError};
+use crate::db::schema::{parcels, shops};
+use crate::db::DbConn;
+use crate::network::load;
+use chrono::{Duration, NaiveDateTime};
+use diesel::prelude::*;
+use diesel::result::{DatabaseErrorKind, Error as DbErr};
+use serde_json::json;
+
+/// A new reservation's request.
+#[derive(Debug, Clone)]
+pub struct NewReservation<'a> {
+    /// The merchant (token subject).
+    pub merchant: &'a str,
+    /// The chosen pickup point.
+    pub shop_id: i64,
+    /// The merchant's order reference.
+    pub order_ref: &'a str,
+    /// Optional SKU.
+    pub sku: Option<&'a str>,
+    /// When the parcel is expected at the shop, if known: a shop closed for a period then
+    /// refuses it.
+    pub arrive_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// Reserves a slot; returns the parcel, whether it was created now (vs. an idempotent repeat
+/// of the same `order_ref`), and the shop's live parcel count after the call.
+///
+/// The slot is taken by one conditional `UPDATE shop_load SET live = live + 1 WHERE live <
+/// capacity AND the shop is active`: whatever the concurrency and however many instances
+/// share the database, a shop never holds more live parcels than its capacity.
+pub fn reserve(
+    conn: &mut DbConn,
+    r: &NewReservation<'_>,
+    issuer: &CodeIssuer<'_>,
+    now: NaiveDateTime,
+) -> Result<(Parcel, bool, i32), PickupError> {
+    check_text("order_ref", r.order_ref, 100)?;
+    if let Some(sku) = r.sku {
+        check_text("sku", sku, 64)?;
+    }
+    if let Some(existing) = find_order(conn, r.merchant, r.order_ref)? {
+        return repeat(existing, r);
+    }
+    for _ in 0..5 {
+        match conn.transaction(|conn| reserve_once(conn, r, issuer, now)) {
+            Ok((parcel, live)) => return Ok((parcel, true, live)),
+            Err(PickupError::CodeClash) => continue,
+            // Two calls with one order_ref raced: the other one won; answer like a repeat.
+            Err(PickupError::Db(DbErr::DatabaseError(DatabaseErrorKind::UniqueViolation, _))) => {
+                let existing = find_order(conn, r.merchant, r.order_ref)?.ok_or(DbErr::NotFound)?;
+                return repeat(existing, r);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Err(PickupError::Db(DbErr::RollbackTransaction))
+}
+
+/// Where new pickup codes come from: the data key that hashes and seals them, and how long
+/// they stay valid.
+pub struct CodeIssuer<'a> {
+    /// The service's data key.
+    pub data_key: &'a [u8; 32],
+    /// The holding period.
+    pub hold: Duration,
+}
+
+fn reserve_once(
+    conn: &mut DbConn,
+    r: &NewReservation<'_>,
+    issuer: &CodeIssuer<'_>,
+    now: NaiveDateTime,
+) -> Result<(Parcel, i32), PickupError> {
+    // A received staged unit of the SKU at the shop makes this an instant pickup: the item is
+    // already there, so the parcel goes straight to `at_point`. The unit already holds a slot,
+    // which becomes the parcel's: no new slot is taken, so the shop stays within capacity.
+    let staged = match r.sku {
+        Some(sku) => crate::staging::stock::take_unit(conn, r.shop_id, sku)?,
+        None => false,
+    };
+    let taken = if staged {
+        load::is_active(conn, r.shop_id)?
+    } else {
+        load::take_slot(conn, r.shop_id, now)?
+    };
+    if !taken {
+        return Err(load::why_no_slot(conn, r.shop_id)?.into());
+    }
+    // Checked after the slot is taken (the transaction's first write); an error rolls it back.
+    if let Some(refusal) =
+        crate::network::closure_store::pickup_refusal(conn, r.shop_id, r.arrive_at)?
+    {
+        return Err(refusal.into());
+    }
+    let region: i64 = shops::table
+        .find(r.shop_id)
+        .select(shops::region)
+        .first(conn)?;
+    diesel::insert_into(parcels::table)
+        .values((
+            parcels::shop_id.eq(r.shop_id),
+            parcels::region.eq(region),
+            parcels::merchant.eq(r.merchant),
+            parcels::order_ref.eq(r.order_ref),
+            parcels::sku.eq(r.sku),
+            parcels::state.eq(ParcelState::Reserved.as_str()),
+            parcels::created_at.eq(now),
+            parcels::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    let row = find_order(conn, r.merchant, r.order_ref)?.ok_or(DbErr::NotFound)?;
+    outbox::enqueue(
+        conn,
+        &row.merchant,
+        Event::ReservationCreated,
+        json!({ "reservation": row.view() }),
+        now,
+    )?;
+    let parcel = if staged {
+        issue_code(conn, issuer, &row, now)?
+    } else {
+        row.view()
+    };
+    Ok((parcel, load::live(conn, r.shop_id)?))
+}
+
+fn repeat(existing: ParcelRow, r: &NewReservation<'_>) -> Result<(Parcel, bool, i32), PickupError> {
+    if existing.shop_id != r.shop_id {
+        return Err(PickupError::OrderRefConflict(r.order_ref.to_owned()));
+    }
+    Ok((existing.view(), false, -1))
+}
+
+/// Marks a reserved parcel as arrived at the partner's shop and issues its pickup code.
+/// Repeating the call for a parcel already at the shop answers the same parcel.
+pub fn arrive(
+    conn: &mut DbConn,
+    issuer: &CodeIssuer<'_>,
+    shop_id: i64,
+    id: i64,
+    now: NaiveDateTime,
+) -> Result<Parcel, PickupError> {
+    for _ in 0..5 {
+        let result = conn.transaction(|conn| -> Result<Parcel, PickupError> {
+            // A no-op write first (see `db`); it also takes the parcel's row lock.
+            diesel::update(
+                parcels::table.filter(parcels::id.eq(id).and(parcels::shop_id.eq(shop_id))),
+            )
+            .set(parcels::updated_at.eq(parcels::updated_at))
+            .execute(conn)?;
+            let row = find_for_shop(conn, shop_id, id)?;
+            match row.state() {
+                ParcelState::Reserved => {
+                    let parcel = issue_code(conn, issuer, &row, now)?;
+                    super::scan_in::record_arrival(conn, id, now)?;
+                    Ok(parcel)
+                }
+                ParcelState::AtPoint => Ok(row.view()),
+                state => Err(PickupError::WrongState {
+                    state,
+                    action: "marked as arrived",
+                }),
+            }
+        });
+        match result {
+            Err(PickupError::CodeClash) => continue,
+            other => return other,
+        }
+    }
+    Err(PickupError::Db(DbErr::RollbackTransaction))
+}
+
+/// Moves a reserved parcel to `at_point` with a fresh pickup code (hashed, and sealed for
+/// the merchant's one reading) and writes the `parcel.arrived` event carrying the code sealed.
+fn issue_code(
+    conn: &mut DbConn,
+    issuer: &CodeIssuer<'_>,
+    row: &ParcelRow,
+    now: NaiveDateTime,
+) -> Result<Parcel, PickupError> {
+    let code = codes::generate();
+    let hash = codes::hash(issuer.data_key, row.shop_id, &code);
+    let changed = diesel::update(
+        parcels::table.filter(
+            parcels::id
+                .eq(row.id)
+                .and(parcels::state.eq(ParcelState::Reserved.as_str())),
+        ),
+    )
+    .set((
+        parcels::state.eq(ParcelState::AtPoint.as_str()),
+        parcels::code_hash.eq(&hash),
+        parcels::code_sealed.eq(codes::seal(issuer.data_key, &code)),
+        parcels::code_escrow.eq(codes::seal(issuer.data_key, &code)),
+        parcels::arrived_at.eq(now),
+        parcels::expires_at.eq(now + issuer.hold),
+        parcels::updated_at.eq(now),
+    ))
+    .execute(conn)?;
+    if changed == 0 {
+        return Err(PickupError::WrongState {
+            state: row.state(),
+            action: "marked as arrived",
+        });
+    }
+    // Codes in use at the shop (waiting, handed over, expired) are not reissued, so a late
+    // replay of an old code can never hand over a different parcel; the partial unique index
+    // on waiting parcels guards the race between two arrivals.
+    let clash = parcels::table
+        .filter(
+            parcels::shop_id
+                .eq(row.shop_id)
+                .and(parcels::code_hash.eq(&hash)),
+        )
+        .filter(
+            parcels::id
+                .ne(row.id)
+                .and(parcels::state.ne(ParcelState::Returned.as_str())),
+        )
+        .count()
+        .get_result::<i64>(conn)?;
+    if clash > 0 {
+        return Err(PickupError::CodeClash);
+    }
+    let row = find_for_shop(conn, row.shop_id, row.id)?;
+    let data = json!({ "reservation": row.view(), "pickup_code_sealed": codes::seal(issuer.data_key, &code) });
+    outbox::enqueue(conn, &row.merchant, Event::ParcelArrived, data, now)?;
+    Ok(row.view())
+}
