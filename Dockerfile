@@ -30,7 +30,7 @@ RUN apt-get update \
       --shell /usr/sbin/nologin pudo
 COPY --from=build /usr/local/bin/pudo /usr/local/bin/pudo
 
-# Every setting is an environment variable (README "Configuration"). These are the image's
+# Every setting is an environment variable (docs/operations.md, "Configuration"). These are the image's
 # production defaults: listen on every interface, JSON logs, no demo network, and a SQLite file
 # in the volume for a single instance without PostgreSQL.
 ENV PUDO_BIND=0.0.0.0:8080 \
