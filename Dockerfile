@@ -30,9 +30,9 @@ RUN apt-get update \
       --shell /usr/sbin/nologin pudo
 COPY --from=build /usr/local/bin/pudo /usr/local/bin/pudo
 
-# Every setting is an environment variable (README "Configuration"). These are the image's
-# production defaults: listen on every interface, JSON logs, no demo network, and a SQLite file
-# in the volume for a single instance without PostgreSQL.
+# Every setting is an environment variable (docs/operations.md, "Configuration"). These are the
+# image's production defaults: listen on every interface, JSON logs, no demo network, and a
+# SQLite file in the volume for a single instance without PostgreSQL.
 ENV PUDO_BIND=0.0.0.0:8080 \
     PUDO_LOG_FORMAT=json \
     PUDO_SEED=none \

@@ -273,7 +273,8 @@ impl Settings {
 
 /// Pooled connections when `PUDO_DB_POOL` is unset. SQLite has one writer at a time: more
 /// connections only wait for its lock in the busy handler's sleeps, which measured slower and
-/// with second-long tails (BENCHMARKS.md, issue 3); two keep a reader free beside a writer.
+/// with second-long tails (BENCHMARKS.md, "Handovers and reservations"); two keep a reader free
+/// beside a writer.
 fn default_pool_size(backend: crate::db::Backend) -> u32 {
     match backend {
         crate::db::Backend::Sqlite => 2,

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Reproduces the figures of BENCHMARKS.md (issue 2).
+# Reproduces the figures of BENCHMARKS.md, sections "Search" and "Import" (issue 2).
 #
 #   bench/search/run.sh [machine|nearest|postgis|import|http|httpload|pgbench|all] ...
 #

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Reproduces issue 4's figures in BENCHMARKS.md: pudo's exact allocator on the CN seed network
-# against HiGHS solving the same model as an LP, on a ladder of forecast sizes.
+# Reproduces BENCHMARKS.md, "Staging allocator" (issue 4): pudo's exact allocator on the CN seed
+# network against HiGHS solving the same model as an LP, on a ladder of forecast sizes.
 #
 #   bench/staging/run.sh [ZONES ...]        (default: 2000 5000 10000 50000)
 #
