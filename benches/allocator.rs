@@ -9,7 +9,8 @@
 //! For bench/staging/run.sh: `PUDO_BENCH_EXPORT=DIR` writes each instance for the other
 //! solvers; `PUDO_BENCH_LEMON=1` also solves each instance with LEMON's network simplex (the
 //! `mcmf` crate) right after each pudo run; `PUDO_BENCH_TIMINGS=FILE` appends every run's
-//! timings and objective as JSON lines (`PUDO_BENCH_ROUND` labels them).
+//! timings and objective as JSON lines (`PUDO_BENCH_ROUND` labels them, with rayon's thread
+//! count: `RAYON_NUM_THREADS=1` times pudo on one core).
 
 use h3o::{LatLng, Resolution};
 use pudo::network::seed::{self, Country};
@@ -117,7 +118,12 @@ fn lemon(inst: &allocator::Instance, penalty_km: f64) -> (f64, f64, f64, u64, u6
     }
     for (si, &(_, capacity)) in inst.shops.iter().enumerate() {
         if reached[si] {
-            g.add_edge(nz + si as u32, Vertex::Sink, Capacity(capacity as i32), Cost(0));
+            g.add_edge(
+                nz + si as u32,
+                Vertex::Sink,
+                Capacity(capacity as i32),
+                Cost(0),
+            );
         }
     }
     let built = started.elapsed().as_secs_f64();
@@ -264,8 +270,8 @@ fn main() {
                 use std::io::Write;
                 writeln!(
                     log,
-                    "{{\"solver\": \"pudo\", \"zones\": {zones}, \"round\": {round}, \"total_s\": {}, \"arcs_s\": {}, \"network_s\": {}, \"flow_s\": {}, \"split_s\": {}, \"objective_km\": {:?}, \"arcs\": {}, \"unmet_units\": {}}}",
-                    t.0 / 1e3, t.1 / 1e3, t.2 / 1e3, t.3 / 1e3, t.4 / 1e3,
+                    "{{\"solver\": \"pudo\", \"threads\": {}, \"zones\": {zones}, \"round\": {round}, \"total_s\": {}, \"arcs_s\": {}, \"network_s\": {}, \"flow_s\": {}, \"split_s\": {}, \"objective_km\": {:?}, \"arcs\": {}, \"unmet_units\": {}}}",
+                    rayon::current_num_threads(), t.0 / 1e3, t.1 / 1e3, t.2 / 1e3, t.3 / 1e3, t.4 / 1e3,
                     p.total_cost_km, p.arcs, p.unmet_units
                 )
                 .expect("write timings");
@@ -306,7 +312,10 @@ fn main() {
             median.4
         );
         if !lemon_times.is_empty() {
-            let all: Vec<String> = lemon_times.iter().map(|t| format!("{:.0}", t * 1e3)).collect();
+            let all: Vec<String> = lemon_times
+                .iter()
+                .map(|t| format!("{:.0}", t * 1e3))
+                .collect();
             lemon_times.sort_by(f64::total_cmp);
             println!(
                 "zones {zones:>6}: LEMON (mcmf) median of {runs}: {:.0} ms (runs {} ms)",

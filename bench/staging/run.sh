@@ -65,6 +65,9 @@ print(p["version"], os.path.dirname(p["manifest_path"]))')
     echo "-- round $round, $(uptime)"
     PUDO_BENCH_RUNS=1 PUDO_BENCH_LEMON=1 PUDO_BENCH_ROUND=$round PUDO_BENCH_TIMINGS=$OUT/mcf.jsonl "$BIN" "$@" |
       grep -E 'median|LEMON'
+    # pudo on one core as well (its candidate-arc search is the only parallel part).
+    RAYON_NUM_THREADS=1 PUDO_BENCH_RUNS=1 PUDO_BENCH_ROUND=$round PUDO_BENCH_TIMINGS=$OUT/mcf.jsonl "$BIN" "$@" |
+      grep -E 'median' | sed 's/^/one core: /'
     for zones in "$@"; do
       "$LEMON_NS" "$OUT/instance_$zones" "$round" | tee -a "$OUT/mcf.jsonl"
     done
