@@ -5,6 +5,12 @@
 //! `cargo bench --bench allocator [-- ZONES...]` prints, per size: zones, rows, units, arcs,
 //! solve time (median of `PUDO_BENCH_RUNS`, default 5, with a split by phase) and the process's
 //! peak memory. Deterministic (fixed RNG seed).
+//!
+//! For bench/staging/run.sh: `PUDO_BENCH_EXPORT=DIR` writes each instance for the other
+//! solvers; `PUDO_BENCH_LEMON=1` also solves each instance with LEMON's network simplex (the
+//! `mcmf` crate) right after each pudo run; `PUDO_BENCH_TIMINGS=FILE` appends every run's
+//! timings and objective as JSON lines (`PUDO_BENCH_ROUND` labels them, with rayon's thread
+//! count: `RAYON_NUM_THREADS=1` times pudo on one core).
 
 use h3o::{LatLng, Resolution};
 use pudo::network::seed::{self, Country};
@@ -49,6 +55,112 @@ fn export(dir: &std::path::Path, shops: &[StagingShop], demand: &[DemandRow]) {
     for (z, s, d) in &inst.arcs {
         writeln!(w, "{z},{s},{d:?}").expect("write");
     }
+    // The same arcs raw (little-endian) for allocator_vs_mcf.py, with pudo's integer cost.
+    let raw = |name: &str, bytes: &mut dyn Iterator<Item = Vec<u8>>| {
+        let mut w = std::io::BufWriter::new(std::fs::File::create(dir.join(name)).expect(name));
+        for b in bytes {
+            w.write_all(&b).expect("write");
+        }
+    };
+    raw(
+        "arc_zone.u32",
+        &mut inst.arcs.iter().map(|a| a.0.to_le_bytes().to_vec()),
+    );
+    raw(
+        "arc_shop.u32",
+        &mut inst.arcs.iter().map(|a| a.1.to_le_bytes().to_vec()),
+    );
+    raw(
+        "arc_km.f64",
+        &mut inst.arcs.iter().map(|a| a.2.to_le_bytes().to_vec()),
+    );
+    raw(
+        "arc_cost.i64",
+        &mut inst
+            .arcs
+            .iter()
+            .map(|a| micrometres(a.2).to_le_bytes().to_vec()),
+    );
+}
+
+/// pudo's integer cost of an arc of `km` (allocator.rs: metres rounded to micrometres).
+fn micrometres(km: f64) -> i64 {
+    (km * 1000.0 * 1e6).round() as i64
+}
+
+/// One LEMON solve: (seconds adding the edges, seconds in `GraphBuilder::mcmf`, objective km
+/// recomputed from the flows with the exact distances, units routed, units unmet).
+///
+/// The `mcmf` crate takes i32 costs and runs LEMON's `NetworkSimplex<SmartDigraph>`, whose
+/// flows, costs and node potentials are 32-bit ints (its artificial arcs cost 2^30), so pudo's
+/// micrometres (the 50 km penalty is 5e10) cannot be passed: costs are scaled so that the
+/// penalty is 2^24 (units of ~3 mm), leaving potentials room below 2^30. The crate therefore
+/// solves a coarser rounding of the model; bench/staging/lemon_ns.cpp runs the same LEMON
+/// code with 64-bit costs on pudo's exact integers.
+fn lemon(inst: &allocator::Instance, penalty_km: f64) -> (f64, f64, f64, u64, u64) {
+    use mcmf::{Capacity, Cost, GraphBuilder, Vertex};
+    let penalty_um = micrometres(penalty_km);
+    let unit_um = (penalty_um + (1 << 24) - 1) / (1 << 24);
+    let cost = |um: i64| Cost(((um as f64) / unit_um as f64).round() as i32);
+    let nz = inst.zones.len() as u32;
+    let started = std::time::Instant::now();
+    let mut g = GraphBuilder::<u32>::new();
+    let mut reached = vec![false; inst.shops.len()];
+    for (zi, &(_, units)) in inst.zones.iter().enumerate() {
+        let units = units as i32;
+        g.add_edge(Vertex::Source, zi as u32, Capacity(units), Cost(0));
+        g.add_edge(zi as u32, Vertex::Sink, Capacity(units), cost(penalty_um));
+    }
+    for &(z, s, km) in &inst.arcs {
+        let units = inst.zones[z as usize].1 as i32;
+        g.add_edge(z, nz + s, Capacity(units), cost(micrometres(km)));
+        reached[s as usize] = true;
+    }
+    for (si, &(_, capacity)) in inst.shops.iter().enumerate() {
+        if reached[si] {
+            g.add_edge(
+                nz + si as u32,
+                Vertex::Sink,
+                Capacity(capacity as i32),
+                Cost(0),
+            );
+        }
+    }
+    let built = started.elapsed().as_secs_f64();
+    let started = std::time::Instant::now();
+    let (_, paths) = g.mcmf();
+    let solved = started.elapsed().as_secs_f64();
+    // Not timed: the objective from the flows, with each arc's exact distance.
+    let mut first = vec![0usize; inst.zones.len() + 1];
+    for &(z, _, _) in &inst.arcs {
+        first[z as usize + 1] += 1;
+    }
+    for i in 0..inst.zones.len() {
+        first[i + 1] += first[i];
+    }
+    let (mut km_total, mut routed, mut unmet) = (0.0, 0u64, 0u64);
+    for path in &paths {
+        for f in path.edges() {
+            match (&f.a, &f.b) {
+                (Vertex::Source, _) => routed += u64::from(f.amount),
+                (&Vertex::Node(z), Vertex::Sink) if z < nz => {
+                    unmet += u64::from(f.amount);
+                    km_total += penalty_km * f64::from(f.amount);
+                }
+                (&Vertex::Node(z), &Vertex::Node(s)) => {
+                    let arcs = &inst.arcs[first[z as usize]..first[z as usize + 1]];
+                    let km = arcs
+                        .iter()
+                        .find(|a| a.1 == s - nz)
+                        .expect("a flow on a candidate arc")
+                        .2;
+                    km_total += km * f64::from(f.amount);
+                }
+                _ => {}
+            }
+        }
+    }
+    (built, solved, km_total, routed, unmet)
 }
 
 fn main() {
@@ -117,6 +229,21 @@ fn main() {
             .max(1);
         let mut timings = Vec::with_capacity(runs);
         let mut plan = None;
+        // LEMON on the same instance, each run right after pudo's (interleaved).
+        let inst = std::env::var_os("PUDO_BENCH_LEMON")
+            .map(|_| allocator::instance(&shops, &demand, &Params::default()));
+        let mut lemon_times = Vec::new();
+        let mut log = std::env::var_os("PUDO_BENCH_TIMINGS").map(|path| {
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .expect("timings file")
+        });
+        let round: u32 = std::env::var("PUDO_BENCH_ROUND")
+            .ok()
+            .and_then(|r| r.parse().ok())
+            .unwrap_or(0);
         for _ in 0..runs {
             let started = std::time::Instant::now();
             let mut marks = [None; 3];
@@ -138,6 +265,37 @@ fn main() {
                 ms(marks[2]) - ms(marks[1]),
                 total.as_secs_f64() * 1e3 - ms(marks[2]),
             ));
+            let t = timings[timings.len() - 1];
+            if let Some(log) = log.as_mut() {
+                use std::io::Write;
+                writeln!(
+                    log,
+                    "{{\"solver\": \"pudo\", \"threads\": {}, \"zones\": {zones}, \"round\": {round}, \"total_s\": {}, \"arcs_s\": {}, \"network_s\": {}, \"flow_s\": {}, \"split_s\": {}, \"objective_km\": {:?}, \"arcs\": {}, \"unmet_units\": {}}}",
+                    rayon::current_num_threads(), t.0 / 1e3, t.1 / 1e3, t.2 / 1e3, t.3 / 1e3, t.4 / 1e3,
+                    p.total_cost_km, p.arcs, p.unmet_units
+                )
+                .expect("write timings");
+            }
+            if let Some(inst) = &inst {
+                let (built, solved, km, routed, unmet) = lemon(inst, Params::default().penalty_km);
+                assert_eq!(routed, units, "LEMON routes every unit (staged or unmet)");
+                let rel = (km - p.total_cost_km).abs() / p.total_cost_km.abs().max(1e-9);
+                println!(
+                    "zones {zones:>6}: LEMON (mcmf crate, 32-bit costs) build {:.0} ms + mcmf() {:.0} ms, objective {km:.6} km (pudo {:.6}, rel. diff {rel:.1e}), unmet {unmet}",
+                    built * 1e3,
+                    solved * 1e3,
+                    p.total_cost_km
+                );
+                if let Some(log) = log.as_mut() {
+                    use std::io::Write;
+                    writeln!(
+                        log,
+                        "{{\"solver\": \"lemon\", \"zones\": {zones}, \"round\": {round}, \"build_s\": {built}, \"solve_s\": {solved}, \"objective_km\": {km:?}, \"unmet_units\": {unmet}}}"
+                    )
+                    .expect("write timings");
+                }
+                lemon_times.push(built + solved);
+            }
             plan = Some(p);
         }
         let plan = plan.expect("at least one run");
@@ -153,6 +311,18 @@ fn main() {
             median.3,
             median.4
         );
+        if !lemon_times.is_empty() {
+            let all: Vec<String> = lemon_times
+                .iter()
+                .map(|t| format!("{:.0}", t * 1e3))
+                .collect();
+            lemon_times.sort_by(f64::total_cmp);
+            println!(
+                "zones {zones:>6}: LEMON (mcmf) median of {runs}: {:.0} ms (runs {} ms)",
+                lemon_times[lemon_times.len() / 2] * 1e3,
+                all.join(", ")
+            );
+        }
         if let Ok(dir) = std::env::var("PUDO_BENCH_EXPORT") {
             let result = format!(
                 "{{\"zones\": {zones}, \"arcs\": {}, \"total_cost_km\": {}, \"solve_ms\": {}}}\n",

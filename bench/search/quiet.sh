@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Waits (at most 10 minutes) until the CPUs are at least 90% idle over 2 seconds, so that
-# other work on a shared machine does not distort the next measurement; warns if it gives up.
-for _ in $(seq 1 300); do
+# Waits (at most 10 minutes; QUIET_TRIES x 2 s if set) until the CPUs are at least 90% idle
+# over 2 seconds, so that other work on a shared machine does not distort the next measurement;
+# warns if it gives up.
+for _ in $(seq 1 "${QUIET_TRIES:-300}"); do
   read -r _ a < /proc/stat; set -- $a; idle1=$(($4 + $5)); total1=0
   for b in "$@"; do total1=$((total1 + b)); done
   sleep 2

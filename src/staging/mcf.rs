@@ -99,6 +99,8 @@ impl Network {
         let mut left: i64 = supply.iter().sum();
         let sources: Vec<usize> = (0..n).filter(|&v| supply[v] > 0).collect();
         let mut rounds = 0u64;
+        // Told once the network is built, before the first path.
+        progress(left);
         for &source in &sources {
             while supply[source] > 0 {
                 // Dijkstra on reduced costs from `source`, stopping when the sink is settled.
