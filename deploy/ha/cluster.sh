@@ -292,22 +292,41 @@ failover() {
   echo "$URL"
 }
 
+cluster_pids() { # [keepers]: this cluster's processes (only pg_autoctl's with "keepers")
+  local d pid
+  for d in /proc/[0-9]*; do
+    pid=${d#/proc/}
+    [ "$pid" = "$$" ] && continue
+    if [ "${1:-}" != keepers ]; then
+      case "$(readlink "$d/cwd" 2>/dev/null)/" in "$HA_DIR"/*) echo "$pid"; continue ;; esac
+    fi
+    if { tr '\0' '\n' <"$d/environ"; } 2>/dev/null | grep -qxF "XDG_RUNTIME_DIR=$XDG_RUNTIME_DIR"; then
+      echo "$pid"
+    fi
+  done
+}
+
 down() {
   [ -e "$HA_DIR" ] || { say "nothing to stop"; return 0; }
   [ -f "$MARKER" ] || die "$HA_DIR is not a cluster made by this script; not removing it"
-  local dir pid
+  local dir pid left
   for dir in "$HA_DIR/node2" "$HA_DIR/node1" "$HA_DIR/monitor"; do
     if keeper_running "$dir"; then
       as_pg pg_autoctl stop --pgdata "$dir" --fast >/dev/null 2>&1 || true
       pid=$(keeper_pid "$dir")
       for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-      kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null || true
-    fi
-    # A PostgreSQL left running without its keeper (a killed keeper): stop it by its data dir.
-    if [ -f "$dir/postmaster.pid" ]; then
-      as_pg "$PG_BIN/pg_ctl" -D "$dir" stop -m immediate -w >/dev/null 2>&1 || true
     fi
   done
+  # Whatever is left, this cluster's processes only: first pg_autoctl's (found by the
+  # XDG_RUNTIME_DIR given to them; a keeper's child outliving a killed keeper would start its
+  # PostgreSQL again), then PostgreSQL's (found by their working directory, the data directory).
+  left=$(cluster_pids keepers)
+  [ -z "$left" ] || { say "killing pg_autoctl processes left over: $(echo $left)"; kill -KILL $left 2>/dev/null || true; }
+  for dir in "$HA_DIR/node2" "$HA_DIR/node1" "$HA_DIR/monitor"; do
+    [ -f "$dir/postmaster.pid" ] && as_pg "$PG_BIN/pg_ctl" -D "$dir" stop -m immediate -w >/dev/null 2>&1 || true
+  done
+  left=$(cluster_pids)
+  [ -z "$left" ] || { say "killing processes left over: $(echo $left)"; kill -KILL $left 2>/dev/null || true; sleep 0.5; }
   rm -rf "$HA_DIR"
   say "stopped and removed $HA_DIR"
 }
