@@ -95,11 +95,23 @@ impl ApiError {
 
 impl From<diesel::result::Error> for ApiError {
     fn from(e: diesel::result::Error) -> Self {
-        use diesel::result::{DatabaseErrorKind, Error};
+        use diesel::result::{DatabaseErrorKind as K, Error};
         match e {
             Error::NotFound => Self::NotFound("not found".into()),
-            Error::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => Self::unavailable(),
-            Error::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => Self::unavailable(),
+            // The connection went away (the server died, a failover is under way), or the
+            // server is no longer the primary (read-only after a demotion), or a concurrent
+            // change won: all pass, so the client is asked to retry. A change whose COMMIT
+            // failed this way may or may not have been made: every write of pudo is idempotent
+            // (order_ref, handover replays), so the retry tells.
+            Error::DatabaseError(
+                K::ClosedConnection
+                | K::UnableToSendCommand
+                | K::ReadOnlyTransaction
+                | K::SerializationFailure,
+                _,
+            )
+            | Error::BrokenTransactionManager => Self::unavailable(),
+            Error::RollbackErrorOnCommit { commit_error, .. } => Self::from(*commit_error),
             other => Self::Internal(other.into()),
         }
     }
@@ -367,5 +379,52 @@ impl From<crate::staging::StagingError> for ApiError {
             S::Allocator(_) => Self::bad_parameter("params", detail),
             S::Db(db) => db.into(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use diesel::result::{DatabaseErrorKind as K, Error};
+
+    fn db_error(kind: K) -> Error {
+        Error::DatabaseError(kind, Box::new("server closed the connection".to_owned()))
+    }
+
+    /// However a lost database shows itself to a handler, the answer is a 503 problem with
+    /// `Retry-After`, never a 500.
+    #[test]
+    fn a_lost_database_is_503_with_retry_after() {
+        let lost = [
+            db_error(K::ClosedConnection),
+            db_error(K::UnableToSendCommand),
+            db_error(K::ReadOnlyTransaction),
+            Error::BrokenTransactionManager,
+            Error::RollbackErrorOnCommit {
+                rollback_error: Box::new(db_error(K::UnableToSendCommand)),
+                commit_error: Box::new(db_error(K::ClosedConnection)),
+            },
+        ];
+        for e in lost {
+            let shown = format!("{e:?}");
+            let answer = ApiError::from(e).error_response();
+            assert_eq!(answer.status(), StatusCode::SERVICE_UNAVAILABLE, "{shown}");
+            assert!(
+                answer.headers().contains_key(header::RETRY_AFTER),
+                "{shown}"
+            );
+            assert_eq!(
+                answer
+                    .headers()
+                    .get(header::CONTENT_TYPE)
+                    .map(|v| v.as_bytes()),
+                Some(&b"application/problem+json"[..]),
+                "{shown}"
+            );
+        }
+        assert_eq!(
+            ApiError::from(db_error(K::UniqueViolation)).status_code(),
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
     }
 }

@@ -283,7 +283,7 @@ where
     T: Send + 'static,
 {
     let pool = state.pool.clone();
-    blocking(move || f(&mut *pool.get()?)).await
+    blocking(move || f(&mut *crate::db::checkout(&pool)?)).await
 }
 
 /// Runs blocking work (database, large parsing) off the async workers.

@@ -39,7 +39,7 @@ pub async fn healthz() -> web::Json<Health> {
 #[get("/readyz")]
 pub async fn readyz(state: web::Data<AppState>) -> Result<web::Json<Readiness>, ApiError> {
     let pool = state.pool.clone();
-    blocking(move || Ok(crate::db::ping(&mut *pool.get()?)?)).await?;
+    blocking(move || Ok(crate::db::ping(&mut *crate::db::checkout(&pool)?)?)).await?;
     if !state.network.is_loaded() {
         return Err(ApiError::Unavailable(
             "the geo index is still loading".into(),

@@ -234,7 +234,7 @@ pub async fn search(
     };
     let stock = if query.needs_stock() {
         let (pool, query) = (state.pool.clone(), query.clone());
-        blocking(move || Ok(StockMarks::load(&mut *pool.get()?, &query)?)).await?
+        blocking(move || Ok(StockMarks::load(&mut *crate::db::checkout(&pool)?, &query)?)).await?
     } else {
         StockMarks::default()
     };
@@ -296,7 +296,7 @@ pub async fn get(state: web::Data<AppState>, id: web::Path<i64>) -> Result<HttpR
     let id = id.into_inner();
     let pool = state.pool.clone();
     let (row, closures) = blocking(move || {
-        let mut conn = pool.get()?;
+        let mut conn = crate::db::checkout(&pool)?;
         let closures = crate::network::closure_store::list(&mut conn, id)?;
         Ok((crate::network::store::find(&mut conn, id)?, closures))
     })

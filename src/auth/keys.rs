@@ -61,6 +61,7 @@ impl Keys {
         issuer: &str,
         audience: &str,
     ) -> Result<Self, AuthError> {
+        super::jwt_crypto::install();
         let data_key = stored_secret(conn, "data_key")?;
         let (encoding, decoding, algorithm) = match source {
             JwtSource::Generated => {
@@ -112,6 +113,7 @@ impl Keys {
 
     /// Keys for unit tests: a fixed HS256 secret and data key.
     pub fn for_tests() -> Self {
+        super::jwt_crypto::install();
         let secret = [7u8; 32];
         Self {
             encoding: EncodingKey::from_secret(&secret),

@@ -4,6 +4,7 @@
 //! Pure domain code: HTTP extraction of the bearer token lives in `api::auth`.
 
 pub mod api_keys;
+pub mod jwt_crypto;
 pub mod keys;
 pub mod tokens;
 

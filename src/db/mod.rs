@@ -135,7 +135,9 @@ impl DatabaseUrl {
                 .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
                 Ok(DbConn::Sqlite(c))
             }
-            Backend::Postgres => Ok(DbConn::Postgres(PgConnection::establish(&self.target)?)),
+            Backend::Postgres => Ok(DbConn::Postgres(PgConnection::establish(
+                &with_libpq_defaults(&self.target),
+            )?)),
         }
     }
 }
@@ -162,6 +164,38 @@ fn switch_to_wal(c: &mut SqliteConnection) -> Result<(), diesel::result::Error> 
             result => return result,
         }
     }
+}
+
+/// libpq settings added to a PostgreSQL URL that does not set them itself. Without them a
+/// primary that vanishes from the network (a dead machine sends no RST) holds each connection
+/// attempt for the kernel's SYN retries (about two minutes) per host of a multi-host URL, and a
+/// query on an open connection for TCP's retransmissions (about fifteen minutes), instead of
+/// failing fast and over (docs/operations.md, "Failover with pg_auto_failover"). No
+/// `statement_timeout`: cancelling a COMMIT that waits for the synchronous standby leaves it
+/// committed on the primary alone, and the client is told it succeeded.
+const LIBPQ_DEFAULTS: [(&str, &str); 5] = [
+    // Seconds per host tried (libpq's minimum is 2).
+    ("connect_timeout", "2"),
+    // Milliseconds sent data may stay unacknowledged before the connection is given up.
+    ("tcp_user_timeout", "5000"),
+    // An idle pooled connection to a dead peer is found out within 5 + 2 × 2 s.
+    ("keepalives_idle", "5"),
+    ("keepalives_interval", "2"),
+    ("keepalives_count", "2"),
+];
+
+fn with_libpq_defaults(url: &str) -> String {
+    let query = url.split_once('?').map_or("", |(_, q)| q);
+    let mut out = url.to_owned();
+    for (key, value) in LIBPQ_DEFAULTS {
+        let in_url = query.split('&').any(|kv| kv.split('=').next() == Some(key));
+        let in_env = key == "connect_timeout" && std::env::var_os("PGCONNECT_TIMEOUT").is_some();
+        if !in_url && !in_env {
+            out.push(if out.contains('?') { '&' } else { '?' });
+            out.push_str(&format!("{key}={value}"));
+        }
+    }
+    out
 }
 
 fn redact(url: &str) -> String {
@@ -200,8 +234,10 @@ impl ManageConnection for Manager {
             .map_err(diesel::r2d2::Error::QueryError)
     }
 
-    fn has_broken(&self, _conn: &mut DbConn) -> bool {
-        false
+    fn has_broken(&self, conn: &mut DbConn) -> bool {
+        // A connection whose transaction could not be closed (its COMMIT or ROLLBACK failed,
+        // e.g. the server went away) is dropped, not handed to the next request.
+        diesel::r2d2::R2D2Connection::is_broken(conn)
     }
 }
 
@@ -210,13 +246,43 @@ pub type Pool = r2d2::Pool<Manager>;
 /// A connection checked out of the [`Pool`].
 pub type PooledConn = r2d2::PooledConnection<Manager>;
 
+/// How long a request waits for a pooled connection while the pool has some: past it, the
+/// request answers 503. r2d2 also retries a failed connection attempt after 0.4 s, 0.8 s …
+/// up to half of this, which bounds how long a recovered database waits to be used.
+pub const POOL_WAIT: Duration = Duration::from_secs(5);
+/// How long a request waits when the pool has no connection at all: every one failed its
+/// check and none could be opened again, so the database is unreachable (a dead primary, a
+/// failover under way) and the request is refused with 503 at once rather than held.
+pub const POOL_WAIT_WHEN_DOWN: Duration = Duration::from_millis(500);
+
 /// Builds a pool and checks that one connection can be opened.
 pub fn pool(url: &DatabaseUrl, max_size: u32) -> Result<Pool, DbError> {
-    let pool = r2d2::Pool::builder()
+    Ok(builder(max_size).build(Manager { url: url.clone() })?)
+}
+
+/// Builds a pool without opening any connection: for tests of an unreachable database.
+pub fn pool_unchecked(url: &DatabaseUrl, max_size: u32) -> Pool {
+    builder(max_size).build_unchecked(Manager { url: url.clone() })
+}
+
+fn builder(max_size: u32) -> r2d2::Builder<Manager> {
+    // Every checkout runs `is_valid` (r2d2's default, made explicit): a connection to a primary
+    // that died or was demoted is dropped there, and the request gets a new one.
+    r2d2::Pool::builder()
         .max_size(max_size)
-        .connection_timeout(Duration::from_secs(10))
-        .build(Manager { url: url.clone() })?;
-    Ok(pool)
+        .connection_timeout(POOL_WAIT)
+        .test_on_check_out(true)
+}
+
+/// A connection from the pool: waits up to [`POOL_WAIT`], or only [`POOL_WAIT_WHEN_DOWN`] while
+/// the pool holds no connection at all.
+pub fn checkout(pool: &Pool) -> Result<PooledConn, r2d2::PoolError> {
+    let wait = if pool.state().connections == 0 {
+        POOL_WAIT_WHEN_DOWN
+    } else {
+        POOL_WAIT
+    };
+    pool.get_timeout(wait)
 }
 
 /// Applies every pending migration; returns the names of those applied.
@@ -330,6 +396,25 @@ mod tests {
                 assert_eq!(mode.journal_mode, "wal", "run {run}");
             }
         }
+    }
+
+    #[test]
+    fn libpq_timeouts_are_added_unless_the_url_sets_them() {
+        let all = "connect_timeout=2&tcp_user_timeout=5000&keepalives_idle=5&\
+                   keepalives_interval=2&keepalives_count=2";
+        if std::env::var_os("PGCONNECT_TIMEOUT").is_none() {
+            assert_eq!(
+                with_libpq_defaults("postgres://u@h1:1,h2:2/db"),
+                format!("postgres://u@h1:1,h2:2/db?{all}")
+            );
+            assert_eq!(
+                with_libpq_defaults("postgres://u@h/db?target_session_attrs=read-write"),
+                format!("postgres://u@h/db?target_session_attrs=read-write&{all}")
+            );
+        }
+        let own = "postgres://u@h/db?connect_timeout=10&tcp_user_timeout=0&keepalives_idle=60\
+                   &keepalives_interval=10&keepalives_count=5";
+        assert_eq!(with_libpq_defaults(own), own);
     }
 
     #[test]

@@ -67,7 +67,7 @@ impl Network {
 
     /// A pooled connection for keeping the index fresh.
     fn conn(&self) -> Result<crate::db::PooledConn, DbError> {
-        Ok(self.pool.get()?)
+        Ok(crate::db::checkout(&self.pool)?)
     }
 
     /// Read access to the geo index, for searches. Hold it only as long as the search.
@@ -91,7 +91,7 @@ impl Network {
     /// applied. Cheap when nothing changed: one single-row query.
     pub fn refresh(&self) -> Result<usize, DbError> {
         let _one_at_a_time = self.refreshing.lock().unwrap_or_else(|p| p.into_inner());
-        let mut conn = self.pool.get()?;
+        let mut conn = crate::db::checkout(&self.pool)?;
         let latest = store::current_revision(&mut conn)?;
         let seen = self.revision();
         if latest <= seen && self.is_loaded() {

@@ -30,6 +30,96 @@ async fn not_ready_until_the_index_is_loaded() {
         .is_some_and(|d| d.contains("index")));
 }
 
+/// A database that cannot be reached answers 503 `application/problem+json` with `Retry-After`,
+/// at once (the pool holds no connection), never 500; liveness still answers. On PostgreSQL
+/// nothing listens on the port, as after a primary is killed (connection refused); on SQLite
+/// the file cannot be opened.
+async fn an_unreachable_database_answers_503_at_once(backend: Backend) {
+    use actix_web::test;
+    let live = TestApp::new(backend);
+    let merchant = live.token(pudo::auth::Role::Merchant, "acme");
+    let dead = match backend {
+        Backend::Sqlite => "sqlite:///nonexistent-pudo-dir/pudo.db",
+        Backend::Postgres => "postgres://postgres@127.0.0.1:1/pudo",
+    };
+    let url = pudo::db::DatabaseUrl::parse(dead).expect("url");
+    let mut state = live.state.clone();
+    state.pool = pudo::db::pool_unchecked(&url, 4);
+    state.network = std::sync::Arc::new(pudo::network::service::Network::new(state.pool.clone()));
+    let app = test::init_service(pudo::api::app(state)).await;
+    let reserve = || {
+        TestRequest::post()
+            .uri("/v1/reservations")
+            .insert_header(("authorization", format!("Bearer {merchant}")))
+            .set_json(serde_json::json!({"pickup_point_id": 1, "order_ref": "ORD-1"}))
+    };
+    for (what, request) in [
+        ("reservation", reserve()),
+        ("readyz", TestRequest::get().uri("/readyz")),
+        ("reservation again", reserve()),
+    ] {
+        let started = std::time::Instant::now();
+        let answer = test::call_service(&app, request.to_request()).await;
+        let took = started.elapsed();
+        assert_eq!(answer.status(), 503, "{what}");
+        assert!(answer.headers().contains_key("retry-after"), "{what}");
+        assert_eq!(
+            answer.headers().get("content-type").map(|v| v.as_bytes()),
+            Some(&b"application/problem+json"[..]),
+            "{what}"
+        );
+        assert!(
+            took < std::time::Duration::from_secs(3),
+            "{what} took {took:?}"
+        );
+        let body: serde_json::Value = test::read_body_json(answer).await;
+        assert_eq!(body["status"], 503, "{what}");
+    }
+    let health = test::call_service(&app, TestRequest::get().uri("/healthz").to_request()).await;
+    assert_eq!(health.status(), 200);
+}
+on_both_backends!(an_unreachable_database_answers_503_at_once);
+
+/// A failover closes every connection to the old primary: the pool finds them dead at
+/// checkout, drops them and opens new ones, so the next requests succeed; none answers 500.
+/// (The connections of this test are cut with `pg_terminate_backend`, found by their
+/// `application_name`, so that no other test's are.)
+#[actix_web::test]
+async fn cut_connections_are_replaced_without_an_error() {
+    use diesel::RunQueryDsl;
+    let db = crate::support::TestDb::new(Backend::Postgres);
+    let name = format!("pudo_cut_{}", std::process::id());
+    let url =
+        pudo::db::DatabaseUrl::parse(&format!("{}&application_name={name}", db.url)).expect("url");
+    let pool = pudo::db::pool(&url, 4).expect("pool");
+    pudo::db::run_migrations(&mut pool.get().expect("conn")).expect("migrations");
+    let network = pudo::network::service::Network::new(pool.clone());
+    network.refresh().expect("load index");
+    let app = TestApp {
+        db,
+        state: crate::support::state_for(pool, network),
+    };
+    let merchant = app.token(pudo::auth::Role::Merchant, "acme");
+    assert_eq!(app.get("/readyz").await.ok()["status"], "ready");
+    let mut admin = url.connect().expect("admin connection");
+    let cut = diesel::sql_query(format!(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE application_name = '{name}' AND pid <> pg_backend_pid()"
+    ))
+    .execute(&mut admin)
+    .expect("terminate");
+    assert!(cut >= 1, "no connection of the pool was found to cut");
+    assert_eq!(app.get("/readyz").await.ok()["status"], "ready");
+    let missing = app
+        .post(
+            "/v1/reservations",
+            &merchant,
+            serde_json::json!({"pickup_point_id": 999_999, "order_ref": "ORD-1"}),
+        )
+        .await;
+    missing.problem(404);
+}
+
 #[actix_web::test]
 async fn metrics_count_requests_by_route() {
     let app = TestApp::new(Backend::Sqlite).with_csv(FIXTURE);
