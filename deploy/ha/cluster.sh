@@ -134,6 +134,7 @@ stop_postgres() { # DIR: stops a PostgreSQL that `pg_autoctl create` left runnin
 start_keeper() { # DIR: runs `pg_autoctl run` in the background, detached, logging to DIR.log
   local dir=$1
   keeper_running "$dir" && return
+  kill_orphans
   as_pg setsid nohup pg_autoctl run --pgdata "$dir" >>"$dir.log" 2>&1 </dev/null &
   local i
   for i in $(seq 1 100); do keeper_running "$dir" && return; sleep 0.1; done
@@ -216,7 +217,8 @@ up() {
     die "the monitor does not answer; see $HA_DIR/monitor.log"
 
   # Data nodes: node1 first (it becomes the primary), then node2 (cloned from it).
-  local n port dir
+  local n port dir fresh=""
+  created "$HA_DIR/node1" || fresh=1
   for n in 1 2; do
     dir=$HA_DIR/node$n
     port=$((HA_PORT + n))
@@ -243,7 +245,8 @@ up() {
       fi
     fi
     start_keeper "$dir"
-    if [ "$n" = 1 ]; then
+    # A new cluster: node2 is cloned from node1 once node1 runs as the single node.
+    if [ "$n" = 1 ] && [ -n "$fresh" ]; then
       wait_for 120 "node1 to be the single primary" single_node1 || die "node1 did not start; see $dir.log"
     fi
   done
@@ -290,6 +293,23 @@ failover() {
   wait_for 120 "the old primary to rejoin as secondary" settled || say "not yet settled; see $0 status"
   say "settled (primary and synchronous secondary) $(( $(now_ms) - t0 )) ms after the failover began"
   echo "$URL"
+}
+
+# A keeper killed alone (SIGKILL, the OOM killer) leaves its children running, orphaned: its
+# "start/stop postgres" service then restarts PostgreSQL, as the primary it was, without the
+# "node active" service that would demote it as the monitor asks. Before a keeper is started
+# again, this cluster's orphaned pg_autoctl processes go (a service manager does this with
+# KillMode=control-group: docs/operations.md).
+kill_orphans() {
+  local pid orphans=""
+  for pid in $(cluster_pids keepers); do
+    # The parent's pid is the second field after the command name, which may hold spaces.
+    [ "$(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null | awk '{print $2}')" = 1 ] || continue
+    case "$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)" in "pg_autoctl:"*) orphans="$orphans $pid" ;; esac
+  done
+  [ -z "$orphans" ] && return
+  say "killing orphaned pg_autoctl processes:$orphans"
+  kill -KILL $orphans 2>/dev/null || true
 }
 
 cluster_pids() { # [keepers]: this cluster's processes (only pg_autoctl's with "keepers")

@@ -86,10 +86,13 @@ def main():
     ap.add_argument("--cluster-dir", default=os.path.join(ROOT, "target/ha-cluster"))
     ap.add_argument("--ha-port", type=int, default=int(os.environ.get("HA_PORT", 26432)))
     ap.add_argument("--port", type=int, default=18950, help="pudo's HTTP port (below 32768)")
-    ap.add_argument("--kill", choices=["node", "postmaster", "keeper", "none"], default="node",
+    ap.add_argument("--kill", choices=["node", "postmaster", "keeper", "keeper+postmaster", "switchover", "none"],
+                    default="node",
                     help="node: every process of the primary (its keeper, the keeper's children, "
                          "PostgreSQL and its backends), as if the machine died; postmaster: the "
-                         "postmaster only; keeper: the keeper's main process only")
+                         "postmaster only; keeper: the keeper's main process only; keeper+postmaster: "
+                         "both, the keeper's children left running; switchover: "
+                         "no kill, a planned `deploy/ha/cluster.sh failover`")
     ap.add_argument("--writers", type=int, default=8)
     ap.add_argument("--readers", type=int, default=2)
     ap.add_argument("--warmup", type=float, default=8)
@@ -106,6 +109,9 @@ def main():
     for kv in a.serve_env:
         k, v = kv.split("=", 1)
         env[k] = v
+    # A settled cluster first: `up` restarts the keeper of a node killed by an earlier trial,
+    # which then rejoins as the secondary.
+    sh(os.path.join(ROOT, "deploy/ha/cluster.sh"), "up", env=dict(os.environ, HA_PORT=str(mon)))
     t = time.time()
     sh(a.pudo, "migrate", env=env)
     print(f"pudo migrate on the multi-host URL: ok in {time.time() - t:.1f} s")
@@ -188,8 +194,13 @@ def run(a, env, serve, mon):
     keeper_pidfile = os.path.join(a.cluster_dir, "xdg/run/pg_autoctl", pgdata.lstrip("/"), "pg_autoctl.pid")
     keeper = int(open(keeper_pidfile).readline())
     victims = {"node": descendants(keeper) | descendants(postmaster), "postmaster": {postmaster},
-               "keeper": {keeper}, "none": set()}[a.kill]
+               "keeper": {keeper}, "keeper+postmaster": {keeper, postmaster}, "switchover": set(),
+               "none": set()}[a.kill]
     t_kill = time.time()
+    if a.kill == "switchover":
+        subprocess.Popen([os.path.join(ROOT, "deploy/ha/cluster.sh"), "failover"],
+                         env=dict(os.environ, HA_PORT=str(mon)), stdout=subprocess.DEVNULL,
+                         stderr=open(os.path.join(a.out, "failover.log"), "w"))
     for pid in victims:
         try:
             os.kill(pid, signal.SIGKILL)
@@ -230,6 +241,12 @@ def report(a, log, t_kill, mon, run_id):
     first_ok_after = min((r[1] for r in writes if ok(r[3]) and r[0] > t_kill), default=None)
     if first_ok_after:
         print(f"writes: first 2xx of a request sent after the kill at t=+{first_ok_after - t_kill:.2f} s")
+    done = sorted(r[1] for r in writes if ok(r[3]))
+    gaps = [(b - a, a, b) for a, b in zip(done, done[1:]) if b >= t_kill]
+    if gaps:
+        gap, since, until = max(gaps)
+        print(f"writes: longest time without a 2xx write {gap:.2f} s (t=+{since - t_kill:.2f} s to "
+              f"t=+{until - t_kill:.2f} s)")
     failing = [r for r in writes if not served(r[3]) and r[1] >= t_kill]
     if failing:
         print(f"writes: last non-2xx answer at t=+{max(r[1] for r in failing) - t_kill:.2f} s; "
