@@ -75,6 +75,9 @@ port_free() {
   python3 - "$1" <<'PY'
 import socket, sys
 s = socket.socket()
+# As PostgreSQL does: connections of a node stopped a moment ago (TIME_WAIT) do not count,
+# a listening socket does.
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 try:
     s.bind(("127.0.0.1", int(sys.argv[1])))
 except OSError:
