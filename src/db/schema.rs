@@ -228,6 +228,9 @@ diesel::table! {
         next_attempt_at -> Timestamp,
         /// Last failure, for operators.
         last_error -> Nullable<Text>,
+        /// Region of the shop the event is about (0: none, or written before the code sets
+        /// it); the distribution key of the outbox on Citus.
+        region -> BigInt,
     }
 }
 
