@@ -149,6 +149,18 @@ def report(a):
         for s in ("pudo", "pudo1", "lemon64", "ortools", "lemon"):
             vals = [r["total_s"] if s.startswith("pudo") else r["build_s"] + r["solve_s"] for r in by(s, z)]
             print(f"  zones {z:>6} {s:<8} " + ", ".join(f3(v) for v in vals))
+    print("\nSpeed-up within each round (fastest other's build+solve that round / pudo whole that round):")
+    for z in sizes:
+        rounds = sorted({r["round"] for r in by("pudo", z)})
+        ups = []
+        for k in rounds:
+            pw = [r["total_s"] for r in by("pudo", z) if r["round"] == k]
+            others = [r["build_s"] + r["solve_s"] for s in ("lemon64", "ortools", "lemon")
+                      for r in by(s, z) if r["round"] == k]
+            if pw and others:
+                ups.append(min(others) / pw[0])
+        if ups:
+            print(f"  zones {z:>6}: " + ", ".join(f"{u:.1f}x" for u in ups) + f"  (lowest {min(ups):.1f}x)")
     if not ok:
         print("objectives differ by more than 1e-9 relative, or results are missing", file=sys.stderr)
         return 1

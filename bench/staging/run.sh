@@ -29,8 +29,9 @@ fi
 "$VENV/bin/pip" install -q -r bench/staging/requirements.txt
 
 cargo bench --bench allocator --no-run
+# The bench's own executable (the JSON also lists the pudo binary that benches get built with).
 BIN=$(cargo bench --bench allocator --no-run --message-format=json 2>/dev/null |
-  sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -n1)
+  grep '"name":"allocator"' | sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -n1)
 rm -rf "$OUT"
 mkdir -p "$OUT"
 COMPARE=${COMPARE:-highs,mcf}
