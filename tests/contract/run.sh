@@ -97,7 +97,11 @@ contract_run() {
     | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')" \
     || { echo "no partner token:"; cat "$log"; return 1; }
 
-  local status=0 group token filter
+  # The server's request count before the run: the fixtures above are not schemathesis's.
+  curl -fsS "$url/metrics" >"$WORK/metrics-before-$label.txt" \
+    || { echo "cannot read $url/metrics"; return 1; }
+
+  local status=0 group token filter reports=()
   for group in $GROUPS_TO_RUN; do
     case "$group" in
       public)   token="";          filter=(--include-tag customer --include-tag operations
@@ -124,7 +128,15 @@ contract_run() {
       --no-color \
       --report junit --report-dir "$WORK/report-$label-$group" \
       || status=1
+    reports+=("$WORK/report-$label-$group")
   done
+  # Which operations reached their success path (2xx), from the server's own count.
+  if curl -fsS "$url/metrics" >"$WORK/metrics-after-$label.txt"; then
+    python3 "$HERE/reach.py" "$label" "$WORK/metrics-before-$label.txt" \
+      "$WORK/metrics-after-$label.txt" "$HERE/unreachable.txt" "${reports[@]}" || status=1
+  else
+    echo "== [$label] cannot read $url/metrics after the run"; status=1
+  fi
   if [ "$status" -ne 0 ] || ! kill -0 "$SERVER_PID" 2>/dev/null; then
     status=1
     echo "== [$label] server log (last 80 lines)"; tail -n 80 "$log"
