@@ -97,6 +97,14 @@ contract_run() {
     | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')" \
     || { echo "no partner token:"; cat "$log"; return 1; }
 
+  # The objects every route needs to answer 2xx (tests/contract/fixtures.py), and the document
+  # schemathesis reads: the served one with the fixtures' random secrets as examples.
+  echo "== [$label] fixtures"
+  local doc="$WORK/openapi-$label.json"
+  FIX_MERCHANT="$merchant" FIX_PARTNER="$partner" FIX_PLANNER="$planner" FIX_API_KEY="$key" \
+    FIX_OWNER="$("$BIN" token --role merchant --sub contract-fixtures)" PUDO_BIN="$BIN" \
+    python3 "$HERE/fixtures.py" "$url" "$doc" || { tail -n 40 "$log"; return 1; }
+
   # The server's request count before the run: the fixtures above are not schemathesis's.
   curl -fsS "$url/metrics" >"$WORK/metrics-before-$label.txt" \
     || { echo "cannot read $url/metrics"; return 1; }
@@ -116,7 +124,7 @@ contract_run() {
     local auth=()
     [ -n "$token" ] && auth=(-H "Authorization: Bearer $token")
     echo "== [$label] schemathesis: $group routes"
-    "$VENV/bin/schemathesis" --config-file "$HERE/schemathesis.toml" run "$url/openapi.json" \
+    "$VENV/bin/schemathesis" --config-file "$HERE/schemathesis.toml" run "$doc" --url "$url" \
       "${filter[@]}" "${auth[@]}" \
       --max-examples "$EXAMPLES" \
       --seed "$SEED" \
