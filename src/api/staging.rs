@@ -23,7 +23,12 @@ const PLANNERS: &[Role] = &[Role::Planner, Role::Admin];
 #[serde(deny_unknown_fields)]
 pub struct NewEvent {
     /// Name, e.g. "Singles Day 2026".
-    #[schema(min_length = 1, max_length = 200, pattern = r"\S", example = "Singles Day 2026")]
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"\S",
+        example = "Singles Day 2026"
+    )]
     pub name: String,
     /// Start, RFC 3339 (e.g. `2026-11-11T00:00:00+08:00`).
     #[schema(format = DateTime, example = "2026-11-11T00:00:00+08:00")]

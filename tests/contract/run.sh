@@ -58,6 +58,8 @@ free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
 }
 
+# Hypothesis's own files (caches) go with the run, not into the repository.
+export HYPOTHESIS_STORAGE_DIRECTORY="$WORK/hypothesis"
 export PUDO_SEED=none
 # Client errors are logged at warn: only errors (a 5xx, a panic) are of interest here.
 export RUST_LOG="${CONTRACT_LOG:-error}"
