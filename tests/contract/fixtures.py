@@ -25,7 +25,9 @@ import urllib.request
 
 URL = sys.argv[1].rstrip("/")
 OUT = sys.argv[2]
-SOL, OPERA = 1, 2
+# Shop ids as tests/contract/shops.csv imports them (checked below); the examples name SOL
+# (pickup_point_id 1) and PLAZA (6, the point with room that moves and redirects go to).
+SOL, OPERA, PLAZA = 1, 2, 6
 
 
 def call(method, path, token=None, body=None, content_type="application/json"):
@@ -48,6 +50,10 @@ def call(method, path, token=None, body=None, content_type="application/json"):
 
 M, F, P, PL = (os.environ[k] for k in ("FIX_MERCHANT", "FIX_OWNER", "FIX_PARTNER", "FIX_PLANNER"))
 made = {}  # name -> id, checked against the document below
+
+for shop, external_id in ((SOL, "ES-CT-SOL"), (OPERA, "ES-CT-OPERA"), (PLAZA, "ES-CT-PLAZA")):
+    if call("GET", f"/v1/pickup-points/{shop}")["external_id"] != external_id:
+        sys.exit(f"fixtures: shop {shop} is not {external_id}: see tests/contract/shops.csv")
 
 
 def reserve(name, token, shop, order_ref):
@@ -177,6 +183,13 @@ EXPECTED = [
     (path_example("GET", "/v1/plans/{id}"), "receipt"),
     (path_example("POST", "/v1/plans/{id}/approve"), "approve"),
     (path_example("POST", "/v1/plans/{id}/dispatch"), "dispatch"),
+]
+made["sol"], made["plaza"] = SOL, PLAZA
+EXPECTED += [
+    (schemas["ReservationRequest"]["properties"]["pickup_point_id"].get("example"), "sol"),
+    (schemas["ReturnRequest"]["properties"]["pickup_point_id"].get("example"), "sol"),
+    (schemas["MoveRequest"]["properties"]["pickup_point_id"].get("example"), "plaza"),
+    (schemas["RedirectRequest"]["properties"]["pickup_point_id"].get("example"), "plaza"),
 ]
 wrong = [(ex, name) for ex, name in EXPECTED if ex != made[name]]
 for ex, name in wrong:

@@ -4,6 +4,8 @@
 # CONTRACT_DATABASE_URL names a PostgreSQL server, on a fresh database there too — with the
 # token of the role each group of routes is for. Every check of schemathesis must pass: no 5xx,
 # no status code, content type, header or body that the OpenAPI document does not describe.
+# The objects the document's examples name are made first (fixtures.py), and every operation
+# must answer 2xx at least once (reach.py; tests/contract/unreachable.txt lists exceptions).
 # Fails (never skips) when schemathesis cannot be installed or the server cannot start.
 #
 #   bash tests/contract/run.sh                 # SQLite, then PostgreSQL if reachable in CI
