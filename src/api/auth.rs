@@ -62,7 +62,7 @@ pub struct TokenRequest {
     #[schema(example = "ES-CT-SOL")]
     pub shop: String,
     /// The shop's API key (from `pudo partner-key`).
-    #[schema(example = "pk_dtpz7dwJBR4JLza8tdZso-efU2Ze2TO5X19dv1qxTbM")]
+    #[schema(example = "pk_0123456789abcdefghijklmnopqrstuvwxyzABCDEFG")]
     pub api_key: String,
 }
 
