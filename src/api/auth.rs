@@ -59,8 +59,10 @@ impl Bearer {
 #[serde(deny_unknown_fields)]
 pub struct TokenRequest {
     /// The shop's external id.
+    #[schema(example = "ES-CT-SOL")]
     pub shop: String,
     /// The shop's API key (from `pudo partner-key`).
+    #[schema(example = "pk_0123456789abcdefghijklmnopqrstuvwxyzABCDEFG")]
     pub api_key: String,
 }
 

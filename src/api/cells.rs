@@ -22,7 +22,7 @@ pub const MAX_CELLS: usize = 100;
 )]
 struct CellsQuery {
     /// Comma-separated H3 cells in hexadecimal (as `h3_cell` in search answers), 1 to 100.
-    #[param(min_length = 1)]
+    #[param(min_length = 1, example = "89390cb1b0bffff,89390cb1b57ffff")]
     cells: String,
 }
 

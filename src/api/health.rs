@@ -78,7 +78,7 @@ fn window(q: &QueryParams) -> Result<Window, ApiError> {
 
 /// One shop's health: scan-in latency, handovers, failed code attempts, expiries, returns and
 /// daily occupancy.
-#[utoipa::path(tag = "operations", context_path = "/v1", params(("id" = i64, Path, description = "pudo's shop id"), ShopHealthQuery), security(("bearer" = [])), responses(
+#[utoipa::path(tag = "operations", context_path = "/v1", params(("id" = i64, Path, description = "pudo's shop id", example = 1), ShopHealthQuery), security(("bearer" = [])), responses(
     (status = 200, body = ShopHealth),
     (status = 400, description = "A parameter is invalid; `parameter` names it", body = Problem, content_type = "application/problem+json"),
     (status = 401, body = Problem, content_type = "application/problem+json"),

@@ -40,6 +40,10 @@ pub async fn list_fees(
 /// A change to the fee schedule.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "effective_from": "2099-01-01",
+    "fees": [{"kind": "handover", "amount_minor": 35, "currency": "EUR"}]
+}))]
 pub struct FeeChange {
     /// First day (UTC, `YYYY-MM-DD`) the fees apply; after today.
     #[schema(format = Date)]

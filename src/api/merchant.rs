@@ -16,9 +16,11 @@ use utoipa::ToSchema;
 #[serde(deny_unknown_fields)]
 pub struct ReservationRequest {
     /// The pickup point chosen by the customer.
+    #[schema(example = 1)]
     pub pickup_point_id: i64,
     /// The merchant's order reference; repeating it answers the same reservation.
     #[schema(
+        example = "order-1001",
         min_length = 1,
         max_length = 100,
         pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
@@ -121,7 +123,7 @@ pub async fn reserve(
 #[utoipa::path(
     tag = "merchant",
     context_path = "/v1",
-    params(("id" = i64, Path, description = "reservation id")),
+    params(("id" = i64, Path, description = "reservation id", example = 1)),
     security(("bearer" = [])),
     responses(
         (status = 200, body = Reservation),
@@ -158,7 +160,7 @@ pub async fn read(
 #[utoipa::path(
     tag = "merchant",
     context_path = "/v1",
-    params(("id" = i64, Path, description = "reservation id")),
+    params(("id" = i64, Path, description = "reservation id", example = 2)),
     security(("bearer" = [])),
     responses(
         (status = 200, body = Parcel),

@@ -21,6 +21,7 @@ use utoipa::ToSchema;
 #[serde(deny_unknown_fields)]
 pub struct MoveRequest {
     /// The new pickup point.
+    #[schema(example = 6)]
     pub pickup_point_id: i64,
 }
 
@@ -29,6 +30,7 @@ pub struct MoveRequest {
 #[serde(deny_unknown_fields)]
 pub struct RedirectRequest {
     /// A point among the redirect options; default: the nearest with room.
+    #[schema(example = 6)]
     pub pickup_point_id: Option<i64>,
 }
 
@@ -38,7 +40,7 @@ pub struct RedirectRequest {
 pub struct ExtendRequest {
     /// Days to add, 1 to `PUDO_HOLD_EXTENSION_MAX_DAYS` (default: that maximum; the setting
     /// is at most 90).
-    #[schema(minimum = 1, maximum = 90)]
+    #[schema(minimum = 1, maximum = 90, example = 3)]
     pub days: Option<i64>,
 }
 
@@ -87,7 +89,7 @@ fn apply_loads(state: &AppState, moved: &Moved) {
 #[utoipa::path(
     tag = "merchant",
     context_path = "/v1",
-    params(("id" = i64, Path, description = "reservation id")),
+    params(("id" = i64, Path, description = "reservation id", example = 3)),
     request_body = MoveRequest,
     security(("bearer" = [])),
     responses(
@@ -134,7 +136,7 @@ pub async fn move_reservation(
 #[utoipa::path(
     tag = "merchant",
     context_path = "/v1",
-    params(("id" = i64, Path, description = "reservation id")),
+    params(("id" = i64, Path, description = "reservation id", example = 4)),
     request_body = Option<ExtendRequest>,
     security(("bearer" = [])),
     responses(
@@ -242,7 +244,7 @@ async fn redirect(
 
 /// Where one of the shop's parcels could be redirected: the nearest active points with a free
 /// slot within 2 km.
-#[utoipa::path(tag = "partner", context_path = "/v1", params(("id" = i64, Path, description = "parcel id")), security(("bearer" = [])), responses(
+#[utoipa::path(tag = "partner", context_path = "/v1", params(("id" = i64, Path, description = "parcel id", example = 7)), security(("bearer" = [])), responses(
     (status = 200, body = RedirectOptions),
     (status = 401, body = Problem, content_type = "application/problem+json"),
     (status = 403, body = Problem, content_type = "application/problem+json"),
@@ -266,7 +268,7 @@ pub async fn partner_redirect_options(
 ///
 /// 409 with `reason` `no_room_nearby` (no point with room within 2 km), `full`, `paused` or
 /// `closed` (the chosen point cannot take it), `code_not_transferable`, `wrong_state`.
-#[utoipa::path(tag = "partner", context_path = "/v1", params(("id" = i64, Path, description = "parcel id")), request_body = Option<RedirectRequest>, security(("bearer" = [])), responses(
+#[utoipa::path(tag = "partner", context_path = "/v1", params(("id" = i64, Path, description = "parcel id", example = 8)), request_body = Option<RedirectRequest>, security(("bearer" = [])), responses(
     (status = 200, body = Redirected),
     (status = 400, description = "`pickup_point_id` is invalid, the current point, or beyond 2 km", body = Problem, content_type = "application/problem+json"),
     (status = 401, body = Problem, content_type = "application/problem+json"),
@@ -287,7 +289,7 @@ pub async fn partner_redirect(
 }
 
 /// Where a parcel could be redirected, for the carrier at the point's door.
-#[utoipa::path(tag = "carrier", context_path = "/v1", params(("id" = i64, Path, description = "parcel id")), security(("bearer" = [])), responses(
+#[utoipa::path(tag = "carrier", context_path = "/v1", params(("id" = i64, Path, description = "parcel id", example = 11)), security(("bearer" = [])), responses(
     (status = 200, body = RedirectOptions),
     (status = 401, body = Problem, content_type = "application/problem+json"),
     (status = 403, body = Problem, content_type = "application/problem+json"),
@@ -305,7 +307,7 @@ pub async fn carrier_redirect_options(
 }
 
 /// The carrier redirects a parcel its point cannot take; as the partner's redirect.
-#[utoipa::path(tag = "carrier", context_path = "/v1", params(("id" = i64, Path, description = "parcel id")), request_body = Option<RedirectRequest>, security(("bearer" = [])), responses(
+#[utoipa::path(tag = "carrier", context_path = "/v1", params(("id" = i64, Path, description = "parcel id", example = 12)), request_body = Option<RedirectRequest>, security(("bearer" = [])), responses(
     (status = 200, body = Redirected),
     (status = 400, body = Problem, content_type = "application/problem+json"),
     (status = 401, body = Problem, content_type = "application/problem+json"),

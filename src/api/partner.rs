@@ -174,7 +174,7 @@ pub async fn parcels(
 
 /// Marks a parcel as arrived at the shop; this issues its pickup code (sent to the merchant,
 /// never shown to the partner). Repeating it is harmless.
-#[utoipa::path(tag = "partner", context_path = "/v1", params(("id" = i64, Path)), security(("bearer" = [])), responses(
+#[utoipa::path(tag = "partner", context_path = "/v1", params(("id" = i64, Path, description = "parcel id", example = 5)), security(("bearer" = [])), responses(
     (status = 200, body = Parcel),
     (status = 404, body = Problem, content_type = "application/problem+json"),
     (status = 409, body = Problem, content_type = "application/problem+json"),
@@ -209,7 +209,7 @@ pub async fn arrival(
 }
 
 /// Marks an expired parcel as sent back; frees its slot.
-#[utoipa::path(tag = "partner", context_path = "/v1", params(("id" = i64, Path)), security(("bearer" = [])), responses(
+#[utoipa::path(tag = "partner", context_path = "/v1", params(("id" = i64, Path, description = "parcel id", example = 9)), security(("bearer" = [])), responses(
     (status = 200, body = Parcel),
     (status = 404, body = Problem, content_type = "application/problem+json"),
     (status = 409, body = Problem, content_type = "application/problem+json"),
@@ -239,6 +239,7 @@ pub async fn return_parcel(
 #[serde(deny_unknown_fields)]
 pub struct HandoverRequest {
     /// The pickup code the customer shows (spaces and dashes are ignored).
+    #[schema(example = "3917 4402")]
     pub code: String,
 }
 

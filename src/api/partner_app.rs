@@ -64,7 +64,7 @@ pub async fn index(req: HttpRequest) -> Result<HttpResponse, ApiError> {
 /// One file of the partner app (scripts, style sheet, service worker, manifest, icon), with
 /// its content type, a weak ETag and `Cache-Control: no-cache`.
 #[utoipa::path(tag = "partner",
-    params(("file" = String, Path, description = "file name, e.g. `app.js`")),
+    params(("file" = String, Path, description = "file name, e.g. `app.js`", example = "app.js")),
     responses(
         (status = 200, description = "The file", content((String = "text/javascript"), (String = "text/css"), (String = "application/manifest+json"), (String = "image/svg+xml"), (String = "text/html"))),
         (status = 304, description = "Not modified (If-None-Match matched the ETag)"),

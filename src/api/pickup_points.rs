@@ -285,7 +285,7 @@ fn describe<'a>(p: &RankedPoint<'a>, now: chrono::DateTime<Utc>) -> PickupPoint<
 #[utoipa::path(
     tag = "customer",
     context_path = "/v1",
-    params(("id" = i64, Path, description = "pudo's shop id")),
+    params(("id" = i64, Path, description = "pudo's shop id", example = 1)),
     responses(
         (status = 200, body = PickupPointDetail),
         (status = 404, body = Problem, content_type = "application/problem+json"),

@@ -20,9 +20,11 @@ use utoipa::ToSchema;
 #[serde(deny_unknown_fields)]
 pub struct ReturnRequest {
     /// The drop-off point the customer chose; the code works there only.
+    #[schema(example = 1)]
     pub pickup_point_id: i64,
     /// The merchant's order reference; repeating it answers the same return.
     #[schema(
+        example = "return-1001",
         min_length = 1,
         max_length = 100,
         pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
@@ -102,7 +104,7 @@ pub async fn register(
 
 /// A return; the first read carries the drop-off code and its QR code.
 #[utoipa::path(tag = "merchant", context_path = "/v1",
-    params(("id" = i64, Path, description = "return id")),
+    params(("id" = i64, Path, description = "return id", example = 1)),
     security(("bearer" = [])), responses(
     (status = 200, body = ReturnView),
     (status = 404, body = Problem, content_type = "application/problem+json"),
@@ -132,6 +134,7 @@ pub async fn read(
 #[serde(deny_unknown_fields)]
 pub struct DropoffRequest {
     /// The drop-off code the customer shows (spaces and dashes are ignored).
+    #[schema(example = "5081 2296")]
     pub code: String,
 }
 
@@ -202,7 +205,7 @@ pub async fn waiting(
 #[serde(deny_unknown_fields)]
 pub struct CollectionRequest {
     /// Ids of the returns handed to the driver (1 to 500).
-    #[schema(min_items = 1, max_items = 500)]
+    #[schema(min_items = 1, max_items = 500, example = json!([3]))]
     pub return_ids: Vec<i64>,
 }
 

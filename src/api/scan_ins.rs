@@ -18,6 +18,7 @@ use utoipa::{IntoParams, ToSchema};
 #[serde(deny_unknown_fields)]
 pub struct HandinRequest {
     /// The parcel handed in (its reservation id, as on the label).
+    #[schema(example = 10)]
     pub parcel_id: i64,
 }
 

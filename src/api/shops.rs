@@ -22,7 +22,7 @@ use actix_web::{http::header, post, web, HttpRequest};
     request_body(
         description = "CSV `external_id,name,latitude,longitude,capacity[,timezone,opening_hours,status]`, or a GeoJSON FeatureCollection of Points with those properties",
         content(
-            (String = "text/csv"),
+            (String = "text/csv", example = json!("external_id,name,latitude,longitude,capacity\nES-CT-NUEVO,Kiosko Nuevo,40.4165,-3.7020,8\n")),
             (Object = "application/geo+json"),
             (Object = "application/json"),
         )

@@ -23,15 +23,21 @@ const PLANNERS: &[Role] = &[Role::Planner, Role::Admin];
 #[serde(deny_unknown_fields)]
 pub struct NewEvent {
     /// Name, e.g. "Singles Day 2026".
-    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"\S",
+        example = "Singles Day 2026"
+    )]
     pub name: String,
     /// Start, RFC 3339 (e.g. `2026-11-11T00:00:00+08:00`).
-    #[schema(format = DateTime)]
+    #[schema(format = DateTime, example = "2026-11-11T00:00:00+08:00")]
     pub starts_at: String,
     /// End, RFC 3339; after `starts_at`.
-    #[schema(format = DateTime)]
+    #[schema(format = DateTime, example = "2026-11-12T00:00:00+08:00")]
     pub ends_at: String,
     /// IANA time zone the window is meant in (default UTC).
+    #[schema(example = "Asia/Shanghai")]
     pub timezone: Option<String>,
 }
 
@@ -110,8 +116,9 @@ pub struct ForecastSummary {
 }
 
 /// Uploads an event's forecast (CSV `zone,sku,units`), replacing any earlier one; all or nothing.
-#[utoipa::path(tag = "planner", context_path = "/v1", params(("id" = i64, Path, description = "event id")),
-    request_body(content = String, content_type = "text/csv", description = "zone,sku,units; zone an H3 cell in hex, resolution 5 to 10"),
+#[utoipa::path(tag = "planner", context_path = "/v1", params(("id" = i64, Path, description = "event id", example = 1)),
+    request_body(content = String, content_type = "text/csv", description = "zone,sku,units; zone an H3 cell in hex, resolution 5 to 10",
+        example = json!("zone,sku,units\n89390cb1b0bffff,TEA,2\n")),
     security(("bearer" = [])), responses(
     (status = 200, body = ForecastSummary),
     (status = 404, body = Problem, content_type = "application/problem+json"),
@@ -154,7 +161,7 @@ pub struct DeriveRequest {
 }
 
 /// Derives the event's forecast from past reservations per zone and SKU, times an uplift.
-#[utoipa::path(tag = "planner", context_path = "/v1", params(("id" = i64, Path)), request_body = Option<DeriveRequest>,
+#[utoipa::path(tag = "planner", context_path = "/v1", params(("id" = i64, Path, description = "event id", example = 1)), request_body = Option<DeriveRequest>,
     security(("bearer" = [])), responses(
     (status = 200, body = ForecastSummary),
     (status = 404, description = "No such event", body = Problem, content_type = "application/problem+json"),
@@ -215,11 +222,12 @@ pub struct PlanRequest {
     #[schema(minimum = 0.0, maximum = 100000.0)]
     pub penalty_km: Option<f64>,
     /// Staging capacity of every shop, units (default: its capacity minus its live parcels).
+    #[schema(minimum = 0, maximum = 100000)]
     pub staging_capacity: Option<u32>,
 }
 
 /// Computes a staging plan for the event's forecast on the current network (a draft).
-#[utoipa::path(tag = "planner", context_path = "/v1", params(("id" = i64, Path)), request_body = Option<PlanRequest>,
+#[utoipa::path(tag = "planner", context_path = "/v1", params(("id" = i64, Path, description = "event id", example = 1)), request_body = Option<PlanRequest>,
     security(("bearer" = [])), responses(
     (status = 201, body = PlanView),
     (status = 400, body = Problem, content_type = "application/problem+json"),
@@ -254,7 +262,7 @@ pub async fn create_plan(
 }
 
 /// A plan with its report: coverage within 1, 2, 3 km, utilisation, unmet demand by zone.
-#[utoipa::path(tag = "planner", context_path = "/v1", params(("id" = i64, Path)), security(("bearer" = [])), responses(
+#[utoipa::path(tag = "planner", context_path = "/v1", params(("id" = i64, Path, description = "plan id", example = 1)), security(("bearer" = [])), responses(
     (status = 200, body = PlanView),
     (status = 404, body = Problem, content_type = "application/problem+json"),
 ))]
@@ -272,7 +280,7 @@ pub async fn get_plan(
 }
 
 /// The plan's map (SVG: zones coloured by unmet demand, shops by utilisation).
-#[utoipa::path(tag = "planner", context_path = "/v1", params(("id" = i64, Path)), security(("bearer" = [])), responses(
+#[utoipa::path(tag = "planner", context_path = "/v1", params(("id" = i64, Path, description = "plan id", example = 1)), security(("bearer" = [])), responses(
     (status = 200, content_type = "image/svg+xml", body = String),
     (status = 404, body = Problem, content_type = "application/problem+json"),
 ))]
@@ -289,7 +297,7 @@ pub async fn plan_map(
 }
 
 /// Approves a draft plan.
-#[utoipa::path(tag = "planner", context_path = "/v1", params(("id" = i64, Path)), security(("bearer" = [])), responses(
+#[utoipa::path(tag = "planner", context_path = "/v1", params(("id" = i64, Path, description = "plan id", example = 2)), security(("bearer" = [])), responses(
     (status = 200, body = PlanView),
     (status = 404, body = Problem, content_type = "application/problem+json"),
     (status = 409, body = Problem, content_type = "application/problem+json"),
@@ -304,7 +312,7 @@ pub async fn approve(
 }
 
 /// Dispatches an approved plan: each partner now sees its manifest.
-#[utoipa::path(tag = "planner", context_path = "/v1", params(("id" = i64, Path)), security(("bearer" = [])), responses(
+#[utoipa::path(tag = "planner", context_path = "/v1", params(("id" = i64, Path, description = "plan id", example = 3)), security(("bearer" = [])), responses(
     (status = 200, body = PlanView),
     (status = 404, body = Problem, content_type = "application/problem+json"),
     (status = 409, body = Problem, content_type = "application/problem+json"),
@@ -358,7 +366,7 @@ pub async fn partner_staging(
 
 /// Confirms receipt of a plan's staged stock at the partner's shop, in full or with
 /// shortfalls (`lines` lists the SKUs that did not arrive in full).
-#[utoipa::path(tag = "partner", context_path = "/v1", params(("id" = i64, Path, description = "plan id")), request_body = Option<Receipt>,
+#[utoipa::path(tag = "partner", context_path = "/v1", params(("id" = i64, Path, description = "plan id", example = 1)), request_body = Option<Receipt>,
     security(("bearer" = [])), responses(
     (status = 200, body = ShopManifest),
     (status = 400, body = Problem, content_type = "application/problem+json"),

@@ -57,7 +57,7 @@ pub async fn index(req: HttpRequest) -> Result<HttpResponse, ApiError> {
 /// One file of the widget: `pudo-widget.js` (the script merchants embed) or the demo's files,
 /// with a weak ETag, `Cache-Control: no-cache` and `Access-Control-Allow-Origin: *`.
 #[utoipa::path(tag = "customer",
-    params(("file" = String, Path, description = "file name, e.g. `pudo-widget.js`")),
+    params(("file" = String, Path, description = "file name, e.g. `pudo-widget.js`", example = "pudo-widget.js")),
     responses(
         (status = 200, description = "The file", content((String = "text/javascript"), (String = "text/html"))),
         (status = 304, description = "Not modified (If-None-Match matched the ETag)"),

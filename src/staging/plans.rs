@@ -195,6 +195,9 @@ impl PlanRow {
 pub const MAX_RADIUS_KM: f64 = 50.0;
 /// Largest penalty per unmet unit a planner may give, km.
 pub const MAX_PENALTY_KM: f64 = 100_000.0;
+/// Largest staging capacity a planner may give for every shop, units: a shop's own capacity
+/// is at most this (import and partner alike).
+pub const MAX_STAGING_CAPACITY: u32 = 100_000;
 
 /// Checks a plan's parameters as a planner gives them (the API and `pudo plan` alike),
 /// naming the one at fault.
@@ -220,6 +223,17 @@ pub fn check_params(params: &Params) -> Result<(), StagingError> {
     Ok(())
 }
 
+/// Checks a staging capacity given for every shop (the API and `pudo plan` alike).
+pub fn check_capacity_override(capacity: Option<u32>) -> Result<(), StagingError> {
+    if capacity.is_some_and(|c| c > MAX_STAGING_CAPACITY) {
+        return Err(StagingError::Invalid {
+            field: "staging_capacity",
+            message: format!("must be between 0 and {MAX_STAGING_CAPACITY}"),
+        });
+    }
+    Ok(())
+}
+
 /// The plan pipeline: checks the parameters, reads the shops with room (capacity minus held
 /// slots, or `capacity_override`; those closed during `window` left out) and solves exactly.
 /// Returns the plan and the shops it was solved on.
@@ -232,6 +246,7 @@ pub fn solve(
     progress: &mut dyn FnMut(allocator::Stage),
 ) -> Result<(Plan, Vec<StagingShop>), StagingError> {
     check_params(params)?;
+    check_capacity_override(capacity_override)?;
     let shops = staging_shops(conn, capacity_override, window)?;
     let plan = allocator::solve(&shops, demand, params, progress)?;
     Ok((plan, shops))
@@ -247,6 +262,7 @@ pub fn compute_plan(
     now: NaiveDateTime,
 ) -> Result<PlanView, StagingError> {
     check_params(params)?;
+    check_capacity_override(capacity_override)?;
     let demand = forecast_demand(conn, event_id)?;
     let window: (NaiveDateTime, NaiveDateTime) = events::table
         .find(event_id)

@@ -222,6 +222,30 @@ async fn plan_lifecycle(backend: Backend) {
         )
         .await;
     assert_eq!(bad_radius.problem(400)["parameter"], "radius_km");
+    // The document bounds staging_capacity (schemathesis sent 2^31, above its int32 format,
+    // and it was accepted): larger than any shop's capacity is refused, naming it.
+    for capacity in [100_001_u64, 2_147_483_648] {
+        let bad_capacity = app
+            .post(
+                &format!("/v1/events/{event_id}/plans"),
+                &planner,
+                json!({"staging_capacity": capacity}),
+            )
+            .await;
+        assert_eq!(
+            bad_capacity.problem(400)["parameter"],
+            "staging_capacity",
+            "{capacity}"
+        );
+    }
+    let most = app
+        .post(
+            &format!("/v1/events/{event_id}/plans"),
+            &planner,
+            json!({"staging_capacity": 100_000}),
+        )
+        .await;
+    assert_eq!(most.status.as_u16(), 201, "{}", most.text);
     app.post("/v1/events/999/plans", &planner, json!({}))
         .await
         .problem(404);

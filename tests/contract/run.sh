@@ -4,6 +4,8 @@
 # CONTRACT_DATABASE_URL names a PostgreSQL server, on a fresh database there too — with the
 # token of the role each group of routes is for. Every check of schemathesis must pass: no 5xx,
 # no status code, content type, header or body that the OpenAPI document does not describe.
+# The objects the document's examples name are made first (fixtures.py), and every operation
+# must answer 2xx at least once (reach.py; tests/contract/unreachable.txt lists exceptions).
 # Fails (never skips) when schemathesis cannot be installed or the server cannot start.
 #
 #   bash tests/contract/run.sh                 # SQLite, then PostgreSQL if reachable in CI
@@ -18,6 +20,12 @@ started=$(date +%s)
 EXAMPLES="${CONTRACT_EXAMPLES:-25}"
 SEED="${CONTRACT_SEED:-20261111}"
 GROUPS_TO_RUN="${CONTRACT_GROUPS:-public admin merchant partner carrier planner}"
+for group in $GROUPS_TO_RUN; do
+  case "$group" in
+    public|admin|merchant|partner|carrier|planner) ;;
+    *) echo "unknown group $group (public admin merchant partner carrier planner)"; exit 1 ;;
+  esac
+done
 TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
 VENV="$TARGET/contract-venv"
 
@@ -52,6 +60,8 @@ free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
 }
 
+# Hypothesis's own files (caches) go with the run, not into the repository.
+export HYPOTHESIS_STORAGE_DIRECTORY="$WORK/hypothesis"
 export PUDO_SEED=none
 # Client errors are logged at warn: only errors (a 5xx, a panic) are of interest here.
 export RUST_LOG="${CONTRACT_LOG:-error}"
@@ -97,8 +107,24 @@ contract_run() {
     | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')" \
     || { echo "no partner token:"; cat "$log"; return 1; }
 
-  local status=0 group token filter
-  for group in $GROUPS_TO_RUN; do
+  # The objects every route needs to answer 2xx (tests/contract/fixtures.py), and the document
+  # schemathesis reads: the served one with the fixtures' random secrets as examples.
+  echo "== [$label] fixtures"
+  local doc="$WORK/openapi-$label.json"
+  FIX_MERCHANT="$merchant" FIX_PARTNER="$partner" FIX_PLANNER="$planner" FIX_API_KEY="$key" \
+    FIX_OWNER="$("$BIN" token --role merchant --sub contract-fixtures)" PUDO_BIN="$BIN" \
+    python3 "$HERE/fixtures.py" "$url" "$doc" || { tail -n 40 "$log"; return 1; }
+
+  # The server's request count before the run: the fixtures above are not schemathesis's.
+  curl -fsS "$url/metrics" >"$WORK/metrics-before-$label.txt" \
+    || { echo "cannot read $url/metrics"; return 1; }
+
+  local status=0 group token filter reports=()
+  # Always in this order, whatever CONTRACT_GROUPS lists: a group's fuzzing may change objects
+  # that later groups' examples name (the carrier may redirect any parcel, so it comes after the
+  # partner; the planner imports shops, so it comes last).
+  for group in public admin merchant partner carrier planner; do
+    case " $GROUPS_TO_RUN " in *" $group "*) ;; *) continue ;; esac
     case "$group" in
       public)   token="";          filter=(--include-tag customer --include-tag operations
                                          --exclude-path-regex '^/v1/ops/') ;;
@@ -107,12 +133,11 @@ contract_run() {
       partner)  token="$partner";  filter=(--include-tag partner) ;;
       carrier)  token="$carrier";  filter=(--include-tag carrier) ;;
       planner)  token="$planner";  filter=(--include-tag planner) ;;
-      *) echo "unknown group $group"; return 1 ;;
     esac
     local auth=()
     [ -n "$token" ] && auth=(-H "Authorization: Bearer $token")
     echo "== [$label] schemathesis: $group routes"
-    "$VENV/bin/schemathesis" --config-file "$HERE/schemathesis.toml" run "$url/openapi.json" \
+    "$VENV/bin/schemathesis" --config-file "$HERE/schemathesis.toml" run "$doc" --url "$url" \
       "${filter[@]}" "${auth[@]}" \
       --max-examples "$EXAMPLES" \
       --seed "$SEED" \
@@ -124,7 +149,15 @@ contract_run() {
       --no-color \
       --report junit --report-dir "$WORK/report-$label-$group" \
       || status=1
+    reports+=("$WORK/report-$label-$group")
   done
+  # Which operations reached their success path (2xx), from the server's own count.
+  if curl -fsS "$url/metrics" >"$WORK/metrics-after-$label.txt"; then
+    python3 "$HERE/reach.py" "$label" "$WORK/metrics-before-$label.txt" \
+      "$WORK/metrics-after-$label.txt" "$HERE/unreachable.txt" "${reports[@]}" || status=1
+  else
+    echo "== [$label] cannot read $url/metrics after the run"; status=1
+  fi
   if [ "$status" -ne 0 ] || ! kill -0 "$SERVER_PID" 2>/dev/null; then
     status=1
     echo "== [$label] server log (last 80 lines)"; tail -n 80 "$log"
