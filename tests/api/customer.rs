@@ -305,8 +305,12 @@ fn events(app: &TestApp, kind: &str) -> Vec<Value> {
 }
 
 fn live(app: &TestApp, shop: &str) -> i32 {
-    pudo::network::load::live(&mut app.state.pool.get().expect("conn"), app.shop_id(shop))
-        .expect("live")
+    let conn = &mut app.state.pool.get().expect("conn");
+    let id = app.shop_id(shop);
+    let region = pudo::network::load::region_of(conn, id)
+        .expect("region")
+        .expect("shop");
+    pudo::network::load::live(conn, id, region).expect("live")
 }
 
 async fn post_empty(app: &TestApp, uri: &str, token: &str) -> crate::support::Answer {
