@@ -105,6 +105,10 @@ fn literal(value: &str) -> String {
     if value == "None" {
         return "NULL".into();
     }
+    if let Some(items) = value.strip_prefix('[').and_then(|v| v.strip_suffix(']')) {
+        let items: Vec<String> = split_binds(items).iter().map(|i| literal(i)).collect();
+        return format!("ARRAY[{}]", items.join(", "));
+    }
     if let Some(s) = value.strip_prefix('"').and_then(|v| v.strip_suffix('"')) {
         let parsed: String = serde_json::from_str(&format!("\"{s}\"")).unwrap_or_else(|_| s.into());
         return format!("'{}'", parsed.replace('\'', "''"));
@@ -117,14 +121,14 @@ fn literal(value: &str) -> String {
 }
 
 /// `EXPLAIN`s every recorded data statement; returns those not planned on one shard, with
-/// the plan's task counts.
-fn multi_shard(conn: &mut DbConn, recorded: &[String]) -> Vec<String> {
+/// the plan's task counts, and how many were planned with one task.
+fn multi_shard(conn: &mut DbConn, recorded: &[String]) -> (Vec<String>, usize) {
     #[derive(QueryableByName)]
     struct Line {
         #[diesel(sql_type = diesel::sql_types::Text, column_name = "QUERY PLAN")]
         line: String,
     }
-    let mut bad = Vec::new();
+    let (mut bad, mut routed) = (Vec::new(), 0);
     for statement in recorded {
         let sql = with_literals(statement);
         let head = sql.trim_start().to_ascii_uppercase();
@@ -143,9 +147,11 @@ fn multi_shard(conn: &mut DbConn, recorded: &[String]) -> Vec<String> {
             .collect();
         if counts.iter().any(|c| *c != "1") {
             bad.push(format!("{sql}\n    task counts: {counts:?}"));
+        } else if !counts.is_empty() {
+            routed += 1;
         }
     }
-    bad
+    (bad, routed)
 }
 
 /// Runs `f` on a recording connection of the app's pool; returns what it returned and the
@@ -200,6 +206,9 @@ async fn hot_statements_run_on_one_shard() {
         "first: {}",
         statements[0]
     );
+    // The check itself tells a multi-shard statement: this one reads every region.
+    let (multi, _) = multi_shard(&mut app.state.pool.get().expect("conn"), &statements[..1]);
+    assert_eq!(multi.len(), 1, "the order_ref lookup of all regions is multi-shard");
     report.push(("reservation".into(), statements[1..].to_vec()));
     let (_, statements) = recorded(&app, |conn| {
         pudo::pickup::arrive(conn, &issuer, sol, parcel.id, now()).expect("arrive")
@@ -325,7 +334,13 @@ async fn hot_statements_run_on_one_shard() {
     for (path, statements) in &report {
         assert!(!statements.is_empty(), "{path}: nothing recorded");
         checked += statements.len();
-        for bad in multi_shard(&mut conn, statements) {
+        let (bad, routed) = multi_shard(&mut conn, statements);
+        assert!(routed > 0, "{path}: no statement planned by Citus");
+        eprintln!(
+            "{path}: {} statements, {routed} routed to one shard",
+            statements.len()
+        );
+        for bad in bad {
             failures.push(format!("{path}: {bad}"));
         }
     }
