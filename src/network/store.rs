@@ -221,8 +221,11 @@ fn sqlite_upsert(conn: &mut diesel::SqliteConnection, rows: &[NewShop<'_>]) -> Q
 fn ensure_load_rows(conn: &mut DbConn, revision: i64) -> QueryResult<()> {
     use diesel::connection::SimpleConnection;
     // `revision` is our own integer, so inlining it is safe and keeps one SQL text for both
-    // backends (their placeholders differ). ON CONFLICT without a target: the key is
-    // `(shop_id)`, or `(shop_id, region)` on Citus, and a new shop has no row under either.
+    // backends (their placeholders differ). Moved shops first, so that their load row is in
+    // the new region before the insert below looks for it.
+    move_regions(conn, revision)?;
+    // ON CONFLICT without a target: the key is `(shop_id)`, or `(shop_id, region)` on Citus,
+    // and only a new shop has no row under either.
     conn.batch_execute(&format!(
         "INSERT INTO shop_load (shop_id, region, live, changed_at) \
            SELECT id, region, 0, updated_at FROM shops WHERE revision = {revision} \
@@ -230,9 +233,14 @@ fn ensure_load_rows(conn: &mut DbConn, revision: i64) -> QueryResult<()> {
          UPDATE shop_load SET \
            active_capacity = CASE WHEN s.status = 'active' THEN s.capacity END \
            FROM shops s WHERE s.id = shop_load.shop_id AND s.revision = {revision};"
-    ))?;
-    // Only a shop moved to another region has rows to move: an ordinary import touches no
-    // region (the distribution key on Citus).
+    ))
+}
+
+/// Gives every row of the shops written at `revision` that moved to another region their new
+/// region, in every table keyed by shop. Only a moved shop has rows to move: an ordinary
+/// import touches no region (the distribution key on Citus).
+fn move_regions(conn: &mut DbConn, revision: i64) -> QueryResult<()> {
+    use diesel::connection::SimpleConnection;
     if super::load::moved_regions(conn, revision)? == 0 {
         return Ok(());
     }
