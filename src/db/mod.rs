@@ -314,7 +314,7 @@ pub fn ping(conn: &mut DbConn) -> Result<(), DbError> {
 
 /// Whether the database is a Citus coordinator (the `citus` extension is installed), as the
 /// migrations decide it. SQLite: never.
-pub fn is_citus(conn: &mut DbConn) -> QueryResultBool {
+pub fn is_citus(conn: &mut DbConn) -> diesel::QueryResult<bool> {
     match conn {
         DbConn::Sqlite(_) => Ok(false),
         DbConn::Postgres(pg) => diesel::select(diesel::dsl::sql::<diesel::sql_types::Bool>(
@@ -323,8 +323,6 @@ pub fn is_citus(conn: &mut DbConn) -> QueryResultBool {
         .get_result(pg),
     }
 }
-
-type QueryResultBool = diesel::QueryResult<bool>;
 
 /// Citus only: gives rows of a distributed `table` another `region` (their distribution key,
 /// which Citus never lets an `UPDATE` set) by copying them with the new region and deleting

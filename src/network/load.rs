@@ -37,6 +37,22 @@ pub fn region_of(conn: &mut DbConn, shop_id: i64) -> QueryResult<Option<i64>> {
         .optional()
 }
 
+/// The shop's region, as the first statement of a write transaction; `None` for an unknown
+/// shop. On SQLite a transaction must write before it reads (a deferred transaction that read
+/// first cannot take the write lock once another one committed: "database is locked" at
+/// once), so there it is a no-op write of the shop's load row that returns its region; on
+/// PostgreSQL (and Citus) [`region_of`].
+pub fn region_for_write(conn: &mut DbConn, shop_id: i64) -> QueryResult<Option<i64>> {
+    if matches!(conn, DbConn::Sqlite(_)) {
+        return diesel::update(shop_load::table.filter(shop_load::shop_id.eq(shop_id)))
+            .set(shop_load::live.eq(shop_load::live))
+            .returning(shop_load::region)
+            .get_result(conn)
+            .optional();
+    }
+    region_of(conn, shop_id)
+}
+
 /// How many shops written at `revision` have a load row in another region than their own
 /// (shops just re-imported at a position in another region).
 pub(crate) fn moved_regions(conn: &mut DbConn, revision: i64) -> QueryResult<i64> {
@@ -176,6 +192,10 @@ pub fn why_no_slot(conn: &mut DbConn, shop_id: i64) -> QueryResult<NoSlot> {
 /// Locks the shop's load row (a no-op write) and returns the shop's region; `None` for an
 /// unknown shop. What runs after it in the transaction runs one shop at a time.
 pub fn lock(conn: &mut DbConn, shop_id: i64) -> QueryResult<Option<i64>> {
+    if matches!(conn, DbConn::Sqlite(_)) {
+        // The lock itself (SQLite has one writer; the region needs naming on Citus only).
+        return region_for_write(conn, shop_id);
+    }
     let Some(region) = region_of(conn, shop_id)? else {
         return Ok(None);
     };

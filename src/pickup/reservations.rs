@@ -83,7 +83,7 @@ fn reserve_once(
     // which becomes the parcel's: no new slot is taken, so the shop stays within capacity.
     // The shop's region (`shops` is a reference table on Citus): every statement below names
     // it, so on Citus the whole transaction runs on that region's shard.
-    let Some(region) = load::region_of(conn, r.shop_id)? else {
+    let Some(region) = load::region_for_write(conn, r.shop_id)? else {
         return Err(load::why_no_slot(conn, r.shop_id)?.into());
     };
     let staged = match r.sku {
@@ -151,7 +151,8 @@ pub fn arrive(
 ) -> Result<Parcel, PickupError> {
     for _ in 0..5 {
         let result = conn.transaction(|conn| -> Result<Parcel, PickupError> {
-            let region = load::region_of(conn, shop_id)?.ok_or(PickupError::ParcelNotFound(id))?;
+            let region =
+                load::region_for_write(conn, shop_id)?.ok_or(PickupError::ParcelNotFound(id))?;
             // A no-op write first (see `db`); it also takes the parcel's row lock.
             diesel::update(
                 parcels::table.filter(parcels::id.eq(id).and(parcels::shop_id.eq(shop_id))),

@@ -124,7 +124,7 @@ pub fn receive(
         // (reference) is written after it.
         crate::db::citus_sequential(conn)?;
         // Every statement on the shop's rows names its region (one shard on Citus).
-        let Some(region) = crate::network::load::region_of(conn, shop_id)? else {
+        let Some(region) = crate::network::load::region_for_write(conn, shop_id)? else {
             return Err(StagingError::ManifestNotFound(plan_id));
         };
         // Writing first takes the lines' locks: a repeated receipt waits and then finds them done.
