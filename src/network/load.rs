@@ -167,11 +167,11 @@ pub fn release_slot(
             .filter(shop_load::shop_id.eq(shop_id))
             .filter(shop_load::region.eq(region)),
     )
-        .set((
-            shop_load::live.eq(shop_load::live - 1),
-            shop_load::changed_at.eq(now),
-        ))
-        .execute(conn)
+    .set((
+        shop_load::live.eq(shop_load::live - 1),
+        shop_load::changed_at.eq(now),
+    ))
+    .execute(conn)
 }
 
 /// Why a shop did not give a slot: unknown, paused, closed, or else full.
@@ -228,8 +228,8 @@ pub fn set_active_capacity(
             .filter(shop_load::shop_id.eq(shop_id))
             .filter(shop_load::region.eq(region)),
     )
-        .set(shop_load::active_capacity.eq(active_capacity))
-        .execute(conn)
+    .set(shop_load::active_capacity.eq(active_capacity))
+    .execute(conn)
 }
 
 /// Slots held at every shop changed at or after `since` (for the geo index's free slots).

@@ -126,7 +126,11 @@ pub fn guarded<T: Subject>(
 ) -> Result<Outcome<T>, PickupError> {
     conn.transaction(|conn| {
         let region = load::lock(conn, shop_id)?.ok_or(PickupError::ShopNotFound(shop_id))?;
-        let outcome = decide(conn, region, now - Duration::minutes(ATTEMPT_WINDOW_MINUTES))?;
+        let outcome = decide(
+            conn,
+            region,
+            now - Duration::minutes(ATTEMPT_WINDOW_MINUTES),
+        )?;
         let subject = outcome.subject();
         let (parcel_id, return_id) = match kind {
             CodeKind::Handover => (subject, None),
@@ -157,10 +161,12 @@ pub fn wrong_or_limited<T>(
     window_start: NaiveDateTime,
     now: NaiveDateTime,
 ) -> QueryResult<Outcome<T>> {
-    Ok(match retry_after(conn, shop_id, region, window_start, now)? {
-        Some(retry_after_secs) => Outcome::RateLimited { retry_after_secs },
-        None => Outcome::WrongCode,
-    })
+    Ok(
+        match retry_after(conn, shop_id, region, window_start, now)? {
+            Some(retry_after_secs) => Outcome::RateLimited { retry_after_secs },
+            None => Outcome::WrongCode,
+        },
+    )
 }
 
 /// Seconds until the shop may try a code again when it has reached [`MAX_WRONG_CODES`] wrong

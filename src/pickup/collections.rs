@@ -84,13 +84,13 @@ pub fn collect(
                     .filter(returns::id.eq(row.id))
                     .filter(returns::region.eq(region)),
             )
-                .set((
-                    returns::state.eq(ReturnState::Collected.as_str()),
-                    returns::collected_at.eq(now),
-                    returns::collected_by.eq(actor),
-                    returns::updated_at.eq(now),
-                ))
-                .execute(conn)?;
+            .set((
+                returns::state.eq(ReturnState::Collected.as_str()),
+                returns::collected_at.eq(now),
+                returns::collected_by.eq(actor),
+                returns::updated_at.eq(now),
+            ))
+            .execute(conn)?;
             load::release_slot(conn, shop_id, region, now)?;
             let mut view = row.view();
             view.state = ReturnState::Collected;

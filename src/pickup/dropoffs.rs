@@ -71,7 +71,8 @@ fn decide(
     window_start: NaiveDateTime,
     now: NaiveDateTime,
 ) -> Result<Outcome<Dropoff>, PickupError> {
-    if let Some(retry_after_secs) = attempts::retry_after(conn, shop_id, region, window_start, now)? {
+    if let Some(retry_after_secs) = attempts::retry_after(conn, shop_id, region, window_start, now)?
+    {
         return Ok(Outcome::RateLimited { retry_after_secs });
     }
     let Some(code) = codes::normalise(typed_code) else {
@@ -115,13 +116,13 @@ fn decide(
                     .filter(returns::id.eq(row.id))
                     .filter(returns::region.eq(region)),
             )
-                .set((
-                    returns::state.eq(ReturnState::DroppedOff.as_str()),
-                    returns::dropped_off_at.eq(now),
-                    returns::code_sealed.eq(None::<String>),
-                    returns::updated_at.eq(now),
-                ))
-                .execute(conn)?;
+            .set((
+                returns::state.eq(ReturnState::DroppedOff.as_str()),
+                returns::dropped_off_at.eq(now),
+                returns::code_sealed.eq(None::<String>),
+                returns::updated_at.eq(now),
+            ))
+            .execute(conn)?;
             let mut view = row.view();
             view.state = ReturnState::DroppedOff;
             view.dropped_off_at = Some(now);

@@ -216,11 +216,11 @@ pub fn delivered(conn: &mut DbConn, id: i64, region: i64, now: NaiveDateTime) ->
             .filter(outbox::id.eq(id))
             .filter(outbox::region.eq(region)),
     )
-        .set((
-            outbox::delivered_at.eq(now),
-            outbox::last_error.eq(None::<String>),
-        ))
-        .execute(conn)?;
+    .set((
+        outbox::delivered_at.eq(now),
+        outbox::last_error.eq(None::<String>),
+    ))
+    .execute(conn)?;
     Ok(())
 }
 
@@ -240,10 +240,10 @@ pub fn failed(
             .filter(outbox::region.eq(region)),
     )
     .set((
-            outbox::next_attempt_at.eq(now + backoff),
-            outbox::last_error.eq(error.chars().take(500).collect::<String>()),
-        ))
-        .execute(conn)?;
+        outbox::next_attempt_at.eq(now + backoff),
+        outbox::last_error.eq(error.chars().take(500).collect::<String>()),
+    ))
+    .execute(conn)?;
     Ok(())
 }
 

@@ -238,6 +238,13 @@ fn issue_code(
     }
     let row = find_in(conn, row.shop_id, row.region, row.id)?;
     let data = json!({ "reservation": row.view(), "pickup_code_sealed": codes::seal(issuer.data_key, &code) });
-    outbox::enqueue(conn, row.region, &row.merchant, Event::ParcelArrived, data, now)?;
+    outbox::enqueue(
+        conn,
+        row.region,
+        &row.merchant,
+        Event::ParcelArrived,
+        data,
+        now,
+    )?;
     Ok(row.view())
 }

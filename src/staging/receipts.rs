@@ -205,11 +205,11 @@ pub fn receive(
                     .filter(manifest_lines::id.eq(line.id))
                     .filter(manifest_lines::region.eq(line.region)),
             )
-                .set((
-                    manifest_lines::received.eq(received),
-                    manifest_lines::received_at.eq(now),
-                ))
-                .execute(conn)?;
+            .set((
+                manifest_lines::received.eq(received),
+                manifest_lines::received_at.eq(now),
+            ))
+            .execute(conn)?;
             stock::add(conn, shop_id, &line.sku, line.region, received)?;
             // Paid per unit received, in this transaction (nothing for a line of 0 units).
             crate::ledger::book::record(

@@ -99,7 +99,10 @@ fn split_binds(list: &str) -> Vec<String> {
 
 /// One bind value (Rust Debug) as an SQL literal.
 fn literal(value: &str) -> String {
-    if let Some(inner) = value.strip_prefix("Some(").and_then(|v| v.strip_suffix(')')) {
+    if let Some(inner) = value
+        .strip_prefix("Some(")
+        .and_then(|v| v.strip_suffix(')'))
+    {
         return literal(inner);
     }
     if value == "None" {
@@ -208,7 +211,11 @@ async fn hot_statements_run_on_one_shard() {
     );
     // The check itself tells a multi-shard statement: this one reads every region.
     let (multi, _) = multi_shard(&mut app.state.pool.get().expect("conn"), &statements[..1]);
-    assert_eq!(multi.len(), 1, "the order_ref lookup of all regions is multi-shard");
+    assert_eq!(
+        multi.len(),
+        1,
+        "the order_ref lookup of all regions is multi-shard"
+    );
     report.push(("reservation".into(), statements[1..].to_vec()));
     let (_, statements) = recorded(&app, |conn| {
         pudo::pickup::arrive(conn, &issuer, sol, parcel.id, now()).expect("arrive")
@@ -258,8 +265,8 @@ async fn hot_statements_run_on_one_shard() {
     report.push(("drop-off".into(), statements));
 
     // The outbox claim of one due event.
-    let due = pudo::pickup::outbox::due(&mut app.state.pool.get().expect("conn"), now(), 1)
-        .expect("due");
+    let due =
+        pudo::pickup::outbox::due(&mut app.state.pool.get().expect("conn"), now(), 1).expect("due");
     let (claimed, statements) = recorded(&app, |conn| {
         pudo::pickup::outbox::claim(conn, &due[0], now(), chrono::Duration::seconds(30))
             .expect("claim")
@@ -326,7 +333,10 @@ async fn hot_statements_run_on_one_shard() {
         };
         pudo::pickup::reserve(conn, &r, &issuer, now()).expect("reserve staged")
     });
-    report.push(("reservation of a staged unit".into(), statements[1..].to_vec()));
+    report.push((
+        "reservation of a staged unit".into(),
+        statements[1..].to_vec(),
+    ));
 
     let mut conn = app.state.pool.get().expect("conn");
     let mut failures = Vec::new();

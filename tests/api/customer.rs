@@ -468,7 +468,11 @@ async fn a_reservation_moves_to_another_region(backend: Backend) {
             .first(&mut app.state.pool.get().expect("conn"))
             .expect("region")
     };
-    assert_ne!(region("sol"), region("bcn"), "the fixture spans two regions");
+    assert_ne!(
+        region("sol"),
+        region("bcn"),
+        "the fixture spans two regions"
+    );
     let moved = app
         .post(
             &format!("/v1/reservations/{id}/move"),
