@@ -384,7 +384,11 @@ pub async fn receipt(
     let (id, body) = (id.into_inner(), body.into_inner());
     let (manifest, live) = with_conn(&state, move |conn| {
         let manifest = receipts::receive(conn, shop, id, &body, Utc::now().naive_utc())?;
-        Ok((manifest, crate::network::load::live(conn, shop)?))
+        let live = match crate::network::load::region_of(conn, shop)? {
+            Some(region) => crate::network::load::live(conn, shop, region)?,
+            None => 0,
+        };
+        Ok((manifest, live))
     })
     .await?;
     // The units now hold slots: this instance's search shows it at once.

@@ -312,6 +312,86 @@ pub fn ping(conn: &mut DbConn) -> Result<(), DbError> {
     Ok(())
 }
 
+/// Whether the database is a Citus coordinator (the `citus` extension is installed), as the
+/// migrations decide it. SQLite: never.
+pub fn is_citus(conn: &mut DbConn) -> diesel::QueryResult<bool> {
+    match conn {
+        DbConn::Sqlite(_) => Ok(false),
+        DbConn::Postgres(pg) => diesel::select(diesel::dsl::sql::<diesel::sql_types::Bool>(
+            "EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus')",
+        ))
+        .get_result(pg),
+    }
+}
+
+/// Citus only: gives rows of a distributed `table` another `region` (their distribution key,
+/// which Citus never lets an `UPDATE` set) by copying them with the new region and deleting
+/// the originals, in the caller's transaction. The rows are `t`, those of `FROM table t,
+/// {using} WHERE {condition}` (`using` may be empty); `region` is the SQL of the new region
+/// (a column of `using`, or a number), and `condition` must exclude rows already in it.
+/// Returns the SQL of the copy and of the delete, so that a caller moving several tables
+/// linked by foreign keys can copy all first and delete in reverse order.
+pub fn citus_move_sql(
+    conn: &mut DbConn,
+    table: &str,
+    using: &str,
+    condition: &str,
+    region: &str,
+) -> diesel::QueryResult<(String, String)> {
+    #[derive(diesel::QueryableByName)]
+    struct Column {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        name: String,
+    }
+    let columns: Vec<Column> = diesel::sql_query(
+        "SELECT column_name::text AS name FROM information_schema.columns \
+         WHERE table_schema = current_schema() AND table_name = $1 ORDER BY ordinal_position",
+    )
+    .bind::<diesel::sql_types::Text, _>(table)
+    .load(conn)?;
+    let names: Vec<&str> = columns.iter().map(|c| c.name.as_str()).collect();
+    let values: Vec<String> = names
+        .iter()
+        .map(|c| {
+            if *c == "region" {
+                region.to_owned()
+            } else {
+                format!("t.{c}")
+            }
+        })
+        .collect();
+    let from = if using.is_empty() {
+        format!("{table} t")
+    } else {
+        format!("{table} t, {using}")
+    };
+    let using_clause = if using.is_empty() {
+        String::new()
+    } else {
+        format!(" USING {using}")
+    };
+    Ok((
+        format!(
+            "INSERT INTO {table} ({}) SELECT {} FROM {from} WHERE {condition}",
+            names.join(", "),
+            values.join(", ")
+        ),
+        format!("DELETE FROM {table} t{using_clause} WHERE {condition}"),
+    ))
+}
+
+/// In a transaction that reads or writes several shards of a distributed table and then
+/// writes a reference table (e.g. `plans` after counting a plan's open manifest lines), Citus
+/// must run the multi-shard statements over one connection per node, or it refuses the
+/// reference write. Call first in the transaction; on plain PostgreSQL the setting is an
+/// unused placeholder, on SQLite nothing is done.
+pub fn citus_sequential(conn: &mut DbConn) -> diesel::QueryResult<()> {
+    if let DbConn::Postgres(pg) = conn {
+        pg.batch_execute("SET LOCAL citus.multi_shard_modify_mode TO 'sequential'")?;
+    }
+    Ok(())
+}
+
 /// Runs `f` in a read-only transaction that sees one snapshot of the database from its first
 /// read to its end, on both backends, so that a long read in pages (an export) is consistent
 /// while others write. PostgreSQL: `REPEATABLE READ READ ONLY`; SQLite in WAL mode: a deferred

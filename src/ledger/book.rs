@@ -76,16 +76,17 @@ pub fn record(conn: &mut DbConn, event: &PaidEvent) -> QueryResult<bool> {
     );
     // ON CONFLICT DO NOTHING rather than a failed insert: on PostgreSQL a unique violation
     // would abort the whole transaction, i.e. the event itself.
+    // Without a conflict target: the unique key is `(event_key)` on PostgreSQL and SQLite but
+    // `(event_key, region)` on Citus (a key of a distributed table holds its distribution
+    // column); an event key lies in one region, so both keys mean the same.
     let written = match conn {
         DbConn::Postgres(c) => diesel::insert_into(ledger::table)
             .values(row)
-            .on_conflict(ledger::event_key)
-            .do_nothing()
+            .on_conflict_do_nothing()
             .execute(c)?,
         DbConn::Sqlite(c) => diesel::insert_into(ledger::table)
             .values(row)
-            .on_conflict(ledger::event_key)
-            .do_nothing()
+            .on_conflict_do_nothing()
             .execute(c)?,
     };
     Ok(written == 1)

@@ -26,17 +26,61 @@ pub enum NoSlot {
     Full,
 }
 
-/// Slots held at a shop now.
-pub fn live(conn: &mut DbConn, shop_id: i64) -> QueryResult<i32> {
-    shop_load::table
+/// The shop's region (`shops` is a reference table on Citus, so this reads locally); `None`
+/// for an unknown shop. Every statement on `shop_load` names the region it gets from here, from
+/// [`lock`] or from a row of the shop, so that on Citus it runs on one shard.
+pub fn region_of(conn: &mut DbConn, shop_id: i64) -> QueryResult<Option<i64>> {
+    shops::table
         .find(shop_id)
+        .select(shops::region)
+        .first(conn)
+        .optional()
+}
+
+/// The shop's region, as the first statement of a write transaction; `None` for an unknown
+/// shop. On SQLite a transaction must write before it reads (a deferred transaction that read
+/// first cannot take the write lock once another one committed: "database is locked" at
+/// once), so there it is a no-op write of the shop's load row that returns its region; on
+/// PostgreSQL (and Citus) [`region_of`].
+pub fn region_for_write(conn: &mut DbConn, shop_id: i64) -> QueryResult<Option<i64>> {
+    if matches!(conn, DbConn::Sqlite(_)) {
+        return diesel::update(shop_load::table.filter(shop_load::shop_id.eq(shop_id)))
+            .set(shop_load::live.eq(shop_load::live))
+            .returning(shop_load::region)
+            .get_result(conn)
+            .optional();
+    }
+    region_of(conn, shop_id)
+}
+
+/// How many shops written at `revision` have a load row in another region than their own
+/// (shops just re-imported at a position in another region).
+pub(crate) fn moved_regions(conn: &mut DbConn, revision: i64) -> QueryResult<i64> {
+    shop_load::table
+        .inner_join(shops::table)
+        .filter(shops::revision.eq(revision))
+        .filter(shop_load::region.ne(shops::region))
+        .count()
+        .get_result(conn)
+}
+
+/// Slots held at a shop now.
+pub fn live(conn: &mut DbConn, shop_id: i64, region: i64) -> QueryResult<i32> {
+    shop_load::table
+        .filter(shop_load::shop_id.eq(shop_id))
+        .filter(shop_load::region.eq(region))
         .select(shop_load::live)
         .first(conn)
 }
 
 /// Takes one slot at an active shop with room; `false` when the shop is full, paused, closed
 /// or unknown (see [`why_no_slot`]).
-pub fn take_slot(conn: &mut DbConn, shop_id: i64, now: NaiveDateTime) -> QueryResult<bool> {
+pub fn take_slot(
+    conn: &mut DbConn,
+    shop_id: i64,
+    region: i64,
+    now: NaiveDateTime,
+) -> QueryResult<bool> {
     // NULL unless the shop is active, so `live < NULL` refuses paused, closed and unknown shops.
     let active_capacity = shops::table
         .filter(
@@ -48,6 +92,7 @@ pub fn take_slot(conn: &mut DbConn, shop_id: i64, now: NaiveDateTime) -> QueryRe
         .single_value();
     Ok(
         diesel::update(shop_load::table.filter(shop_load::shop_id.eq(shop_id)))
+            .filter(shop_load::region.eq(region))
             .filter(shop_load::live.nullable().lt(active_capacity))
             .set((
                 shop_load::live.eq(shop_load::live + 1),
@@ -63,6 +108,7 @@ pub fn take_slot(conn: &mut DbConn, shop_id: i64, now: NaiveDateTime) -> QueryRe
 pub fn take_slots_for_stock(
     conn: &mut DbConn,
     shop_id: i64,
+    region: i64,
     units: i32,
     now: NaiveDateTime,
 ) -> QueryResult<bool> {
@@ -75,6 +121,7 @@ pub fn take_slots_for_stock(
         .single_value();
     Ok(
         diesel::update(shop_load::table.filter(shop_load::shop_id.eq(shop_id)))
+            .filter(shop_load::region.eq(region))
             .filter((shop_load::live + units).nullable().le(capacity))
             .set((
                 shop_load::live.eq(shop_load::live + units),
@@ -97,10 +144,11 @@ pub fn is_active(conn: &mut DbConn, shop_id: i64) -> QueryResult<bool> {
 }
 
 /// Free slots at a shop (capacity minus slots held, never below zero; 0 for an unknown shop).
-pub fn free(conn: &mut DbConn, shop_id: i64) -> QueryResult<i32> {
+pub fn free(conn: &mut DbConn, shop_id: i64, region: i64) -> QueryResult<i32> {
     let row: Option<(i32, i32)> = shop_load::table
         .inner_join(shops::table)
         .filter(shop_load::shop_id.eq(shop_id))
+        .filter(shop_load::region.eq(region))
         .select((shops::capacity, shop_load::live))
         .first(conn)
         .optional()?;
@@ -108,13 +156,22 @@ pub fn free(conn: &mut DbConn, shop_id: i64) -> QueryResult<i32> {
 }
 
 /// Frees one slot at a shop.
-pub fn release_slot(conn: &mut DbConn, shop_id: i64, now: NaiveDateTime) -> QueryResult<usize> {
-    diesel::update(shop_load::table.find(shop_id))
-        .set((
-            shop_load::live.eq(shop_load::live - 1),
-            shop_load::changed_at.eq(now),
-        ))
-        .execute(conn)
+pub fn release_slot(
+    conn: &mut DbConn,
+    shop_id: i64,
+    region: i64,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::update(
+        shop_load::table
+            .filter(shop_load::shop_id.eq(shop_id))
+            .filter(shop_load::region.eq(region)),
+    )
+    .set((
+        shop_load::live.eq(shop_load::live - 1),
+        shop_load::changed_at.eq(now),
+    ))
+    .execute(conn)
 }
 
 /// Why a shop did not give a slot: unknown, paused, closed, or else full.
@@ -135,11 +192,27 @@ pub fn why_no_slot(conn: &mut DbConn, shop_id: i64) -> QueryResult<NoSlot> {
 /// Locks the shop's load row (a no-op write) and returns the shop's region; `None` for an
 /// unknown shop. What runs after it in the transaction runs one shop at a time.
 pub fn lock(conn: &mut DbConn, shop_id: i64) -> QueryResult<Option<i64>> {
-    diesel::update(shop_load::table.find(shop_id))
-        .set(shop_load::live.eq(shop_load::live))
-        .returning(shop_load::region)
-        .get_result(conn)
-        .optional()
+    if matches!(conn, DbConn::Sqlite(_)) {
+        // The lock itself (SQLite has one writer; the region needs naming on Citus only).
+        return region_for_write(conn, shop_id);
+    }
+    let Some(region) = region_of(conn, shop_id)? else {
+        return Ok(None);
+    };
+    lock_in(conn, shop_id, region)
+}
+
+/// [`lock`] when the region is known already.
+pub fn lock_in(conn: &mut DbConn, shop_id: i64, region: i64) -> QueryResult<Option<i64>> {
+    diesel::update(
+        shop_load::table
+            .filter(shop_load::shop_id.eq(shop_id))
+            .filter(shop_load::region.eq(region)),
+    )
+    .set(shop_load::live.eq(shop_load::live))
+    .returning(shop_load::region)
+    .get_result(conn)
+    .optional()
 }
 
 /// Keeps the copy of the shop's capacity (NULL unless active) that makes counting full shops
@@ -147,11 +220,16 @@ pub fn lock(conn: &mut DbConn, shop_id: i64) -> QueryResult<Option<i64>> {
 pub fn set_active_capacity(
     conn: &mut DbConn,
     shop_id: i64,
+    region: i64,
     active_capacity: Option<i32>,
 ) -> QueryResult<usize> {
-    diesel::update(shop_load::table.find(shop_id))
-        .set(shop_load::active_capacity.eq(active_capacity))
-        .execute(conn)
+    diesel::update(
+        shop_load::table
+            .filter(shop_load::shop_id.eq(shop_id))
+            .filter(shop_load::region.eq(region)),
+    )
+    .set(shop_load::active_capacity.eq(active_capacity))
+    .execute(conn)
 }
 
 /// Slots held at every shop changed at or after `since` (for the geo index's free slots).

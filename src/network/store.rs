@@ -221,14 +221,58 @@ fn sqlite_upsert(conn: &mut diesel::SqliteConnection, rows: &[NewShop<'_>]) -> Q
 fn ensure_load_rows(conn: &mut DbConn, revision: i64) -> QueryResult<()> {
     use diesel::connection::SimpleConnection;
     // `revision` is our own integer, so inlining it is safe and keeps one SQL text for both
-    // backends (their placeholders differ).
-    let mut sql = format!(
+    // backends (their placeholders differ). Moved shops first, so that their load row is in
+    // the new region before the insert below looks for it.
+    move_regions(conn, revision)?;
+    // ON CONFLICT without a target: the key is `(shop_id)`, or `(shop_id, region)` on Citus,
+    // and only a new shop has no row under either.
+    conn.batch_execute(&format!(
         "INSERT INTO shop_load (shop_id, region, live, changed_at) \
            SELECT id, region, 0, updated_at FROM shops WHERE revision = {revision} \
-           ON CONFLICT (shop_id) DO NOTHING; \
-         UPDATE shop_load SET region = s.region, \
+           ON CONFLICT DO NOTHING; \
+         UPDATE shop_load SET \
            active_capacity = CASE WHEN s.status = 'active' THEN s.capacity END \
            FROM shops s WHERE s.id = shop_load.shop_id AND s.revision = {revision};"
+    ))
+}
+
+/// Gives every row of the shops written at `revision` that moved to another region their new
+/// region, in every table keyed by shop. Only a moved shop has rows to move: an ordinary
+/// import touches no region (the distribution key on Citus).
+fn move_regions(conn: &mut DbConn, revision: i64) -> QueryResult<()> {
+    use diesel::connection::SimpleConnection;
+    if super::load::moved_regions(conn, revision)? == 0 {
+        return Ok(());
+    }
+    if crate::db::is_citus(conn)? {
+        // Citus never updates a distribution key: copy the rows with the new region, then
+        // delete the old ones (children of the `handins → parcels` key first).
+        let mut copies = Vec::new();
+        let mut deletes = Vec::new();
+        for (table, only) in std::iter::once(("shop_load", "")).chain(REGION_KEYED) {
+            let only = only.replace(&format!("{table}."), "t.");
+            let (copy, delete) = crate::db::citus_move_sql(
+                conn,
+                table,
+                "shops s",
+                &format!(
+                    "s.id = t.shop_id AND s.revision = {revision} AND t.region <> s.region{only}"
+                ),
+                "s.region",
+            )?;
+            copies.push(copy);
+            deletes.push(delete);
+        }
+        deletes.reverse();
+        for sql in copies.iter().chain(&deletes) {
+            conn.batch_execute(sql)?;
+        }
+        return Ok(());
+    }
+    let mut sql = format!(
+        "UPDATE shop_load SET region = s.region FROM shops s \
+           WHERE s.id = shop_load.shop_id AND s.revision = {revision} \
+           AND shop_load.region <> s.region;"
     );
     for (table, only) in REGION_KEYED {
         sql.push_str(&format!(

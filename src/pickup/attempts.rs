@@ -113,18 +113,24 @@ impl<T: Subject> Outcome<T> {
 
 /// Runs one attempt at a shop in one transaction: locks the shop's load row (so attempts at
 /// one shop go one at a time and a burst of guesses cannot all slip under the bound together),
-/// runs `decide` with the start of the wrong-code window, and audits what it decided.
+/// runs `decide` with the shop's region (which every statement of the transaction names, so
+/// on Citus it runs on one shard) and the start of the wrong-code window, and audits what it
+/// decided.
 pub fn guarded<T: Subject>(
     conn: &mut DbConn,
     shop_id: i64,
     actor: &str,
     kind: CodeKind,
     now: NaiveDateTime,
-    decide: impl FnOnce(&mut DbConn, NaiveDateTime) -> Result<Outcome<T>, PickupError>,
+    decide: impl FnOnce(&mut DbConn, i64, NaiveDateTime) -> Result<Outcome<T>, PickupError>,
 ) -> Result<Outcome<T>, PickupError> {
     conn.transaction(|conn| {
         let region = load::lock(conn, shop_id)?.ok_or(PickupError::ShopNotFound(shop_id))?;
-        let outcome = decide(conn, now - Duration::minutes(ATTEMPT_WINDOW_MINUTES))?;
+        let outcome = decide(
+            conn,
+            region,
+            now - Duration::minutes(ATTEMPT_WINDOW_MINUTES),
+        )?;
         let subject = outcome.subject();
         let (parcel_id, return_id) = match kind {
             CodeKind::Handover => (subject, None),
@@ -151,13 +157,16 @@ pub fn guarded<T: Subject>(
 pub fn wrong_or_limited<T>(
     conn: &mut DbConn,
     shop_id: i64,
+    region: i64,
     window_start: NaiveDateTime,
     now: NaiveDateTime,
 ) -> QueryResult<Outcome<T>> {
-    Ok(match retry_after(conn, shop_id, window_start, now)? {
-        Some(retry_after_secs) => Outcome::RateLimited { retry_after_secs },
-        None => Outcome::WrongCode,
-    })
+    Ok(
+        match retry_after(conn, shop_id, region, window_start, now)? {
+            Some(retry_after_secs) => Outcome::RateLimited { retry_after_secs },
+            None => Outcome::WrongCode,
+        },
+    )
 }
 
 /// Seconds until the shop may try a code again when it has reached [`MAX_WRONG_CODES`] wrong
@@ -166,11 +175,13 @@ pub fn wrong_or_limited<T>(
 pub fn retry_after(
     conn: &mut DbConn,
     shop_id: i64,
+    region: i64,
     window_start: NaiveDateTime,
     now: NaiveDateTime,
 ) -> QueryResult<Option<i64>> {
     let wrong: Vec<NaiveDateTime> = handover_attempts::table
         .filter(handover_attempts::shop_id.eq(shop_id))
+        .filter(handover_attempts::region.eq(region))
         .filter(handover_attempts::result.eq("wrong_code"))
         .filter(handover_attempts::at.gt(window_start))
         .select(handover_attempts::at)

@@ -46,10 +46,11 @@ pub fn collect(
     ids.sort_unstable();
     ids.dedup();
     conn.transaction(|conn| {
-        load::lock(conn, shop_id)?.ok_or(PickupError::ShopNotFound(shop_id))?;
+        let region = load::lock(conn, shop_id)?.ok_or(PickupError::ShopNotFound(shop_id))?;
         let load = |conn: &mut DbConn| -> QueryResult<Vec<ReturnRow>> {
             returns::table
                 .filter(returns::shop_id.eq(shop_id))
+                .filter(returns::region.eq(region))
                 .filter(returns::id.eq_any(&ids))
                 .select(ReturnRow::as_select())
                 .order(returns::id)
@@ -78,15 +79,19 @@ pub fn collect(
                 already_collected.push(row.id);
                 continue;
             }
-            diesel::update(returns::table.find(row.id))
-                .set((
-                    returns::state.eq(ReturnState::Collected.as_str()),
-                    returns::collected_at.eq(now),
-                    returns::collected_by.eq(actor),
-                    returns::updated_at.eq(now),
-                ))
-                .execute(conn)?;
-            load::release_slot(conn, shop_id, now)?;
+            diesel::update(
+                returns::table
+                    .filter(returns::id.eq(row.id))
+                    .filter(returns::region.eq(region)),
+            )
+            .set((
+                returns::state.eq(ReturnState::Collected.as_str()),
+                returns::collected_at.eq(now),
+                returns::collected_by.eq(actor),
+                returns::updated_at.eq(now),
+            ))
+            .execute(conn)?;
+            load::release_slot(conn, shop_id, region, now)?;
             let mut view = row.view();
             view.state = ReturnState::Collected;
             view.collected_at = Some(now);

@@ -58,7 +58,7 @@ pub fn dropoff(
         actor,
         CodeKind::Dropoff,
         now,
-        |conn, since| decide(conn, data_key, shop_id, typed_code, since, now),
+        |conn, region, since| decide(conn, data_key, shop_id, region, typed_code, since, now),
     )
 }
 
@@ -66,11 +66,13 @@ fn decide(
     conn: &mut DbConn,
     data_key: &[u8; 32],
     shop_id: i64,
+    region: i64,
     typed_code: &str,
     window_start: NaiveDateTime,
     now: NaiveDateTime,
 ) -> Result<Outcome<Dropoff>, PickupError> {
-    if let Some(retry_after_secs) = attempts::retry_after(conn, shop_id, window_start, now)? {
+    if let Some(retry_after_secs) = attempts::retry_after(conn, shop_id, region, window_start, now)?
+    {
         return Ok(Outcome::RateLimited { retry_after_secs });
     }
     let Some(code) = codes::normalise(typed_code) else {
@@ -78,6 +80,7 @@ fn decide(
     };
     let row: Option<ReturnRow> = returns::table
         .filter(returns::shop_id.eq(shop_id))
+        .filter(returns::region.eq(region))
         .filter(returns::code_hash.eq(codes::dropoff_hash(data_key, shop_id, &code)))
         .select(ReturnRow::as_select())
         .order(returns::id.desc())
@@ -101,21 +104,25 @@ fn decide(
         ))),
         ReturnState::Registered if row.code_expires_at <= now => Ok(Outcome::Expired(row.id)),
         ReturnState::Registered => {
-            if !load::take_slot(conn, shop_id, now)? {
+            if !load::take_slot(conn, shop_id, region, now)? {
                 return match PickupError::from(load::why_no_slot(conn, shop_id)?) {
                     PickupError::ShopUnavailable(why) => Ok(Outcome::ShopUnavailable(row.id, why)),
                     other => Err(other),
                 };
             }
             // The shop's row lock orders attempts, so the return is still registered here.
-            diesel::update(returns::table.find(row.id))
-                .set((
-                    returns::state.eq(ReturnState::DroppedOff.as_str()),
-                    returns::dropped_off_at.eq(now),
-                    returns::code_sealed.eq(None::<String>),
-                    returns::updated_at.eq(now),
-                ))
-                .execute(conn)?;
+            diesel::update(
+                returns::table
+                    .filter(returns::id.eq(row.id))
+                    .filter(returns::region.eq(region)),
+            )
+            .set((
+                returns::state.eq(ReturnState::DroppedOff.as_str()),
+                returns::dropped_off_at.eq(now),
+                returns::code_sealed.eq(None::<String>),
+                returns::updated_at.eq(now),
+            ))
+            .execute(conn)?;
             let mut view = row.view();
             view.state = ReturnState::DroppedOff;
             view.dropped_off_at = Some(now);

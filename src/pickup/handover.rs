@@ -3,7 +3,7 @@
 
 use super::attempts::{self, CodeKind, Outcome, Subject, MAX_WRONG_CODES};
 use super::outbox::{self, Event};
-use super::parcels::{find_for_shop, ParcelRow};
+use super::parcels::{find_in, ParcelRow};
 use super::{codes, Handover, ParcelState, PickupError};
 use crate::db::schema::{handover_attempts, parcels};
 use crate::db::DbConn;
@@ -41,7 +41,7 @@ pub fn handover(
         actor,
         CodeKind::Handover,
         now,
-        |conn, since| decide(conn, data_key, shop_id, typed_code, since, now),
+        |conn, region, since| decide(conn, data_key, shop_id, region, typed_code, since, now),
     )
 }
 
@@ -49,6 +49,7 @@ fn decide(
     conn: &mut DbConn,
     data_key: &[u8; 32],
     shop_id: i64,
+    region: i64,
     typed_code: &str,
     window_start: NaiveDateTime,
     now: NaiveDateTime,
@@ -57,6 +58,7 @@ fn decide(
         return Ok(attempts::wrong_or_limited(
             conn,
             shop_id,
+            region,
             window_start,
             now,
         )?);
@@ -70,6 +72,7 @@ fn decide(
     // row is locked, so the count includes every wrong code committed before.
     let recent_wrong = handover_attempts::table
         .filter(handover_attempts::shop_id.eq(shop_id))
+        .filter(handover_attempts::region.eq(region))
         .filter(handover_attempts::result.eq("wrong_code"))
         .filter(handover_attempts::at.gt(window_start))
         .count()
@@ -78,6 +81,7 @@ fn decide(
         .filter(
             parcels::shop_id
                 .eq(shop_id)
+                .and(parcels::region.eq(region))
                 .and(parcels::code_hash.eq(&hash)),
         )
         .select((ParcelRow::as_select(), recent_wrong))
@@ -89,6 +93,7 @@ fn decide(
             return Ok(attempts::wrong_or_limited(
                 conn,
                 shop_id,
+                region,
                 window_start,
                 now,
             )?)
@@ -117,6 +122,7 @@ fn decide(
                 parcels::table.filter(
                     parcels::id
                         .eq(row.id)
+                        .and(parcels::region.eq(region))
                         .and(parcels::state.eq(ParcelState::AtPoint.as_str())),
                 ),
             )
@@ -129,14 +135,14 @@ fn decide(
             .execute(conn)?;
             if changed == 0 {
                 // Another confirmation of the same code got there first (we waited on its lock).
-                let now_row = find_for_shop(conn, shop_id, row.id)?;
+                let now_row = find_in(conn, shop_id, region, row.id)?;
                 return Ok(Outcome::Replay(handover(
                     &now_row,
                     now_row.picked_up_at.unwrap_or(now),
                     true,
                 )));
             }
-            load::release_slot(conn, shop_id, now)?;
+            load::release_slot(conn, shop_id, region, now)?;
             let mut view = row.view();
             view.state = ParcelState::PickedUp;
             view.picked_up_at = Some(now);

@@ -58,9 +58,11 @@ pub fn extend(
                 parcels::updated_at.eq(now),
             ))
             .execute(conn)?;
-        let parcel = find_for_merchant(conn, merchant, id)?.view();
+        let extended_row = find_for_merchant(conn, merchant, id)?;
+        let parcel = extended_row.view();
         outbox::enqueue(
             conn,
+            extended_row.region,
             merchant,
             Event::HoldExtended,
             json!({ "reservation": parcel, "previous_expires_at": deadline, "days": days }),

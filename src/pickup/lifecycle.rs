@@ -51,7 +51,7 @@ fn end_hold(
     if changed == 0 {
         return Ok(Err(row));
     }
-    load::release_slot(conn, row.shop_id, now)?;
+    load::release_slot(conn, row.shop_id, row.region, now)?;
     Ok(Ok(row))
 }
 
@@ -82,6 +82,7 @@ pub fn cancel(
         };
         outbox::enqueue(
             conn,
+            row.region,
             &row.merchant,
             Event::ReservationCancelled,
             json!({ "reservation": row.view() }),
@@ -170,6 +171,7 @@ pub fn sweep(conn: &mut DbConn, now: NaiveDateTime) -> Result<usize, PickupError
                 view.state = ParcelState::Expired;
                 outbox::enqueue(
                     conn,
+                    row.region,
                     &row.merchant,
                     Event::ParcelExpired,
                     json!({ "reservation": view }),

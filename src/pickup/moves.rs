@@ -193,10 +193,12 @@ pub fn move_reservation(
         let loads = take_and_release(conn, row.shop_id, to, now, None)?;
         let target = point(conn, to)?;
         relocate_row(conn, &row, to, None, now)?;
-        let parcel = find_for_merchant(conn, merchant, id)?.view();
+        let moved = find_for_merchant(conn, merchant, id)?;
+        let parcel = moved.view();
         let distance_m = distance(&from, &target);
         outbox::enqueue(
             conn,
+            moved.region,
             merchant,
             Event::ParcelMoved,
             json!({ "reservation": parcel, "from": from, "to": target, "distance_m": distance_m }),
@@ -322,9 +324,11 @@ fn redirect_once(
     if relocate_row(conn, row, to, new_hash.as_deref(), now)? == 0 {
         return Err(PickupError::Changed);
     }
-    let parcel = find_for_shop(conn, to, row.id)?.view();
+    let moved = find_for_shop(conn, to, row.id)?;
+    let parcel = moved.view();
     outbox::enqueue(
         conn,
+        moved.region,
         &row.merchant,
         Event::ParcelRedirected,
         json!({
@@ -416,19 +420,26 @@ fn take_and_release(
     now: NaiveDateTime,
     arrive_at: Option<chrono::DateTime<chrono::Utc>>,
 ) -> Result<Vec<(i64, i32)>, PickupError> {
-    for shop in [from.min(to), from.max(to)] {
-        load::lock(conn, shop)?;
+    // Both regions first (a reference table): every load statement names its shop's region.
+    let from_region = load::region_of(conn, from)?.ok_or(PickupError::ShopNotFound(from))?;
+    let Some(to_region) = load::region_of(conn, to)? else {
+        return Err(load::why_no_slot(conn, to)?.into());
+    };
+    let mut shops = [(from, from_region), (to, to_region)];
+    shops.sort_unstable();
+    for (shop, region) in shops {
+        load::lock_in(conn, shop, region)?;
     }
-    if !load::take_slot(conn, to, now)? {
+    if !load::take_slot(conn, to, to_region, now)? {
         return Err(load::why_no_slot(conn, to)?.into());
     }
     if let Some(refusal) = crate::network::closure_store::pickup_refusal(conn, to, arrive_at)? {
         return Err(refusal.into());
     }
-    load::release_slot(conn, from, now)?;
+    load::release_slot(conn, from, from_region, now)?;
     Ok(vec![
-        (from, load::live(conn, from)?),
-        (to, load::live(conn, to)?),
+        (from, load::live(conn, from, from_region)?),
+        (to, load::live(conn, to, to_region)?),
     ])
 }
 
@@ -442,14 +453,50 @@ fn relocate_row(
     now: NaiveDateTime,
 ) -> Result<usize, PickupError> {
     let region: i64 = shops::table.find(to).select(shops::region).first(conn)?;
+    // The region is written only when it changes. On Citus it is the distribution key, which
+    // no UPDATE may set: a move across a region border first moves the parcel row (same id)
+    // and its hand-in to the new region's shard (copy, then delete; a distributed
+    // transaction), and the update below then finds it there.
+    let mut at = row.region;
+    if region != row.region && crate::db::is_citus(conn)? {
+        let mut copies = Vec::new();
+        let mut deletes = Vec::new();
+        for (table, key) in [("parcels", "id"), ("handins", "parcel_id")] {
+            let (copy, delete) = crate::db::citus_move_sql(
+                conn,
+                table,
+                "",
+                &format!("t.{key} = {} AND t.region = {}", row.id, row.region),
+                &region.to_string(),
+            )?;
+            copies.push(copy);
+            deletes.push(delete);
+        }
+        deletes.reverse();
+        for sql in copies.iter().chain(&deletes) {
+            diesel::connection::SimpleConnection::batch_execute(conn, sql)?;
+        }
+        at = region;
+    }
     let target = parcels::table.filter(
         parcels::id
             .eq(row.id)
+            .and(parcels::region.eq(at))
             .and(parcels::shop_id.eq(row.shop_id))
             .and(parcels::state.eq(&row.state)),
     );
-    let changed = match code_hash {
-        Some(hash) => diesel::update(target)
+    let changed = match (code_hash, region == at) {
+        (Some(hash), true) => diesel::update(target)
+            .set((
+                parcels::shop_id.eq(to),
+                parcels::code_hash.eq(hash),
+                parcels::updated_at.eq(now),
+            ))
+            .execute(conn)?,
+        (None, true) => diesel::update(target)
+            .set((parcels::shop_id.eq(to), parcels::updated_at.eq(now)))
+            .execute(conn)?,
+        (Some(hash), false) => diesel::update(target)
             .set((
                 parcels::shop_id.eq(to),
                 parcels::region.eq(region),
@@ -457,7 +504,7 @@ fn relocate_row(
                 parcels::updated_at.eq(now),
             ))
             .execute(conn)?,
-        None => diesel::update(target)
+        (None, false) => diesel::update(target)
             .set((
                 parcels::shop_id.eq(to),
                 parcels::region.eq(region),

@@ -79,6 +79,9 @@ pub struct OutboxRow {
     pub next_attempt_at: NaiveDateTime,
     /// Last failure.
     pub last_error: Option<String>,
+    /// Region of the shop the event is about: every statement on the row names it, so on
+    /// Citus it runs on that region's shard only.
+    pub region: i64,
 }
 
 /// The two records of every paid change at a shop, in the change's transaction: its ledger
@@ -91,12 +94,14 @@ pub fn record_paid(
     data: serde_json::Value,
 ) -> QueryResult<()> {
     crate::ledger::book::record(conn, paid)?;
-    enqueue(conn, merchant, event, data, paid.occurred_at)
+    enqueue(conn, paid.region, merchant, event, data, paid.occurred_at)
 }
 
-/// Writes an event in the caller's transaction.
+/// Writes an event in the caller's transaction, in the region of the shop it is about (so on
+/// Citus it lands on the shard the rest of the transaction writes).
 pub fn enqueue(
     conn: &mut DbConn,
+    region: i64,
     merchant: &str,
     event: Event,
     data: serde_json::Value,
@@ -105,6 +110,7 @@ pub fn enqueue(
     diesel::insert_into(outbox::table)
         .values((
             outbox::event_id.eq(uuid::Uuid::new_v4().to_string()),
+            outbox::region.eq(region),
             outbox::merchant.eq(merchant),
             outbox::kind.eq(event.kind()),
             outbox::payload.eq(data.to_string()),
@@ -191,6 +197,7 @@ pub fn claim(
     let n = diesel::update(
         outbox::table
             .filter(outbox::id.eq(row.id))
+            .filter(outbox::region.eq(row.region))
             .filter(outbox::delivered_at.is_null())
             .filter(outbox::next_attempt_at.eq(row.next_attempt_at)),
     )
@@ -203,13 +210,17 @@ pub fn claim(
 }
 
 /// Records a successful delivery.
-pub fn delivered(conn: &mut DbConn, id: i64, now: NaiveDateTime) -> QueryResult<()> {
-    diesel::update(outbox::table.find(id))
-        .set((
-            outbox::delivered_at.eq(now),
-            outbox::last_error.eq(None::<String>),
-        ))
-        .execute(conn)?;
+pub fn delivered(conn: &mut DbConn, id: i64, region: i64, now: NaiveDateTime) -> QueryResult<()> {
+    diesel::update(
+        outbox::table
+            .filter(outbox::id.eq(id))
+            .filter(outbox::region.eq(region)),
+    )
+    .set((
+        outbox::delivered_at.eq(now),
+        outbox::last_error.eq(None::<String>),
+    ))
+    .execute(conn)?;
     Ok(())
 }
 
@@ -217,17 +228,22 @@ pub fn delivered(conn: &mut DbConn, id: i64, now: NaiveDateTime) -> QueryResult<
 pub fn failed(
     conn: &mut DbConn,
     id: i64,
+    region: i64,
     attempts: i32,
     error: &str,
     now: NaiveDateTime,
 ) -> QueryResult<()> {
     let backoff = chrono::Duration::seconds((5i64 << attempts.clamp(0, 10)).min(3600));
-    diesel::update(outbox::table.find(id))
-        .set((
-            outbox::next_attempt_at.eq(now + backoff),
-            outbox::last_error.eq(error.chars().take(500).collect::<String>()),
-        ))
-        .execute(conn)?;
+    diesel::update(
+        outbox::table
+            .filter(outbox::id.eq(id))
+            .filter(outbox::region.eq(region)),
+    )
+    .set((
+        outbox::next_attempt_at.eq(now + backoff),
+        outbox::last_error.eq(error.chars().take(500).collect::<String>()),
+    ))
+    .execute(conn)?;
     Ok(())
 }
 

@@ -115,6 +115,41 @@ pub fn find_for_merchant(
         .ok_or(PickupError::ParcelNotFound(id))
 }
 
+/// The parcel of a merchant's order reference in one region (one shard on Citus).
+pub(super) fn find_order_in(
+    conn: &mut DbConn,
+    merchant: &str,
+    order_ref: &str,
+    region: i64,
+) -> QueryResult<Option<ParcelRow>> {
+    parcels::table
+        .filter(
+            parcels::merchant
+                .eq(merchant)
+                .and(parcels::order_ref.eq(order_ref)),
+        )
+        .filter(parcels::region.eq(region))
+        .select(ParcelRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// [`find_for_shop`] naming the shop's region (one shard on Citus).
+pub fn find_in(
+    conn: &mut DbConn,
+    shop_id: i64,
+    region: i64,
+    id: i64,
+) -> Result<ParcelRow, PickupError> {
+    parcels::table
+        .filter(parcels::id.eq(id).and(parcels::shop_id.eq(shop_id)))
+        .filter(parcels::region.eq(region))
+        .select(ParcelRow::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or(PickupError::ParcelNotFound(id))
+}
+
 /// One parcel, if it is at `shop_id` (a partner never learns of other shops' parcels).
 pub fn find_for_shop(conn: &mut DbConn, shop_id: i64, id: i64) -> Result<ParcelRow, PickupError> {
     parcels::table

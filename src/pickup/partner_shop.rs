@@ -39,6 +39,8 @@ pub struct PartnerShop {
 
 /// The shop as its partner sees it.
 pub fn view(conn: &mut DbConn, shop_id: i64) -> Result<PartnerShop, PickupError> {
+    // The region first (`shops` is a reference table), so the join reads one shard on Citus.
+    let region = load::region_of(conn, shop_id)?.ok_or(PickupError::ShopNotFound(shop_id))?;
     let (id, external_id, name, status, capacity, timezone, opening_hours, live, services): (
         i64,
         String,
@@ -52,6 +54,7 @@ pub fn view(conn: &mut DbConn, shop_id: i64) -> Result<PartnerShop, PickupError>
     ) = shops::table
         .inner_join(shop_load::table)
         .filter(shops::id.eq(shop_id))
+        .filter(shop_load::region.eq(region))
         .select((
             shops::id,
             shops::external_id,
@@ -104,13 +107,16 @@ pub fn patch(
     conn.transaction(|conn| {
         let revision = crate::network::store::bump_revision(conn)?;
         let current = view(conn, shop_id)?;
+        // Every statement on the shop's distributed rows names its region: on Citus a statement
+        // on all shards would forbid the update of `shops` (a reference table) after it.
+        let region = load::region_of(conn, shop_id)?.ok_or(PickupError::ShopNotFound(shop_id))?;
         if current.status == ShopStatus::Closed && status.is_some() {
             return Err(PickupError::ShopUnavailable(super::Unavailable::Closed));
         }
         if let Some(requested) = capacity {
             // Lock the load row so no reservation slips in between the check and the update.
-            load::lock(conn, shop_id)?;
-            let live = load::live(conn, shop_id)?;
+            load::lock_in(conn, shop_id, region)?;
+            let live = load::live(conn, shop_id, region)?;
             if requested < live {
                 return Err(PickupError::CapacityBelowLoad { requested, live });
             }
@@ -131,6 +137,7 @@ pub fn patch(
         load::set_active_capacity(
             conn,
             shop_id,
+            region,
             (status == ShopStatus::Active).then_some(capacity),
         )?;
         view(conn, shop_id)

@@ -3,9 +3,9 @@
 
 use super::codes;
 use super::outbox::{self, Event};
-use super::parcels::{check_text, find_for_shop, find_order, ParcelRow};
+use super::parcels::{check_text, find_in, find_order, find_order_in, ParcelRow};
 use super::{Parcel, ParcelState, PickupError};
-use crate::db::schema::{parcels, shops};
+use crate::db::schema::parcels;
 use crate::db::DbConn;
 use crate::network::load;
 use chrono::{Duration, NaiveDateTime};
@@ -81,14 +81,19 @@ fn reserve_once(
     // A received staged unit of the SKU at the shop makes this an instant pickup: the item is
     // already there, so the parcel goes straight to `at_point`. The unit already holds a slot,
     // which becomes the parcel's: no new slot is taken, so the shop stays within capacity.
+    // The shop's region (`shops` is a reference table on Citus): every statement below names
+    // it, so on Citus the whole transaction runs on that region's shard.
+    let Some(region) = load::region_for_write(conn, r.shop_id)? else {
+        return Err(load::why_no_slot(conn, r.shop_id)?.into());
+    };
     let staged = match r.sku {
-        Some(sku) => crate::staging::stock::take_unit(conn, r.shop_id, sku)?,
+        Some(sku) => crate::staging::stock::take_unit(conn, r.shop_id, region, sku)?,
         None => false,
     };
     let taken = if staged {
         load::is_active(conn, r.shop_id)?
     } else {
-        load::take_slot(conn, r.shop_id, now)?
+        load::take_slot(conn, r.shop_id, region, now)?
     };
     if !taken {
         return Err(load::why_no_slot(conn, r.shop_id)?.into());
@@ -99,10 +104,6 @@ fn reserve_once(
     {
         return Err(refusal.into());
     }
-    let region: i64 = shops::table
-        .find(r.shop_id)
-        .select(shops::region)
-        .first(conn)?;
     diesel::insert_into(parcels::table)
         .values((
             parcels::shop_id.eq(r.shop_id),
@@ -115,9 +116,10 @@ fn reserve_once(
             parcels::updated_at.eq(now),
         ))
         .execute(conn)?;
-    let row = find_order(conn, r.merchant, r.order_ref)?.ok_or(DbErr::NotFound)?;
+    let row = find_order_in(conn, r.merchant, r.order_ref, region)?.ok_or(DbErr::NotFound)?;
     outbox::enqueue(
         conn,
+        row.region,
         &row.merchant,
         Event::ReservationCreated,
         json!({ "reservation": row.view() }),
@@ -128,7 +130,7 @@ fn reserve_once(
     } else {
         row.view()
     };
-    Ok((parcel, load::live(conn, r.shop_id)?))
+    Ok((parcel, load::live(conn, r.shop_id, region)?))
 }
 
 fn repeat(existing: ParcelRow, r: &NewReservation<'_>) -> Result<(Parcel, bool, i32), PickupError> {
@@ -149,17 +151,20 @@ pub fn arrive(
 ) -> Result<Parcel, PickupError> {
     for _ in 0..5 {
         let result = conn.transaction(|conn| -> Result<Parcel, PickupError> {
+            let region =
+                load::region_for_write(conn, shop_id)?.ok_or(PickupError::ParcelNotFound(id))?;
             // A no-op write first (see `db`); it also takes the parcel's row lock.
             diesel::update(
                 parcels::table.filter(parcels::id.eq(id).and(parcels::shop_id.eq(shop_id))),
             )
+            .filter(parcels::region.eq(region))
             .set(parcels::updated_at.eq(parcels::updated_at))
             .execute(conn)?;
-            let row = find_for_shop(conn, shop_id, id)?;
+            let row = find_in(conn, shop_id, region, id)?;
             match row.state() {
                 ParcelState::Reserved => {
                     let parcel = issue_code(conn, issuer, &row, now)?;
-                    super::scan_in::record_arrival(conn, id, now)?;
+                    super::scan_in::record_arrival(conn, id, region, now)?;
                     Ok(parcel)
                 }
                 ParcelState::AtPoint => Ok(row.view()),
@@ -191,6 +196,7 @@ fn issue_code(
         parcels::table.filter(
             parcels::id
                 .eq(row.id)
+                .and(parcels::region.eq(row.region))
                 .and(parcels::state.eq(ParcelState::Reserved.as_str())),
         ),
     )
@@ -217,6 +223,7 @@ fn issue_code(
         .filter(
             parcels::shop_id
                 .eq(row.shop_id)
+                .and(parcels::region.eq(row.region))
                 .and(parcels::code_hash.eq(&hash)),
         )
         .filter(
@@ -229,8 +236,15 @@ fn issue_code(
     if clash > 0 {
         return Err(PickupError::CodeClash);
     }
-    let row = find_for_shop(conn, row.shop_id, row.id)?;
+    let row = find_in(conn, row.shop_id, row.region, row.id)?;
     let data = json!({ "reservation": row.view(), "pickup_code_sealed": codes::seal(issuer.data_key, &code) });
-    outbox::enqueue(conn, &row.merchant, Event::ParcelArrived, data, now)?;
+    outbox::enqueue(
+        conn,
+        row.region,
+        &row.merchant,
+        Event::ParcelArrived,
+        data,
+        now,
+    )?;
     Ok(row.view())
 }

@@ -185,10 +185,13 @@ pub fn hand_in(
 pub fn record_arrival(
     conn: &mut DbConn,
     parcel_id: i64,
+    region: i64,
     scanned_at: NaiveDateTime,
 ) -> QueryResult<Option<Handin>> {
+    // Every statement names the parcel's region (one shard on Citus).
     let open = handins::table
         .filter(handins::parcel_id.eq(parcel_id))
+        .filter(handins::region.eq(region))
         .filter(handins::scanned_at.is_null())
         .select(handins::handed_in_at)
         .first::<NaiveDateTime>(conn)
@@ -200,6 +203,7 @@ pub fn record_arrival(
     diesel::update(
         handins::table
             .filter(handins::parcel_id.eq(parcel_id))
+            .filter(handins::region.eq(region))
             .filter(handins::scanned_at.is_null()),
     )
     .set((
@@ -207,7 +211,13 @@ pub fn record_arrival(
         handins::latency_s.eq(latency),
     ))
     .execute(conn)?;
-    find(conn, parcel_id, scanned_at)
+    Ok(handins::table
+        .filter(handins::parcel_id.eq(parcel_id))
+        .filter(handins::region.eq(region))
+        .select(columns())
+        .first::<Row>(conn)
+        .optional()?
+        .map(|r| view(r, scanned_at)))
 }
 
 /// The hand-in of a parcel, if any.

@@ -52,17 +52,25 @@ pub fn dispatch_due(
         let now = Utc::now().naive_utc();
         match result {
             Ok(res) if res.status().is_success() => {
-                outbox::delivered(&mut conn, row.id, now)?;
+                outbox::delivered(&mut conn, row.id, row.region, now)?;
                 delivered += 1;
             }
             Ok(res) => outbox::failed(
                 &mut conn,
                 row.id,
+                row.region,
                 row.attempts + 1,
                 &format!("HTTP {}", res.status()),
                 now,
             )?,
-            Err(e) => outbox::failed(&mut conn, row.id, row.attempts + 1, &e.to_string(), now)?,
+            Err(e) => outbox::failed(
+                &mut conn,
+                row.id,
+                row.region,
+                row.attempts + 1,
+                &e.to_string(),
+                now,
+            )?,
         }
     }
     Ok(delivered)

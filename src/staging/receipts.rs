@@ -37,9 +37,14 @@ pub struct ShopManifest {
 
 /// The manifests of dispatched (and received) plans for a shop, newest first.
 pub fn shop_manifests(conn: &mut DbConn, shop_id: i64) -> QueryResult<Vec<ShopManifest>> {
+    // The shop's region first (a reference table), so the lines are read on one shard.
+    let Some(region) = crate::network::load::region_of(conn, shop_id)? else {
+        return Ok(Vec::new());
+    };
     let rows: Vec<(i64, String, String, i32, Option<i32>)> = manifest_lines::table
         .inner_join(plans::table.inner_join(events::table))
         .filter(manifest_lines::shop_id.eq(shop_id))
+        .filter(manifest_lines::region.eq(region))
         .filter(plans::state.eq_any([PlanState::Dispatched.as_str(), PlanState::Received.as_str()]))
         .select((
             plans::id,
@@ -115,12 +120,20 @@ pub fn receive(
     now: NaiveDateTime,
 ) -> Result<ShopManifest, StagingError> {
     conn.transaction(|conn| {
+        // The count of the plan's open lines below reads every shard on Citus, and `plans`
+        // (reference) is written after it.
+        crate::db::citus_sequential(conn)?;
+        // Every statement on the shop's rows names its region (one shard on Citus).
+        let Some(region) = crate::network::load::region_for_write(conn, shop_id)? else {
+            return Err(StagingError::ManifestNotFound(plan_id));
+        };
         // Writing first takes the lines' locks: a repeated receipt waits and then finds them done.
         let touched = diesel::update(
             manifest_lines::table.filter(
                 manifest_lines::plan_id
                     .eq(plan_id)
-                    .and(manifest_lines::shop_id.eq(shop_id)),
+                    .and(manifest_lines::shop_id.eq(shop_id))
+                    .and(manifest_lines::region.eq(region)),
             ),
         )
         .set(manifest_lines::received_at.eq(manifest_lines::received_at))
@@ -139,7 +152,8 @@ pub fn receive(
             .filter(
                 manifest_lines::plan_id
                     .eq(plan_id)
-                    .and(manifest_lines::shop_id.eq(shop_id)),
+                    .and(manifest_lines::shop_id.eq(shop_id))
+                    .and(manifest_lines::region.eq(region)),
             )
             .select(LineRow::as_select())
             .load(conn)?;
@@ -178,20 +192,24 @@ pub fn receive(
             .collect();
         // Every unit in the shop holds a slot, like a parcel: the units received must fit.
         let total: i32 = received.iter().sum();
-        if !crate::network::load::take_slots_for_stock(conn, shop_id, total, now)? {
-            let free = crate::network::load::free(conn, shop_id)?;
+        if !crate::network::load::take_slots_for_stock(conn, shop_id, region, total, now)? {
+            let free = crate::network::load::free(conn, shop_id, region)?;
             return Err(StagingError::NoRoom {
                 received: total,
                 free,
             });
         }
         for (line, &received) in lines.iter().zip(&received) {
-            diesel::update(manifest_lines::table.find(line.id))
-                .set((
-                    manifest_lines::received.eq(received),
-                    manifest_lines::received_at.eq(now),
-                ))
-                .execute(conn)?;
+            diesel::update(
+                manifest_lines::table
+                    .filter(manifest_lines::id.eq(line.id))
+                    .filter(manifest_lines::region.eq(line.region)),
+            )
+            .set((
+                manifest_lines::received.eq(received),
+                manifest_lines::received_at.eq(now),
+            ))
+            .execute(conn)?;
             stock::add(conn, shop_id, &line.sku, line.region, received)?;
             // Paid per unit received, in this transaction (nothing for a line of 0 units).
             crate::ledger::book::record(

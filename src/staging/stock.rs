@@ -14,6 +14,7 @@ pub fn add(conn: &mut DbConn, shop_id: i64, sku: &str, region: i64, units: i32) 
     let target = staged_stock::table.filter(
         staged_stock::shop_id
             .eq(shop_id)
+            .and(staged_stock::region.eq(region))
             .and(staged_stock::sku.eq(sku)),
     );
     let n = diesel::update(target)
@@ -32,13 +33,15 @@ pub fn add(conn: &mut DbConn, shop_id: i64, sku: &str, region: i64, units: i32) 
     Ok(())
 }
 
-/// Takes one staged unit of `sku` at a shop, never below zero; `false` when none is left.
-pub fn take_unit(conn: &mut DbConn, shop_id: i64, sku: &str) -> QueryResult<bool> {
+/// Takes one staged unit of `sku` at a shop (in its region), never below zero; `false` when
+/// none is left.
+pub fn take_unit(conn: &mut DbConn, shop_id: i64, region: i64, sku: &str) -> QueryResult<bool> {
     let n = diesel::update(
         staged_stock::table
             .filter(
                 staged_stock::shop_id
                     .eq(shop_id)
+                    .and(staged_stock::region.eq(region))
                     .and(staged_stock::sku.eq(sku)),
             )
             .filter(staged_stock::units.gt(0)),

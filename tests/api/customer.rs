@@ -305,8 +305,12 @@ fn events(app: &TestApp, kind: &str) -> Vec<Value> {
 }
 
 fn live(app: &TestApp, shop: &str) -> i32 {
-    pudo::network::load::live(&mut app.state.pool.get().expect("conn"), app.shop_id(shop))
-        .expect("live")
+    let conn = &mut app.state.pool.get().expect("conn");
+    let id = app.shop_id(shop);
+    let region = pudo::network::load::region_of(conn, id)
+        .expect("region")
+        .expect("shop");
+    pudo::network::load::live(conn, id, region).expect("live")
 }
 
 async fn post_empty(app: &TestApp, uri: &str, token: &str) -> crate::support::Answer {
@@ -447,6 +451,58 @@ on_both_backends!(a_reservation_moves_before_arrival);
 
 /// Two moves of two reservations race for the last free slot of a shop, several times: one
 /// wins, the other keeps its old slot, and the counters always agree with the rows.
+/// A move across a region border (Madrid to Barcelona): the parcel takes the new shop's region
+/// (on Citus its row moves to another shard, with the same id), and arrives and is handed over
+/// there.
+async fn a_reservation_moves_to_another_region(backend: Backend) {
+    use diesel::prelude::*;
+    use pudo::db::schema::{parcels, shops};
+    let csv = format!("{SHOPS}bcn,Quiosc Rambla,41.38090,2.17350,10,Europe/Madrid,24/7,active\n");
+    let app = TestApp::new(backend).with_csv(&csv);
+    let merchant = app.token(Role::Merchant, "acme");
+    let id = reserve(&app, &merchant, "sol", "X-1").await;
+    let region = |shop: &str| -> i64 {
+        shops::table
+            .filter(shops::external_id.eq(shop))
+            .select(shops::region)
+            .first(&mut app.state.pool.get().expect("conn"))
+            .expect("region")
+    };
+    assert_ne!(
+        region("sol"),
+        region("bcn"),
+        "the fixture spans two regions"
+    );
+    let moved = app
+        .post(
+            &format!("/v1/reservations/{id}/move"),
+            &merchant,
+            json!({ "pickup_point_id": app.shop_id("bcn") }),
+        )
+        .await;
+    assert_eq!(moved.ok()["pickup_point_id"], app.shop_id("bcn"));
+    assert_eq!((live(&app, "sol"), live(&app, "bcn")), (0, 1));
+    let rows: Vec<(i64, i64)> = parcels::table
+        .filter(parcels::id.eq(id))
+        .select((parcels::shop_id, parcels::region))
+        .load(&mut app.state.pool.get().expect("conn"))
+        .expect("parcel");
+    assert_eq!(rows, vec![(app.shop_id("bcn"), region("bcn"))]);
+    assert_counters_agree(&app);
+    arrive(&app, "bcn", id).await;
+    let code = code(&app, &merchant, id).await;
+    let handed = app
+        .post(
+            "/v1/partner/handovers",
+            &app.partner_token("bcn"),
+            json!({ "code": code }),
+        )
+        .await;
+    assert_eq!(handed.ok()["parcel_id"], id, "{}", handed.text);
+    assert_eq!(live(&app, "bcn"), 0);
+}
+on_both_backends!(a_reservation_moves_to_another_region);
+
 async fn two_moves_into_the_last_slot(backend: Backend) {
     let app = TestApp::new(backend).with_csv(SHOPS);
     let merchant = app.token(Role::Merchant, "acme");

@@ -34,7 +34,19 @@ m7,Mercería Embajadores,40.4060,-3.7030,2
 
 #[test]
 fn four_instances_on_one_postgres_keep_every_invariant_under_mixed_load() {
-    let db = TestDb::new(Backend::Postgres);
+    four_instances_keep_every_invariant_under_mixed_load(Backend::Postgres);
+}
+
+/// The same on a Citus coordinator (`PUDO_TEST_CITUS_URL`; nothing without it).
+#[test]
+fn four_instances_on_citus_keep_every_invariant_under_mixed_load() {
+    if crate::support::citus_url().is_some() {
+        four_instances_keep_every_invariant_under_mixed_load(Backend::Citus);
+    }
+}
+
+fn four_instances_keep_every_invariant_under_mixed_load(backend: Backend) {
+    let db = TestDb::new(backend);
     let pool = db.pool();
     let (keys, shops) = setup(&pool, SHOPS);
     let sink = Sink::start();

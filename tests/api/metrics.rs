@@ -136,14 +136,15 @@ async fn database_figures_follow_changes(backend: Backend) {
         .await;
     cancel.ok();
     assert_eq!(figures(&app).await.1, 4.0);
-    let ids: Vec<i64> = outbox::table
-        .select(outbox::id)
+    let ids: Vec<(i64, i64)> = outbox::table
+        .select((outbox::id, outbox::region))
         .load(&mut *app.state.pool.get().expect("conn"))
         .expect("ids");
-    for id in ids {
+    for (id, region) in ids {
         pudo::pickup::outbox::delivered(
             &mut app.state.pool.get().expect("conn"),
             id,
+            region,
             chrono::Utc::now().naive_utc(),
         )
         .expect("delivered");

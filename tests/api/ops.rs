@@ -40,7 +40,7 @@ async fn an_unreachable_database_answers_503_at_once(backend: Backend) {
     let merchant = live.token(pudo::auth::Role::Merchant, "acme");
     let dead = match backend {
         Backend::Sqlite => "sqlite:///nonexistent-pudo-dir/pudo.db",
-        Backend::Postgres => "postgres://postgres@127.0.0.1:1/pudo",
+        Backend::Postgres | Backend::Citus => "postgres://postgres@127.0.0.1:1/pudo",
     };
     let url = pudo::db::DatabaseUrl::parse(dead).expect("url");
     let mut state = live.state.clone();

@@ -825,6 +825,14 @@ fn killed_mid_load_loses_nothing_postgres() {
     killed_mid_load_loses_nothing(Backend::Postgres);
 }
 
+/// The same on a Citus coordinator (`PUDO_TEST_CITUS_URL`; nothing without it).
+#[test]
+fn killed_mid_load_loses_nothing_citus() {
+    if crate::support::citus_url().is_some() {
+        killed_mid_load_loses_nothing(Backend::Citus);
+    }
+}
+
 #[test]
 fn killed_mid_load_loses_nothing_sqlite() {
     killed_mid_load_loses_nothing(Backend::Sqlite);

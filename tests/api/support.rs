@@ -3,6 +3,11 @@
 //! SQLite databases are files in a temporary directory. PostgreSQL tests each get a fresh
 //! schema in the database named by `PUDO_TEST_DATABASE_URL` (default: the local server at
 //! `postgres://postgres@127.0.0.1:5432/test`); a test that cannot reach it fails.
+//!
+//! With `PUDO_TEST_CITUS_URL` set (a Citus coordinator, e.g. the last line of
+//! `deploy/citus/cluster.sh up`), every `on_both_backends!` test also runs on it, in a fresh
+//! schema that the migrations distribute; unset, those third runs pass without doing anything,
+//! and set but unreachable, they fail.
 
 use actix_web::http::StatusCode;
 use actix_web::test;
@@ -20,6 +25,15 @@ use std::sync::Arc;
 pub enum Backend {
     Sqlite,
     Postgres,
+    /// A Citus coordinator (`PUDO_TEST_CITUS_URL`): PostgreSQL, distributed by region.
+    Citus,
+}
+
+/// The Citus coordinator the Citus runs use, if `PUDO_TEST_CITUS_URL` is set (and not empty).
+pub fn citus_url() -> Option<String> {
+    std::env::var("PUDO_TEST_CITUS_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
 }
 
 /// A fresh, migrated database that is dropped with the value.
@@ -46,9 +60,13 @@ impl TestDb {
                     schema: None,
                 }
             }
-            Backend::Postgres => {
+            Backend::Postgres | Backend::Citus => {
                 static N: AtomicU32 = AtomicU32::new(0);
-                let base = postgres_base_url();
+                let base = if backend == Backend::Citus {
+                    citus_url().expect("PUDO_TEST_CITUS_URL is set for a Citus test")
+                } else {
+                    postgres_base_url()
+                };
                 let name = format!(
                     "t_{}_{}_{}",
                     std::process::id(),
@@ -135,7 +153,7 @@ pub fn stage(app: &TestApp, shop: i64, sku: &str, units: i32) {
         let region = pudo::network::load::lock(conn, shop)?.expect("shop");
         let now = chrono::Utc::now().naive_utc();
         assert!(
-            pudo::network::load::take_slots_for_stock(conn, shop, units, now)?,
+            pudo::network::load::take_slots_for_stock(conn, shop, region, units, now)?,
             "{units} staged units do not fit shop {shop}"
         );
         pudo::staging::stock::add(conn, shop, sku, region, units)
@@ -305,7 +323,8 @@ impl Answer {
     }
 }
 
-/// Runs an async test body once on SQLite and once on PostgreSQL.
+/// Runs an async test body once on SQLite and once on PostgreSQL, and a third time on Citus
+/// when `PUDO_TEST_CITUS_URL` is set (`cargo test --test api citus` runs only those).
 #[macro_export]
 macro_rules! on_both_backends {
     ($name:ident) => {
@@ -317,6 +336,12 @@ macro_rules! on_both_backends {
             #[actix_web::test]
             async fn postgres() {
                 super::$name($crate::support::Backend::Postgres).await
+            }
+            #[actix_web::test]
+            async fn citus() {
+                if $crate::support::citus_url().is_some() {
+                    super::$name($crate::support::Backend::Citus).await
+                }
             }
         }
     };
