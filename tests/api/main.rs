@@ -1,5 +1,6 @@
 //! Integration tests: HTTP, storage on both backends, the CLI. One binary, compiled once.
 
+mod backup;
 mod cli;
 mod closures;
 mod contract;
