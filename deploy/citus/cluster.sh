@@ -98,6 +98,9 @@ build_citus() {
   local src=${CITUS_SRC:-}
   if [ -z "$src" ]; then
     src=$(cd "$ROOT/.." && pwd)/shared/citus/citus-13.2.2.tar.gz
+    # A clone made elsewhere than beside shared/ finds the machine's copy at its usual place.
+    [ -f "$src" ] || [ ! -f /work/shared/citus/citus-13.2.2.tar.gz ] \
+      || src=/work/shared/citus/citus-13.2.2.tar.gz
     [ -f "$src" ] || die "Citus is not installed in $("$PG_BIN/pg_config" --pkglibdir 2>/dev/null || echo "$PG_BIN/..") and there is no source to build it from: set CITUS_SRC to a Citus source tarball (e.g. citus-13.2.2.tar.gz), or install Citus from its vendor's packages (default looked for: $src)"
   fi
   [ -f "$src" ] || die "CITUS_SRC=$src: no such file (expected a Citus source tarball, .tar.gz)"
