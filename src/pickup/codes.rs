@@ -72,6 +72,20 @@ pub fn seal(key: &[u8; 32], plain: &str) -> String {
     STANDARD.encode([nonce.as_slice(), &sealed].concat())
 }
 
+/// The code sealed for its one reading, in clear: `claim` erases the sealed copy (a
+/// conditional update that only one caller can win) and returns the rows it changed; only the
+/// caller that erased it gets the code. `None` when nothing is sealed or another caller won.
+pub fn reveal_once<E>(
+    key: &[u8; 32],
+    sealed: Option<&str>,
+    claim: impl FnOnce() -> Result<usize, E>,
+) -> Result<Option<String>, E> {
+    let Some(sealed) = sealed else {
+        return Ok(None);
+    };
+    Ok((claim()? == 1).then(|| unseal(key, sealed)).flatten())
+}
+
 /// Decrypts what [`seal`] produced; `None` if it was tampered with or sealed with another key.
 pub fn unseal(key: &[u8; 32], sealed: &str) -> Option<String> {
     let bytes = STANDARD.decode(sealed).ok()?;

@@ -169,19 +169,13 @@ pub fn read_reservation(
     id: i64,
 ) -> Result<(Parcel, Option<String>), PickupError> {
     let row = find_for_merchant(conn, merchant, id)?;
-    let Some(sealed) = row.code_sealed.clone() else {
-        return Ok((row.view(), None));
-    };
-    let erased = diesel::update(
-        parcels::table.filter(parcels::id.eq(id).and(parcels::code_sealed.is_not_null())),
-    )
-    .set(parcels::code_sealed.eq(None::<String>))
-    .execute(conn)?;
-    let code = if erased == 1 {
-        codes::unseal(data_key, &sealed)
-    } else {
-        None
-    };
+    let code = codes::reveal_once(data_key, row.code_sealed.as_deref(), || {
+        diesel::update(
+            parcels::table.filter(parcels::id.eq(id).and(parcels::code_sealed.is_not_null())),
+        )
+        .set(parcels::code_sealed.eq(None::<String>))
+        .execute(conn)
+    })?;
     Ok((row.view(), code))
 }
 

@@ -258,17 +258,13 @@ pub fn read(
         .first(conn)
         .optional()?
         .ok_or(PickupError::ReturnNotFound(id))?;
-    let Some(sealed) = row.code_sealed.clone() else {
-        return Ok((row.view(), None));
-    };
-    let erased = diesel::update(
-        returns::table.filter(returns::id.eq(id).and(returns::code_sealed.is_not_null())),
-    )
-    .set(returns::code_sealed.eq(None::<String>))
-    .execute(conn)?;
-    let code = (erased == 1)
-        .then(|| codes::unseal(data_key, &sealed))
-        .flatten();
+    let code = codes::reveal_once(data_key, row.code_sealed.as_deref(), || {
+        diesel::update(
+            returns::table.filter(returns::id.eq(id).and(returns::code_sealed.is_not_null())),
+        )
+        .set(returns::code_sealed.eq(None::<String>))
+        .execute(conn)
+    })?;
     Ok((row.view(), code))
 }
 
