@@ -87,22 +87,16 @@ pub async fn reserve(
         .transpose()
         .map_err(|m| ApiError::bad_parameter("arrive_at", format!("arrive_at: {m}")))?;
     let shop_id = body.pickup_point_id;
-    let (keys, hold) = (state.keys.clone(), state.hold);
-    let (parcel, created, live) = with_conn(&state, move |conn| {
-        let r = pickup::NewReservation {
-            merchant: &merchant,
-            shop_id: body.pickup_point_id,
-            order_ref: &body.order_ref,
-            sku: body.sku.as_deref(),
+    let (parcel, created, live) = state
+        .writes
+        .reserve(pickup::ReservationRequest {
+            merchant,
+            shop_id,
+            order_ref: body.order_ref,
+            sku: body.sku,
             arrive_at,
-        };
-        let issuer = pickup::CodeIssuer {
-            data_key: keys.data_key(),
-            hold,
-        };
-        Ok(pickup::reserve(conn, &r, &issuer, Utc::now().naive_utc())?)
-    })
-    .await?;
+        })
+        .await?;
     if created {
         state.network.set_live(shop_id, live);
         state.metrics.reservations.inc();

@@ -59,6 +59,8 @@ pub struct AppState {
     pub token_rate_limit: Arc<rate_limit::RateLimit>,
     /// How soon after a carrier's hand-in the partner must scan the parcel's arrival.
     pub scan_in_limit: chrono::Duration,
+    /// The reservation and handover writers (server-side functions, group commit).
+    pub writes: Arc<crate::pickup::Writes>,
 }
 
 /// The OpenAPI 3 document of every route.

@@ -263,18 +263,14 @@ pub async fn handover(
 ) -> Result<web::Json<Handover>, ApiError> {
     let shop_id = auth.0.partner_shop()?;
     let actor = auth.0.sub.clone();
-    let (code, keys) = (body.into_inner().code, state.keys.clone());
-    let outcome = with_conn(&state, move |conn| {
-        Ok(pickup::handover(
-            conn,
-            keys.data_key(),
+    let outcome = state
+        .writes
+        .handover(pickup::HandoverRequest {
             shop_id,
-            &actor,
-            &code,
-            Utc::now().naive_utc(),
-        )?)
-    })
-    .await;
+            actor,
+            code: body.into_inner().code,
+        })
+        .await;
     state
         .metrics
         .code_attempt(CodeKind::Handover, outcome.as_ref().ok());

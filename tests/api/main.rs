@@ -26,3 +26,4 @@ mod staging;
 mod support;
 mod webhook_sink;
 mod widget;
+mod writes;
