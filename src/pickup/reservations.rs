@@ -315,6 +315,77 @@ pub fn arrive(
     Err(PickupError::Db(DbErr::RollbackTransaction))
 }
 
+/// Marks a parcel as arrived ([`arrive`]) and tells whether this call's scan came after the
+/// carrier's hand-in deadline (a late scan, counted by the metrics). With `functions` (plain
+/// PostgreSQL) it is one call of `pudo_arrive`: one round trip.
+pub fn arrive_scanned(
+    conn: &mut DbConn,
+    issuer: &CodeIssuer<'_>,
+    shop_id: i64,
+    id: i64,
+    now: NaiveDateTime,
+    functions: bool,
+) -> Result<(Parcel, bool), PickupError> {
+    use super::write_functions::{self as wf, Arrived};
+    // Microseconds, as both databases store times, so the comparisons hold.
+    let now = wf::to_micros(now);
+    let DbConn::Postgres(pg) = conn else {
+        return arrive_then_check_scan(conn, issuer, shop_id, id, now);
+    };
+    if !functions {
+        return arrive_then_check_scan(conn, issuer, shop_id, id, now);
+    }
+    for _ in 0..5 {
+        let code = codes::generate();
+        let hash = codes::hash(issuer.data_key, shop_id, &code);
+        let (sealed, escrow, event_sealed) = (
+            codes::seal(issuer.data_key, &code),
+            codes::seal(issuer.data_key, &code),
+            codes::seal(issuer.data_key, &code),
+        );
+        let args = wf::ArriveArgs {
+            shop_id,
+            parcel_id: id,
+            expires_at: now + issuer.hold,
+            code_hash: &hash,
+            code_sealed: &sealed,
+            code_escrow: &escrow,
+            event_sealed: &event_sealed,
+        };
+        match wf::arrive(pg, &args, now) {
+            Ok(Arrived::Now(parcel, late)) => return Ok((parcel, late)),
+            Ok(Arrived::Already(parcel)) => return Ok((parcel, false)),
+            Ok(Arrived::NotFound) => return Err(PickupError::ParcelNotFound(id)),
+            Ok(Arrived::WrongState(state)) => {
+                return Err(PickupError::WrongState {
+                    state,
+                    action: "marked as arrived",
+                })
+            }
+            // A code in use at the shop, or one taken by a racing arrival: another code.
+            Ok(Arrived::CodeClash)
+            | Err(DbErr::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(PickupError::Db(DbErr::RollbackTransaction))
+}
+
+fn arrive_then_check_scan(
+    conn: &mut DbConn,
+    issuer: &CodeIssuer<'_>,
+    shop_id: i64,
+    id: i64,
+    now: NaiveDateTime,
+) -> Result<(Parcel, bool), PickupError> {
+    let parcel = arrive(conn, issuer, shop_id, id, now)?;
+    // Arrived by this call (not a repeat): was the scan late for the carrier's hand-in?
+    let late = parcel.arrived_at == Some(now)
+        && super::scan_in::find(conn, id, now)?
+            .is_some_and(|h| h.state == super::scan_in::ScanState::Late);
+    Ok((parcel, late))
+}
+
 /// Moves a reserved parcel to `at_point` with a fresh pickup code (hashed, and sealed for
 /// the merchant's one reading) and writes the `parcel.arrived` event carrying the code sealed.
 fn issue_code(

@@ -244,3 +244,108 @@ fn unexpected(function: &str, what: &str) -> diesel::result::Error {
         format!("{function} answered something unexpected: {what}").into(),
     )
 }
+
+/// A parcel's arrival as the function takes it: the new code's hash and sealed copies are
+/// made by the caller, so the data key never reaches the database.
+pub struct ArriveArgs<'a> {
+    /// The partner's shop.
+    pub shop_id: i64,
+    /// The parcel.
+    pub parcel_id: i64,
+    /// End of the holding period if it arrives now.
+    pub expires_at: NaiveDateTime,
+    /// The code's keyed hash.
+    pub code_hash: &'a str,
+    /// The code sealed for the merchant's one reading.
+    pub code_sealed: &'a str,
+    /// The code sealed while the parcel waits (for redirects).
+    pub code_escrow: &'a str,
+    /// The code sealed for the `parcel.arrived` event.
+    pub event_sealed: &'a str,
+}
+
+/// What the function decided for an arrival.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Arrived {
+    /// Arrived now; whether the scan came after the carrier's hand-in deadline.
+    Now(Parcel, bool),
+    /// At the shop before: the parcel as it is.
+    Already(Parcel),
+    /// No such parcel at this shop.
+    NotFound,
+    /// The code is in use at the shop: nothing written.
+    CodeClash,
+    /// The parcel cannot arrive from this state.
+    WrongState(ParcelState),
+}
+
+#[derive(QueryableByName)]
+struct ArriveRow {
+    #[diesel(sql_type = Text)]
+    status: String,
+    #[diesel(sql_type = Bool)]
+    late: bool,
+    #[diesel(sql_type = Nullable<Text>)]
+    order_ref: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    sku: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    state: Option<String>,
+    #[diesel(sql_type = Nullable<Timestamp>)]
+    created_at: Option<NaiveDateTime>,
+    #[diesel(sql_type = Nullable<Timestamp>)]
+    arrived_at: Option<NaiveDateTime>,
+    #[diesel(sql_type = Nullable<Timestamp>)]
+    expires_at: Option<NaiveDateTime>,
+    #[diesel(sql_type = Nullable<Timestamp>)]
+    picked_up_at: Option<NaiveDateTime>,
+    #[diesel(sql_type = Nullable<Integer>)]
+    hold_extended_days: Option<i32>,
+}
+
+/// Marks a parcel as arrived in one call of `pudo_arrive`.
+pub fn arrive(
+    pg: &mut PgConnection,
+    a: &ArriveArgs<'_>,
+    now: NaiveDateTime,
+) -> QueryResult<Arrived> {
+    let row: ArriveRow =
+        diesel::sql_query("SELECT * FROM pudo_arrive($1, $2, $3, $4, $5, $6, $7, $8)")
+            .bind::<BigInt, _>(a.shop_id)
+            .bind::<BigInt, _>(a.parcel_id)
+            .bind::<Timestamp, _>(now)
+            .bind::<Timestamp, _>(a.expires_at)
+            .bind::<Text, _>(a.code_hash)
+            .bind::<Text, _>(a.code_sealed)
+            .bind::<Text, _>(a.code_escrow)
+            .bind::<Text, _>(a.event_sealed)
+            .get_result(pg)?;
+    let state = row
+        .state
+        .as_deref()
+        .and_then(|s| s.parse::<ParcelState>().ok());
+    let parcel = |state: ParcelState| -> QueryResult<Parcel> {
+        Ok(Parcel {
+            id: a.parcel_id,
+            pickup_point_id: a.shop_id,
+            order_ref: row.order_ref.clone().unwrap_or_default(),
+            sku: row.sku.clone(),
+            state,
+            created_at: row
+                .created_at
+                .ok_or_else(|| unexpected("pudo_arrive", "no created_at"))?,
+            arrived_at: row.arrived_at,
+            expires_at: row.expires_at,
+            picked_up_at: row.picked_up_at,
+            hold_extended_days: row.hold_extended_days,
+        })
+    };
+    Ok(match (row.status.as_str(), state) {
+        ("arrived", Some(s)) => Arrived::Now(parcel(s)?, row.late),
+        ("already", Some(s)) => Arrived::Already(parcel(s)?),
+        ("not_found", _) => Arrived::NotFound,
+        ("code_clash", _) => Arrived::CodeClash,
+        (_, Some(s)) => Arrived::WrongState(s),
+        (other, None) => return Err(unexpected("pudo_arrive", other)),
+    })
+}

@@ -218,7 +218,8 @@ async fn a_batch_of_handovers_answers_each_as_alone(backend: Backend) {
 on_both_backends!(a_batch_of_handovers_answers_each_as_alone);
 
 /// The events the write path stores are the JSON serde writes for the parcel's view, byte
-/// for byte, whichever path wrote them (the PostgreSQL functions build theirs in SQL).
+/// for byte, whichever path wrote them (the PostgreSQL functions build theirs in SQL): the
+/// reservation, its arrival (with the code sealed) and its handover.
 async fn events_are_the_views_serde_writes(backend: Backend) {
     let app = TestApp::new(backend).with_csv(SHOPS);
     let order_ref = "Ünïcode \"quoted\" \\ 订单/1";
@@ -246,6 +247,22 @@ async fn events_are_the_views_serde_writes(backend: Backend) {
     assert_eq!(
         created.1,
         serde_json::to_string(&json!({ "reservation": view })).expect("json")
+    );
+    let arrived = payloads
+        .iter()
+        .find(|(kind, _)| kind == "parcel.arrived")
+        .expect("arrived event");
+    let sealed: serde_json::Value = serde_json::from_str(&arrived.1).expect("json");
+    let mut at_point = row.view();
+    at_point.state = pudo::pickup::ParcelState::AtPoint;
+    at_point.picked_up_at = None;
+    assert_eq!(
+        arrived.1,
+        serde_json::to_string(&json!({
+            "reservation": at_point,
+            "pickup_code_sealed": sealed["pickup_code_sealed"],
+        }))
+        .expect("json")
     );
     let picked = payloads
         .iter()

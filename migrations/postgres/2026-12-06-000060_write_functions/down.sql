@@ -1,3 +1,4 @@
+DROP FUNCTION IF EXISTS pudo_arrive(bigint, bigint, timestamp, timestamp, text, text, text, text);
 DROP FUNCTION IF EXISTS pudo_handover_batch(bigint[], text[], text[], timestamp, timestamp, integer, bigint);
 DROP FUNCTION IF EXISTS pudo_handover_one(bigint, text, text, timestamp, timestamp, integer, bigint);
 DROP FUNCTION IF EXISTS pudo_reserve_batch(text[], bigint[], text[], text[], boolean[], timestamp);

@@ -238,3 +238,69 @@ BEGIN
     END LOOP;
 END;
 $$;
+
+-- A parcel's arrival at its shop (pickup::reservations::arrive): its pickup code (hash and two
+-- sealed copies, made by the caller) set, the carrier's hand-in scanned, the `parcel.arrived`
+-- event written. Answers `arrived` (now), `already` (at the shop before), `not_found`,
+-- `code_clash` (the code is in use at the shop: nothing written, the caller tries another),
+-- or the parcel's state when it cannot arrive; with the parcel's fields and whether the scan
+-- came after the hand-in's deadline.
+CREATE FUNCTION pudo_arrive(
+    p_shop bigint, p_id bigint, p_now timestamp, p_expires timestamp, p_hash text,
+    p_sealed text, p_escrow text, p_event_sealed text,
+    OUT status text, OUT late boolean, OUT order_ref text, OUT sku text, OUT state text,
+    OUT created_at timestamp, OUT arrived_at timestamp, OUT expires_at timestamp,
+    OUT picked_up_at timestamp, OUT hold_extended_days integer
+) LANGUAGE plpgsql AS $$
+DECLARE
+    v_region bigint;
+    v_deadline timestamp;
+    p parcels;
+BEGIN
+    late := false;
+    SELECT region INTO v_region FROM shops WHERE id = p_shop;
+    IF FOUND THEN
+        -- A no-op write first: it takes the parcel's row lock.
+        UPDATE parcels SET updated_at = parcels.updated_at
+            WHERE id = p_id AND shop_id = p_shop AND region = v_region RETURNING * INTO p;
+    END IF;
+    IF p.id IS NULL THEN
+        status := 'not_found';
+        RETURN;
+    END IF;
+    IF p.state = 'reserved' THEN
+        IF EXISTS (SELECT 1 FROM parcels WHERE shop_id = p_shop AND region = v_region
+                   AND code_hash = p_hash AND id <> p_id AND parcels.state <> 'returned') THEN
+            status := 'code_clash';
+            RETURN;
+        END IF;
+        UPDATE parcels SET state = 'at_point', code_hash = p_hash, code_sealed = p_sealed,
+                           code_escrow = p_escrow, arrived_at = p_now, expires_at = p_expires,
+                           updated_at = p_now
+            WHERE id = p_id AND region = v_region AND parcels.state = 'reserved'
+            RETURNING * INTO p;
+        UPDATE handins SET scanned_at = p_now,
+                           latency_s = greatest(0, trunc(extract(epoch FROM (p_now - handed_in_at))))::bigint
+            WHERE parcel_id = p_id AND region = v_region AND scanned_at IS NULL
+            RETURNING deadline_at INTO v_deadline;
+        late := FOUND AND p_now > v_deadline;
+        INSERT INTO outbox (event_id, region, merchant, kind, payload, created_at, attempts, next_attempt_at)
+            VALUES (gen_random_uuid()::text, v_region, p.merchant, 'parcel.arrived',
+                    '{"pickup_code_sealed":' || to_json(p_event_sealed)::text
+                    || ',"reservation":' || pudo_parcel_json(p) || '}', p_now, 0, p_now);
+        status := 'arrived';
+    ELSIF p.state = 'at_point' THEN
+        status := 'already';
+    ELSE
+        status := p.state;
+    END IF;
+    order_ref := p.order_ref;
+    sku := p.sku;
+    state := p.state;
+    created_at := p.created_at;
+    arrived_at := p.arrived_at;
+    expires_at := p.expires_at;
+    picked_up_at := p.picked_up_at;
+    hold_extended_days := p.hold_extended_days;
+END;
+$$;
