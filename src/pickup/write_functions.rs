@@ -349,3 +349,76 @@ pub fn arrive(
         (other, None) => return Err(unexpected("pudo_arrive", other)),
     })
 }
+
+#[derive(QueryableByName)]
+struct DropoffRow {
+    #[diesel(sql_type = Text)]
+    outcome: String,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    return_id: Option<i64>,
+    #[diesel(sql_type = Nullable<Text>)]
+    order_ref: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    sku: Option<String>,
+    #[diesel(sql_type = Nullable<Timestamp>)]
+    dropped_off_at: Option<NaiveDateTime>,
+    #[diesel(sql_type = Nullable<Text>)]
+    unavailable: Option<String>,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    retry_after_secs: Option<i64>,
+}
+
+/// One drop-off code typed at a shop, in one call of `pudo_dropoff`; `code_hash` is `None`
+/// for text that is no code at all. `Err(ShopNotFound)` for an unknown shop, as
+/// [`super::dropoffs::dropoff`].
+pub fn dropoff(
+    pg: &mut PgConnection,
+    shop_id: i64,
+    actor: &str,
+    code_hash: Option<&str>,
+    now: NaiveDateTime,
+) -> QueryResult<Result<Outcome<super::dropoffs::Dropoff>, PickupError>> {
+    use super::Unavailable;
+    let row: DropoffRow =
+        diesel::sql_query("SELECT * FROM pudo_dropoff($1, $2, $3, $4, $5, $6, $7)")
+            .bind::<BigInt, _>(shop_id)
+            .bind::<Text, _>(actor)
+            .bind::<Nullable<Text>, _>(code_hash)
+            .bind::<Timestamp, _>(now)
+            .bind::<Timestamp, _>(now - Duration::minutes(ATTEMPT_WINDOW_MINUTES))
+            .bind::<Integer, _>(ATTEMPT_WINDOW_MINUTES as i32)
+            .bind::<BigInt, _>(MAX_WRONG_CODES)
+            .get_result(pg)?;
+    let id = || {
+        row.return_id
+            .ok_or_else(|| unexpected("pudo_dropoff", "no return"))
+    };
+    let answer = |replay| -> QueryResult<super::dropoffs::Dropoff> {
+        Ok(super::dropoffs::Dropoff {
+            return_id: id()?,
+            order_ref: row.order_ref.clone().unwrap_or_default(),
+            sku: row.sku.clone(),
+            replay,
+            dropped_off_at: row.dropped_off_at.unwrap_or(now),
+        })
+    };
+    Ok(Ok(match row.outcome.as_str() {
+        "unknown_shop" => return Ok(Err(PickupError::ShopNotFound(shop_id))),
+        "success" => Outcome::Success(answer(false)?),
+        "replay" => Outcome::Replay(answer(true)?),
+        "wrong_code" => Outcome::WrongCode,
+        "expired" => Outcome::Expired(id()?),
+        "shop_unavailable" => Outcome::ShopUnavailable(
+            id()?,
+            match row.unavailable.as_deref() {
+                Some("paused") => Unavailable::Paused,
+                Some("full") => Unavailable::Full,
+                _ => Unavailable::Closed,
+            },
+        ),
+        "rate_limited" => Outcome::RateLimited {
+            retry_after_secs: row.retry_after_secs.unwrap_or(1),
+        },
+        other => return Err(unexpected("pudo_dropoff", other)),
+    }))
+}

@@ -333,3 +333,108 @@ async fn concurrent_requests_through_group_commit(backend: Backend) {
     );
 }
 on_both_backends!(concurrent_requests_through_group_commit);
+
+/// A drop-off on both write paths: the same outcomes (accepted, replayed, wrong, refused at a
+/// full shop), and an event that is the return's view as serde writes it, with the return's
+/// fields as the API reads them.
+async fn dropoffs_agree_on_both_paths(backend: Backend) {
+    for functions in [true, false] {
+        let app = TestApp::new(backend).with_csv(
+            "external_id,name,latitude,longitude,capacity,status\none,Kiosko Uno,40.4169,-3.7035,1,active\n",
+        );
+        let one = app.shop_id("one");
+        let merchant = app.token(Role::Merchant, "acme");
+        let mut codes = Vec::new();
+        for order_ref in ["R-1", "R-2"] {
+            let created = app
+                .post(
+                    "/v1/returns",
+                    &merchant,
+                    json!({"pickup_point_id": one, "order_ref": order_ref, "sku": "SHOE-42"}),
+                )
+                .await;
+            let id = created.body["id"].as_i64().expect("id");
+            let read = app.get_as(&format!("/v1/returns/{id}"), &merchant).await;
+            codes.push((
+                id,
+                read.ok()["dropoff_code"].as_str().expect("code").to_owned(),
+            ));
+        }
+        let data_key = *app.state.keys.data_key();
+        let mut conn = app.state.pool.get().expect("conn");
+        let mut at = |code: &str| {
+            pudo::pickup::dropoffs::dropoff_on(
+                &mut conn,
+                &data_key,
+                one,
+                "partner:test",
+                code,
+                chrono::Utc::now().naive_utc(),
+                functions,
+            )
+            .expect("attempt")
+        };
+        let shown: Vec<String> = [
+            at(&codes[0].1),
+            at(&codes[0].1),
+            at("1234 5678"),
+            at(&codes[1].1),
+        ]
+        .iter()
+        .map(|o| match o {
+            Outcome::Success(d) | Outcome::Replay(d) => {
+                format!("{} {} {}", o.label(), d.order_ref, d.replay)
+            }
+            other => other.label().to_owned(),
+        })
+        .collect();
+        assert_eq!(
+            shown,
+            [
+                "success R-1 false",
+                "replay R-1 true",
+                "wrong_code",
+                "shop_unavailable"
+            ],
+            "functions: {functions}"
+        );
+        drop(conn);
+        use pudo::db::schema::outbox;
+        let payload: String = outbox::table
+            .filter(outbox::kind.eq("return.dropped_off"))
+            .select(outbox::payload)
+            .first(&mut *app.state.pool.get().expect("conn"))
+            .expect("event");
+        let event: serde_json::Value = serde_json::from_str(&payload).expect("json");
+        assert_eq!(
+            serde_json::to_string(&event).expect("json"),
+            payload,
+            "serde's form"
+        );
+        let read = app
+            .get_as(&format!("/v1/returns/{}", codes[0].0), &merchant)
+            .await;
+        for field in [
+            "id",
+            "pickup_point_id",
+            "order_ref",
+            "sku",
+            "state",
+            "created_at",
+            "code_expires_at",
+            "dropped_off_at",
+            "collected_at",
+        ] {
+            assert_eq!(event["return"][field], read.ok()[field], "{field}");
+        }
+        assert_eq!(
+            count(
+                &app,
+                "SELECT count(*) AS n FROM ledger WHERE kind = 'dropoff'"
+            ),
+            1
+        );
+        assert_eq!(count(&app, "SELECT sum(live) AS n FROM shop_load"), 1);
+    }
+}
+on_both_backends!(dropoffs_agree_on_both_paths);

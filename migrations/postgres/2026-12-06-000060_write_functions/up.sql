@@ -304,3 +304,106 @@ BEGIN
     hold_extended_days := p.hold_extended_days;
 END;
 $$;
+
+-- A return's public view, byte for byte the JSON of `pickup::returns::Return` in events (keys
+-- sorted, as serde through `serde_json::Value` writes them).
+CREATE FUNCTION pudo_return_json(r returns) RETURNS text LANGUAGE sql STABLE AS $$
+    SELECT '{"code_expires_at":' || to_json(pudo_rfc3339(r.code_expires_at))::text
+        || ',"collected_at":' || COALESCE(to_json(pudo_rfc3339(r.collected_at))::text, 'null')
+        || ',"created_at":' || to_json(pudo_rfc3339(r.created_at))::text
+        || ',"dropped_off_at":' || COALESCE(to_json(pudo_rfc3339(r.dropped_off_at))::text, 'null')
+        || ',"id":' || r.id
+        || ',"order_ref":' || to_json(r.order_ref)::text
+        || ',"pickup_point_id":' || r.shop_id
+        || ',"sku":' || COALESCE(to_json(r.sku)::text, 'null')
+        || ',"state":' || to_json(r.state)::text
+        || '}'
+$$;
+
+-- A drop-off code typed at a shop's counter (pickup::attempts::guarded around
+-- pickup::dropoffs::decide): the return takes a slot, is paid, the merchant is told, the
+-- attempt audited. Answers the outcome's label (`success`, `replay`, `wrong_code`, `expired`,
+-- `shop_unavailable` with why, `rate_limited` with the wait, or `unknown_shop` with nothing
+-- written) and the return's fields.
+CREATE FUNCTION pudo_dropoff(
+    p_shop bigint, p_actor text, p_hash text, p_now timestamp, p_window_start timestamp,
+    p_window_minutes integer, p_max_wrong bigint,
+    OUT outcome text, OUT return_id bigint, OUT order_ref text, OUT sku text,
+    OUT dropped_off_at timestamp, OUT unavailable text, OUT retry_after_secs bigint
+) LANGUAGE plpgsql AS $$
+DECLARE
+    v_region bigint;
+    v_oldest timestamp;
+    v_wrong bigint;
+    s record;
+    r returns;
+    fee record;
+BEGIN
+    UPDATE shop_load SET live = live WHERE shop_id = p_shop RETURNING region INTO v_region;
+    IF NOT FOUND THEN
+        outcome := 'unknown_shop';
+        RETURN;
+    END IF;
+    -- The bound on wrong codes first (pickup::attempts::retry_after): the newest of them.
+    SELECT min(at), count(*) INTO v_oldest, v_wrong FROM (SELECT at FROM handover_attempts
+        WHERE shop_id = p_shop AND region = v_region AND result = 'wrong_code'
+          AND at > p_window_start ORDER BY at DESC LIMIT p_max_wrong) recent;
+    IF v_wrong >= p_max_wrong THEN
+        outcome := 'rate_limited';
+        retry_after_secs := greatest(1, trunc(extract(epoch FROM
+            (v_oldest + make_interval(mins => p_window_minutes) - p_now)))::bigint);
+    ELSIF p_hash IS NULL THEN
+        outcome := 'wrong_code';
+    ELSE
+        SELECT * INTO r FROM returns
+            WHERE shop_id = p_shop AND region = v_region AND code_hash = p_hash
+            ORDER BY id DESC LIMIT 1;
+        IF r.id IS NULL THEN
+            outcome := 'wrong_code';
+        ELSE
+            return_id := r.id;
+            order_ref := r.order_ref;
+            sku := r.sku;
+            IF r.state IN ('dropped_off', 'collected') THEN
+                outcome := 'replay';
+                dropped_off_at := coalesce(r.dropped_off_at, p_now);
+            ELSIF r.code_expires_at <= p_now THEN
+                outcome := 'expired';
+            ELSE
+                SELECT shops.status AS shop_status, capacity INTO s FROM shops WHERE id = p_shop;
+                UPDATE shop_load SET live = live + 1, changed_at = p_now
+                    WHERE shop_id = p_shop AND region = v_region
+                      AND live < (CASE WHEN s.shop_status = 'active' THEN s.capacity END);
+                IF NOT FOUND THEN
+                    outcome := 'shop_unavailable';
+                    unavailable := CASE s.shop_status WHEN 'paused' THEN 'paused'
+                                                      WHEN 'active' THEN 'full' ELSE 'closed' END;
+                ELSE
+                    UPDATE returns SET state = 'dropped_off', dropped_off_at = p_now,
+                                       code_sealed = NULL, updated_at = p_now
+                        WHERE id = r.id AND region = v_region
+                        RETURNING * INTO r;
+                    SELECT id, amount_minor, currency INTO fee FROM fee_schedule
+                        WHERE kind = 'dropoff' AND effective_from <= p_now::date
+                          AND (region = v_region OR region IS NULL)
+                        ORDER BY (region IS NULL), effective_from DESC LIMIT 1;
+                    IF FOUND THEN
+                        INSERT INTO ledger (shop_id, region, kind, event_key, subject_id, quantity,
+                                            unit_amount_minor, amount_minor, currency, fee_id, occurred_at)
+                            VALUES (p_shop, v_region, 'dropoff', 'dropoff:' || r.id, r.id, 1,
+                                    fee.amount_minor, fee.amount_minor, fee.currency, fee.id, p_now)
+                            ON CONFLICT DO NOTHING;
+                    END IF;
+                    INSERT INTO outbox (event_id, region, merchant, kind, payload, created_at, attempts, next_attempt_at)
+                        VALUES (gen_random_uuid()::text, v_region, r.merchant, 'return.dropped_off',
+                                '{"return":' || pudo_return_json(r) || '}', p_now, 0, p_now);
+                    outcome := 'success';
+                    dropped_off_at := p_now;
+                END IF;
+            END IF;
+        END IF;
+    END IF;
+    INSERT INTO handover_attempts (shop_id, region, actor, kind, result, parcel_id, return_id, at)
+        VALUES (p_shop, v_region, p_actor, 'dropoff', outcome, NULL, return_id, p_now);
+END;
+$$;
