@@ -73,11 +73,14 @@ pub fn finish(
             .find(|t| **t <= *at)
             .copied()
             .unwrap_or(*at);
-        let after: Vec<Duration> = ok_writes
+        // Up to the first 2xx write at or after the next fault: a stretch without any that
+        // spans both belongs to this one too.
+        let mut after: Vec<Duration> = ok_writes
             .iter()
             .copied()
             .filter(|t| *t > *at && *t < until)
             .collect();
+        after.extend(ok_writes.iter().copied().find(|t| *t >= until && *t > *at));
         let mut gap = (Duration::ZERO, before, before);
         let mut prev = before;
         for t in &after {
