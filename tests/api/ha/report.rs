@@ -3,7 +3,7 @@
 //! fail on any lost change, 500 or unexpected answer.
 
 use super::client::{Attempt, Tally};
-use super::Schema;
+use super::cluster::Schema;
 use crate::webhook_sink::Sink;
 use diesel::prelude::*;
 use pudo::db::schema::outbox;
