@@ -71,6 +71,8 @@ up() {
     # Packets from the veth may be sent on to 127.0.0.1 (the DNAT below).
     sysctl -q -w "net.ipv4.conf.${NS}0.route_localnet=1"
   fi
+  # A cut left by an interrupted test goes; the NAT rules are written afresh.
+  in_ns nft delete table inet cut 2>/dev/null || true
   nft delete table ip "$NS" 2>/dev/null || true
   nft -f - <<EOF
 table ip $NS {

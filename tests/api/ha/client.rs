@@ -47,6 +47,8 @@ pub struct Attempt {
     pub status: Option<u16>,
     /// Whether a 503 carried `Retry-After`.
     pub retry_after: bool,
+    /// The transport failure, if any.
+    pub error: Option<String>,
 }
 
 /// A request's final answer, after any retries.
@@ -175,6 +177,7 @@ impl Client<'_> {
                 write: body.is_some(),
                 status: answer.as_ref().ok().map(|a| a.0),
                 retry_after: answer.as_ref().is_ok_and(|a| a.1),
+                error: answer.as_ref().err().map(|e| format!("{what}: {e}")),
             });
             match answer {
                 Ok((503, retry_after, text)) => {

@@ -62,6 +62,14 @@ pub fn finish(
         longest.map_or(0.0, |a| a.sent.as_secs_f64()),
         longest_write.unwrap_or_default().as_secs_f64(),
     );
+    for a in attempts.iter().filter(|a| a.error.is_some()).take(5) {
+        eprintln!(
+            "{name}: transport failure (retried) at t={:.2} s after {:.2} s: {}",
+            a.sent.as_secs_f64(),
+            a.took.as_secs_f64(),
+            a.error.as_deref().unwrap_or_default()
+        );
+    }
     let mut ok_writes: Vec<Duration> = attempts.iter().filter(|a| write_ok(a)).map(done).collect();
     ok_writes.sort();
     for (i, (what, at)) in faults.iter().enumerate() {
