@@ -8,6 +8,7 @@ mod contract;
 mod customer;
 mod export;
 mod follow;
+mod ha;
 mod health;
 mod import;
 mod instances;
