@@ -21,6 +21,7 @@ fn shop(id: i64, lat: f64, lon: f64, status: ShopStatus, hours: &str) -> Indexed
         hours: std::sync::Arc::new(WeeklyHours::parse(hours).expect("hours")),
         services: Default::default(),
         closures: Default::default(),
+        details: None,
     }
 }
 
