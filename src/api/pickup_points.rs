@@ -287,7 +287,7 @@ fn describe<'a>(p: &RankedPoint<'a>, now: chrono::DateTime<Utc>) -> PickupPoint<
         services: shop.services,
         address: shop.details.as_ref().and_then(|d| d.address.as_ref()),
         phone: shop.details.as_ref().and_then(|d| d.phone.as_deref()),
-        localized: shop.details.as_ref().and_then(|d| d.localized.as_ref()),
+        localized: shop.details.as_ref().and_then(|d| d.localized.as_deref()),
     }
 }
 

@@ -52,7 +52,7 @@ impl Owned {
                 .collect::<Services>(),
             address: self.details.as_ref().and_then(|d| d.address.as_ref()),
             phone: self.details.as_ref().and_then(|d| d.phone.as_deref()),
-            localized: self.details.as_ref().and_then(|d| d.localized.as_ref()),
+            localized: self.details.as_ref().and_then(|d| d.localized.as_deref()),
         }
     }
 }
@@ -82,7 +82,7 @@ fn details() -> impl Strategy<Value = ShopDetails> {
     (
         address,
         boxed(),
-        prop::option::of((local(), local()).prop_map(|(zh, es)| Localized { zh, es })),
+        prop::option::of((local(), local()).prop_map(|(zh, es)| Box::new(Localized { zh, es }))),
     )
         .prop_map(|(address, phone, localized)| ShopDetails {
             address,

@@ -74,8 +74,8 @@ YT ZA ZM ZW";
 /// A postal address.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, ToSchema)]
 pub struct Address {
-    /// Street and number, as written on a label; null when unknown (seeded points: see
-    /// docs/partners.md).
+    /// Street and number, as written on a label; null when unknown (seeded points have
+    /// none: docs/planners.md, "Seed networks").
     #[schema(value_type = Option<String>, example = "Calle de Laguna 12")]
     pub street: Option<Box<str>>,
     /// Postcode; null where the country has none or it is unknown.
@@ -153,8 +153,9 @@ pub struct ShopDetails {
     pub address: Option<Address>,
     /// A phone number customers may call, as the partner wrote it.
     pub phone: Option<Box<str>>,
-    /// Names and addresses in Chinese and Spanish.
-    pub localized: Option<Localized>,
+    /// Names and addresses in Chinese and Spanish (boxed: few shops have them, and the
+    /// others then pay 8 bytes instead of 64).
+    pub localized: Option<Box<Localized>>,
 }
 
 impl ShopDetails {
@@ -194,7 +195,8 @@ impl ShopDetails {
         Self {
             address,
             phone: text(phone),
-            localized: (localized.zh.is_some() || localized.es.is_some()).then_some(localized),
+            localized: (localized.zh.is_some() || localized.es.is_some())
+                .then(|| Box::new(localized)),
         }
     }
 
@@ -251,7 +253,7 @@ impl PointContact {
             lon: shop.longitude,
             address: details.and_then(|d| d.address.clone()),
             phone: details.and_then(|d| d.phone.as_deref().map(str::to_owned)),
-            localized: details.and_then(|d| d.localized.clone()),
+            localized: details.and_then(|d| d.localized.as_deref().cloned()),
         }
     }
 }

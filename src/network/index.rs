@@ -22,7 +22,7 @@
 //! pending list of changed shops share invariants (exactness against a scan, the tree-order
 //! layout) that are easier to check when read together; the tests are in `index_tests.rs`.
 
-use super::address::ShopDetails;
+use super::address::{Localized, ShopDetails};
 use super::closures::ClosedSpans;
 use super::geo::{chord_for_distance, haversine_m, Point};
 use super::hours::{local_weekday_minute, WeeklyHours};
@@ -626,7 +626,11 @@ fn details_bytes(d: &ShopDetails) -> usize {
         .map(|s| s.map_or(0, str::len))
         .sum();
     // The Arc's two counters beside the record.
-    std::mem::size_of::<ShopDetails>() + 16 + address + len(&d.phone) + local
+    let boxed = d
+        .localized
+        .as_ref()
+        .map_or(0, |_| std::mem::size_of::<Localized>());
+    std::mem::size_of::<ShopDetails>() + 16 + address + len(&d.phone) + boxed + local
 }
 
 #[cfg(test)]

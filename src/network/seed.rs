@@ -9,7 +9,7 @@
 //! Each seeded shop's address is its place and the place's first-level administrative area
 //! (province or autonomous community, from the GeoNames admin-1 code) in its country: real
 //! names, but no street or postcode, since none is known. Seeded addresses are marked as such
-//! in docs/partners.md.
+//! in docs/planners.md ("Seed networks").
 
 use super::address::{Address, ShopDetails};
 use super::hours::WeeklyHours;

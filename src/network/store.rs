@@ -514,7 +514,7 @@ impl ShopRow {
             services: Services::from_stored(&self.services),
             address: details.address,
             phone: details.phone.map(String::from),
-            localized: details.localized,
+            localized: details.localized.map(|l| *l),
         }
     }
 

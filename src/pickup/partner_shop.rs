@@ -93,7 +93,7 @@ pub fn view(conn: &mut DbConn, shop_id: i64) -> Result<PartnerShop, PickupError>
         services: Services::from_stored(&services),
         address: details.address,
         phone: details.phone.map(String::from),
-        localized: details.localized,
+        localized: details.localized.map(|l| *l),
     })
 }
 
