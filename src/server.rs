@@ -74,6 +74,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         tokio::spawn(deliver_webhooks(
             pool.clone(),
             keys.clone(),
+            network.clone(),
             settings.webhook_poll,
         )),
     ];
@@ -175,15 +176,20 @@ async fn sweep_expired(pool: db::Pool, every: std::time::Duration) {
 }
 
 /// Delivers due outbox events to merchants' webhooks.
-async fn deliver_webhooks(pool: db::Pool, keys: Arc<Keys>, every: std::time::Duration) {
+async fn deliver_webhooks(
+    pool: db::Pool,
+    keys: Arc<Keys>,
+    network: Arc<Network>,
+    every: std::time::Duration,
+) {
     let agent = pickup::webhooks::agent();
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        let (p, k, a) = (pool.clone(), keys.clone(), agent.clone());
+        let (p, k, a, n) = (pool.clone(), keys.clone(), agent.clone(), network.clone());
         match tokio::task::spawn_blocking(move || {
-            pickup::webhooks::dispatch_due(&p, k.data_key(), &a)
+            pickup::webhooks::dispatch_due_with_points(&p, k.data_key(), &a, &n)
         })
         .await
         {

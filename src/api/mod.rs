@@ -126,6 +126,7 @@ pub struct AppState {
         cells::outlines,
         widget::index,
         widget::asset,
+        widget::favicon,
     ),
     components(schemas(crate::error::Problem, crate::network::import::RowError)),
     modifiers(&BearerAuth, &CommonProblems)
@@ -206,6 +207,7 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
             .service(partner_app::asset)
             .service(widget::index)
             .service(widget::asset)
+            .service(widget::favicon)
             .default_service(web::to(no_such_route));
     }
 }

@@ -1,5 +1,6 @@
 //! Integration tests: HTTP, storage on both backends, the CLI. One binary, compiled once.
 
+mod addresses;
 mod backup;
 mod citus;
 mod cli;

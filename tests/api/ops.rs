@@ -175,6 +175,7 @@ async fn openapi_documents_every_route() {
     assert_eq!(
         documented,
         [
+            "GET /favicon.ico",
             "GET /healthz",
             "GET /metrics",
             "GET /openapi.json",
