@@ -150,7 +150,6 @@ fn reserve_with_functions(
                 shop_id: r.shop_id,
                 order_ref: &r.order_ref,
                 sku: r.sku.as_deref(),
-                arrive_given: r.arrive_at.is_some(),
             }
         })
         .collect();

@@ -27,8 +27,6 @@ pub struct ReserveArgs<'a> {
     pub order_ref: &'a str,
     /// Optional SKU (checked already).
     pub sku: Option<&'a str>,
-    /// Whether the merchant gave an arrival time (closures are then checked).
-    pub arrive_given: bool,
 }
 
 /// What the function decided for one reservation.
@@ -45,7 +43,7 @@ pub enum Reserved {
     Repeat(i64),
     /// No slot was taken.
     NoSlot(NoSlot),
-    /// Out of the common case (a staged unit, closures to check, services to parse): nothing
+    /// Out of the common case (a staged unit, a shop with closures, services to parse): nothing
     /// was written, the statement path decides.
     Slow,
 }
@@ -76,18 +74,12 @@ pub fn reserve_batch(
     now: NaiveDateTime,
 ) -> QueryResult<Vec<Reserved>> {
     let rows: Vec<ReserveRow> =
-        diesel::sql_query("SELECT * FROM pudo_reserve_batch($1, $2, $3, $4, $5, $6)")
+        diesel::sql_query("SELECT * FROM pudo_reserve_batch($1, $2, $3, $4, $5)")
             .bind::<Array<Text>, _>(reservations.iter().map(|r| r.merchant).collect::<Vec<_>>())
             .bind::<Array<BigInt>, _>(reservations.iter().map(|r| r.shop_id).collect::<Vec<_>>())
             .bind::<Array<Text>, _>(reservations.iter().map(|r| r.order_ref).collect::<Vec<_>>())
             .bind::<Array<Nullable<Text>>, _>(
                 reservations.iter().map(|r| r.sku).collect::<Vec<_>>(),
-            )
-            .bind::<Array<Bool>, _>(
-                reservations
-                    .iter()
-                    .map(|r| r.arrive_given)
-                    .collect::<Vec<_>>(),
             )
             .bind::<Timestamp, _>(now)
             .load(pg)?;

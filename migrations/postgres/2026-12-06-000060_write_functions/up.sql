@@ -4,7 +4,8 @@
 -- the same conditional slot update, the same state checks, the same audit row, outbox event
 -- and ledger line. The `_batch` forms run many requests in one transaction (group commit),
 -- each with its own outcome, in the order given. Anything out of the common case (a staged
--- unit to turn into the parcel, closures to check against an arrival time, a shop's services
+-- unit to turn into the parcel, closures to check (against the arrival time, or the window
+-- assumed when none is given), a shop's services
 -- to parse) answers `slow` before writing anything, and the caller takes the statement path.
 -- Used on plain PostgreSQL; SQLite and Citus keep the statement path (docs/scaling.md).
 
@@ -41,7 +42,7 @@ $$;
 --   unknown | paused | closed | full   no slot was taken (nothing written)
 --   slow     the statement path must decide (nothing written)
 CREATE FUNCTION pudo_reserve_one(
-    p_merchant text, p_shop bigint, p_order_ref text, p_sku text, p_arrive_given boolean,
+    p_merchant text, p_shop bigint, p_order_ref text, p_sku text,
     p_now timestamp, OUT status text, OUT parcel_id bigint, OUT live integer
 ) LANGUAGE plpgsql AS $$
 DECLARE
@@ -61,8 +62,7 @@ BEGIN
     IF NOT ('pickup' = ANY (string_to_array(s.services, ',')))
         OR (p_sku IS NOT NULL AND EXISTS (SELECT 1 FROM staged_stock
             WHERE shop_id = p_shop AND region = s.region AND sku = p_sku AND units > 0))
-        OR (p_arrive_given AND EXISTS (SELECT 1 FROM shop_closures
-            WHERE shop_id = p_shop AND region = s.region)) THEN
+        OR EXISTS (SELECT 1 FROM shop_closures WHERE shop_id = p_shop AND region = s.region) THEN
         status := 'slow';
         RETURN;
     END IF;
@@ -99,15 +99,14 @@ $$;
 
 -- Many reservations in one transaction, in the order given; row i answers request i.
 CREATE FUNCTION pudo_reserve_batch(
-    p_merchants text[], p_shops bigint[], p_order_refs text[], p_skus text[],
-    p_arrive_given boolean[], p_now timestamp
+    p_merchants text[], p_shops bigint[], p_order_refs text[], p_skus text[], p_now timestamp
 ) RETURNS TABLE (idx integer, status text, parcel_id bigint, live integer) LANGUAGE plpgsql AS $$
 DECLARE
     r record;
 BEGIN
     FOR i IN 1 .. coalesce(array_length(p_shops, 1), 0) LOOP
         SELECT * INTO r FROM pudo_reserve_one(p_merchants[i], p_shops[i], p_order_refs[i],
-                                              p_skus[i], p_arrive_given[i], p_now);
+                                              p_skus[i], p_now);
         idx := i;
         status := r.status;
         parcel_id := r.parcel_id;
