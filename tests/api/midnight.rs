@@ -12,6 +12,8 @@ use crate::processes::{merchant_token, partner_token, setup, start};
 use crate::support::{Backend, TestDb};
 use diesel::prelude::*;
 use pudo::db::schema::ledger;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -125,4 +127,38 @@ fn a_midnight_keeps_every_invariant(backend: Backend) {
         .any(|r| r.shop == ranked[0] && r.status == 409));
     let paid: i64 = ledger::table.count().get_result(&mut conn).expect("ledger");
     assert_eq!(paid as u64, handed);
+}
+
+#[test]
+fn midnight_skew_gives_a_tenth_of_the_shops_most_of_the_orders() {
+    let zipf = Zipf::new(10_000, 0.9).expect("zipf");
+    let mut rng = ChaCha8Rng::seed_from_u64(7);
+    let draws = 100_000;
+    let top = (0..draws).filter(|_| zipf.sample(&mut rng) < 1_000).count();
+    let share = top as f64 / draws as f64;
+    assert!(share > 0.5, "top tenth drew {share}");
+    assert!((share - zipf.share_of_top(1_000)).abs() < 0.01);
+    assert!(Zipf::new(0, 1.0).is_none() && Zipf::new(3, f64::NAN).is_none());
+    // Exponent 0: every rank equally likely, the last one included.
+    let flat = Zipf::new(4, 0.0).expect("flat");
+    let mut seen = [0; 4];
+    for _ in 0..4_000 {
+        seen[flat.sample(&mut rng)] += 1;
+    }
+    assert!(seen.iter().all(|n| *n > 800), "{seen:?}");
+}
+
+#[test]
+fn midnight_ranks_the_shops_of_the_largest_city_first() {
+    let places = "geonameid,name,latitude,longitude,country,admin1,population,timezone\n\
+                  1,Small,0,0,CN,1,2000,Asia/Shanghai\n\
+                  2,Big,0,0,CN,1,90000,Asia/Shanghai\n";
+    let shops = [
+        (10, "CN-1-1".to_owned()),
+        (11, "own-shop".to_owned()),
+        (12, "CN-2-2".to_owned()),
+        (13, "CN-2-1".to_owned()),
+        (14, "CN-9-1".to_owned()),
+    ];
+    assert_eq!(rank_by_city(&shops, places), vec![13, 12, 10, 11, 14]);
 }
