@@ -108,20 +108,27 @@ for _ in $(seq 300); do curl -sf "http://$PUDO_BIND/readyz" >/dev/null && break;
 curl -sf "http://$PUDO_BIND/readyz" >/dev/null || { echo "pudo serve did not become ready:" >&2; cat "$WORK/serve.log" >&2; exit 1; }
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "== midnight ($BACKEND, $SEED, $C clients, ${D}s of reservations); load before: $load_before" >&2
+# CPU seconds (user + system) of the server over the load, and of the load tool itself: on a
+# shared 2-core machine the tool's own share is part of the picture.
+cpu_of() { awk -v t="$(getconf CLK_TCK)" '{ print ($14 + $15) / t }' "/proc/$1/stat"; }
+serve_cpu_before=$(cpu_of "$SERVER")
 set +e
-"$TOOL" --bases "http://$PUDO_BIND" --database "$DATABASE_URL" --secret "$PUDO_JWT_SECRET" \
+/usr/bin/time -f "%U %S %e" -o "$WORK/tool-time.txt" "$TOOL" --bases "http://$PUDO_BIND" --database "$DATABASE_URL" --secret "$PUDO_JWT_SECRET" \
   --clients "$C" --seconds "$D" --zipf "$ZIPF" --handover-share "$SHARE" --repeat "$REPEAT" \
   --replay "$REPLAY" --prefix "m$RANDOM" > "$WORK/midnight.json"
 status=$?
 set -e
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+serve_cpu=$(awk -v a="$serve_cpu_before" -v b="$(cpu_of "$SERVER")" 'BEGIN { printf "%.1f", b - a }')
+tool_cpu=$(awk '{ printf "%.1f of %.1f s wall", $1 + $2, $3 }' "$WORK/tool-time.txt")
 kill "$SERVER"; wait "$SERVER" 2>/dev/null || true; SERVER=
 command -v pgbench >/dev/null && pgbench_run after || true
 [ "$BACKEND" = postgres ] && $PG -c "DROP DATABASE IF EXISTS pudo_midnight"
 
-python3 - "$WORK" "$BACKEND" "$SEED" "$C" "$D" "$load_before" "$load_after" "$(git -C "$root" rev-parse --short HEAD)" <<'PY'
+python3 - "$WORK" "$BACKEND" "$SEED" "$C" "$D" "$load_before" "$load_after" "$(git -C "$root" rev-parse --short HEAD)" \
+    "$serve_cpu" "$tool_cpu" <<'PY'
 import json, pathlib, re, sys
-work, backend, seed, c, d, lb, la, commit = sys.argv[1:]
+work, backend, seed, c, d, lb, la, commit, serve_cpu, tool_cpu = sys.argv[1:]
 w = pathlib.Path(work)
 m = json.loads((w / "midnight.json").read_text())
 tps = []
@@ -142,5 +149,8 @@ print("|---|---|---|---|---|---|---|---|---|---|---|---|")
 print(f'| {backend} ({seed}) | {commit} | {c} | {r["requests_per_s"]:.0f}{ratio(r["requests_per_s"])} ({r["requests_per_s_sustained"]:.0f}) | {r["created_per_s"]:.0f} | '
       f'{h["handovers_per_s"]:.0f}{ratio(h["handovers_per_s"])} | {l("reserve")} · {l("retry")} · {l("arrival")} · {l("handover")} | {refused} of {r["orders"]} | '
       f'{m["errors"]} | {inv} | {", ".join(f"{t:.0f}" for t in tps) or "–"} | {lb} → {la} |')
+print(f'\nphases: reservations {r["seconds"]} s, arrivals {m["arrive"]["seconds"]} s ({m["arrive"]["arrivals_per_s"]:.0f}/s), '
+      f'handovers {h["seconds"]} s; {m["refusing_shops"]} shops refused; CPU: pudo serve {serve_cpu} s, load tool {tool_cpu}')
+print(f'reservation requests per second: {r["per_second"]}')
 PY
 exit $status
