@@ -9,7 +9,8 @@
 #   bench/midnight/run.sh [postgres|sqlite]   (env: C=64 clients, D=60 s of reservations,
 #       ZIPF=0.9, SHARE=0.25 handed over, REPEAT=10 (1 in 10 retried), REPLAY=4,
 #       SEED=CN, POOL (PostgreSQL: 16; SQLite: the service's default), WORKERS (the
-#       service's default), PGB_C=32 pgbench clients, PGB_D=15 s, PROFILE=release|debug)
+#       service's default), PGB_C=32 pgbench clients, PGB_D=15 s, PROFILE=release|debug,
+#       TOOL_PROFILE (the load tool's build, PROFILE's by default))
 #   SMOKE=1 bench/midnight/run.sh sqlite      # a smoke run: ES network, 8 clients, 3 s
 #
 # Each run gets a fresh database: on PostgreSQL a copy of a template holding the seed network
@@ -33,9 +34,18 @@ PG="env PGOPTIONS=-cclient_min_messages=warning psql -q -X -v ON_ERROR_STOP=1 -h
 DB_BASE="postgres://$PGUSER@$PGHOST:5432"
 
 case "$PROFILE" in
-  release) build=(cargo build --release -q); tool_build=(cargo bench --no-run -q); PUDO=$root/target/release/pudo ;;
-  debug) build=(cargo build -q); tool_build=(cargo build -q); PUDO=$root/target/debug/pudo ;;
+  release) build=(cargo build --release -q); PUDO=$root/target/release/pudo ;;
+  debug) build=(cargo build -q); PUDO=$root/target/debug/pudo ;;
   *) echo "PROFILE must be release or debug" >&2; exit 2 ;;
+esac
+# The load tool's build: like pudo's by default. TOOL_PROFILE=debug builds it unoptimised:
+# `cargo bench` rebuilds many dependencies with the dev-dependencies' features (slow on a busy
+# 2-core machine, where pudo's own release build took 57 minutes on 2026-12-04), a debug build
+# reuses the test build's; the tool then spends more CPU per request, which the summary reports.
+case "${TOOL_PROFILE:-$PROFILE}" in
+  release) tool_build=(cargo bench --no-run -q) ;;
+  debug) tool_build=(cargo build -q) ;;
+  *) echo "TOOL_PROFILE must be release or debug" >&2; exit 2 ;;
 esac
 echo "== building ($PROFILE)" >&2
 (cd "$root" && "${build[@]}")
@@ -126,9 +136,9 @@ command -v pgbench >/dev/null && pgbench_run after || true
 [ "$BACKEND" = postgres ] && $PG -c "DROP DATABASE IF EXISTS pudo_midnight"
 
 python3 - "$WORK" "$BACKEND" "$SEED" "$C" "$D" "$load_before" "$load_after" "$(git -C "$root" rev-parse --short HEAD)" \
-    "$serve_cpu" "$tool_cpu" <<'PY'
+    "$serve_cpu" "$tool_cpu" "${TOOL_PROFILE:-$PROFILE}" <<'PY'
 import json, pathlib, re, sys
-work, backend, seed, c, d, lb, la, commit, serve_cpu, tool_cpu = sys.argv[1:]
+work, backend, seed, c, d, lb, la, commit, serve_cpu, tool_cpu, tool_profile = sys.argv[1:]
 w = pathlib.Path(work)
 m = json.loads((w / "midnight.json").read_text())
 tps = []
@@ -150,7 +160,7 @@ print(f'| {backend} ({seed}) | {commit} | {c} | {r["requests_per_s"]:.0f}{ratio(
       f'{h["handovers_per_s"]:.0f}{ratio(h["handovers_per_s"])} | {l("reserve")} · {l("retry")} · {l("arrival")} · {l("handover")} | {refused} of {r["orders"]} | '
       f'{m["errors"]} | {inv} | {", ".join(f"{t:.0f}" for t in tps) or "–"} | {lb} → {la} |')
 print(f'\nphases: reservations {r["seconds"]} s, arrivals {m["arrive"]["seconds"]} s ({m["arrive"]["arrivals_per_s"]:.0f}/s), '
-      f'handovers {h["seconds"]} s; {m["refusing_shops"]} shops refused; CPU: pudo serve {serve_cpu} s, load tool {tool_cpu}')
+      f'handovers {h["seconds"]} s; {m["refusing_shops"]} shops refused; CPU: pudo serve {serve_cpu} s, load tool ({tool_profile} build) {tool_cpu}')
 print(f'reservation requests per second: {r["per_second"]}')
 PY
 exit $status
