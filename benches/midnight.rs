@@ -15,7 +15,8 @@
 mod load;
 
 use diesel::prelude::*;
-use load::midnight::{self, Network, Phase, Plan, Report, KINDS};
+use load::figures::{Phase, Report, KINDS};
+use load::midnight::{self, Network, Plan};
 use load::skew::{rank_by_city, Zipf};
 use load::workload::Until;
 use pudo::auth::keys::JwtSource;

@@ -9,6 +9,7 @@
     reason = "the test and the benchmark each use part of it (timed runs and searches: the benchmark)"
 )]
 
+pub mod figures;
 pub mod http;
 pub mod invariants;
 pub mod midnight;
