@@ -17,6 +17,7 @@ mod keys;
 mod ledger;
 mod load;
 mod metrics;
+mod midnight;
 mod ops;
 mod pickup;
 mod processes;

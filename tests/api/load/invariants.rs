@@ -7,7 +7,8 @@
 //! - every parcel in the state its answers imply (cancelled, moved, arrived, picked up), and
 //!   every handover answered 200 as a first confirmation picked its parcel up exactly once;
 //! - an audit row for every handover attempt, with the result it was answered;
-//! - exactly one outbox event per state change, for the parcel it names.
+//! - exactly one outbox event per state change, for the parcel it names;
+//! - exactly one ledger row per paid event ([`super::paid`]).
 //!
 //! The database must hold nothing but the run's orders.
 
@@ -207,6 +208,7 @@ pub fn check(conn: &mut DbConn, tally: &Tally) -> Result<Checked, Vec<String>> {
     if successes != firsts {
         bad.push("a picked-up parcel does not have exactly one audited success".into());
     }
+    bad.extend(super::paid::check(conn, &firsts).map_err(db)?);
 
     // One event per state change, naming its parcel.
     let events: Vec<(String, String)> = outbox::table
