@@ -7,6 +7,7 @@ mod closures;
 mod contract;
 mod customer;
 mod export;
+mod find;
 mod follow;
 mod health;
 mod import;
