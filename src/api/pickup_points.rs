@@ -44,7 +44,12 @@ pub(super) struct SearchQuery {
     /// it (case and accents ignored; Chinese, Japanese and Korean text matches anywhere in a
     /// name). Best match first (the whole id or name, its beginning, whole words, then
     /// prefixes), then nearest to `lat`/`lon` when given, then by id. 1 to 100 characters.
-    #[param(min_length = 1, max_length = 100, example = "papeleria")]
+    #[param(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[0-9A-Za-z\u00C0-\u00D6\u00D8-\u00F6\u00F8-\u024F\u4E00-\u9FA5][^\x00-\x1f\x7f-\x9f]*$",
+        example = "papeleria"
+    )]
     q: Option<String>,
     /// How many points (1 to 100; default 10, with `bbox` 100: more matching points than
     /// this in the box are answered as clusters).
@@ -319,6 +324,7 @@ pub async fn search(
 fn describe<'a>(p: &RankedPoint<'a>, now: chrono::DateTime<Utc>) -> PickupPoint<'a> {
     let shop = p.shop;
     let opening_hours = availability::hours_text(shop);
+    let open_now = shop.is_open_at(now);
     PickupPoint {
         id: shop.id,
         external_id: &shop.external_id,
@@ -330,7 +336,7 @@ fn describe<'a>(p: &RankedPoint<'a>, now: chrono::DateTime<Utc>) -> PickupPoint<
         capacity: shop.capacity,
         free_slots: p.free_slots,
         status: shop.status,
-        open_now: shop.is_open_at(now),
+        open_now,
         selectable: p.availability.selectable,
         unavailable_reason: p.availability.reason,
         open_at_arrival: p.availability.open_at_arrival,
@@ -338,7 +344,11 @@ fn describe<'a>(p: &RankedPoint<'a>, now: chrono::DateTime<Utc>) -> PickupPoint<
         opening_hours,
         in_stock: p.in_stock,
         services: shop.services,
-        next_open_at: shop.next_open_at(now),
+        next_open_at: if open_now {
+            None
+        } else {
+            shop.next_open_at(now)
+        },
     }
 }
 

@@ -23,7 +23,12 @@ pub const MAX_PLACES: i64 = 50;
 struct PlacesQuery {
     /// The name, or its beginning: each word begins a word of the place's name (case and
     /// accents ignored). 1 to 100 characters.
-    #[param(min_length = 1, max_length = 100, example = "valencia")]
+    #[param(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[0-9A-Za-z\u00C0-\u00D6\u00D8-\u00F6\u00F8-\u024F\u4E00-\u9FA5][^\x00-\x1f\x7f-\x9f]*$",
+        example = "valencia"
+    )]
     q: String,
     /// Only places of this country (ISO 3166-1 alpha-2, e.g. `ES`).
     #[param(

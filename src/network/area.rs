@@ -57,11 +57,11 @@ impl BoundingBox {
     /// Whether a coordinate lies inside the box, edges included.
     pub fn contains(&self, lat: f64, lon: f64) -> bool {
         let lon_in = if self.west <= self.east {
-            self.west <= lon && lon <= self.east
+            (self.west..=self.east).contains(&lon)
         } else {
             self.west <= lon || lon <= self.east
         };
-        lon_in && self.south <= lat && lat <= self.north
+        lon_in && (self.south..=self.north).contains(&lat)
     }
 
     /// The box as one or two boxes that do not cross the antimeridian.

@@ -22,6 +22,7 @@
 use super::area::Check;
 use super::{found_as, GeoIndex, IndexedShop, SearchFilter, Slot};
 use crate::network::geo::{haversine_m, Point};
+use rayon::slice::ParallelSliceMut;
 use std::collections::HashSet;
 use unicode_normalization::char::is_combining_mark;
 use unicode_normalization::UnicodeNormalization;
@@ -201,15 +202,31 @@ impl TextIndex {
                 }
             })
             .collect();
-        let mut words: Vec<(u32, u32)> = folded
+        // Sorted by the first eight bytes (big-endian, zero-padded: never after what a full
+        // comparison says), then by the whole text only among equal prefixes: millions of
+        // word starts sort in a fraction of the time string comparisons alone take.
+        let key = |text: &str, at: usize| {
+            let mut b = [0u8; 8];
+            let tail = &text.as_bytes()[at..];
+            let n = tail.len().min(8);
+            b[..n].copy_from_slice(&tail[..n]);
+            u64::from_be_bytes(b)
+        };
+        let mut keyed: Vec<(u64, u32, u32)> = folded
             .iter()
             .enumerate()
-            .flat_map(|(slot, text)| word_starts(text).map(move |s| (slot as u32, s as u32)))
+            .flat_map(|(slot, text)| {
+                word_starts(text).map(move |s| (key(text, s), slot as u32, s as u32))
+            })
             .collect();
-        words.sort_unstable_by(|a, b| {
-            let (x, y) = (Self::tail(&folded, a), Self::tail(&folded, b));
-            x.cmp(y).then(a.0.cmp(&b.0))
+        keyed.par_sort_unstable_by(|a, b| {
+            a.0.cmp(&b.0)
+                .then_with(|| {
+                    Self::tail(&folded, &(a.1, a.2)).cmp(Self::tail(&folded, &(b.1, b.2)))
+                })
+                .then(a.1.cmp(&b.1))
         });
+        let words: Vec<(u32, u32)> = keyed.into_iter().map(|(_, slot, at)| (slot, at)).collect();
         Self {
             folded,
             words,
