@@ -111,7 +111,7 @@ fn search(c: &mut Criterion) {
         service: Some(Service::Pickup),
         ..SearchFilter::nearest(100)
     };
-    let country = vec![BoundingBox {
+    let country = [BoundingBox {
         west: 73.0,
         south: 18.0,
         east: 135.0,
