@@ -20,6 +20,10 @@
 //! Shops added or moved since the last build are not in the sorted runs; they are checked one
 //! by one on every query, as the k-d tree's `extra` list is (the index rebuilds both past
 //! [`super::REBUILD_AFTER`] of them).
+//!
+//! Kept in one file past 500 lines: the runs, the node tallies, their incremental updates and
+//! the walk share one invariant (a node's tallies are exactly its run's shops) that is easier
+//! to check read together; the tests are in `search_tests.rs`.
 
 use super::{found_as, GeoIndex, IndexedShop, SearchFilter, Slot, ACTIVE, HIDDEN, PAUSED};
 use crate::network::hours::local_weekday_minute;
