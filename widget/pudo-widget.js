@@ -45,8 +45,12 @@
       not_selectable: '{name} cannot be chosen: {reason}.', required: 'Choose a pickup point to continue.',
       you: 'Searched location', days: 'Mo Tu We Th Fr Sa Su', svc_pickup: 'Parcel pickup',
       svc_dropoff: 'Parcel drop-off', svc_returns: 'Returns', svc_staging: 'Peak-day stock',
+      where_ph_text: 'Town, postcode, point ID or latitude, longitude', zoom_in: 'Zoom in', zoom_out: 'Zoom out',
+      cluster: '{n} pickup points here: zoom in', area: '{n} pickup points in this area.', opens: 'Opens {when}',
     },
     zh: {
+      where_ph_text: '城镇、邮编、自提点编号，或 纬度, 经度', zoom_in: '放大', zoom_out: '缩小',
+      cluster: '此处有 {n} 个自提点：放大查看', area: '此区域有 {n} 个自提点。', opens: '{when} 开门',
       near: '查找附近的自提点', where_ph: '纬度, 经度', where_ph_geo: '地址，或 纬度, 经度',
       search: '搜索', locate: '使用我的位置', locating: '正在获取您的位置…',
       start: '使用您的位置或输入一个位置，查看附近的自提点。',
@@ -69,6 +73,8 @@
     },
     es: {
       near: 'Buscar puntos de recogida cerca de', where_ph: 'Latitud, longitud', where_ph_geo: 'Dirección, o latitud, longitud',
+      where_ph_text: 'Ciudad, código postal, ID del punto o latitud, longitud', zoom_in: 'Acercar', zoom_out: 'Alejar',
+      cluster: '{n} puntos de recogida aquí: acerca el mapa', area: '{n} puntos de recogida en esta zona.', opens: 'Abre {when}',
       search: 'Buscar', locate: 'Usar mi ubicación', locating: 'Buscando tu ubicación…',
       start: 'Usa tu ubicación o escribe una para ver los puntos de recogida cercanos.',
       searching: 'Buscando…', found: '{n} puntos de recogida encontrados, {m} disponibles.',
@@ -119,7 +125,11 @@ svg{display:block;width:100%;height:auto;border-radius:8px;background:#eef2ee}
 .mk.sel circle{fill:#fff;stroke:var(--a);stroke-width:4}
 .mk.sel text{fill:var(--a)}
 .mk{cursor:pointer}.mk.off{cursor:default}
-.you{fill:#1a55c4;stroke:#fff;stroke-width:2}
+.you{fill:#1a55c4;stroke:#fff;stroke-width:2;pointer-events:none}
+.cl circle{fill:rgba(11,93,42,.75);stroke:#fff;stroke-width:2}.cl text{fill:#fff;font-size:11px;font-weight:700;text-anchor:middle;dominant-baseline:central}
+.cl,.dot{cursor:pointer}.dot{fill:var(--a);stroke:#fff;stroke-width:1.5}
+.mapw{position:relative}.zm{position:absolute;right:6px;top:6px;display:flex;flex-direction:column;gap:4px}
+.zm button{min-height:32px;min-width:32px;padding:0;border-radius:6px;font-size:18px;line-height:1}
 .scale{stroke:#14181f;stroke-width:2;fill:none}.lbl{font-size:10px;fill:#14181f}
 ul{list-style:none;padding:0;max-height:420px;overflow:auto;border-radius:8px;outline:none}
 ul:focus-visible{box-shadow:0 0 0 3px #1a55c4}
@@ -232,7 +242,7 @@ li[aria-disabled=true] .ck{visibility:hidden}
 
   class PudoPicker extends HTMLElement {
     static formAssociated = true;
-    static observedAttributes = ['lat', 'lon', 'sku', 'arrive-at', 'lang', 'limit', 'radius-m', 'required', 'tile-url'];
+    static observedAttributes = ['lat', 'lon', 'sku', 'arrive-at', 'lang', 'limit', 'radius-m', 'required', 'tile-url', 'cluster-over'];
     static TEXTS = TEXTS;
 
     constructor() {
@@ -247,6 +257,8 @@ li[aria-disabled=true] .ck{visibility:hidden}
       this._status = ['start', {}];
       this._seq = 0;
       this._geocode = null;
+      this._zoom = 0; // 0: the nearest points; each step out shows an area four times as wide
+      this._area = null; // what the zoomed-out map shows: { box, items, clusters, total }
       // A page may have set `geocode` before this script defined the element.
       if (Object.prototype.hasOwnProperty.call(this, 'geocode')) {
         const fn = this.geocode;
@@ -337,15 +349,21 @@ li[aria-disabled=true] .ck{visibility:hidden}
       this._error = h('p', { class: 'err', role: 'alert', hidden: true });
       const search = h('form', { class: 'search', role: 'search', novalidate: true, onsubmit: (e) => { e.preventDefault(); this._typed(); } },
         this._label, h('div', { class: 'row' }, this._input, this._searchBtn), this._locateBtn);
+      this._zoomIn = h('button', { type: 'button', class: 'ghost zin', onclick: () => this._zoomBy(-1) }, '+');
+      this._zoomOut = h('button', { type: 'button', class: 'ghost zout', onclick: () => this._zoomBy(1) }, '−');
+      this._zoomBox = h('div', { class: 'zm', hidden: true }, this._zoomIn, this._zoomOut);
       this._root.append(h('div', { class: 'pp', part: 'root' },
-        search, this._statusEl, this._chosenEl, h('div', { class: 'body' }, this._map, this._list), this._error));
+        search, this._statusEl, this._chosenEl,
+        h('div', { class: 'body' }, h('div', { class: 'mapw' }, this._map, this._zoomBox), this._list), this._error));
     }
 
     _texts() {
       this._lang = language(this);
       this._root.querySelector('.pp')?.setAttribute('lang', this._lang === 'zh' ? 'zh-Hans' : this._lang);
       this._label.textContent = this._t('near');
-      this._input.placeholder = this._t(this.geocode ? 'where_ph_geo' : 'where_ph');
+      this._input.placeholder = this._t(this.geocode ? 'where_ph_geo' : 'where_ph_text');
+      this._zoomIn.setAttribute('aria-label', this._t('zoom_in'));
+      this._zoomOut.setAttribute('aria-label', this._t('zoom_out'));
       this._searchBtn.textContent = this._t('search');
       this._locateBtn.replaceChildren(
         svg('svg', { viewBox: '0 0 24 24', width: '18', height: '18', 'aria-hidden': 'true' },
@@ -377,16 +395,68 @@ li[aria-disabled=true] .ck{visibility:hidden}
       const text = this._input.value;
       const at = parseCoordinate(text);
       if (at) { this.setLocation(at.lat, at.lon); return; }
-      if (typeof this.geocode !== 'function' || !text.trim()) { this._say('bad_where'); return; }
+      if (!text.trim()) { this._say('bad_where'); return; }
       this._say('searching');
       try {
-        const found = await this.geocode(text.trim());
+        // The merchant's geocoder first (addresses), then pudo's own towns, then points by
+        // postcode, ID or name; text with a digit is more likely a point ID or postcode.
+        const found = (typeof this.geocode === 'function' && await this.geocode(text.trim()))
+          || (/\d/.test(text) ? await this._points(text) || await this._town(text) : await this._town(text) || await this._points(text));
         if (!found) { this._say('not_found'); return; }
-        this.setLocation(found.lat, found.lon);
+        if (found.items) {
+          this._at = found.at;
+          this._zoom = 0;
+          this._show(found.items);
+        } else {
+          this.setLocation(found.lat, found.lon);
+        }
         this._input.value = text;
       } catch {
         this._say('not_found');
       }
+    }
+
+    _api() { return (this.getAttribute('api') || DEFAULT_API).replace(/\/$/, ''); }
+
+    /** A town or district of pudo's place data (`/v1/places`): its position, or null. */
+    async _town(text) {
+      const res = await getJson(`${this._api()}/v1/places?${new URLSearchParams({ q: text.trim(), limit: 1 })}`, new AbortController());
+      const place = res.status === 200 && res.body?.items?.[0];
+      return place ? { lat: place.lat, lon: place.lon } : null;
+    }
+
+    /** Points whose postcode, ID or name match (`q=`), near the last position if any; or null. */
+    async _points(text) {
+      const q = new URLSearchParams({ q: text.trim(), limit: 10, include_unavailable: 'true' });
+      if (this._at) { q.set('lat', this._at.lat); q.set('lon', this._at.lon); }
+      const res = await getJson(`${this._api()}/v1/pickup-points?${q}`, new AbortController());
+      const items = res.status === 200 && res.body?.items;
+      return items?.length ? { items, at: { lat: items[0].lat, lon: items[0].lon } } : null;
+    }
+
+    /** Zooms the map out (steps > 0) to clusters of the area, or back in toward the list. */
+    async _zoomBy(steps) {
+      if (!this._at) return;
+      this._zoom = Math.max(0, Math.min(12, this._zoom + steps));
+      if (!this._zoom) { this._area = null; this._renderMap(); return; }
+      // The list's extent (2 to 100 km across), widened four times per step.
+      const lats = this._items.map((p) => Math.abs(p.lat - this._at.lat));
+      const base = Math.min(0.5, Math.max(0.01, ...lats));
+      const half = Math.min(85, base * 4 ** this._zoom);
+      const halfLon = Math.min(180, half / Math.max(0.2, Math.cos((this._at.lat * Math.PI) / 180)));
+      const wrap = (x) => (x > 180 ? x - 360 : x < -180 ? x + 360 : x);
+      const box = halfLon >= 180
+        ? [-180, Math.max(-85, this._at.lat - half), 180, Math.min(85, this._at.lat + half)]
+        : [wrap(this._at.lon - halfLon), Math.max(-85, this._at.lat - half), wrap(this._at.lon + halfLon), Math.min(85, this._at.lat + half)];
+      const limit = Math.min(Math.max(Number(this.getAttribute('cluster-over')) || 50, 1), 100);
+      const seq = ++this._seq;
+      try {
+        const res = await getJson(`${this._api()}/v1/pickup-points?${new URLSearchParams({ bbox: box.join(','), limit })}`, new AbortController());
+        if (seq !== this._seq || res.status !== 200) return;
+        this._area = { box, items: res.body.items || [], clusters: res.body.clusters || [], total: res.body.total || 0 };
+        this._say('area', { n: this._area.total });
+        this._renderMap();
+      } catch { this._say('failed'); }
     }
 
     _locate() {
@@ -404,7 +474,9 @@ li[aria-disabled=true] .ck{visibility:hidden}
       this._abort?.abort();
       const abort = new AbortController();
       this._abort = abort;
-      const api = (this.getAttribute('api') || DEFAULT_API).replace(/\/$/, '');
+      const api = this._api();
+      this._zoom = 0;
+      this._area = null;
       const sku = this.getAttribute('sku');
       const arrive = this.getAttribute('arrive-at');
       const limit = Math.min(Math.max(Number(this.getAttribute('limit')) || 10, 1), 100);
@@ -480,6 +552,7 @@ li[aria-disabled=true] .ck{visibility:hidden}
     }
 
     _distance(m) {
+      if (typeof m !== 'number') return '';
       const lang = this._lang === 'zh' ? 'zh-CN' : this._lang;
       if (m < 1000) return `${new Intl.NumberFormat(lang).format(Math.round(m / 10) * 10)} m`;
       return `${new Intl.NumberFormat(lang, { maximumFractionDigits: 1 }).format(m / 1000)} km`;
@@ -507,6 +580,7 @@ li[aria-disabled=true] .ck{visibility:hidden}
           address ? h('div', { class: 'l a' }, address) : null,
           h('div', { class: 'l' },
             open === null ? null : h('span', { class: open ? 'o' : 'c' }, this._t(open ? 'open_now' : 'closed_now')),
+            !open && p.next_open_at ? ` · ${this._t('opens', { when: this._when(p.next_open_at) })}` : null,
             open !== null && hours ? ' · ' : null, hours || null),
           h('div', { class: 'l' }, free, services ? ` · ${services}` : null),
           p.in_stock ? h('div', { class: 's' }, `✓ ${this._t('in_stock')}`) : null,
@@ -515,6 +589,12 @@ li[aria-disabled=true] .ck{visibility:hidden}
       }));
       this._syncActive();
       this._validity(); // the list, once shown, is where an invalid form takes the customer
+    }
+
+    /** A coming instant in the customer's words: "Mon 09:00". */
+    _when(t) {
+      const lang = this._lang === 'zh' ? 'zh-CN' : this._lang;
+      return new Intl.DateTimeFormat(lang, { weekday: 'short', hour: '2-digit', minute: '2-digit' }).format(new Date(t));
     }
 
     _reason(p) {
@@ -541,7 +621,9 @@ li[aria-disabled=true] .ck{visibility:hidden}
     _renderMap() {
       const map = this._map;
       map.toggleAttribute('hidden', !this._items.length || !this._at);
+      this._zoomBox.hidden = map.hasAttribute('hidden');
       if (map.hasAttribute('hidden')) return;
+      if (this._area) { this._renderArea(); return; }
       const pts = this._items.map((p) => [mercX(p.lon), mercY(p.lat)]);
       const hexes = [...new Set(this._items.map((p) => p.h3_cell))].filter((c) => outlines.has(c))
         .map((c) => [c, outlines.get(c).map(([la, lo]) => [mercX(lo), mercY(la)])]);
@@ -584,6 +666,46 @@ li[aria-disabled=true] .ck{visibility:hidden}
         children.push(svg('text', { class: 'lbl', x: String(W - 4), y: String(H - 4), 'text-anchor': 'end' }, this.getAttribute('tile-attribution')));
       }
       map.replaceChildren(...children);
+    }
+
+    /** The zoomed-out map: the area's clusters (exact counts) or its points, as dots. */
+    _renderArea() {
+      const { box, items, clusters } = this._area;
+      const [west, south, east, north] = box;
+      const x0 = mercX(west);
+      const x1 = mercX(east) + (east < west ? 1 : 0);
+      const [y0, y1] = [mercY(north), mercY(south)];
+      const scale = Math.min((W - 2 * PAD) / Math.max(x1 - x0, 1e-12), (H - 2 * PAD) / Math.max(y1 - y0, 1e-12));
+      const cx = (x0 + x1) / 2;
+      const cy = (y0 + y1) / 2;
+      const px = (lat, lon) => {
+        const x = mercX(lon) + (east < west && lon < west ? 1 : 0);
+        return [W / 2 + (x - cx) * scale, H / 2 + (mercY(lat) - cy) * scale];
+      };
+      const fmt = (v) => v.toFixed(1);
+      const children = [];
+      const tiles = this.getAttribute('tile-url');
+      if (tiles) children.push(...this._tiles(tiles, scale, cx, cy));
+      const zoomTo = (lat, lon) => { this.setLocation(lat, lon); };
+      // The searched place first: the clusters and dots over it stay visible and clickable.
+      const [yx, yy] = px(this._at.lat, this._at.lon);
+      children.push(svg('path', { class: 'you', d: `M${fmt(yx)} ${fmt(yy - 8)}l7 8-7 8-7-8z` }, svg('title', {}, this._t('you'))));
+      for (const c of clusters) {
+        const [x, y] = px(c.lat, c.lon);
+        const r = 9 + 3 * Math.log10(Math.max(1, c.count));
+        const label = c.count >= 10000 ? `${Math.round(c.count / 1000)}k` : c.count >= 1000 ? `${(c.count / 1000).toFixed(1)}k` : String(c.count);
+        children.push(svg('g', { class: 'cl', 'data-count': c.count, onclick: () => zoomTo(c.lat, c.lon) },
+          svg('circle', { cx: fmt(x), cy: fmt(y), r: fmt(r) }),
+          svg('text', { x: fmt(x), y: fmt(y) }, label),
+          svg('title', {}, this._t('cluster', { n: c.count }))));
+      }
+      for (const p of items) {
+        const [x, y] = px(p.lat, p.lon);
+        children.push(svg('circle', { class: 'dot', cx: fmt(x), cy: fmt(y), r: '5', 'data-id': p.id, onclick: () => zoomTo(p.lat, p.lon) },
+          svg('title', {}, p.name)));
+      }
+      children.push(...this._scaleBar(scale, cy));
+      this._map.replaceChildren(...children);
     }
 
     _tiles(template, scale, cx, cy) {

@@ -8,6 +8,7 @@ use rand_chacha::ChaCha8Rng;
 use std::sync::Arc;
 
 /// Number of query points every bench uses.
+#[allow(dead_code, reason = "not every bench uses query points")]
 pub const QUERY_POINTS: usize = 10_000;
 
 /// The CN seed network as the index holds it; ids are 1.. in seed order, which is also the
@@ -38,6 +39,7 @@ pub fn cn_shops() -> Vec<IndexedShop> {
 /// Deterministic query points (fixed ChaCha8 seed): nine in ten within about 2 km of a
 /// random shop of the network (so where customers are), one in ten uniform in China's
 /// bounding box (which includes empty land, sea and neighbouring countries).
+#[allow(dead_code, reason = "not every bench uses query points")]
 pub fn query_points(shops: &[IndexedShop], n: usize) -> Vec<(f64, f64)> {
     let mut rng = ChaCha8Rng::seed_from_u64(11_11);
     (0..n)

@@ -14,6 +14,7 @@ pub const PUBLIC_ROUTES: &[&str] = &[
     "/v1/pickup-points",
     "/v1/pickup-points/{id}",
     "/v1/h3-cells",
+    "/v1/places",
 ];
 
 /// Middleware: adds `Access-Control-Allow-Origin: *` to every answer (errors included, so a

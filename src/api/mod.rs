@@ -20,11 +20,13 @@ pub mod params;
 pub mod partner;
 pub mod partner_app;
 pub mod pickup_points;
+pub mod places;
 pub mod rate_limit;
 pub mod request_span;
 pub mod returns;
 pub mod scan_ins;
 pub mod search_json;
+pub mod search_modes;
 pub mod shops;
 pub mod staging;
 pub mod widget;
@@ -74,6 +76,7 @@ pub struct AppState {
     paths(
         pickup_points::search,
         pickup_points::get,
+        places::search,
         shops::import,
         auth::token,
         merchant::reserve,
@@ -154,6 +157,7 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
                 web::scope("/v1")
                     .service(pickup_points::search)
                     .service(pickup_points::get)
+                    .service(places::search)
                     .service(shops::import)
                     .service(auth::token)
                     .service(merchant::reserve)

@@ -1,6 +1,6 @@
 //! Customers' view of the network: the nearest pickup points, and one point.
 
-use super::params::{instant, integer_in, number_in, QueryParams};
+use super::params::QueryParams;
 use super::{blocking, AppState};
 use crate::error::{ApiError, Problem};
 use crate::network::address::{Address, Localized};
@@ -8,9 +8,9 @@ use crate::network::availability::{self, UnavailableReason};
 use crate::network::geo::CellHex;
 use crate::network::services::{Service, Services};
 use crate::network::{Shop, ShopStatus};
-use crate::pickup::points::{self, PointQuery, Rank, RankedPoint, StockMarks};
+use crate::pickup::points::{self, Rank, RankedPoint, StockMarks};
 use actix_web::{get, web, HttpResponse};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::{IntoParams, ToSchema};
 
@@ -26,17 +26,37 @@ pub const MAX_LIMIT: i64 = 100;
     dead_code,
     reason = "the fields document the query for OpenAPI; QueryParams::of accepts exactly their names and parses each"
 )]
-struct SearchQuery {
-    /// Latitude of the customer, degrees (-90 to 90).
+pub(super) struct SearchQuery {
+    /// Latitude of the customer, degrees (-90 to 90). Required (with `lon`) unless `bbox` or
+    /// `q` is given; with them it orders points by distance (and sets `distance_m`).
     #[param(minimum = -90.0, maximum = 90.0)]
-    lat: f64,
-    /// Longitude of the customer, degrees (-180 to 180).
+    lat: Option<f64>,
+    /// Longitude of the customer, degrees (-180 to 180); given together with `lat`.
     #[param(minimum = -180.0, maximum = 180.0)]
-    lon: f64,
-    /// How many points (1 to 100, default 10).
+    lon: Option<f64>,
+    /// A map area `min_lon,min_lat,max_lon,max_lat` (degrees, edges included): the points
+    /// inside it when at most `limit` match, else `clusters`, the exact count and centroid of
+    /// the matching points per H3 cell at a resolution fitting the box (about a dozen cells
+    /// across). `min_lon > max_lon` is a box crossing the antimeridian (as GeoJSON's bbox).
+    /// Not with `q`, `radius_m` or `rank=room`.
+    #[param(example = "-3.8,40.3,-3.6,40.5")]
+    bbox: Option<String>,
+    /// Text to find: points whose name or external id has words beginning with each word of
+    /// it (case and accents ignored; Chinese, Japanese and Korean text matches anywhere in a
+    /// name). Best match first (the whole id or name, its beginning, whole words, then
+    /// prefixes), then nearest to `lat`/`lon` when given, then by id. 1 to 100 characters.
+    #[param(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[0-9A-Za-z\u00C0-\u00D6\u00D8-\u00F6\u00F8-\u024F\u4E00-\u9FA5][^\x00-\x1f\x7f-\x9f]*$",
+        example = "papeleria"
+    )]
+    q: Option<String>,
+    /// How many points (1 to 100; default 10, with `bbox` 100: more matching points than
+    /// this in the box are answered as clusters).
     #[param(minimum = 1, maximum = 100)]
     limit: Option<u32>,
-    /// Only points within this many metres.
+    /// Only points within this many metres of `lat`/`lon` (not with `bbox`).
     #[param(minimum = 0.0)]
     radius_m: Option<f64>,
     /// Only points open at this instant (RFC 3339), in each shop's own time zone.
@@ -104,7 +124,7 @@ enum RankParam {
     Room,
 }
 
-fn parse_rank(v: &str) -> Result<Rank, String> {
+pub(super) fn parse_rank(v: &str) -> Result<Rank, String> {
     match v {
         "distance" => Ok(Rank::Distance),
         "room" => Ok(Rank::Room),
@@ -112,7 +132,7 @@ fn parse_rank(v: &str) -> Result<Rank, String> {
     }
 }
 
-fn boolean(v: &str) -> Result<bool, String> {
+pub(super) fn boolean(v: &str) -> Result<bool, String> {
     match v {
         "true" => Ok(true),
         "false" => Ok(false),
@@ -120,7 +140,7 @@ fn boolean(v: &str) -> Result<bool, String> {
     }
 }
 
-fn sku_text(v: &str) -> Result<String, String> {
+pub(super) fn sku_text(v: &str) -> Result<String, String> {
     if v.chars().count() > 64 {
         Err("is longer than 64 characters".to_owned())
     } else if v.chars().any(char::is_control) {
@@ -143,8 +163,9 @@ pub struct PickupPoint<'a> {
     pub lat: f64,
     /// Longitude, degrees.
     pub lon: f64,
-    /// Haversine distance from the query point, metres.
-    pub distance_m: f64,
+    /// Haversine distance from `lat`/`lon`, metres; null when the search gave no position
+    /// (`bbox` or `q` alone).
+    pub distance_m: Option<f64>,
     /// H3 cell (resolution 9), hexadecimal.
     #[schema(value_type = String)]
     pub h3_cell: CellHex,
@@ -182,14 +203,50 @@ pub struct PickupPoint<'a> {
     pub phone: Option<&'a str>,
     /// Names and addresses in Chinese and Spanish; null when none were given.
     pub localized: Option<&'a Localized>,
+    /// The next instant the point opens (weekly hours in its time zone, closures skipped),
+    /// RFC 3339 in UTC; null when it is open now or never opens again.
+    #[serde(serialize_with = "minute_utc")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub next_open_at: Option<DateTime<Utc>>,
+}
+
+/// Serialises an optional instant as RFC 3339 in UTC, in whole seconds (as search_json does).
+fn minute_utc<S: serde::Serializer>(t: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
+    match t {
+        Some(t) => s.serialize_str(&t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+        None => s.serialize_none(),
+    }
 }
 
 /// A search answer.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PickupPoints<'a> {
     /// Nearest first, equal distances by id; with `rank=room`, selectable first, then by room
-    /// score, distance and id.
+    /// score, distance and id. With `q`: best match first, then nearest, then by id. With
+    /// `bbox`: every matching point of the box (nearest to `lat`/`lon` first, else by id), or
+    /// none when the answer is `clusters`.
     pub items: Vec<PickupPoint<'a>>,
+    /// With `bbox` only: how many points of the box match, exactly.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub total: Option<usize>,
+    /// With `bbox` only: empty when `items` holds every matching point; else the matching
+    /// points counted per H3 cell, in cell order.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clusters: Option<Vec<PointCluster>>,
+}
+
+/// The matching points of one H3 cell inside a `bbox`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PointCluster {
+    /// The H3 cell, hexadecimal (its resolution fits the box; outline: `/v1/h3-cells`).
+    #[schema(value_type = String)]
+    pub cell: CellHex,
+    /// How many matching points of the cell lie inside the box (exact).
+    pub count: u32,
+    /// Their mean latitude, degrees.
+    pub lat: f64,
+    /// Their mean longitude, degrees.
+    pub lon: f64,
 }
 
 /// One pickup point with its full record.
@@ -221,24 +278,7 @@ pub async fn search(
     query: web::Query<Vec<(String, String)>>,
 ) -> Result<HttpResponse, ApiError> {
     let q = QueryParams::of::<SearchQuery>(query.into_inner())?;
-    let query = PointQuery {
-        lat: q.required("lat", number_in(-90.0, 90.0))?,
-        lon: q.required("lon", number_in(-180.0, 180.0))?,
-        limit: q.optional("limit", integer_in(1, MAX_LIMIT))?.unwrap_or(10) as usize,
-        radius_m: q.optional("radius_m", number_in(0.0, f64::MAX))?,
-        open_at: q.optional("open_at", instant)?,
-        min_free: q
-            .optional("min_free", integer_in(0, 100_000))?
-            .map(|m| m as i32),
-        sku: q.optional("sku", sku_text)?,
-        arrive_at: q.optional("arrive_at", instant)?,
-        include_unavailable: q.optional("include_unavailable", boolean)?.unwrap_or(false),
-        rank: q.optional("rank", parse_rank)?.unwrap_or_default(),
-        stock_sku: q.optional("stock_sku", sku_text)?,
-        service: q
-            .optional("service", str::parse::<Service>)?
-            .unwrap_or(Service::Pickup),
-    };
+    let query = super::search_modes::point_query(&q)?;
     let stock = if query.needs_stock() {
         let (pool, query) = (state.pool.clone(), query.clone());
         blocking(move || Ok(StockMarks::load(&mut *crate::db::checkout(&pool)?, &query)?)).await?
@@ -247,14 +287,39 @@ pub async fn search(
     };
     let now = Utc::now();
     let index = state.network.index();
-    let answer: Vec<PickupPoint> = points::nearest(&index, &query, &stock)
-        .iter()
-        .map(|p| describe(p, now))
-        .collect();
+    let (found, area) = if query.area.is_some() {
+        match points::in_area(&index, &query, &stock) {
+            points::AreaPoints::Points(found) => {
+                let total = found.len();
+                (found, Some((total, Vec::new())))
+            }
+            points::AreaPoints::Clusters { clusters, .. } => {
+                let total = clusters.iter().map(|c| c.count as usize).sum();
+                let clusters = clusters
+                    .iter()
+                    .map(|c| PointCluster {
+                        cell: CellHex(c.cell as i64),
+                        count: c.count,
+                        lat: c.lat,
+                        lon: c.lon,
+                    })
+                    .collect();
+                (Vec::new(), Some((total, clusters)))
+            }
+        }
+    } else if query.text.is_some() {
+        (points::by_text(&index, &query, &stock), None)
+    } else {
+        (points::nearest(&index, &query, &stock), None)
+    };
+    let answer: Vec<PickupPoint> = found.iter().map(|p| describe(p, now)).collect();
     // Written while the index is held: the answer borrows names and hours from it instead
     // of copying every string of every point.
     let mut body = Vec::with_capacity(super::search_json::capacity_for(answer.len()));
-    super::search_json::write_answer(&answer, &mut body);
+    let area = area
+        .as_ref()
+        .map(|(total, clusters)| (*total, clusters.as_slice()));
+    super::search_json::write_answer(&answer, area, &mut body);
     drop(index);
     state.metrics.searches.inc();
     Ok(HttpResponse::Ok()
@@ -266,6 +331,7 @@ pub async fn search(
 fn describe<'a>(p: &RankedPoint<'a>, now: chrono::DateTime<Utc>) -> PickupPoint<'a> {
     let shop = p.shop;
     let opening_hours = availability::hours_text(shop);
+    let open_now = shop.is_open_at(now);
     PickupPoint {
         id: shop.id,
         external_id: &shop.external_id,
@@ -277,7 +343,7 @@ fn describe<'a>(p: &RankedPoint<'a>, now: chrono::DateTime<Utc>) -> PickupPoint<
         capacity: shop.capacity,
         free_slots: p.free_slots,
         status: shop.status,
-        open_now: shop.is_open_at(now),
+        open_now,
         selectable: p.availability.selectable,
         unavailable_reason: p.availability.reason,
         open_at_arrival: p.availability.open_at_arrival,
@@ -288,6 +354,11 @@ fn describe<'a>(p: &RankedPoint<'a>, now: chrono::DateTime<Utc>) -> PickupPoint<
         address: shop.details.as_ref().and_then(|d| d.address.as_ref()),
         phone: shop.details.as_ref().and_then(|d| d.phone.as_deref()),
         localized: shop.details.as_ref().and_then(|d| d.localized.as_deref()),
+        next_open_at: if open_now {
+            None
+        } else {
+            shop.next_open_at(now)
+        },
     }
 }
 

@@ -11,14 +11,18 @@
 //!
 //! [`PickupPoints`]: super::pickup_points::PickupPoints
 
-use super::pickup_points::PickupPoint;
+use super::pickup_points::{PickupPoint, PointCluster};
 use crate::network::address::{Address, LocalText};
 use serde_json::ser::{CompactFormatter, Formatter};
 
 /// Writes `{"items":[…]}` for `points`, in order, byte for byte as serde_json serialises
-/// [`PickupPoints`](super::pickup_points::PickupPoints).
-pub fn write_answer<'p, 'a: 'p, I>(points: I, out: &mut Vec<u8>)
-where
+/// [`PickupPoints`](super::pickup_points::PickupPoints); a map-area answer adds its `total`
+/// and `clusters`.
+pub fn write_answer<'p, 'a: 'p, I>(
+    points: I,
+    area: Option<(usize, &[PointCluster])>,
+    out: &mut Vec<u8>,
+) where
     I: IntoIterator<Item = &'p PickupPoint<'a>>,
     I::IntoIter: Clone,
 {
@@ -31,7 +35,28 @@ where
         }
         write_point(point, out);
     }
-    out.extend_from_slice(b"]}");
+    out.push(b']');
+    if let Some((total, clusters)) = area {
+        out.extend_from_slice(b",\"total\":");
+        int(out, total as i64);
+        out.extend_from_slice(b",\"clusters\":[");
+        for (i, c) in clusters.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(b"{\"cell\":");
+            hex(out, c.cell.0);
+            out.extend_from_slice(b",\"count\":");
+            int(out, i64::from(c.count));
+            out.extend_from_slice(b",\"lat\":");
+            float(out, c.lat);
+            out.extend_from_slice(b",\"lon\":");
+            float(out, c.lon);
+            out.push(b'}');
+        }
+        out.push(b']');
+    }
+    out.push(b'}');
 }
 
 /// Reads the first byte of every point's name and external id, in one short loop, before any
@@ -66,7 +91,10 @@ fn write_point(p: &PickupPoint<'_>, out: &mut Vec<u8>) {
     out.extend_from_slice(b",\"lon\":");
     float(out, p.lon);
     out.extend_from_slice(b",\"distance_m\":");
-    float(out, p.distance_m);
+    match p.distance_m {
+        Some(d) => float(out, d),
+        None => null(out),
+    }
     out.extend_from_slice(b",\"h3_cell\":");
     hex(out, p.h3_cell.0);
     out.extend_from_slice(b",\"capacity\":");
@@ -121,6 +149,11 @@ fn write_point(p: &PickupPoint<'_>, out: &mut Vec<u8>) {
             local_text(out, l.es.as_ref());
             out.push(b'}');
         }
+        None => null(out),
+    }
+    out.extend_from_slice(b",\"next_open_at\":");
+    match p.next_open_at {
+        Some(t) => plain(out, &t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
         None => null(out),
     }
     out.push(b'}');

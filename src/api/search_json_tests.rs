@@ -1,5 +1,5 @@
 use super::*;
-use crate::api::pickup_points::PickupPoints;
+use crate::api::pickup_points::{PickupPoints, PointCluster};
 use crate::network::address::{Address, Country, LocalText, Localized, ShopDetails};
 use crate::network::availability::UnavailableReason;
 use crate::network::geo::CellHex;
@@ -24,6 +24,9 @@ struct Owned {
     timezone: Option<&'static str>,
     services: u8,
     details: Option<ShopDetails>,
+    /// Seconds since the epoch of `next_open_at`, and whether there is a distance.
+    next_open: Option<i64>,
+    positioned: bool,
 }
 
 impl Owned {
@@ -34,7 +37,7 @@ impl Owned {
             name: &self.name,
             lat: self.numbers[0],
             lon: self.numbers[1],
-            distance_m: self.numbers[2],
+            distance_m: self.positioned.then_some(self.numbers[2]),
             h3_cell: CellHex(self.cell),
             capacity: self.capacity,
             free_slots: self.free_slots,
@@ -53,6 +56,9 @@ impl Owned {
             address: self.details.as_ref().and_then(|d| d.address.as_ref()),
             phone: self.details.as_ref().and_then(|d| d.phone.as_deref()),
             localized: self.details.as_ref().and_then(|d| d.localized.as_deref()),
+            next_open_at: self
+                .next_open
+                .and_then(|t| chrono::DateTime::from_timestamp(t, 0)),
         }
     }
 }
@@ -165,6 +171,10 @@ fn owned() -> impl Strategy<Value = Owned> {
             0u8..16,
         ),
         prop::option::of(details()),
+        (
+            prop::option::of(-62_000_000_000i64..250_000_000_000),
+            any::<bool>(),
+        ),
     )
         .prop_map(
             |(
@@ -172,6 +182,7 @@ fn owned() -> impl Strategy<Value = Owned> {
                 (cell, capacity, free_slots, status),
                 (flags, reason, hours, timezone, services),
                 details,
+                (next_open, positioned),
             )| Owned {
                 id,
                 external_id,
@@ -187,18 +198,40 @@ fn owned() -> impl Strategy<Value = Owned> {
                 timezone,
                 services,
                 details,
+                next_open,
+                positioned,
             },
         )
 }
 
 fn serde_bytes(points: Vec<PickupPoint<'_>>) -> Vec<u8> {
-    serde_json::to_vec(&PickupPoints { items: points }).expect("serialises")
+    serde_json::to_vec(&PickupPoints {
+        items: points,
+        total: None,
+        clusters: None,
+    })
+    .expect("serialises")
 }
 
 fn written(points: &[PickupPoint<'_>]) -> Vec<u8> {
     let mut out = Vec::new();
-    write_answer(points, &mut out);
+    write_answer(points, None, &mut out);
     out
+}
+
+fn cluster() -> impl Strategy<Value = PointCluster> {
+    (
+        prop_oneof![any::<i64>(), Just(0x8239a7fffffffff)],
+        any::<u32>(),
+        number(),
+        number(),
+    )
+        .prop_map(|(cell, count, lat, lon)| PointCluster {
+            cell: CellHex(cell),
+            count,
+            lat,
+            lon,
+        })
 }
 
 proptest! {
@@ -214,6 +247,27 @@ proptest! {
             String::from_utf8_lossy(&reference)
         );
         prop_assert_eq!(fast, reference);
+    }
+
+    #[test]
+    fn writes_area_answers_as_serde_json(
+        owned in prop::collection::vec(owned(), 0..3),
+        total in any::<u32>(),
+        clusters in prop::collection::vec(cluster(), 0..5),
+    ) {
+        let points: Vec<_> = owned.iter().map(Owned::point).collect();
+        let mut fast = Vec::new();
+        write_answer(&points, Some((total as usize, &clusters)), &mut fast);
+        let reference = serde_json::to_vec(&PickupPoints {
+            items: owned.iter().map(Owned::point).collect(),
+            total: Some(total as usize),
+            clusters: Some(clusters.clone()),
+        })
+        .expect("serialises");
+        prop_assert_eq!(
+            String::from_utf8_lossy(&fast),
+            String::from_utf8_lossy(&reference)
+        );
     }
 }
 
@@ -279,5 +333,7 @@ fn owned_example() -> Owned {
             phone: Some("+34 915 55 01 18".into()),
             localized: None,
         }),
+        next_open: None,
+        positioned: true,
     }
 }

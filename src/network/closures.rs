@@ -137,6 +137,17 @@ impl ClosedSpans {
         self.0.iter().any(|&(a, b)| a <= t && t < b)
     }
 
+    /// When the closure holding `at` ends (following closures that touch or overlap it);
+    /// `None` when the shop is not closed at `at`.
+    pub fn reopens_after(&self, at: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let mut t = at.timestamp();
+        let mut closed = false;
+        while let Some(&(_, end)) = self.0.iter().find(|&&(a, b)| a <= t && t < b) {
+            (t, closed) = (end, true);
+        }
+        closed.then(|| DateTime::from_timestamp(t, 0)).flatten()
+    }
+
     /// Whether the shop is closed at any moment of `[from, to)`.
     pub fn overlaps(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> bool {
         let (from, to) = (from.timestamp(), to.timestamp());

@@ -114,6 +114,44 @@ impl WeeklyHours {
     }
 }
 
+impl WeeklyHours {
+    /// The first instant after `from` at which one of the weekly ranges begins, read in `tz`;
+    /// `None` when the schedule has no range at all. A range starting in a daylight-saving
+    /// gap begins at the first local minute that exists after its start.
+    pub fn next_opening(&self, tz: Tz, from: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let today = from.with_timezone(&tz).date_naive();
+        let mut best: Option<DateTime<Utc>> = None;
+        // From yesterday (a zone's date may lag) to a week and a day ahead.
+        for offset in -1..=8 {
+            let date = today + chrono::Duration::days(offset);
+            let weekday = date.weekday().num_days_from_monday() as usize;
+            for &(start, _) in &self.days[weekday] {
+                let Some(t) = local_instant(tz, date, start) else {
+                    continue;
+                };
+                if t > from && best.is_none_or(|b| t < b) {
+                    best = Some(t);
+                }
+            }
+        }
+        best
+    }
+}
+
+/// The instant of a local date and minute in `tz`: the earlier of two in a repeated hour, the
+/// first existing minute after it in a skipped one.
+fn local_instant(tz: Tz, date: chrono::NaiveDate, minute: u16) -> Option<DateTime<Utc>> {
+    use chrono::{LocalResult, TimeZone};
+    let midnight = date.and_hms_opt(0, 0, 0)?;
+    (0..=180).find_map(|late| {
+        let local = midnight + chrono::Duration::minutes(i64::from(minute) + late);
+        match tz.from_local_datetime(&local) {
+            LocalResult::Single(t) | LocalResult::Ambiguous(t, _) => Some(t.with_timezone(&Utc)),
+            LocalResult::None => None,
+        }
+    })
+}
+
 /// The local weekday (0 = Monday) and minute of the day of an instant in a time zone.
 pub fn local_weekday_minute(tz: Tz, at: DateTime<Utc>) -> (usize, u16) {
     let local = at.with_timezone(&tz);

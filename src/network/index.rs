@@ -23,6 +23,11 @@
 //! layout) that are easier to check when read together; the tests are in `index_tests.rs`.
 
 use super::address::{Localized, ShopDetails};
+#[path = "area.rs"]
+pub mod area;
+#[path = "text.rs"]
+pub mod text;
+
 use super::closures::ClosedSpans;
 use super::geo::{chord_for_distance, haversine_m, Point};
 use super::hours::{local_weekday_minute, WeeklyHours};
@@ -82,6 +87,30 @@ impl IndexedShop {
     /// Whether the shop is open at `at`: within its weekly hours and not closed for a period.
     pub fn is_open_at(&self, at: DateTime<Utc>) -> bool {
         self.hours.is_open_at(self.timezone, at) && !self.closures.contains(at)
+    }
+
+    /// The next instant after `now` at which the shop opens (weekly hours in its time zone,
+    /// closures skipped); `None` when it is open at `now` or never opens again.
+    pub fn next_open_at(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        if self.is_open_at(now) {
+            return None;
+        }
+        let mut t = now;
+        // Each turn passes a closure or a range start inside one; closures are few.
+        for _ in 0..64 {
+            if let Some(end) = self.closures.reopens_after(t) {
+                t = end;
+                if self.hours.is_open_at(self.timezone, t) {
+                    return Some(t);
+                }
+            }
+            let next = self.hours.next_opening(self.timezone, t)?;
+            if !self.closures.contains(next) {
+                return Some(next);
+            }
+            t = next;
+        }
+        None
     }
 }
 
@@ -191,6 +220,10 @@ pub struct GeoIndex {
     schedules: HashMap<Arc<WeeklyHours>, ()>,
     details: HashMap<Arc<ShopDetails>, ()>,
     live: usize,
+    /// The shops sorted by H3 cell, for map areas (`area.rs`).
+    area: area::AreaIndex,
+    /// The shops' words, for text search (`text.rs`).
+    text: text::TextIndex,
 }
 
 impl GeoIndex {
@@ -239,8 +272,12 @@ impl GeoIndex {
             let old = &mut self.slots[slot as usize];
             shop.live = old.shop.live;
             if old.shop.latitude == shop.latitude && old.shop.longitude == shop.longitude {
+                let renamed = text::FIELDS.iter().any(|f| f(&old.shop) != f(&shop));
                 old.shop = shop;
                 self.sync_entry(slot);
+                if renamed && self.text.touch(slot) {
+                    self.text = text::TextIndex::build(&self.slots);
+                }
                 return;
             }
             old.live = false;
@@ -255,8 +292,11 @@ impl GeoIndex {
             found_as: found_as(true, s.shop.status),
             services: s.shop.services.bits(),
         });
+        self.area.add_extra(slot);
         if self.extra.len() > REBUILD_AFTER {
             self.compact();
+        } else if self.text.touch(slot) {
+            self.text = text::TextIndex::build(&self.slots);
         }
     }
 
@@ -291,6 +331,8 @@ impl GeoIndex {
             + self.by_id.capacity() * (size_of::<(i64, u32)>() + 1)
             + strings
             + schedules
+            + self.area.memory_bytes()
+            + self.text.memory_bytes()
     }
 
     /// The nearest qualifying active (and, if asked, paused) shops to (`lat`, `lon`), nearest
@@ -357,6 +399,7 @@ impl GeoIndex {
         let s = &self.slots[slot as usize];
         let kind = found_as(s.live, s.shop.status);
         let services = s.shop.services.bits();
+        self.area.sync(slot, kind, services);
         if s.entry != NOT_IN_TREE {
             let e = &mut self.entries[s.entry as usize];
             (e.found_as, e.services) = (kind, services);
@@ -391,6 +434,8 @@ impl GeoIndex {
             build_node(&mut self.nodes, &mut self.entries, 0, len);
         }
         self.lay_out_in_tree_order();
+        self.area = area::AreaIndex::build(&self.slots);
+        self.text = text::TextIndex::build(&self.slots);
     }
 
     /// Puts the slots (and the strings they own) in the order of the tree's entries, dropping
@@ -636,3 +681,7 @@ fn details_bytes(d: &ShopDetails) -> usize {
 #[cfg(test)]
 #[path = "index_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "search_tests.rs"]
+mod search_tests;

@@ -13,11 +13,14 @@ pub mod hours;
 pub mod import;
 pub mod index;
 pub mod load;
+pub mod places;
 pub mod seed;
 pub mod service;
 pub mod services;
 pub mod shop;
 pub mod store;
 
+pub use index::area::{AreaAnswer, BoundingBox, Cluster};
+pub use index::text::{Quality, TextHit};
 pub use index::{GeoIndex, Hit, SearchFilter};
 pub use shop::{Shop, ShopInput, ShopStatus};

@@ -7,11 +7,14 @@
 //! [`nearest`] ranks from the in-memory index alone.
 
 use crate::network::availability::{self, Availability, RoomKey};
+use crate::network::index::text::Query as TextQuery;
 use crate::network::index::IndexedShop;
 use crate::network::services::Service;
+use crate::network::{AreaAnswer, BoundingBox, Cluster};
 use crate::network::{GeoIndex, SearchFilter};
 use chrono::{DateTime, Utc};
 use diesel::QueryResult;
+use h3o::Resolution;
 use std::collections::HashSet;
 
 /// How a search answer is ordered.
@@ -27,10 +30,13 @@ pub enum Rank {
 /// A validated search.
 #[derive(Debug, Clone)]
 pub struct PointQuery {
-    /// Latitude of the customer, degrees.
-    pub lat: f64,
-    /// Longitude of the customer, degrees.
-    pub lon: f64,
+    /// Latitude and longitude of the customer, degrees: the nearest search's centre, the
+    /// distances and tie-break of a text or area search; optional for those.
+    pub position: Option<(f64, f64)>,
+    /// A map area: the points inside it, or their clusters ([`in_area`]).
+    pub area: Option<BoundingBox>,
+    /// Text to find ([`by_text`]).
+    pub text: Option<TextQuery>,
     /// How many points to answer.
     pub limit: usize,
     /// Only points within this many metres.
@@ -92,8 +98,8 @@ impl StockMarks {
 pub struct RankedPoint<'a> {
     /// The shop.
     pub shop: &'a IndexedShop,
-    /// Haversine distance from the customer, metres.
-    pub distance_m: f64,
+    /// Haversine distance from the customer, metres; `None` when the search had no position.
+    pub distance_m: Option<f64>,
     /// Whether it can be chosen, and why not.
     pub availability: Availability,
     /// Whether it holds staged units of `stock_sku`; `None` when none was given.
@@ -108,6 +114,9 @@ pub fn nearest<'a>(
     q: &PointQuery,
     stock: &StockMarks,
 ) -> Vec<RankedPoint<'a>> {
+    let Some((lat, lon)) = q.position else {
+        return Vec::new();
+    };
     let in_stock = |shop: &IndexedShop| stock.stocked.as_ref().is_none_or(|s| s.contains(&shop.id));
     let filter = SearchFilter {
         // The room order reorders more of the nearest points than it answers.
@@ -127,7 +136,7 @@ pub fn nearest<'a>(
     };
     let now = Utc::now();
     let mut ranked: Vec<(RoomKey, RankedPoint<'a>)> = index
-        .search(q.lat, q.lon, &filter)
+        .search(lat, lon, &filter)
         .into_iter()
         .map(|hit| {
             let marked = stock.marked.as_ref().map(|m| m.contains(&hit.shop.id));
@@ -148,7 +157,7 @@ pub fn nearest<'a>(
             };
             let point = RankedPoint {
                 shop: hit.shop,
-                distance_m: hit.distance_m,
+                distance_m: Some(hit.distance_m),
                 availability: a,
                 in_stock: marked,
                 free_slots,
@@ -169,4 +178,124 @@ pub fn nearest<'a>(
         });
     }
     ranked.into_iter().map(|(_, point)| point).collect()
+}
+
+/// The filter of a text or area search: the query's conditions, at most `limit` shops.
+fn filter_of<'f>(
+    q: &PointQuery,
+    limit: usize,
+    in_stock: Option<&'f (dyn Fn(&IndexedShop) -> bool + Sync)>,
+) -> SearchFilter<'f> {
+    SearchFilter {
+        limit,
+        max_distance_m: q.radius_m,
+        open_at: q.open_at,
+        min_free: q.min_free,
+        accept: in_stock,
+        include_paused: q.include_unavailable,
+        service: Some(q.service),
+    }
+}
+
+/// A found shop as an answer's point: availability, stock mark, free slots.
+fn ranked<'a>(
+    shop: &'a IndexedShop,
+    distance_m: Option<f64>,
+    q: &PointQuery,
+    stock: &StockMarks,
+) -> RankedPoint<'a> {
+    let marked = stock.marked.as_ref().map(|m| m.contains(&shop.id));
+    let holds_item = stock.stocked.is_some() || marked == Some(true);
+    RankedPoint {
+        shop,
+        distance_m,
+        availability: availability::assess(shop, q.arrive_at, holds_item),
+        in_stock: marked,
+        free_slots: availability::free_slots(shop),
+    }
+}
+
+/// What a map area holds.
+#[derive(Debug, Clone)]
+pub enum AreaPoints<'a> {
+    /// Every matching point (at most the query's limit): nearest to the position first when
+    /// one was given, else by id.
+    Points(Vec<RankedPoint<'a>>),
+    /// Too many points: their exact counts and centroids per H3 cell.
+    Clusters {
+        /// The cells' resolution.
+        resolution: Resolution,
+        /// The cells, in index order.
+        clusters: Vec<Cluster>,
+    },
+}
+
+/// The points of `q.area` matching the query, or their clusters; with the total count.
+pub fn in_area<'a>(index: &'a GeoIndex, q: &PointQuery, stock: &StockMarks) -> AreaPoints<'a> {
+    let Some(area) = q.area else {
+        return AreaPoints::Points(Vec::new());
+    };
+    let in_stock = |shop: &IndexedShop| stock.stocked.as_ref().is_none_or(|s| s.contains(&shop.id));
+    let accept = stock
+        .stocked
+        .as_ref()
+        .map(|_| &in_stock as &(dyn Fn(&IndexedShop) -> bool + Sync));
+    match index.in_area(&area, &filter_of(q, q.limit, accept)) {
+        AreaAnswer::Clusters {
+            resolution,
+            clusters,
+        } => AreaPoints::Clusters {
+            resolution,
+            clusters,
+        },
+        AreaAnswer::Points(shops) => {
+            let from = q
+                .position
+                .map(|(lat, lon)| crate::network::geo::Point::from_degrees(lat, lon));
+            let mut points: Vec<RankedPoint<'a>> = shops
+                .into_iter()
+                .map(|shop| {
+                    let d = from.map(|p| {
+                        crate::network::geo::haversine_m(
+                            &p,
+                            &crate::network::geo::Point::from_degrees(
+                                shop.latitude,
+                                shop.longitude,
+                            ),
+                        )
+                    });
+                    ranked(shop, d, q, stock)
+                })
+                .collect();
+            points.sort_by(|a, b| {
+                a.distance_m
+                    .unwrap_or(0.0)
+                    .total_cmp(&b.distance_m.unwrap_or(0.0))
+                    .then(a.shop.id.cmp(&b.shop.id))
+            });
+            AreaPoints::Points(points)
+        }
+    }
+}
+
+/// The points whose name or external id match `q.text`, best match first, then nearest to
+/// the position (when given), then by id; at most `q.limit`.
+pub fn by_text<'a>(
+    index: &'a GeoIndex,
+    q: &PointQuery,
+    stock: &StockMarks,
+) -> Vec<RankedPoint<'a>> {
+    let Some(text) = &q.text else {
+        return Vec::new();
+    };
+    let in_stock = |shop: &IndexedShop| stock.stocked.as_ref().is_none_or(|s| s.contains(&shop.id));
+    let accept = stock
+        .stocked
+        .as_ref()
+        .map(|_| &in_stock as &(dyn Fn(&IndexedShop) -> bool + Sync));
+    index
+        .find_text(text, q.position, &filter_of(q, q.limit, accept))
+        .into_iter()
+        .map(|hit| ranked(hit.shop, hit.distance_m, q, stock))
+        .collect()
 }

@@ -8,6 +8,7 @@ mod closures;
 mod contract;
 mod customer;
 mod export;
+mod find;
 mod follow;
 mod ha;
 mod health;

@@ -198,6 +198,7 @@ async fn openapi_documents_every_route() {
             "GET /v1/partner/statement",
             "GET /v1/pickup-points",
             "GET /v1/pickup-points/{id}",
+            "GET /v1/places",
             "GET /v1/plans/{id}",
             "GET /v1/plans/{id}/map.svg",
             "GET /v1/reservations/{id}",
@@ -243,6 +244,8 @@ async fn openapi_documents_every_route() {
         [
             "lat",
             "lon",
+            "bbox",
+            "q",
             "limit",
             "radius_m",
             "open_at",
