@@ -196,9 +196,14 @@ pub async fn arrival(
         let now = chrono::SubsecRound::trunc_subsecs(Utc::now().naive_utc(), 6);
         let parcel = pickup::arrive(conn, &issuer, shop_id, id, now)?;
         // Arrived by this call (not a repeat): was the scan late for the carrier's hand-in?
+        // The hand-in is read in the shop's region: one shard on Citus, so an arrival does not
+        // depend on the workers of other regions.
         let late = parcel.arrived_at == Some(now)
-            && crate::pickup::scan_in::find(conn, id, now)?
-                .is_some_and(|h| h.state == crate::pickup::scan_in::ScanState::Late);
+            && match crate::network::load::region_of(conn, shop_id)? {
+                Some(region) => crate::pickup::scan_in::find_in(conn, id, region, now)?
+                    .is_some_and(|h| h.state == crate::pickup::scan_in::ScanState::Late),
+                None => false,
+            };
         Ok((parcel, late))
     })
     .await?;

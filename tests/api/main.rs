@@ -2,6 +2,7 @@
 
 mod backup;
 mod citus;
+mod citus_worker_down;
 mod cli;
 mod closures;
 mod contract;
