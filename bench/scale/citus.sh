@@ -9,7 +9,9 @@
 #   bench/scale/citus.sh                       (as root; env: STEPS="1 2 4" workers, QUOTA=0.2
 #                                               core per worker, C=32 clients, D=20 s per run,
 #                                               INSTANCES=2 pudo serve, SEED=ES, SHARDS=32,
-#                                               PROFILE=release|debug, PLAIN=1)
+#                                               PROFILE=release|debug, PLAIN=1 (0: Citus
+#                                               only), EXEC_POOL=1 (empty: Citus default) sets the database's
+#                                               citus.max_adaptive_executor_pool_size)
 #   STEPS="1 2" D=5 SEED=ES PROFILE=debug bench/scale/citus.sh      # a smoke run
 #
 # What is limited and what is not (state it with the figures):
@@ -31,6 +33,7 @@
 set -euo pipefail
 STEPS=${STEPS:-"1 2 4"}; QUOTA=${QUOTA:-0.2}; C=${C:-32}; D=${D:-20}; INSTANCES=${INSTANCES:-2}
 SEED=${SEED:-ES}; SHARDS=${SHARDS:-32}; PROFILE=${PROFILE:-release}; PLAIN=${PLAIN:-1}
+EXEC_POOL=${EXEC_POOL-1}
 BASE_PORT=${BASE_PORT:-18300}; CITUS_PORT=${CITUS_PORT:-18350}; PLAIN_PORT=${PLAIN_PORT:-18360}
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 
@@ -171,6 +174,9 @@ for n in $STEPS; do
   WORKERS=$n CITUS_DIR=$CLUSTER_DIR CITUS_PORT=$CITUS_PORT "$root/deploy/citus/cluster.sh" down >/dev/null 2>&1 || true
   url=$(WORKERS=$n CITUS_DIR=$CLUSTER_DIR CITUS_PORT=$CITUS_PORT "$root/deploy/citus/cluster.sh" up | tail -n1)
   "$PG_BIN/psql" -X -q "$url" -c "ALTER DATABASE pudo SET citus.shard_count = $SHARDS"
+  # Connections per worker a statement may open (Citus's default 16): every connection the
+  # coordinator opens beyond its cached one is a new backend (and TLS handshake) on a worker.
+  [ -z "$EXEC_POOL" ] || "$PG_BIN/psql" -X -q "$url" -c "ALTER DATABASE pudo SET citus.max_adaptive_executor_pool_size = $EXEC_POOL"
   started=$SECONDS
   DATABASE_URL=$url "$PUDO" seed --country "$SEED" 2>&1 | tail -1 >&2
   echo "   seeded in $((SECONDS - started)) s; shops per worker (by the placement of their region's shard):" >&2
@@ -192,5 +198,5 @@ for n in $STEPS; do
   fi
 done
 
-python3 "$here/citus_cpu.py" table "$WORK/results.jsonl" "$QUOTA" "$C" "$D" "$INSTANCES" "$SEED" "$SHARDS" "$PROFILE" "$CG_VERSION" \
+python3 "$here/citus_cpu.py" table "$WORK/results.jsonl" "$QUOTA" "$C" "$D" "$INSTANCES" "$SEED" "$SHARDS${EXEC_POOL:+, citus.max_adaptive_executor_pool_size = $EXEC_POOL}" "$PROFILE" "$CG_VERSION" \
   "$(git -C "$root" rev-parse --short HEAD 2>/dev/null || true)" "$WORK"
