@@ -198,5 +198,5 @@ for n in $STEPS; do
   fi
 done
 
-python3 "$here/citus_cpu.py" table "$WORK/results.jsonl" "$QUOTA" "$C" "$D" "$INSTANCES" "$SEED" "$SHARDS${EXEC_POOL:+, citus.max_adaptive_executor_pool_size = $EXEC_POOL}" "$PROFILE" "$CG_VERSION" \
+python3 "$here/citus_cpu.py" table "$WORK/results.jsonl" "$QUOTA" "$C" "$D" "$INSTANCES" "$SEED" "$SHARDS shards per table${EXEC_POOL:+, citus.max_adaptive_executor_pool_size = $EXEC_POOL}" "$PROFILE" "$CG_VERSION" \
   "$(git -C "$root" rev-parse --short HEAD 2>/dev/null || true)" "$WORK"

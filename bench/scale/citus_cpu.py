@@ -79,7 +79,7 @@ def table(path, quota, c, d, instances, seed, shards, profile, cgv, commit, work
     base = citus[min(citus)]["orders_per_s"] if citus else float("nan")
     print(f"\n### Citus workers under a CPU quota: {seed} seed network, {c} clients, {d} s per run, "
           f"one run per step ({profile} build; {instances} pudo instances, unconstrained; "
-          f"{shards} shards per table; cgroup {cgv}; {os.cpu_count()} CPUs)\n")
+          f"{shards}; cgroup {cgv}; {os.cpu_count()} CPUs)\n")
     print("| workers | quota, cores (per worker × workers) | Citus: reservations + handovers /s | × 1 worker | plain PostgreSQL, same total quota: /s | invariants (Citus / plain) | worker CPU, cores each (periods throttled) | coordinator CPU, cores | pudo CPU | load tool CPU | machine busy, cores | load average (start → end) |")
     print("|---:|---:|---:|---:|---:|---|---|---:|---:|---:|---:|---|")
     for n in sorted(citus):
