@@ -1002,7 +1002,9 @@ function renderShop() {
     h('p', {}, h('span', { class: `pill ${s.status}`, id: 'shop-status' }, t(`status_${s.status}`))),
     h('dl', {},
       h('dt', {}, t('nav_today')), h('dd', {}, t('slots', { free: s.free_slots, capacity: s.capacity })),
-      h('dt', {}, t('hours')), h('dd', {}, s.opening_hours ? `${s.opening_hours} (${s.timezone})` : t('hours_always'))));
+      h('dt', {}, t('hours')), h('dd', {}, s.opening_hours ? `${s.opening_hours} (${s.timezone})` : t('hours_always')),
+      h('dt', {}, t('address')), h('dd', { id: 'shop-address' }, addressLines(s) || t('address_none')),
+      ...(s.phone ? [h('dt', {}, t('phone')), h('dd', {}, s.phone)] : [])));
   const pause = $('pause');
   pause.hidden = s.status === 'closed';
   pause.textContent = s.status === 'paused' ? t('reopen') : t('pause');
@@ -1010,6 +1012,13 @@ function renderShop() {
   $('pause-hint').textContent = s.status === 'closed' ? t('closed_hint') : t('pause_hint');
   const n = S.session ? queue.pending(S.session.shop).length : 0;
   $('signout-note').textContent = n ? t('signout_pending', { n }) : '';
+}
+
+/** The shop's address as customers are given it: street, postcode and city, region, country. */
+function addressLines(s) {
+  const a = s.address;
+  if (!a) return '';
+  return [a.street, [a.postcode, a.city].filter(Boolean).join(' '), a.region, a.country].filter(Boolean).join(', ');
 }
 
 async function togglePause() {

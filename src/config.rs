@@ -41,6 +41,92 @@ pub struct Settings {
     pub webhook_poll: Duration,
     /// The per-IP limit of `POST /v1/auth/token`.
     pub token_rate: TokenRateSettings,
+    /// How reservations and handovers are written (path, group commit).
+    pub writes: WriteOverrides,
+}
+
+/// What the environment changes in the write path's defaults
+/// ([`crate::pickup::WriteSettings::defaults`]); each `None` keeps the default.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WriteOverrides {
+    /// `PUDO_WRITE_PATH`: `functions` (PostgreSQL only) or `statements`.
+    pub path: Option<crate::pickup::WritePath>,
+    /// `PUDO_GROUP_COMMIT_WINDOW_US`: how long a batch waits for more requests (0 to 100000).
+    pub window_us: Option<u64>,
+    /// `PUDO_GROUP_COMMIT_MAX`: most requests per batch (1 to 1000; 1 turns group commit off).
+    pub max_batch: Option<usize>,
+    /// `PUDO_GROUP_COMMIT_WRITERS`: batches written at once per kind (1 to 256).
+    pub writers: Option<usize>,
+}
+
+impl WriteOverrides {
+    /// Reads the overrides from the environment.
+    pub fn from_environment() -> Result<Self, ConfigError> {
+        let path = match var("PUDO_WRITE_PATH").as_deref().map(str::trim) {
+            None | Some("") | Some("auto") => None,
+            Some("functions") => Some(crate::pickup::WritePath::Functions),
+            Some("statements") => Some(crate::pickup::WritePath::Statements),
+            Some(other) => {
+                return Err(ConfigError::Invalid {
+                    name: "PUDO_WRITE_PATH",
+                    value: other.to_owned(),
+                    reason: "must be auto, functions or statements".into(),
+                })
+            }
+        };
+        let ranged =
+            |name: &'static str, low: u64, high: u64| -> Result<Option<u64>, ConfigError> {
+                match var(name) {
+                    None => Ok(None),
+                    Some(_) => {
+                        let v: u64 = var_parsed(name, 0)?;
+                        if (low..=high).contains(&v) {
+                            Ok(Some(v))
+                        } else {
+                            Err(ConfigError::Invalid {
+                                name,
+                                value: v.to_string(),
+                                reason: format!("must be between {low} and {high}"),
+                            })
+                        }
+                    }
+                }
+            };
+        Ok(Self {
+            path,
+            window_us: ranged("PUDO_GROUP_COMMIT_WINDOW_US", 0, 100_000)?,
+            max_batch: ranged("PUDO_GROUP_COMMIT_MAX", 1, 1000)?.map(|v| v as usize),
+            writers: ranged("PUDO_GROUP_COMMIT_WRITERS", 1, 256)?.map(|v| v as usize),
+        })
+    }
+
+    /// The settings for a database whose default path is `path`: the defaults with these
+    /// overrides applied. Functions on a database other than plain PostgreSQL fall back to
+    /// statements (they exist only there).
+    pub fn apply(
+        self,
+        path: crate::pickup::WritePath,
+        is_sqlite: bool,
+        pool_size: u32,
+    ) -> crate::pickup::WriteSettings {
+        use crate::pickup::{WritePath, WriteSettings};
+        let chosen = match (self.path, path) {
+            (Some(WritePath::Functions), WritePath::Statements) => WritePath::Statements,
+            (Some(p), _) => p,
+            (None, p) => p,
+        };
+        let mut s = WriteSettings::defaults(chosen, is_sqlite, pool_size);
+        if let Some(us) = self.window_us {
+            s.group_commit.window = Duration::from_micros(us);
+        }
+        if let Some(n) = self.max_batch {
+            s.group_commit.max_batch = n;
+        }
+        if let Some(n) = self.writers {
+            s.group_commit.writers = n;
+        }
+        s
+    }
 }
 
 /// The per-IP rate limit of the token endpoint.
@@ -255,6 +341,7 @@ impl Settings {
             index_refresh: Duration::from_millis(refresh_ms.max(50)),
             max_upload_bytes: upload_mb.saturating_mul(1024 * 1024),
             metrics_db_cache: Duration::from_millis(metrics_cache_ms),
+            writes: WriteOverrides::from_environment()?,
         };
         if settings.workers == 0 || settings.pool_size == 0 {
             return Err(ConfigError::Invalid {

@@ -74,10 +74,13 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         tokio::spawn(deliver_webhooks(
             pool.clone(),
             keys.clone(),
+            network.clone(),
             settings.webhook_poll,
         )),
     ];
+    let writes = start_writes(&pool, &settings, &keys)?;
     let state = AppState {
+        writes,
         pool,
         network,
         metrics,
@@ -105,6 +108,38 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Starts the reservation and handover writers: the path this database takes (server-side
+/// functions on plain PostgreSQL) and group commit, with the environment's overrides.
+pub fn start_writes(
+    pool: &db::Pool,
+    settings: &Settings,
+    keys: &Keys,
+) -> anyhow::Result<Arc<pickup::Writes>> {
+    let path = pickup::WritePath::for_database(&mut *pool.get()?)?;
+    if settings.writes.path == Some(pickup::WritePath::Functions)
+        && path != pickup::WritePath::Functions
+    {
+        tracing::warn!(
+            "PUDO_WRITE_PATH=functions: only plain PostgreSQL has them; using statements"
+        );
+    }
+    let is_sqlite = settings.database.backend() == db::Backend::Sqlite;
+    let writes = settings.writes.apply(path, is_sqlite, settings.pool_size);
+    tracing::info!(
+        path = ?writes.path,
+        window_us = writes.group_commit.window.as_micros() as u64,
+        max_batch = writes.group_commit.max_batch,
+        writers = writes.group_commit.writers,
+        "writes"
+    );
+    Ok(Arc::new(pickup::Writes::start(
+        pool.clone(),
+        writes,
+        *keys.data_key(),
+        settings.hold,
+    )?))
 }
 
 /// Loads the token keys and the data key (generating them on first start).
@@ -141,15 +176,20 @@ async fn sweep_expired(pool: db::Pool, every: std::time::Duration) {
 }
 
 /// Delivers due outbox events to merchants' webhooks.
-async fn deliver_webhooks(pool: db::Pool, keys: Arc<Keys>, every: std::time::Duration) {
+async fn deliver_webhooks(
+    pool: db::Pool,
+    keys: Arc<Keys>,
+    network: Arc<Network>,
+    every: std::time::Duration,
+) {
     let agent = pickup::webhooks::agent();
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        let (p, k, a) = (pool.clone(), keys.clone(), agent.clone());
+        let (p, k, a, n) = (pool.clone(), keys.clone(), agent.clone(), network.clone());
         match tokio::task::spawn_blocking(move || {
-            pickup::webhooks::dispatch_due(&p, k.data_key(), &a)
+            pickup::webhooks::dispatch_due_with_points(&p, k.data_key(), &a, &n)
         })
         .await
         {

@@ -40,6 +40,7 @@
       unavailable: 'Cannot be chosen', full: 'Full: no free slots', paused: 'Paused by the shop',
       closed_at_arrival: 'Closed when your parcel arrives',
       closed_for_period: 'Closed on holiday when your parcel arrives', chosen: 'Pickup at {name}',
+      closed_soon: 'Closed on holiday in the next 2 days, when your parcel may arrive',
       chose: '{name} chosen as your pickup point.', lost: '{name} can no longer be chosen: choose another point.',
       not_selectable: '{name} cannot be chosen: {reason}.', required: 'Choose a pickup point to continue.',
       you: 'Searched location', days: 'Mo Tu We Th Fr Sa Su', svc_pickup: 'Parcel pickup',
@@ -60,6 +61,7 @@
       unavailable: '不可选', full: '已满：没有空位', paused: '店铺暂停服务',
       closed_at_arrival: '包裹到达时不营业',
       closed_for_period: '包裹到达时店铺休假', chosen: '自提点：{name}',
+      closed_soon: '未来 2 天内店铺休假，包裹可能在此期间到达',
       chose: '已选择 {name} 作为自提点。', lost: '{name} 已不可选，请选择其他自提点。',
       not_selectable: '{name} 不可选：{reason}。', required: '请选择一个自提点后继续。',
       you: '搜索位置', days: '周一 周二 周三 周四 周五 周六 周日', svc_pickup: '包裹自提',
@@ -80,6 +82,7 @@
       unavailable: 'No se puede elegir', full: 'Lleno: sin huecos libres', paused: 'En pausa por la tienda',
       closed_at_arrival: 'Cerrado cuando llegue tu paquete',
       closed_for_period: 'Cerrado por vacaciones cuando llegue tu paquete', chosen: 'Recogida en {name}',
+      closed_soon: 'Cerrado por vacaciones en los próximos 2 días, cuando puede llegar tu paquete',
       chose: 'Has elegido {name} como punto de recogida.', lost: 'Ya no se puede elegir {name}: elige otro punto.',
       not_selectable: 'No se puede elegir {name}: {reason}.', required: 'Elige un punto de recogida para continuar.',
       you: 'Ubicación buscada', days: 'lu ma mi ju vi sá do', svc_pickup: 'Recogida de paquetes',
@@ -353,7 +356,7 @@ li[aria-disabled=true] .ck{visibility:hidden}
       this._list.setAttribute('aria-label', this._t('list'));
       this._map.setAttribute('aria-label', this._t('map'));
       this._statusEl.textContent = this._t(...this._status);
-      if (this._chosen) this._chosenEl.textContent = this._t('chosen', { name: this._chosen.name });
+      if (this._chosen) this._chosenEl.textContent = this._chosenText(this._chosen);
       this._error.textContent = this._t('required');
       this._validity();
     }
@@ -486,7 +489,9 @@ li[aria-disabled=true] .ck{visibility:hidden}
       this._list.hidden = !this._items.length;
       this._list.replaceChildren(...this._items.map((p, i) => {
         const chosen = this._chosen?.id === p.id;
-        const open = p.open_now === undefined ? null : p.open_now;
+        // A paused shop takes no parcels, whatever its hours: "Open now" would mislead.
+        const open = p.open_now === undefined || p._av.reason === 'paused' ? null : p.open_now;
+        const address = this._address(p);
         const hours = this._hours(p);
         const services = (Array.isArray(p.services) ? p.services : [])
           .map((s) => (TEXTS.en[`svc_${s}`] ? this._t(`svc_${s}`) : String(s).replace(/_/g, ' '))).join(', ');
@@ -498,7 +503,8 @@ li[aria-disabled=true] .ck{visibility:hidden}
         },
         h('span', { class: 'n', 'aria-hidden': 'true' }, String(i + 1)),
         h('div', { class: 'm' },
-          h('div', { class: 't' }, h('b', null, p.name), h('span', { class: 'd' }, this._distance(p.distance_m))),
+          h('div', { class: 't' }, h('b', null, this._name(p)), h('span', { class: 'd' }, this._distance(p.distance_m))),
+          address ? h('div', { class: 'l a' }, address) : null,
           h('div', { class: 'l' },
             open === null ? null : h('span', { class: open ? 'o' : 'c' }, this._t(open ? 'open_now' : 'closed_now')),
             open !== null && hours ? ' · ' : null, hours || null),
@@ -512,7 +518,24 @@ li[aria-disabled=true] .ck{visibility:hidden}
     }
 
     _reason(p) {
+      // Without `arrive-at` the server assumes arrival within two days (docs/merchants.md).
+      if (p._av.reason === 'closed_for_period' && !this.getAttribute('arrive-at')) return this._t('closed_soon');
       return this._t(TEXTS.en[p._av.reason] ? p._av.reason : 'unavailable');
+    }
+
+    /** The point's name in the interface's language when the partner gave one. */
+    _name(p) {
+      return p.localized?.[this._lang]?.name || p.name;
+    }
+
+    /** The point's address on one line: the localised line, else street, postcode and city. */
+    _address(p) {
+      const local = p.localized?.[this._lang]?.address;
+      if (local) return local;
+      const a = p.address;
+      if (!a) return '';
+      const city = [a.postcode, a.city].filter(Boolean).join(' ');
+      return [a.street, city].filter(Boolean).join(', ');
     }
 
     _renderMap() {
@@ -620,7 +643,7 @@ li[aria-disabled=true] .ck{visibility:hidden}
       const before = this._chosen;
       this._chosen = p ? this._plain(p) : null;
       this._chosenEl.hidden = !p;
-      this._chosenEl.textContent = p ? this._t('chosen', { name: p.name }) : '';
+      this._chosenEl.textContent = p ? this._chosenText(p) : '';
       this._internals?.setFormValue(p ? String(p.id) : null);
       this._validity();
       if (p) this._showRequired(false);
@@ -628,6 +651,11 @@ li[aria-disabled=true] .ck{visibility:hidden}
       if (!announce || before?.id === this._chosen?.id) return;
       this.dispatchEvent(new CustomEvent('pudo:select', { bubbles: true, composed: true, detail: this._chosen }));
       this.dispatchEvent(new Event('change', { bubbles: true }));
+    }
+
+    _chosenText(p) {
+      const address = this._address(p);
+      return this._t('chosen', { name: this._name(p) }) + (address ? ` · ${address}` : '');
     }
 
     _missing() {

@@ -30,6 +30,7 @@ pub fn cn_shops() -> Vec<IndexedShop> {
             hours: Arc::new(s.hours),
             services: s.services,
             closures: Default::default(),
+            details: s.details.map(Arc::new),
         })
         .collect()
 }

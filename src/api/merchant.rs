@@ -5,6 +5,7 @@ use super::body::Body;
 use super::{with_conn, AppState};
 use crate::auth::Role;
 use crate::error::{ApiError, Problem};
+use crate::network::address::PointContact;
 use crate::pickup::{self, codes, outbox, Parcel};
 use actix_web::{get, post, put, web, HttpResponse};
 use chrono::Utc;
@@ -51,6 +52,9 @@ pub struct Reservation {
     /// The pickup code as an SVG QR code, alongside `pickup_code`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pickup_code_qr_svg: Option<String>,
+    /// The pickup point: name, position, address, phone (what a label needs); null only for
+    /// a point this instance does not know yet.
+    pub pickup_point: Option<PointContact>,
 }
 
 /// Reserves a slot at a pickup point for an order (idempotent on `order_ref`).
@@ -87,27 +91,22 @@ pub async fn reserve(
         .transpose()
         .map_err(|m| ApiError::bad_parameter("arrive_at", format!("arrive_at: {m}")))?;
     let shop_id = body.pickup_point_id;
-    let (keys, hold) = (state.keys.clone(), state.hold);
-    let (parcel, created, live) = with_conn(&state, move |conn| {
-        let r = pickup::NewReservation {
-            merchant: &merchant,
-            shop_id: body.pickup_point_id,
-            order_ref: &body.order_ref,
-            sku: body.sku.as_deref(),
+    let (parcel, created, live) = state
+        .writes
+        .reserve(pickup::ReservationRequest {
+            merchant,
+            shop_id,
+            order_ref: body.order_ref,
+            sku: body.sku,
             arrive_at,
-        };
-        let issuer = pickup::CodeIssuer {
-            data_key: keys.data_key(),
-            hold,
-        };
-        Ok(pickup::reserve(conn, &r, &issuer, Utc::now().naive_utc())?)
-    })
-    .await?;
+        })
+        .await?;
     if created {
         state.network.set_live(shop_id, live);
         state.metrics.reservations.inc();
     }
     let body = Reservation {
+        pickup_point: contact(&state, parcel.pickup_point_id),
         parcel,
         pickup_code: None,
         pickup_code_qr_svg: None,
@@ -150,10 +149,16 @@ pub async fn read(
     .await?;
     let qr = code.as_deref().map(codes::qr_svg);
     Ok(web::Json(Reservation {
+        pickup_point: contact(&state, parcel.pickup_point_id),
         parcel,
         pickup_code: code,
         pickup_code_qr_svg: qr,
     }))
+}
+
+/// The point as the index holds it, rendered into the answer (not stored with the parcel).
+fn contact(state: &AppState, shop_id: i64) -> Option<PointContact> {
+    state.network.index().get(shop_id).map(PointContact::of)
 }
 
 /// Cancels a reservation whose parcel has not reached the shop; frees the slot.

@@ -59,6 +59,8 @@ pub struct AppState {
     pub token_rate_limit: Arc<rate_limit::RateLimit>,
     /// How soon after a carrier's hand-in the partner must scan the parcel's arrival.
     pub scan_in_limit: chrono::Duration,
+    /// The reservation and handover writers (server-side functions, group commit).
+    pub writes: Arc<crate::pickup::Writes>,
 }
 
 /// The OpenAPI 3 document of every route.
@@ -124,6 +126,7 @@ pub struct AppState {
         cells::outlines,
         widget::index,
         widget::asset,
+        widget::favicon,
     ),
     components(schemas(crate::error::Problem, crate::network::import::RowError)),
     modifiers(&BearerAuth, &CommonProblems)
@@ -204,6 +207,7 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
             .service(partner_app::asset)
             .service(widget::index)
             .service(widget::asset)
+            .service(widget::favicon)
             .default_service(web::to(no_such_route));
     }
 }

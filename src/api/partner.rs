@@ -187,24 +187,16 @@ pub async fn arrival(
 ) -> Result<web::Json<Parcel>, ApiError> {
     let shop_id = auth.0.partner_shop()?;
     let (id, keys, hold) = (id.into_inner(), state.keys.clone(), state.hold);
+    let functions = state.writes.settings().path == pickup::WritePath::Functions;
     let (parcel, late) = with_conn(&state, move |conn| {
         let issuer = pickup::CodeIssuer {
             data_key: keys.data_key(),
             hold,
         };
-        // Microseconds, as both databases store times, so the comparison below holds.
-        let now = chrono::SubsecRound::trunc_subsecs(Utc::now().naive_utc(), 6);
-        let parcel = pickup::arrive(conn, &issuer, shop_id, id, now)?;
-        // Arrived by this call (not a repeat): was the scan late for the carrier's hand-in?
-        // The hand-in is read in the shop's region: one shard on Citus, so an arrival does not
-        // depend on the workers of other regions.
-        let late = parcel.arrived_at == Some(now)
-            && match crate::network::load::region_of(conn, shop_id)? {
-                Some(region) => crate::pickup::scan_in::find_in(conn, id, region, now)?
-                    .is_some_and(|h| h.state == crate::pickup::scan_in::ScanState::Late),
-                None => false,
-            };
-        Ok((parcel, late))
+        let now = Utc::now().naive_utc();
+        Ok(pickup::reservations::arrive_scanned(
+            conn, &issuer, shop_id, id, now, functions,
+        )?)
     })
     .await?;
     if late {
@@ -268,18 +260,14 @@ pub async fn handover(
 ) -> Result<web::Json<Handover>, ApiError> {
     let shop_id = auth.0.partner_shop()?;
     let actor = auth.0.sub.clone();
-    let (code, keys) = (body.into_inner().code, state.keys.clone());
-    let outcome = with_conn(&state, move |conn| {
-        Ok(pickup::handover(
-            conn,
-            keys.data_key(),
+    let outcome = state
+        .writes
+        .handover(pickup::HandoverRequest {
             shop_id,
-            &actor,
-            &code,
-            Utc::now().naive_utc(),
-        )?)
-    })
-    .await;
+            actor,
+            code: body.into_inner().code,
+        })
+        .await;
     state
         .metrics
         .code_attempt(CodeKind::Handover, outcome.as_ref().ok());

@@ -3,6 +3,7 @@
 use super::params::{instant, integer_in, number_in, QueryParams};
 use super::{blocking, AppState};
 use crate::error::{ApiError, Problem};
+use crate::network::address::{Address, Localized};
 use crate::network::availability::{self, UnavailableReason};
 use crate::network::geo::CellHex;
 use crate::network::services::{Service, Services};
@@ -175,6 +176,12 @@ pub struct PickupPoint<'a> {
     /// What the point offers (`pickup`, `dropoff`, `returns`, `staging`).
     #[schema(value_type = Vec<Service>)]
     pub services: Services,
+    /// Postal address; null when the partner gave none.
+    pub address: Option<&'a Address>,
+    /// Phone customers may call; null when the partner gave none.
+    pub phone: Option<&'a str>,
+    /// Names and addresses in Chinese and Spanish; null when none were given.
+    pub localized: Option<&'a Localized>,
 }
 
 /// A search answer.
@@ -278,6 +285,9 @@ fn describe<'a>(p: &RankedPoint<'a>, now: chrono::DateTime<Utc>) -> PickupPoint<
         opening_hours,
         in_stock: p.in_stock,
         services: shop.services,
+        address: shop.details.as_ref().and_then(|d| d.address.as_ref()),
+        phone: shop.details.as_ref().and_then(|d| d.phone.as_deref()),
+        localized: shop.details.as_ref().and_then(|d| d.localized.as_deref()),
     }
 }
 

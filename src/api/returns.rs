@@ -161,14 +161,16 @@ pub async fn dropoff(
     let shop_id = auth.0.partner_shop()?;
     let actor = auth.0.sub.clone();
     let (code, keys) = (body.into_inner().code, state.keys.clone());
+    let functions = state.writes.settings().path == crate::pickup::WritePath::Functions;
     let outcome = with_conn(&state, move |conn| {
-        Ok(dropoffs::dropoff(
+        Ok(dropoffs::dropoff_on(
             conn,
             keys.data_key(),
             shop_id,
             &actor,
             &code,
             Utc::now().naive_utc(),
+            functions,
         )?)
     })
     .await;

@@ -12,6 +12,7 @@
 //! [`PickupPoints`]: super::pickup_points::PickupPoints
 
 use super::pickup_points::PickupPoint;
+use crate::network::address::{Address, LocalText};
 use serde_json::ser::{CompactFormatter, Formatter};
 
 /// Writes `{"items":[…]}` for `points`, in order, byte for byte as serde_json serialises
@@ -47,9 +48,10 @@ fn touch_strings<'p, 'a: 'p>(points: impl Iterator<Item = &'p PickupPoint<'a>>) 
     std::hint::black_box(seen);
 }
 
-/// The answer's likely size, to allocate its buffer once (about 420 bytes a point).
+/// The answer's likely size, to allocate its buffer once (about 420 bytes a point, and up to
+/// about 200 more with an address and a phone).
 pub fn capacity_for(points: usize) -> usize {
-    16 + points * 480
+    16 + points * 680
 }
 
 fn write_point(p: &PickupPoint<'_>, out: &mut Vec<u8>) {
@@ -103,7 +105,55 @@ fn write_point(p: &PickupPoint<'_>, out: &mut Vec<u8>) {
         }
         plain(out, service.as_str());
     }
-    out.extend_from_slice(b"]}");
+    out.extend_from_slice(b"],\"address\":");
+    match p.address {
+        Some(a) => address(out, a),
+        None => null(out),
+    }
+    out.extend_from_slice(b",\"phone\":");
+    optional_string(out, p.phone);
+    out.extend_from_slice(b",\"localized\":");
+    match p.localized {
+        Some(l) => {
+            out.extend_from_slice(b"{\"zh\":");
+            local_text(out, l.zh.as_ref());
+            out.extend_from_slice(b",\"es\":");
+            local_text(out, l.es.as_ref());
+            out.push(b'}');
+        }
+        None => null(out),
+    }
+    out.push(b'}');
+}
+
+fn address(out: &mut Vec<u8>, a: &Address) {
+    out.extend_from_slice(b"{\"street\":");
+    optional_string(out, a.street.as_deref());
+    out.extend_from_slice(b",\"postcode\":");
+    optional_string(out, a.postcode.as_deref());
+    out.extend_from_slice(b",\"city\":");
+    string(out, &a.city);
+    out.extend_from_slice(b",\"region\":");
+    optional_string(out, a.region.as_deref());
+    out.extend_from_slice(b",\"country\":");
+    string(out, a.country.as_str());
+    out.push(b'}');
+}
+
+fn local_text(out: &mut Vec<u8>, t: Option<&LocalText>) {
+    let Some(t) = t else { return null(out) };
+    out.extend_from_slice(b"{\"name\":");
+    optional_string(out, t.name.as_deref());
+    out.extend_from_slice(b",\"address\":");
+    optional_string(out, t.address.as_deref());
+    out.push(b'}');
+}
+
+fn optional_string(out: &mut Vec<u8>, s: Option<&str>) {
+    match s {
+        Some(s) => string(out, s),
+        None => null(out),
+    }
 }
 
 /// A string value: copied between quotes when nothing in it needs escaping (names, codes and

@@ -1,5 +1,6 @@
 use super::*;
 use crate::api::pickup_points::PickupPoints;
+use crate::network::address::{Address, Country, LocalText, Localized, ShopDetails};
 use crate::network::availability::UnavailableReason;
 use crate::network::geo::CellHex;
 use crate::network::services::{Service, Services};
@@ -22,6 +23,7 @@ struct Owned {
     hours: Option<String>,
     timezone: Option<&'static str>,
     services: u8,
+    details: Option<ShopDetails>,
 }
 
 impl Owned {
@@ -48,8 +50,45 @@ impl Owned {
                 .into_iter()
                 .filter(|s| self.services & (1 << (*s as u8)) != 0)
                 .collect::<Services>(),
+            address: self.details.as_ref().and_then(|d| d.address.as_ref()),
+            phone: self.details.as_ref().and_then(|d| d.phone.as_deref()),
+            localized: self.details.as_ref().and_then(|d| d.localized.as_deref()),
         }
     }
+}
+
+/// Addresses with any parts missing, in any text, and localised texts in either language.
+fn details() -> impl Strategy<Value = ShopDetails> {
+    let boxed = || prop::option::of(text().prop_map(Box::<str>::from));
+    let local = move || {
+        prop::option::of((boxed(), boxed()).prop_map(|(name, address)| LocalText { name, address }))
+    };
+    let address = prop::option::of(
+        (
+            boxed(),
+            boxed(),
+            text(),
+            boxed(),
+            prop::sample::select(vec!["ES", "CN", "US"]),
+        )
+            .prop_map(|(street, postcode, city, region, country)| Address {
+                street,
+                postcode,
+                city: city.into(),
+                region,
+                country: Country::parse(country).expect("ISO code"),
+            }),
+    );
+    (
+        address,
+        boxed(),
+        prop::option::of((local(), local()).prop_map(|(zh, es)| Box::new(Localized { zh, es }))),
+    )
+        .prop_map(|(address, phone, localized)| ShopDetails {
+            address,
+            phone,
+            localized,
+        })
 }
 
 /// Text with what JSON must escape (quotes, backslashes, control characters), multi-byte
@@ -125,12 +164,14 @@ fn owned() -> impl Strategy<Value = Owned> {
             timezone,
             0u8..16,
         ),
+        prop::option::of(details()),
     )
         .prop_map(
             |(
                 (id, external_id, name, numbers),
                 (cell, capacity, free_slots, status),
                 (flags, reason, hours, timezone, services),
+                details,
             )| Owned {
                 id,
                 external_id,
@@ -145,6 +186,7 @@ fn owned() -> impl Strategy<Value = Owned> {
                 hours,
                 timezone,
                 services,
+                details,
             },
         )
 }
@@ -226,5 +268,16 @@ fn owned_example() -> Owned {
         hours: Some("Mo-Fr 08:00-21:00; Sa-Su 10:00-18:00".into()),
         timezone: Some("Asia/Shanghai"),
         services: 0b1111,
+        details: Some(ShopDetails {
+            address: Some(Address {
+                street: Some("Calle del General Ricardos 118".into()),
+                postcode: Some("28019".into()),
+                city: "Madrid".into(),
+                region: Some("Comunidad de Madrid".into()),
+                country: Country::parse("ES").expect("ISO code"),
+            }),
+            phone: Some("+34 915 55 01 18".into()),
+            localized: None,
+        }),
     }
 }

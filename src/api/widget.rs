@@ -20,6 +20,7 @@ const FILES: &[Embedded] = &[
     embed!("widget", "index.html", "text/html; charset=utf-8"),
     embed!("widget", "pudo-widget.js", JS),
     embed!("widget", "demo.js", JS),
+    embed!("widget", "favicon.ico", "image/x-icon"),
 ];
 
 /// The demo page's policy: everything from this origin only (the widget itself needs nothing
@@ -67,6 +68,17 @@ pub async fn index(req: HttpRequest) -> Result<HttpResponse, ApiError> {
 #[get("/widget/{file}", wrap = "Compress::default()")]
 pub async fn asset(req: HttpRequest, name: web::Path<String>) -> Result<HttpResponse, ApiError> {
     serve(&req, &name.into_inner())
+}
+
+/// The site's icon (a pickup-point pin, 188 bytes), which browsers ask for at the root of any
+/// page of this origin, the demo page included.
+#[utoipa::path(tag = "customer", responses(
+    (status = 200, description = "The icon", content_type = "image/x-icon", body = Vec<u8>),
+    (status = 304, description = "Not modified (If-None-Match matched the ETag)"),
+))]
+#[get("/favicon.ico")]
+pub async fn favicon(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    serve(&req, "favicon.ico")
 }
 
 #[cfg(test)]

@@ -177,11 +177,16 @@ fn switch_to_wal(c: &mut SqliteConnection) -> Result<(), diesel::result::Error> 
 const LIBPQ_DEFAULTS: [(&str, &str); 5] = [
     // Seconds per host tried (libpq's minimum is 2).
     ("connect_timeout", "2"),
-    // Milliseconds sent data may stay unacknowledged before the connection is given up.
-    ("tcp_user_timeout", "5000"),
-    // An idle pooled connection to a dead peer is found out within 5 + 2 × 2 s.
-    ("keepalives_idle", "5"),
-    ("keepalives_interval", "2"),
+    // Milliseconds sent data may stay unacknowledged before the connection is given up. The
+    // peer's kernel acknowledges at once however busy PostgreSQL is (a COMMIT waiting for the
+    // standby included), so only a dead peer or network reaches it. Each checkout's `SELECT 1`
+    // on a connection whose packets vanish waits this long, and r2d2 may try several in turn:
+    // at 5 s, an answer in the fault test's network cut took 10.5 s (BENCHMARKS.md, "Failover").
+    ("tcp_user_timeout", "2000"),
+    // An idle pooled connection to a dead peer is found out within about 2 + 1 s (with
+    // tcp_user_timeout set, Linux ends it once that much time passed without an acknowledgement).
+    ("keepalives_idle", "2"),
+    ("keepalives_interval", "1"),
     ("keepalives_count", "2"),
 ];
 
@@ -481,8 +486,8 @@ mod tests {
 
     #[test]
     fn libpq_timeouts_are_added_unless_the_url_sets_them() {
-        let all = "connect_timeout=2&tcp_user_timeout=5000&keepalives_idle=5&\
-                   keepalives_interval=2&keepalives_count=2";
+        let all = "connect_timeout=2&tcp_user_timeout=2000&keepalives_idle=2&\
+                   keepalives_interval=1&keepalives_count=2";
         if std::env::var_os("PGCONNECT_TIMEOUT").is_none() {
             assert_eq!(
                 with_libpq_defaults("postgres://u@h1:1,h2:2/db"),

@@ -33,6 +33,26 @@ diesel::table! {
         updated_at -> Timestamp,
         /// Offered services, canonical comma-separated names (see `network::services`).
         services -> Text,
+        /// Street and number (see `network::address`).
+        street -> Nullable<Text>,
+        /// Postcode.
+        postcode -> Nullable<Text>,
+        /// City; with `country`, what makes an address.
+        city -> Nullable<Text>,
+        /// Administrative area of the address (not the `region` key).
+        address_region -> Nullable<Text>,
+        /// ISO 3166-1 alpha-2 country code.
+        country -> Nullable<Text>,
+        /// Phone customers may call.
+        phone -> Nullable<Text>,
+        /// Name in Chinese.
+        name_zh -> Nullable<Text>,
+        /// Address line in Chinese.
+        address_zh -> Nullable<Text>,
+        /// Name in Spanish.
+        name_es -> Nullable<Text>,
+        /// Address line in Spanish.
+        address_es -> Nullable<Text>,
     }
 }
 

@@ -16,6 +16,16 @@
 //!
 //! (lower is better; a point of capacity 0 counts as full), then by distance, then by id. A
 //! point with every slot free thus beats a nearly full one up to one kilometre nearer.
+//!
+//! Without an arrival time the parcel is assumed to arrive within [`ASSUMED_ARRIVAL_HOURS`]
+//! of now: a point closed for a period at any moment of that window is not selectable
+//! (`closed_for_period`), and a reservation there is refused the same way
+//! (`closure_store::pickup_refusal`). Weekly hours are not checked against the window (every
+//! shop closes at night).
+//!
+//! The room order keeps the nearest unselectable points visible: of an answer of `limit`
+//! points, up to [`visible_unavailable`]`(limit)` places go to unselectable candidates nearer
+//! than the farthest selectable point the answer would show (see [`room_answer`]).
 
 use super::index::IndexedShop;
 use super::shop::ShopStatus;
@@ -36,6 +46,14 @@ pub const ROOM_CANDIDATES_PER_RESULT: usize = 3;
 pub const MIN_ROOM_CANDIDATES: usize = 20;
 /// Most nearest points the room order considers.
 pub const MAX_ROOM_CANDIDATES: usize = 100;
+
+/// Hours after now within which a parcel is assumed to arrive when no arrival time is given.
+pub const ASSUMED_ARRIVAL_HOURS: i64 = 48;
+
+/// The window `[now, now + ASSUMED_ARRIVAL_HOURS)` assumed when no arrival time is given.
+pub fn assumed_arrival(now: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
+    (now, now + chrono::Duration::hours(ASSUMED_ARRIVAL_HOURS))
+}
 
 /// Why a point a customer sees cannot be chosen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
@@ -90,7 +108,7 @@ pub fn free_slots(shop: &IndexedShop) -> i32 {
 ///     id: 1, external_id: "a".into(), name: "A".into(), latitude: 0.0, longitude: 0.0,
 ///     h3_cell: 0, capacity: 2, live: 2, status: ShopStatus::Active,
 ///     timezone: chrono_tz::UTC, hours: WeeklyHours::always().into(),
-///     services: Default::default(), closures: Default::default(),
+///     services: Default::default(), closures: Default::default(), details: None,
 /// };
 /// assert_eq!(assess(&shop, None, false).reason, Some(UnavailableReason::Full));
 /// assert!(assess(&shop, None, true).selectable);
@@ -118,6 +136,73 @@ pub fn assess(
         reason,
         open_at_arrival,
     }
+}
+
+/// [`assess`], with the assumed arrival window (see the module documentation) when
+/// `arrive_at` is not given.
+pub fn assess_at(
+    shop: &IndexedShop,
+    arrive_at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+    holds_stock: bool,
+) -> Availability {
+    let mut a = assess(shop, arrive_at, holds_stock);
+    if arrive_at.is_none() && a.reason != Some(UnavailableReason::Paused) {
+        let (from, to) = assumed_arrival(now);
+        if shop.closures.overlaps(from, to) {
+            a.selectable = false;
+            a.reason = Some(UnavailableReason::ClosedForPeriod);
+        }
+    }
+    a
+}
+
+/// How many places of a room-ordered answer of `limit` may go to unselectable points that are
+/// nearer than the selectable ones shown: a quarter, so that most of the list can be chosen.
+pub fn visible_unavailable(limit: usize) -> usize {
+    limit / 4
+}
+
+/// The answer of the room order from its candidates already sorted by [`room_order`]: the
+/// first `limit`, except that when there are selectable points enough to fill it, up to
+/// [`visible_unavailable`] of the nearest unselectable ones that are nearer than the farthest
+/// selectable point shown take the last places, so a customer still sees (greyed) the full or
+/// paused point next door. Returns the indices of the kept candidates, in room order.
+pub fn room_answer(sorted: &[RoomKey], limit: usize) -> Vec<usize> {
+    let selectable: Vec<usize> = (0..sorted.len())
+        .filter(|&i| sorted[i].selectable)
+        .collect();
+    if selectable.len() < limit {
+        return (0..sorted.len().min(limit)).collect();
+    }
+    let mut unavailable: Vec<usize> = (0..sorted.len())
+        .filter(|&i| !sorted[i].selectable)
+        .collect();
+    unavailable.sort_by(|&a, &b| {
+        sorted[a]
+            .distance_m
+            .total_cmp(&sorted[b].distance_m)
+            .then(sorted[a].id.cmp(&sorted[b].id))
+    });
+    let mut shown = 0;
+    while shown < visible_unavailable(limit) && shown < unavailable.len() {
+        let farthest = selectable[..limit - shown - 1]
+            .iter()
+            .map(|&i| sorted[i].distance_m)
+            .fold(f64::NEG_INFINITY, f64::max);
+        if sorted[unavailable[shown]].distance_m < farthest {
+            shown += 1;
+        } else {
+            break;
+        }
+    }
+    let mut kept: Vec<usize> = selectable[..limit - shown]
+        .iter()
+        .chain(&unavailable[..shown])
+        .copied()
+        .collect();
+    kept.sort_unstable();
+    kept
 }
 
 /// The room score of a point (lower is better); see the module documentation.

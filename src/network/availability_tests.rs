@@ -18,6 +18,7 @@ fn shop(id: i64, capacity: i32, live: i32, status: ShopStatus, hours: &str) -> I
         hours: Arc::new(WeeklyHours::parse(hours).expect("hours")),
         services: Default::default(),
         closures: Default::default(),
+        details: None,
     }
 }
 

@@ -180,7 +180,9 @@ pub fn replace(
 }
 
 /// What a reservation needs to know of a shop beyond its slot: its services, and whether it
-/// is closed for a period at the parcel's expected arrival.
+/// is closed for a period at the parcel's expected arrival; without one, at any moment of the
+/// assumed arrival window (`availability::assumed_arrival`: the next 48 hours), as search
+/// marks it.
 pub fn pickup_refusal(
     conn: &mut DbConn,
     shop_id: i64,
@@ -197,7 +199,7 @@ pub fn pickup_refusal(
     if !Services::from_stored(&services).has(Service::Pickup) {
         return Ok(Some(Refusal::NoPickup));
     }
-    if let Some(at) = arrive_at {
+    {
         let tz: Tz = tz.parse().unwrap_or(chrono_tz::UTC);
         // Named by region too: one shard on Citus (this runs in the reservation's transaction).
         let rows: Vec<Row> = shop_closures::table
@@ -211,7 +213,15 @@ pub fn pickup_refusal(
             ))
             .load(conn)?;
         let closures = group(rows).remove(&shop_id).unwrap_or_default();
-        if ClosedSpans::new(tz, &closures).contains(at) {
+        let spans = ClosedSpans::new(tz, &closures);
+        let closed = match arrive_at {
+            Some(at) => spans.contains(at),
+            None => {
+                let (from, to) = super::availability::assumed_arrival(Utc::now());
+                spans.overlaps(from, to)
+            }
+        };
+        if closed {
             return Ok(Some(Refusal::ClosedForPeriod));
         }
     }

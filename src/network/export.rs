@@ -2,14 +2,15 @@
 //! ([`super::import`]): CSV with the documented columns, or a GeoJSON FeatureCollection of
 //! Points. Exporting a network and importing the file into an empty database gives the same
 //! shops (same external ids, names, coordinates, capacities, time zones, hours, statuses,
-//! services and closures).
+//! services, closures, addresses, phones and localised texts).
 //!
 //! Shops are read in pages of [`PAGE`] inside one snapshot and written as they come, so
 //! memory stays flat at 600,000 shops.
 
+use super::address::ShopDetails;
 use super::closure_store;
 use super::closures::{self, Closure};
-use super::import::{Format, COLUMNS};
+use super::import::{Format, COLUMNS, FIRST_DETAIL};
 use super::services::Services;
 use super::shop::ShopInput;
 use super::store::{self, ShopRow};
@@ -57,11 +58,14 @@ pub struct ShopRecord<'a> {
     /// `closures`: `None` leaves the column out of the file (or the property out of the
     /// feature), so that importing it keeps the closures already stored.
     pub closures: Option<&'a [Closure]>,
+    /// `street` … `address_es`: `None` leaves the columns out (importing the file keeps the
+    /// stored addresses).
+    pub details: Option<&'a ShopDetails>,
 }
 
 impl<'a> ShopRecord<'a> {
-    /// A stored shop with its closures.
-    fn stored(r: &'a ShopRow, closures: &'a [Closure]) -> Self {
+    /// A stored shop with its closures and details.
+    fn stored(r: &'a ShopRow, closures: &'a [Closure], details: &'a ShopDetails) -> Self {
         Self {
             external_id: &r.external_id,
             name: &r.name,
@@ -73,14 +77,35 @@ impl<'a> ShopRecord<'a> {
             status: &r.status,
             services: Services::from_stored(&r.services),
             closures: Some(closures),
+            details: Some(details),
         }
     }
+}
+
+/// The detail columns of a record, in [`COLUMNS`] order, empty when unknown.
+fn detail_values(d: &ShopDetails) -> [&str; COLUMNS.len() - FIRST_DETAIL] {
+    let a = d.address.as_ref();
+    let [name_zh, address_zh, name_es, address_es] = d.local_columns();
+    [
+        a.and_then(|a| a.street.as_deref()),
+        a.and_then(|a| a.postcode.as_deref()),
+        a.map(|a| &*a.city),
+        a.and_then(|a| a.region.as_deref()),
+        a.map(|a| a.country.as_str()),
+        d.phone.as_deref(),
+        name_zh,
+        address_zh,
+        name_es,
+        address_es,
+    ]
+    .map(|v| v.unwrap_or(""))
 }
 
 /// A shop file being written, row by row.
 pub struct ShopWriter<W: Write> {
     inner: Inner<W>,
     with_closures: bool,
+    with_details: bool,
 }
 
 enum Inner<W: Write> {
@@ -90,17 +115,25 @@ enum Inner<W: Write> {
 }
 
 impl<W: Write> ShopWriter<W> {
-    /// Starts a file (CSV header or the FeatureCollection's opening); `with_closures` says
-    /// whether it carries the `closures` column (every record then gives its closures).
-    pub fn new(out: W, format: Format, with_closures: bool) -> Result<Self, ExportError> {
+    /// Starts a file (CSV header or the FeatureCollection's opening); `with_closures` and
+    /// `with_details` say whether it carries the `closures` column and the address columns
+    /// (every record then gives its closures, its details).
+    pub fn new(
+        out: W,
+        format: Format,
+        with_closures: bool,
+        with_details: bool,
+    ) -> Result<Self, ExportError> {
         let inner = match format {
             Format::Csv => {
                 let mut w = csv::Writer::from_writer(out);
-                let columns = if with_closures {
-                    &COLUMNS[..]
-                } else {
-                    &COLUMNS[..COLUMNS.len() - 1]
-                };
+                let mut columns = COLUMNS[..9].to_vec();
+                if with_closures {
+                    columns.push(COLUMNS[9]);
+                }
+                if with_details {
+                    columns.extend_from_slice(&COLUMNS[FIRST_DETAIL..]);
+                }
                 w.write_record(columns)?;
                 Inner::Csv(Box::new(w))
             }
@@ -113,6 +146,7 @@ impl<W: Write> ShopWriter<W> {
         Ok(Self {
             inner,
             with_closures,
+            with_details,
         })
     }
 
@@ -123,6 +157,10 @@ impl<W: Write> ShopWriter<W> {
         } else {
             None
         };
+        let empty = ShopDetails::default();
+        let details = self
+            .with_details
+            .then(|| detail_values(s.details.unwrap_or(&empty)));
         let services = s.services.names().join("|");
         match &mut self.inner {
             Inner::Csv(w) => {
@@ -138,6 +176,7 @@ impl<W: Write> ShopWriter<W> {
                     services,
                 ];
                 record.extend(closures.map(closures::format_list));
+                record.extend(details.iter().flatten().map(|v| (*v).to_owned()));
                 w.write_record(&record)?;
             }
             Inner::GeoJson { out, first } => {
@@ -162,6 +201,12 @@ impl<W: Write> ShopWriter<W> {
                 if let Some(closures) = closures {
                     // Objects, not the compact text: a reason reads back exactly as written.
                     feature["properties"]["closures"] = serde_json::json!(closures);
+                }
+                // Only the known details: an absent property reads back as unknown.
+                for (name, value) in COLUMNS[FIRST_DETAIL..].iter().zip(details.iter().flatten()) {
+                    if !value.is_empty() {
+                        feature["properties"][*name] = serde_json::json!(value);
+                    }
                 }
                 out.write_all(b"\n")?;
                 serde_json::to_writer(&mut *out, &feature).map_err(std::io::Error::from)?;
@@ -194,7 +239,7 @@ pub fn export(
         let total = u64::try_from(store::count(conn)?).unwrap_or(0);
         // Closures are few (holidays of some shops): all of them fit in memory at 600k shops.
         let closures = closure_store::all(conn)?;
-        let mut writer = ShopWriter::new(out, format, true)?;
+        let mut writer = ShopWriter::new(out, format, true, true)?;
         let (mut after, mut written) = (0, 0u64);
         loop {
             let page = store::shops_after(conn, after, PAGE)?;
@@ -202,7 +247,8 @@ pub fn export(
             after = last.id;
             for row in &page {
                 let closed = closures.get(&row.id).map_or(&[][..], Vec::as_slice);
-                writer.write(&ShopRecord::stored(row, closed))?;
+                let details = row.details();
+                writer.write(&ShopRecord::stored(row, closed, &details))?;
             }
             written += page.len() as u64;
             progress(written, total.max(written));
@@ -220,7 +266,8 @@ pub fn write_inputs(
     out: impl Write,
 ) -> Result<(), ExportError> {
     let with_closures = shops.iter().any(|s| s.closures.is_some());
-    let mut writer = ShopWriter::new(out, format, with_closures)?;
+    let with_details = shops.iter().any(|s| s.details.is_some());
+    let mut writer = ShopWriter::new(out, format, with_closures, with_details)?;
     for s in shops {
         let hours = s.hours.to_string();
         writer.write(&ShopRecord {
@@ -234,6 +281,7 @@ pub fn write_inputs(
             status: s.status.as_str(),
             services: s.services,
             closures: s.closures.as_deref(),
+            details: s.details.as_ref(),
         })?;
     }
     writer.finish()?.flush()?;

@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use utoipa::ToSchema;
 
 /// Columns a shop file may have, in the documented order.
-pub const COLUMNS: [&str; 10] = [
+pub const COLUMNS: [&str; 20] = [
     "external_id",
     "name",
     "latitude",
@@ -27,7 +27,20 @@ pub const COLUMNS: [&str; 10] = [
     "status",
     "services",
     "closures",
+    "street",
+    "postcode",
+    "city",
+    "region",
+    "country",
+    "phone",
+    "name_zh",
+    "address_zh",
+    "name_es",
+    "address_es",
 ];
+/// The position in [`COLUMNS`] of the first address column: from there on, the columns of
+/// [`super::address::ShopDetails`].
+pub const FIRST_DETAIL: usize = 10;
 const REQUIRED: usize = 5;
 /// Errors listed at most; a file with more says so with `truncated`.
 pub const MAX_ERRORS: usize = 1000;
@@ -98,7 +111,7 @@ pub fn parse(content: &[u8], format: Format) -> Result<Vec<ShopInput>, Rejected>
 /// The text fields of one row, before validation.
 #[derive(Debug, Default)]
 struct RawRow {
-    fields: [Option<String>; 10],
+    fields: [Option<String>; COLUMNS.len()],
 }
 
 #[derive(Default)]
@@ -108,6 +121,8 @@ struct Validator {
     truncated: bool,
     seen: HashMap<String, usize>,
     hours: HashMap<String, Result<WeeklyHours, String>>,
+    /// Whether the file has address columns (else stored addresses are kept).
+    with_details: bool,
 }
 
 impl Validator {
@@ -136,8 +151,15 @@ impl Validator {
 
     fn row(&mut self, row: usize, raw: RawRow) {
         let before = self.errors.len() + usize::from(self.truncated);
+        let mut fields = raw.fields.into_iter();
         let [external_id, name, lat, lon, capacity, tz, hours, status, services, closures] =
-            raw.fields;
+            std::array::from_fn(|_| fields.next().flatten());
+        let details = if self.with_details {
+            self.details(row, std::array::from_fn(|_| fields.next().flatten()))
+                .map(Some)
+        } else {
+            Some(None)
+        };
         let external_id = self.text(row, 0, external_id, MAX_ID_LEN);
         let name = self.text(row, 1, name, MAX_NAME_LEN);
         let latitude = self.number(row, 2, lat, -90.0, 90.0);
@@ -231,6 +253,7 @@ impl Validator {
             Some(status),
             Some(services),
             Some(closures),
+            Some(details),
         ) = (
             external_id,
             name,
@@ -242,6 +265,7 @@ impl Validator {
             status,
             services,
             closures,
+            details,
         ) {
             self.shops.push(ShopInput {
                 external_id,
@@ -254,6 +278,7 @@ impl Validator {
                 status,
                 services,
                 closures,
+                details,
             });
         }
     }
@@ -394,6 +419,7 @@ fn read_csv(content: &[u8], v: &mut Validator) {
             ),
         }
     }
+    v.with_details = positions[FIRST_DETAIL..].iter().any(Option::is_some);
     for (c, pos) in positions.iter().enumerate().take(REQUIRED) {
         if pos.is_none() {
             v.error(1, COLUMNS[c], "required column is missing from the header");
@@ -453,6 +479,12 @@ fn read_geojson(content: &[u8], v: &mut Validator) {
             "a FeatureCollection needs a \"features\" array",
         );
     };
+    v.with_details = features.iter().any(|f| {
+        let props = f.get("properties").and_then(|p| p.as_object());
+        COLUMNS[FIRST_DETAIL..]
+            .iter()
+            .any(|c| props.is_some_and(|p| p.contains_key(*c)))
+    });
     for (i, feature) in features.iter().enumerate() {
         let row = i + 1;
         let geometry = feature.get("geometry");
@@ -485,19 +517,24 @@ fn read_geojson(content: &[u8], v: &mut Validator) {
         let mut bad_type = false;
         raw.fields[2] = Some(lat);
         raw.fields[3] = Some(lon);
-        for c in [0, 1, 4, 5, 6, 7, 8, 9] {
+        for c in [0, 1, 4, 5, 6, 7, 8, 9]
+            .into_iter()
+            .chain(FIRST_DETAIL..COLUMNS.len())
+        {
             raw.fields[c] = match props.and_then(|p| p.get(COLUMNS[c])) {
                 None | Some(serde_json::Value::Null) => None,
                 Some(serde_json::Value::String(s)) => Some(s.clone()),
                 Some(n @ serde_json::Value::Number(_)) => Some(n.to_string()),
-                Some(serde_json::Value::Array(items)) if c >= 8 => match list_text(c, items) {
-                    Ok(text) => Some(text),
-                    Err(m) => {
-                        v.error(row, COLUMNS[c], m);
-                        bad_type = true;
-                        None
+                Some(serde_json::Value::Array(items)) if c == 8 || c == 9 => {
+                    match list_text(c, items) {
+                        Ok(text) => Some(text),
+                        Err(m) => {
+                            v.error(row, COLUMNS[c], m);
+                            bad_type = true;
+                            None
+                        }
                     }
-                },
+                }
                 Some(_) => {
                     v.error(row, COLUMNS[c], "must be a string or a number");
                     bad_type = true;
@@ -537,6 +574,9 @@ fn list_text(c: usize, items: &[serde_json::Value]) -> Result<String, String> {
     let separator = if COLUMNS[c] == "closures" { ";" } else { "|" };
     Ok(parts.join(separator))
 }
+
+#[path = "import_details.rs"]
+mod details;
 
 #[cfg(test)]
 #[path = "import_tests.rs"]

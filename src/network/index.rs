@@ -22,6 +22,7 @@
 //! pending list of changed shops share invariants (exactness against a scan, the tree-order
 //! layout) that are easier to check when read together; the tests are in `index_tests.rs`.
 
+use super::address::{Localized, ShopDetails};
 use super::closures::ClosedSpans;
 use super::geo::{chord_for_distance, haversine_m, Point};
 use super::hours::{local_weekday_minute, WeeklyHours};
@@ -72,6 +73,9 @@ pub struct IndexedShop {
     pub services: Services,
     /// When the shop is closed for a period (holidays), in UTC.
     pub closures: ClosedSpans,
+    /// Address, phone and localised texts; `None` when none are known. Interned: shops with
+    /// equal details (the seeded shops of one place) share one copy.
+    pub details: Option<Arc<ShopDetails>>,
 }
 
 impl IndexedShop {
@@ -185,6 +189,7 @@ pub struct GeoIndex {
     extra: Vec<Entry>,
     by_id: HashMap<i64, u32>,
     schedules: HashMap<Arc<WeeklyHours>, ()>,
+    details: HashMap<Arc<ShopDetails>, ()>,
     live: usize,
 }
 
@@ -229,6 +234,7 @@ impl GeoIndex {
     /// Adds a shop or replaces the one with the same id (keeping its live parcel count).
     pub fn upsert(&mut self, mut shop: IndexedShop) {
         shop.hours = self.intern(&shop.hours);
+        shop.details = self.intern_details(shop.details.take());
         if let Some(&slot) = self.by_id.get(&shop.id) {
             let old = &mut self.slots[slot as usize];
             shop.live = old.shop.live;
@@ -273,7 +279,13 @@ impl GeoIndex {
             .sum();
         let schedules: usize = self.schedules.len()
             * (size_of::<WeeklyHours>() + 7 * 2 * size_of::<(u16, u16)>() + 32);
+        let details: usize = self
+            .details
+            .keys()
+            .map(|d| details_bytes(d) + size_of::<(Arc<ShopDetails>, ())>() + 1)
+            .sum();
         self.slots.capacity() * size_of::<Slot>()
+            + details
             + (self.entries.capacity() + self.extra.capacity()) * size_of::<Entry>()
             + self.nodes.capacity() * size_of::<Node>()
             + self.by_id.capacity() * (size_of::<(i64, u32)>() + 1)
@@ -306,8 +318,20 @@ impl GeoIndex {
         hours.clone()
     }
 
+    /// The shared copy of equal details; a replaced shop's old details stay in the table
+    /// (few: imports change addresses rarely, and a rebuild starts a new table).
+    fn intern_details(&mut self, details: Option<Arc<ShopDetails>>) -> Option<Arc<ShopDetails>> {
+        let details = details?;
+        if let Some((shared, _)) = self.details.get_key_value(&details) {
+            return Some(shared.clone());
+        }
+        self.details.insert(details.clone(), ());
+        Some(details)
+    }
+
     fn push_slot(&mut self, mut shop: IndexedShop) -> u32 {
         shop.hours = self.intern(&shop.hours);
+        shop.details = self.intern_details(shop.details.take());
         let slot = self.slots.len() as u32;
         let point = Point::from_degrees(shop.latitude, shop.longitude);
         if let Some(old) = self.by_id.insert(shop.id, slot) {
@@ -588,6 +612,25 @@ impl<'i, 'f> Search<'i, 'f> {
         self.local_times.push((tz, t));
         t
     }
+}
+
+/// Heap bytes of one shared details record (its allocation and its strings).
+fn details_bytes(d: &ShopDetails) -> usize {
+    let len = |s: &Option<Box<str>>| s.as_ref().map_or(0, |s| s.len());
+    let address = d.address.as_ref().map_or(0, |a| {
+        len(&a.street) + len(&a.postcode) + a.city.len() + len(&a.region)
+    });
+    let local: usize = d
+        .local_columns()
+        .iter()
+        .map(|s| s.map_or(0, str::len))
+        .sum();
+    // The Arc's two counters beside the record.
+    let boxed = d
+        .localized
+        .as_ref()
+        .map_or(0, |_| std::mem::size_of::<Localized>());
+    std::mem::size_of::<ShopDetails>() + 16 + address + len(&d.phone) + boxed + local
 }
 
 #[cfg(test)]

@@ -21,6 +21,7 @@ fn shop(id: i64, lat: f64, lon: f64, status: ShopStatus, hours: &str) -> Indexed
         hours: std::sync::Arc::new(WeeklyHours::parse(hours).expect("hours")),
         services: Default::default(),
         closures: Default::default(),
+        details: None,
     }
 }
 
@@ -326,4 +327,74 @@ fn ids_survive_the_layout_of_rebuilds_and_repeated_ids() {
             brute_force(&index, lat, lon, &filter)
         );
     }
+}
+
+/// The index's memory on the CN seed network with and without the shops' details (addresses),
+/// for BENCHMARKS.md ("Memory"): `cargo test --lib cn_index_memory -- --ignored --nocapture`.
+#[test]
+#[ignore = "a measurement on 616,000 shops, not a check"]
+fn cn_index_memory() {
+    use crate::network::seed::{self, Country};
+    let shops: Vec<IndexedShop> = seed::generate(Country::Cn)
+        .into_iter()
+        .enumerate()
+        .map(|(i, s)| IndexedShop {
+            id: i as i64 + 1,
+            h3_cell: 0,
+            external_id: s.external_id.into(),
+            name: s.name.into(),
+            latitude: s.latitude,
+            longitude: s.longitude,
+            capacity: s.capacity,
+            live: 0,
+            status: s.status,
+            timezone: s.timezone,
+            hours: Arc::new(s.hours),
+            services: s.services,
+            closures: Default::default(),
+            details: s.details.map(Arc::new),
+        })
+        .collect();
+    let n = shops.len() as f64;
+    let bare: Vec<IndexedShop> = shops
+        .iter()
+        .cloned()
+        .map(|mut s| {
+            s.details = None;
+            s
+        })
+        .collect();
+    let without = GeoIndex::build(bare).memory_bytes() as f64;
+    // As an imported network would be: every shop its own street (27 characters), postcode
+    // and phone beside the seeded city and province.
+    let unique: Vec<IndexedShop> = shops
+        .iter()
+        .cloned()
+        .map(|mut s| {
+            let mut d = s.details.as_deref().cloned().unwrap_or_default();
+            if let Some(a) = d.address.as_mut() {
+                a.street = Some(format!("Zhongshan East Road {:>7}", s.id).into());
+                a.postcode = Some(format!("{:06}", s.id % 1_000_000).into());
+            }
+            d.phone = Some(format!("+86 21 {:08}", s.id).into());
+            s.details = Some(Arc::new(d));
+            s
+        })
+        .collect();
+    let imported = GeoIndex::build(unique).memory_bytes() as f64;
+    let with = GeoIndex::build(shops);
+    let distinct = with.details.len();
+    let with = with.memory_bytes() as f64;
+    println!(
+        "CN: {n} shops, IndexedShop {} bytes; memory_bytes() without details {:.1} MiB = {:.1} B/shop; \
+         with seeded details {:.1} MiB = {:.1} B/shop ({distinct} distinct details); \
+         with a street, postcode and phone per shop {:.1} MiB = {:.1} B/shop",
+        std::mem::size_of::<IndexedShop>(),
+        without / 1048576.0,
+        without / n,
+        with / 1048576.0,
+        with / n,
+        imported / 1048576.0,
+        imported / n
+    );
 }

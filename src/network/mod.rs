@@ -3,6 +3,7 @@
 //!
 //! Pure domain code: no HTTP types here, and SQL only in [`store`].
 
+pub mod address;
 pub mod availability;
 pub mod closure_store;
 pub mod closures;

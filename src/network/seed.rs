@@ -5,7 +5,13 @@
 //! disc whose area grows with the population, with capacities and opening hours drawn from a
 //! spread typical of corner shops in that country. A fixed RNG seed per place makes the
 //! network identical on every machine and independent of the order places are read in.
+//!
+//! Each seeded shop's address is its place and the place's first-level administrative area
+//! (province or autonomous community, from the GeoNames admin-1 code) in its country: real
+//! names, but no street or postcode, since none is known. Seeded addresses are marked as such
+//! in docs/planners.md ("Seed networks").
 
+use super::address::{Address, ShopDetails};
 use super::hours::WeeklyHours;
 use super::services::Services;
 use super::shop::{ShopInput, ShopStatus};
@@ -72,6 +78,7 @@ struct Place {
     latitude: f64,
     longitude: f64,
     country: String,
+    admin1: String,
     population: u64,
     timezone: String,
 }
@@ -114,6 +121,7 @@ fn place_shops(place: &Place, country: Country, tz: chrono_tz::Tz, out: &mut Vec
         .sqrt()
         .max(0.3);
     let cos_lat = place.latitude.to_radians().cos().max(0.01);
+    let details = place_details(place, country);
     for k in 1..=count {
         // Uniform over the disc, denser toward the centre through the square root's complement.
         let r = radius_km * rng.random::<f64>().powf(0.75);
@@ -141,8 +149,88 @@ fn place_shops(place: &Place, country: Country, tz: chrono_tz::Tz, out: &mut Vec
             },
             services: Services::all(),
             closures: None,
+            details: details.clone(),
         });
     }
+}
+
+/// The address every shop of a place gets: the place, its admin-1 area, the country.
+fn place_details(place: &Place, country: Country) -> Option<ShopDetails> {
+    Some(ShopDetails {
+        address: Some(Address {
+            street: None,
+            postcode: None,
+            city: place.name.trim().into(),
+            region: admin1_name(country, &place.admin1).map(Box::from),
+            country: super::address::Country::parse(country.code()).ok()?,
+        }),
+        phone: None,
+        localized: None,
+    })
+}
+
+/// The English name of a GeoNames admin-1 code of the seed countries (GeoNames'
+/// `admin1CodesASCII.txt`, CC BY 4.0); `None` for a code it does not list.
+fn admin1_name(country: Country, code: &str) -> Option<&'static str> {
+    const CN: [(&str, &str); 31] = [
+        ("01", "Anhui"),
+        ("02", "Zhejiang"),
+        ("03", "Jiangxi"),
+        ("04", "Jiangsu"),
+        ("05", "Jilin"),
+        ("06", "Qinghai"),
+        ("07", "Fujian"),
+        ("08", "Heilongjiang"),
+        ("09", "Henan"),
+        ("10", "Hebei"),
+        ("11", "Hunan"),
+        ("12", "Hubei"),
+        ("13", "Xinjiang"),
+        ("14", "Tibet"),
+        ("15", "Gansu"),
+        ("16", "Guangxi"),
+        ("18", "Guizhou"),
+        ("19", "Liaoning"),
+        ("20", "Inner Mongolia"),
+        ("21", "Ningxia"),
+        ("22", "Beijing"),
+        ("23", "Shanghai"),
+        ("24", "Shanxi"),
+        ("25", "Shandong"),
+        ("26", "Shaanxi"),
+        ("28", "Tianjin"),
+        ("29", "Yunnan"),
+        ("30", "Guangdong"),
+        ("31", "Hainan"),
+        ("32", "Sichuan"),
+        ("33", "Chongqing"),
+    ];
+    const ES: [(&str, &str); 19] = [
+        ("07", "Balearic Islands"),
+        ("27", "La Rioja"),
+        ("29", "Madrid"),
+        ("31", "Murcia"),
+        ("32", "Navarre"),
+        ("34", "Asturias"),
+        ("39", "Cantabria"),
+        ("51", "Andalusia"),
+        ("52", "Aragon"),
+        ("53", "Canary Islands"),
+        ("54", "Castille-La Mancha"),
+        ("55", "Castille and León"),
+        ("56", "Catalonia"),
+        ("57", "Extremadura"),
+        ("58", "Galicia"),
+        ("59", "Basque Country"),
+        ("60", "Valencia"),
+        ("CE", "Ceuta"),
+        ("ML", "Melilla"),
+    ];
+    let table: &[(&str, &str)] = if country == Country::Cn { &CN } else { &ES };
+    table
+        .iter()
+        .find(|(c, _)| *c == code.trim())
+        .map(|(_, name)| *name)
 }
 
 /// Parcel slots: most corner shops hold 10 to 40 parcels, a few large ones up to 150.
@@ -199,6 +287,18 @@ mod tests {
         let ids: std::collections::HashSet<_> = a.iter().map(|s| &s.external_id).collect();
         assert_eq!(ids.len(), a.len(), "external ids are unique");
         assert!(a.iter().any(|s| s.timezone == chrono_tz::Atlantic::Canary));
+        // Every seeded shop has its place's address, without an invented street.
+        let madrid = a
+            .iter()
+            .find(|s| s.name.contains(" Madrid #"))
+            .and_then(|s| s.details.as_ref()?.address.clone())
+            .expect("a shop in Madrid");
+        assert_eq!(madrid.one_line(), "Madrid, Madrid, ES");
+        assert!(a.iter().all(|s| s
+            .details
+            .as_ref()
+            .and_then(|d| d.address.as_ref())
+            .is_some_and(|a| a.street.is_none() && a.region.is_some())));
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! What a partner shop is: the validated input a planner imports and the stored row.
 
+use super::address::{Address, Localized, ShopDetails};
 use super::closures::Closure;
 use super::hours::WeeklyHours;
 use super::services::Services;
@@ -75,6 +76,9 @@ pub struct ShopInput {
     pub services: Services,
     /// Its closure periods when the file gives them; `None` leaves stored closures as they are.
     pub closures: Option<Vec<Closure>>,
+    /// Its address, phone and localised texts when the file has those columns; `None` leaves
+    /// the stored ones as they are.
+    pub details: Option<ShopDetails>,
 }
 
 /// A shop as stored, with the derived geo keys and bookkeeping times (UTC).
@@ -105,6 +109,12 @@ pub struct Shop {
     /// What the shop offers.
     #[schema(value_type = Vec<super::services::Service>)]
     pub services: Services,
+    /// Postal address; null when the partner gave none.
+    pub address: Option<Address>,
+    /// Phone customers may call; null when the partner gave none.
+    pub phone: Option<String>,
+    /// Names and addresses in Chinese and Spanish; null when none were given.
+    pub localized: Option<Localized>,
     /// When the shop was first stored.
     #[serde(serialize_with = "crate::timestamps::utc")]
     pub created_at: NaiveDateTime,

@@ -1,6 +1,7 @@
 //! Shops in the database: all-or-nothing upserts, lookups, and the change feed that keeps
 //! every instance's geo index current.
 
+use super::address::ShopDetails;
 use super::closures::{ClosedSpans, Closure};
 use super::geo::{cell_and_region, cell_hex};
 use super::hours::WeeklyHours;
@@ -16,7 +17,7 @@ use diesel::upsert::excluded;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-/// Rows per INSERT statement (15 parameters each: well inside both backends' limits).
+/// Rows per INSERT statement (24 parameters each: well inside both backends' limits).
 const BATCH: usize = 1000;
 
 /// A `shops` row as stored.
@@ -53,6 +54,26 @@ pub struct ShopRow {
     pub updated_at: NaiveDateTime,
     /// Offered services, stored text.
     pub services: String,
+    /// Street and number.
+    pub street: Option<String>,
+    /// Postcode.
+    pub postcode: Option<String>,
+    /// City.
+    pub city: Option<String>,
+    /// Administrative area of the address.
+    pub address_region: Option<String>,
+    /// ISO 3166-1 alpha-2 code.
+    pub country: Option<String>,
+    /// Phone.
+    pub phone: Option<String>,
+    /// Name in Chinese.
+    pub name_zh: Option<String>,
+    /// Address line in Chinese.
+    pub address_zh: Option<String>,
+    /// Name in Spanish.
+    pub name_es: Option<String>,
+    /// Address line in Spanish.
+    pub address_es: Option<String>,
 }
 
 #[derive(Insertable)]
@@ -72,6 +93,19 @@ struct NewShop<'a> {
     created_at: NaiveDateTime,
     updated_at: NaiveDateTime,
     services: String,
+    street: Option<&'a str>,
+    postcode: Option<&'a str>,
+    city: Option<&'a str>,
+    address_region: Option<&'a str>,
+    country: Option<&'a str>,
+    phone: Option<&'a str>,
+    name_zh: Option<&'a str>,
+    address_zh: Option<&'a str>,
+    name_es: Option<&'a str>,
+    address_es: Option<&'a str>,
+    /// Whether the input gave details (else the stored ones are kept).
+    #[diesel(skip_insertion)]
+    with_details: bool,
 }
 
 /// What an import did.
@@ -99,7 +133,11 @@ pub fn upsert_shops(
         let mut written = 0;
         for chunk in input.chunks(BATCH) {
             let rows: Vec<NewShop<'_>> = chunk.iter().map(|s| new_shop(s, revision, now)).collect();
-            write_batch(conn, &rows)?;
+            // A file without the address columns keeps the stored addresses: its rows update
+            // every other column only.
+            let (with, without): (Vec<_>, Vec<_>) = rows.into_iter().partition(|r| r.with_details);
+            write_batch(conn, &with, true)?;
+            write_batch(conn, &without, false)?;
             written += chunk.len();
             progress(written);
         }
@@ -118,6 +156,10 @@ pub fn upsert_shops(
 fn new_shop(s: &ShopInput, revision: i64, now: NaiveDateTime) -> NewShop<'_> {
     // Coordinates were validated on import, so the cell always exists.
     let (h3_cell, region) = cell_and_region(s.latitude, s.longitude).unwrap_or((0, 0));
+    let details = s.details.as_ref();
+    let address = details.and_then(|d| d.address.as_ref());
+    let [name_zh, address_zh, name_es, address_es] =
+        details.map_or([None; 4], |d| d.local_columns());
     NewShop {
         external_id: &s.external_id,
         name: &s.name,
@@ -133,10 +175,54 @@ fn new_shop(s: &ShopInput, revision: i64, now: NaiveDateTime) -> NewShop<'_> {
         created_at: now,
         updated_at: now,
         services: s.services.to_string(),
+        street: address.and_then(|a| a.street.as_deref()),
+        postcode: address.and_then(|a| a.postcode.as_deref()),
+        city: address.map(|a| &*a.city),
+        address_region: address.and_then(|a| a.region.as_deref()),
+        country: address.map(|a| a.country.as_str()),
+        phone: details.and_then(|d| d.phone.as_deref()),
+        name_zh,
+        address_zh,
+        name_es,
+        address_es,
+        with_details: details.is_some(),
     }
 }
 
 macro_rules! upsert_rows {
+    ($conn:expr, $rows:expr, details) => {
+        diesel::insert_into(shops::table)
+            .values($rows)
+            .on_conflict(shops::external_id)
+            .do_update()
+            .set((
+                shops::name.eq(excluded(shops::name)),
+                shops::latitude.eq(excluded(shops::latitude)),
+                shops::longitude.eq(excluded(shops::longitude)),
+                shops::h3_cell.eq(excluded(shops::h3_cell)),
+                shops::region.eq(excluded(shops::region)),
+                shops::capacity.eq(excluded(shops::capacity)),
+                shops::timezone.eq(excluded(shops::timezone)),
+                shops::opening_hours.eq(excluded(shops::opening_hours)),
+                shops::status.eq(excluded(shops::status)),
+                shops::revision.eq(excluded(shops::revision)),
+                shops::updated_at.eq(excluded(shops::updated_at)),
+                shops::services.eq(excluded(shops::services)),
+                (
+                    shops::street.eq(excluded(shops::street)),
+                    shops::postcode.eq(excluded(shops::postcode)),
+                    shops::city.eq(excluded(shops::city)),
+                    shops::address_region.eq(excluded(shops::address_region)),
+                    shops::country.eq(excluded(shops::country)),
+                    shops::phone.eq(excluded(shops::phone)),
+                    shops::name_zh.eq(excluded(shops::name_zh)),
+                    shops::address_zh.eq(excluded(shops::address_zh)),
+                    shops::name_es.eq(excluded(shops::name_es)),
+                    shops::address_es.eq(excluded(shops::address_es)),
+                ),
+            ))
+            .execute($conn)
+    };
     ($conn:expr, $rows:expr) => {
         diesel::insert_into(shops::table)
             .values($rows)
@@ -160,32 +246,53 @@ macro_rules! upsert_rows {
     };
 }
 
-fn write_batch(conn: &mut DbConn, rows: &[NewShop<'_>]) -> QueryResult<usize> {
+/// Writes `rows`; `details` says whether they carry address columns to store (else a stored
+/// shop keeps its own).
+fn write_batch(conn: &mut DbConn, rows: &[NewShop<'_>], details: bool) -> QueryResult<usize> {
     // The upsert's SQL differs per backend. Diesel has no multi-row upsert for SQLite and does
     // not cache single-row upsert statements there (so each row would be parsed anew), hence
     // one multi-row statement per batch, built with bound parameters.
+    if rows.is_empty() {
+        return Ok(0);
+    }
     match conn {
-        DbConn::Sqlite(c) => sqlite_upsert(c, rows),
+        DbConn::Sqlite(c) => sqlite_upsert(c, rows, details),
+        DbConn::Postgres(c) if details => upsert_rows!(c, rows, details),
         DbConn::Postgres(c) => upsert_rows!(c, rows),
     }
 }
 
-fn sqlite_upsert(conn: &mut diesel::SqliteConnection, rows: &[NewShop<'_>]) -> QueryResult<usize> {
-    use diesel::sql_types::{BigInt, Double, Integer, Text, Timestamp};
-    if rows.is_empty() {
-        return Ok(0);
-    }
-    let placeholders = vec!["(?,?,?,?,?,?,?,?,?,?,?,?,?,?)"; rows.len()].join(",");
+/// The address columns, in the order `sqlite_upsert` binds them.
+const DETAIL_COLUMNS: &str = "street, postcode, city, address_region, country, phone, \
+    name_zh, address_zh, name_es, address_es";
+
+fn sqlite_upsert(
+    conn: &mut diesel::SqliteConnection,
+    rows: &[NewShop<'_>],
+    details: bool,
+) -> QueryResult<usize> {
+    use diesel::sql_types::{BigInt, Double, Integer, Nullable, Text, Timestamp};
+    let placeholders =
+        vec!["(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"; rows.len()].join(",");
+    let set_details = if details {
+        DETAIL_COLUMNS
+            .split(", ")
+            .map(|c| format!(", {0} = excluded.{0}", c.trim()))
+            .collect::<String>()
+    } else {
+        String::new()
+    };
     let sql = format!(
         "INSERT INTO shops (external_id, name, latitude, longitude, h3_cell, region, capacity, \
-         timezone, opening_hours, status, revision, created_at, updated_at, services) \
+         timezone, opening_hours, status, revision, created_at, updated_at, services, \
+         {DETAIL_COLUMNS}) \
          VALUES {placeholders} \
          ON CONFLICT (external_id) DO UPDATE SET name = excluded.name, latitude = excluded.latitude, \
          longitude = excluded.longitude, h3_cell = excluded.h3_cell, region = excluded.region, \
          capacity = excluded.capacity, timezone = excluded.timezone, \
          opening_hours = excluded.opening_hours, status = excluded.status, \
          revision = excluded.revision, updated_at = excluded.updated_at, \
-         services = excluded.services"
+         services = excluded.services{set_details}"
     );
     let mut query = diesel::sql_query(sql).into_boxed::<diesel::sqlite::Sqlite>();
     for r in rows {
@@ -204,6 +311,20 @@ fn sqlite_upsert(conn: &mut diesel::SqliteConnection, rows: &[NewShop<'_>]) -> Q
             .bind::<Timestamp, _>(r.created_at)
             .bind::<Timestamp, _>(r.updated_at)
             .bind::<Text, _>(r.services.clone());
+        for value in [
+            r.street,
+            r.postcode,
+            r.city,
+            r.address_region,
+            r.country,
+            r.phone,
+            r.name_zh,
+            r.address_zh,
+            r.name_es,
+            r.address_es,
+        ] {
+            query = query.bind::<Nullable<Text>, _>(value);
+        }
     }
     query.execute(conn)
 }
@@ -375,6 +496,7 @@ pub fn count(conn: &mut DbConn) -> QueryResult<i64> {
 impl ShopRow {
     /// The row as the API shows it.
     pub fn into_shop(self) -> Shop {
+        let details = self.details();
         Shop {
             status: self.status.parse().unwrap_or(ShopStatus::Closed),
             h3_cell: cell_hex(self.h3_cell),
@@ -390,7 +512,28 @@ impl ShopRow {
             created_at: self.created_at,
             updated_at: self.updated_at,
             services: Services::from_stored(&self.services),
+            address: details.address,
+            phone: details.phone.map(String::from),
+            localized: details.localized.map(|l| *l),
         }
+    }
+
+    /// The address, phone and localised texts of the row.
+    pub fn details(&self) -> ShopDetails {
+        ShopDetails::from_columns(
+            self.street.as_deref(),
+            self.postcode.as_deref(),
+            self.city.as_deref(),
+            self.address_region.as_deref(),
+            self.country.as_deref(),
+            self.phone.as_deref(),
+            [
+                self.name_zh.as_deref(),
+                self.address_zh.as_deref(),
+                self.name_es.as_deref(),
+                self.address_es.as_deref(),
+            ],
+        )
     }
 
     /// The row as the geo index holds it; `None` if a stored value no longer parses (the
@@ -428,6 +571,7 @@ impl ShopRow {
             hours: parsed,
             services: Services::from_stored(&self.services),
             closures: ClosedSpans::new(timezone, closures),
+            details: Some(self.details()).filter(|d| !d.is_empty()).map(Arc::new),
         })
     }
 }

@@ -62,6 +62,28 @@ pub fn dropoff(
     )
 }
 
+/// [`dropoff`] on the given write path: with `functions` (plain PostgreSQL) one call of
+/// `pudo_dropoff`, one round trip, with the same checks, slot, ledger line, event and audit.
+pub fn dropoff_on(
+    conn: &mut DbConn,
+    data_key: &[u8; 32],
+    shop_id: i64,
+    actor: &str,
+    typed_code: &str,
+    now: NaiveDateTime,
+    functions: bool,
+) -> Result<Outcome<Dropoff>, PickupError> {
+    match conn {
+        DbConn::Postgres(pg) if functions => {
+            let now = now.trunc_subsecs(6);
+            let hash = codes::normalise(typed_code)
+                .map(|code| codes::dropoff_hash(data_key, shop_id, &code));
+            super::write_functions::dropoff(pg, shop_id, actor, hash.as_deref(), now)?
+        }
+        _ => dropoff(conn, data_key, shop_id, actor, typed_code, now),
+    }
+}
+
 fn decide(
     conn: &mut DbConn,
     data_key: &[u8; 32],

@@ -45,6 +45,78 @@ pub fn handover(
     )
 }
 
+/// A handover attempt owned by its caller, as the group committer queues it.
+#[derive(Debug, Clone)]
+pub struct HandoverRequest {
+    /// The partner's shop.
+    pub shop_id: i64,
+    /// Who typed the code (audited).
+    pub actor: String,
+    /// The code as typed.
+    pub code: String,
+}
+
+/// What [`handover`] answers.
+pub type HandoverAnswer = Result<Outcome<Handover>, PickupError>;
+
+/// Many handover attempts at once, one answer per attempt in the same order, each what
+/// [`handover`] alone would answer (attempts at one shop are decided in the order given, so
+/// the wrong-code bound and replays hold within a batch as across batches).
+///
+/// With `functions` (plain PostgreSQL), all go in one call of `pudo_handover_batch`: one round
+/// trip, one transaction ([`super::write_functions`]). Otherwise (SQLite, Citus) one
+/// transaction holds them all, each in a savepoint. If the shared transaction fails as a
+/// whole, each attempt is run again alone.
+pub fn handover_many(
+    conn: &mut DbConn,
+    data_key: &[u8; 32],
+    requests: &[HandoverRequest],
+    now: NaiveDateTime,
+    functions: bool,
+) -> Vec<HandoverAnswer> {
+    let alone = |conn: &mut DbConn, now, r: &HandoverRequest| {
+        handover(conn, data_key, r.shop_id, &r.actor, &r.code, now)
+    };
+    if let (true, DbConn::Postgres(pg)) = (functions, &mut *conn) {
+        use super::write_functions as wf;
+        let now = wf::to_micros(now);
+        // In the order of their shops (stable: one shop's attempts keep their order).
+        let mut order: Vec<usize> = (0..requests.len()).collect();
+        order.sort_by_key(|&i| requests[i].shop_id);
+        let args: Vec<wf::HandoverArgs<'_>> = order
+            .iter()
+            .map(|&i| {
+                let r = &requests[i];
+                wf::HandoverArgs {
+                    shop_id: r.shop_id,
+                    actor: &r.actor,
+                    code_hash: codes::normalise(&r.code)
+                        .map(|code| codes::hash(data_key, r.shop_id, &code)),
+                }
+            })
+            .collect();
+        if let Ok(decided) = wf::handover_batch(pg, &args, now) {
+            let mut answers: Vec<Option<HandoverAnswer>> = requests.iter().map(|_| None).collect();
+            for (&i, d) in order.iter().zip(decided) {
+                answers[i] = Some(d);
+            }
+            return answers.into_iter().flatten().collect();
+        }
+        return requests.iter().map(|r| alone(conn, now, r)).collect();
+    }
+    if requests.len() == 1 {
+        return vec![alone(conn, now, &requests[0])];
+    }
+    let together = conn.transaction(
+        |conn| -> Result<Vec<HandoverAnswer>, diesel::result::Error> {
+            // Writes first, so that SQLite takes its write lock now (see `load::region_for_write`).
+            load::region_for_write(conn, requests[0].shop_id)?;
+            Ok(requests.iter().map(|r| alone(conn, now, r)).collect())
+        },
+    );
+    together.unwrap_or_else(|_| requests.iter().map(|r| alone(conn, now, r)).collect())
+}
+
 fn decide(
     conn: &mut DbConn,
     data_key: &[u8; 32],

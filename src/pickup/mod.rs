@@ -21,6 +21,7 @@ pub mod codes;
 pub mod collections;
 pub mod dropoffs;
 pub mod gauges;
+pub mod group_commit;
 pub mod handover;
 pub mod holds;
 pub mod lifecycle;
@@ -33,12 +34,16 @@ pub mod reservations;
 pub mod returns;
 pub mod scan_in;
 pub mod webhooks;
+pub mod write_functions;
+pub mod writes;
 
 pub use attempts::{CodeKind, Outcome};
 pub use handover::handover;
+pub use handover::HandoverRequest;
 pub use lifecycle::{cancel, return_parcel, sweep};
 pub use parcels::{find_for_merchant, find_for_shop, list_for_shop, read_reservation, ParcelRow};
-pub use reservations::{arrive, reserve, CodeIssuer, NewReservation};
+pub use reservations::{arrive, reserve, CodeIssuer, NewReservation, ReservationRequest};
+pub use writes::{WritePath, WriteSettings, Writes};
 
 use chrono::NaiveDateTime;
 use serde::Serialize;

@@ -3,6 +3,7 @@
 use super::PickupError;
 use crate::db::schema::{shop_load, shops};
 use crate::db::DbConn;
+use crate::network::address::{Address, Localized};
 use crate::network::load;
 use crate::network::services::Services;
 use crate::network::ShopStatus;
@@ -35,6 +36,13 @@ pub struct PartnerShop {
     /// What the shop offers (set by the network's planners on import).
     #[schema(value_type = Vec<crate::network::services::Service>)]
     pub services: Services,
+    /// Postal address customers are given (set by the network's planners on import); null
+    /// when none was given.
+    pub address: Option<Address>,
+    /// Phone customers are given; null when none was given.
+    pub phone: Option<String>,
+    /// Names and addresses in Chinese and Spanish; null when none were given.
+    pub localized: Option<Localized>,
 }
 
 /// The shop as its partner sees it.
@@ -69,6 +77,9 @@ pub fn view(conn: &mut DbConn, shop_id: i64) -> Result<PartnerShop, PickupError>
         .first(conn)
         .optional()?
         .ok_or(PickupError::ShopNotFound(shop_id))?;
+    let details = crate::network::store::find(conn, shop_id)?
+        .map(|row| row.details())
+        .unwrap_or_default();
     Ok(PartnerShop {
         id,
         external_id,
@@ -80,6 +91,9 @@ pub fn view(conn: &mut DbConn, shop_id: i64) -> Result<PartnerShop, PickupError>
         timezone,
         opening_hours,
         services: Services::from_stored(&services),
+        address: details.address,
+        phone: details.phone.map(String::from),
+        localized: details.localized.map(|l| *l),
     })
 }
 

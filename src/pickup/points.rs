@@ -125,6 +125,7 @@ pub fn nearest<'a>(
         include_paused: q.include_unavailable,
         service: Some(q.service),
     };
+    let now = Utc::now();
     let mut ranked: Vec<(RoomKey, RankedPoint<'a>)> = index
         .search(q.lat, q.lon, &filter)
         .into_iter()
@@ -132,7 +133,7 @@ pub fn nearest<'a>(
             let marked = stock.marked.as_ref().map(|m| m.contains(&hit.shop.id));
             // A staged unit of the item becomes the parcel without taking a free slot.
             let holds_item = stock.stocked.is_some() || marked == Some(true);
-            let a = availability::assess(hit.shop, q.arrive_at, holds_item);
+            let a = availability::assess_at(hit.shop, q.arrive_at, now, holds_item);
             let free_slots = availability::free_slots(hit.shop);
             let key = RoomKey {
                 selectable: a.selectable,
@@ -157,7 +158,15 @@ pub fn nearest<'a>(
         .collect();
     if q.rank == Rank::Room {
         ranked.sort_by(|a, b| availability::room_order(&a.0, &b.0));
-        ranked.truncate(q.limit);
+        let keys: Vec<RoomKey> = ranked.iter().map(|(k, _)| *k).collect();
+        let kept = availability::room_answer(&keys, q.limit);
+        let mut next = kept.iter().peekable();
+        let mut i = 0;
+        ranked.retain(|_| {
+            let keep = next.next_if_eq(&&i).is_some();
+            i += 1;
+            keep
+        });
     }
     ranked.into_iter().map(|(_, point)| point).collect()
 }

@@ -41,10 +41,7 @@ pub fn reserve(
     issuer: &CodeIssuer<'_>,
     now: NaiveDateTime,
 ) -> Result<(Parcel, bool, i32), PickupError> {
-    check_text("order_ref", r.order_ref, 100)?;
-    if let Some(sku) = r.sku {
-        check_text("sku", sku, 64)?;
-    }
+    check(r)?;
     if let Some(existing) = find_order(conn, r.merchant, r.order_ref)? {
         return repeat(existing, r);
     }
@@ -61,6 +58,133 @@ pub fn reserve(
         }
     }
     Err(PickupError::Db(DbErr::RollbackTransaction))
+}
+
+/// A reservation request owned by its caller, as the group committer queues it.
+#[derive(Debug, Clone)]
+pub struct ReservationRequest {
+    /// The merchant (token subject).
+    pub merchant: String,
+    /// The chosen pickup point.
+    pub shop_id: i64,
+    /// The merchant's order reference.
+    pub order_ref: String,
+    /// Optional SKU.
+    pub sku: Option<String>,
+    /// When the parcel is expected at the shop, if known.
+    pub arrive_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl ReservationRequest {
+    /// The request as [`reserve`] takes it.
+    pub fn borrowed(&self) -> NewReservation<'_> {
+        NewReservation {
+            merchant: &self.merchant,
+            shop_id: self.shop_id,
+            order_ref: &self.order_ref,
+            sku: self.sku.as_deref(),
+            arrive_at: self.arrive_at,
+        }
+    }
+}
+
+/// What [`reserve`] answers: the parcel, whether it was created now, the shop's slots held.
+pub type ReserveAnswer = Result<(Parcel, bool, i32), PickupError>;
+
+/// Reserves many slots at once, one answer per request in the same order, each what
+/// [`reserve`] alone would answer (a full shop refuses the requests beyond its free slots in
+/// the order given; a repeated order_ref is a repeat; a bad request fails alone).
+///
+/// With `functions` (plain PostgreSQL), all go in one call of `pudo_reserve_batch`: one round
+/// trip, one transaction ([`super::write_functions`]); the few it leaves to the statement path
+/// follow, each in its own transaction. Otherwise (SQLite, Citus) one transaction holds them
+/// all, each in a savepoint. If the shared transaction fails as a whole, each request is run
+/// again alone, so every request still gets its own outcome.
+pub fn reserve_many(
+    conn: &mut DbConn,
+    requests: &[ReservationRequest],
+    issuer: &CodeIssuer<'_>,
+    now: NaiveDateTime,
+    functions: bool,
+) -> Vec<ReserveAnswer> {
+    let alone =
+        |conn: &mut DbConn, r: &ReservationRequest| reserve(conn, &r.borrowed(), issuer, now);
+    if let (true, DbConn::Postgres(_)) = (functions, &*conn) {
+        return reserve_with_functions(conn, requests, issuer, now);
+    }
+    if requests.len() == 1 {
+        return vec![alone(conn, &requests[0])];
+    }
+    let together = conn.transaction(|conn| -> Result<Vec<ReserveAnswer>, DbErr> {
+        // Writes first, so that SQLite takes its write lock now (see `load::region_for_write`).
+        load::region_for_write(conn, requests[0].shop_id)?;
+        Ok(requests.iter().map(|r| alone(conn, r)).collect())
+    });
+    together.unwrap_or_else(|_| requests.iter().map(|r| alone(conn, r)).collect())
+}
+
+fn reserve_with_functions(
+    conn: &mut DbConn,
+    requests: &[ReservationRequest],
+    issuer: &CodeIssuer<'_>,
+    now: NaiveDateTime,
+) -> Vec<ReserveAnswer> {
+    use super::write_functions::{self as wf, Reserved};
+    let now = wf::to_micros(now);
+    let mut answers: Vec<Option<ReserveAnswer>> = requests.iter().map(|_| None).collect();
+    let mut todo = Vec::with_capacity(requests.len());
+    for (i, r) in requests.iter().enumerate() {
+        match check(&r.borrowed()) {
+            Ok(()) => todo.push(i),
+            Err(e) => answers[i] = Some(Err(e)),
+        }
+    }
+    // In the order of their shops (stable: one shop's requests keep their order).
+    todo.sort_by_key(|&i| requests[i].shop_id);
+    let args: Vec<wf::ReserveArgs<'_>> = todo
+        .iter()
+        .map(|&i| {
+            let r = &requests[i];
+            wf::ReserveArgs {
+                merchant: &r.merchant,
+                shop_id: r.shop_id,
+                order_ref: &r.order_ref,
+                sku: r.sku.as_deref(),
+                arrive_given: r.arrive_at.is_some(),
+            }
+        })
+        .collect();
+    let decided = match conn {
+        DbConn::Postgres(pg) if !args.is_empty() => wf::reserve_batch(pg, &args, now),
+        _ => Ok(Vec::new()),
+    };
+    match decided {
+        Ok(decided) => {
+            for ((&i, a), d) in todo.iter().zip(&args).zip(decided) {
+                let r = &requests[i];
+                answers[i] = Some(match d {
+                    Reserved::Created { parcel_id, live } => {
+                        Ok((wf::created_view(a, parcel_id, now), true, live))
+                    }
+                    Reserved::Repeat(_) => find_order(conn, &r.merchant, &r.order_ref)
+                        .map_err(PickupError::from)
+                        .and_then(|row| row.ok_or(PickupError::Db(DbErr::NotFound)))
+                        .and_then(|row| repeat(row, &r.borrowed())),
+                    Reserved::NoSlot(why) => Err(why.into()),
+                    Reserved::Slow => reserve(conn, &r.borrowed(), issuer, now),
+                });
+            }
+        }
+        Err(_) => {
+            for &i in &todo {
+                answers[i] = Some(reserve(conn, &requests[i].borrowed(), issuer, now));
+            }
+        }
+    }
+    answers
+        .into_iter()
+        .map(|a| a.unwrap_or(Err(PickupError::Db(DbErr::RollbackTransaction))))
+        .collect()
 }
 
 /// Where new pickup codes come from: the data key that hashes and seals them, and how long
@@ -133,6 +257,15 @@ fn reserve_once(
     Ok((parcel, load::live(conn, r.shop_id, region)?))
 }
 
+/// The request's own fields, checked before anything is written.
+fn check(r: &NewReservation<'_>) -> Result<(), PickupError> {
+    check_text("order_ref", r.order_ref, 100)?;
+    if let Some(sku) = r.sku {
+        check_text("sku", sku, 64)?;
+    }
+    Ok(())
+}
+
 fn repeat(existing: ParcelRow, r: &NewReservation<'_>) -> Result<(Parcel, bool, i32), PickupError> {
     if existing.shop_id != r.shop_id {
         return Err(PickupError::OrderRefConflict(r.order_ref.to_owned()));
@@ -180,6 +313,82 @@ pub fn arrive(
         }
     }
     Err(PickupError::Db(DbErr::RollbackTransaction))
+}
+
+/// Marks a parcel as arrived ([`arrive`]) and tells whether this call's scan came after the
+/// carrier's hand-in deadline (a late scan, counted by the metrics). With `functions` (plain
+/// PostgreSQL) it is one call of `pudo_arrive`: one round trip.
+pub fn arrive_scanned(
+    conn: &mut DbConn,
+    issuer: &CodeIssuer<'_>,
+    shop_id: i64,
+    id: i64,
+    now: NaiveDateTime,
+    functions: bool,
+) -> Result<(Parcel, bool), PickupError> {
+    use super::write_functions::{self as wf, Arrived};
+    // Microseconds, as both databases store times, so the comparisons hold.
+    let now = wf::to_micros(now);
+    let DbConn::Postgres(pg) = conn else {
+        return arrive_then_check_scan(conn, issuer, shop_id, id, now);
+    };
+    if !functions {
+        return arrive_then_check_scan(conn, issuer, shop_id, id, now);
+    }
+    for _ in 0..5 {
+        let code = codes::generate();
+        let hash = codes::hash(issuer.data_key, shop_id, &code);
+        let (sealed, escrow, event_sealed) = (
+            codes::seal(issuer.data_key, &code),
+            codes::seal(issuer.data_key, &code),
+            codes::seal(issuer.data_key, &code),
+        );
+        let args = wf::ArriveArgs {
+            shop_id,
+            parcel_id: id,
+            expires_at: now + issuer.hold,
+            code_hash: &hash,
+            code_sealed: &sealed,
+            code_escrow: &escrow,
+            event_sealed: &event_sealed,
+        };
+        match wf::arrive(pg, &args, now) {
+            Ok(Arrived::Now(parcel, late)) => return Ok((parcel, late)),
+            Ok(Arrived::Already(parcel)) => return Ok((parcel, false)),
+            Ok(Arrived::NotFound) => return Err(PickupError::ParcelNotFound(id)),
+            Ok(Arrived::WrongState(state)) => {
+                return Err(PickupError::WrongState {
+                    state,
+                    action: "marked as arrived",
+                })
+            }
+            // A code in use at the shop, or one taken by a racing arrival: another code.
+            Ok(Arrived::CodeClash)
+            | Err(DbErr::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(PickupError::Db(DbErr::RollbackTransaction))
+}
+
+fn arrive_then_check_scan(
+    conn: &mut DbConn,
+    issuer: &CodeIssuer<'_>,
+    shop_id: i64,
+    id: i64,
+    now: NaiveDateTime,
+) -> Result<(Parcel, bool), PickupError> {
+    let parcel = arrive(conn, issuer, shop_id, id, now)?;
+    // Arrived by this call (not a repeat): was the scan late for the carrier's hand-in?
+    // The hand-in is read in the shop's region: one shard on Citus, so an arrival does not
+    // depend on the workers of other regions (docs/operations.md, "A worker down").
+    let late = parcel.arrived_at == Some(now)
+        && match crate::network::load::region_of(conn, shop_id)? {
+            Some(region) => super::scan_in::find_in(conn, id, region, now)?
+                .is_some_and(|h| h.state == super::scan_in::ScanState::Late),
+            None => false,
+        };
+    Ok((parcel, late))
 }
 
 /// Moves a reserved parcel to `at_point` with a fresh pickup code (hashed, and sealed for

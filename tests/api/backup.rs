@@ -21,7 +21,7 @@ c,Kiosko C,40.4170,-3.7040,3
 ";
 
 /// Checks a database for the consistency a restore must keep; `Err` names each violation.
-fn consistency(conn: &mut DbConn) -> Result<usize, Vec<String>> {
+pub(crate) fn consistency(conn: &mut DbConn) -> Result<usize, Vec<String>> {
     let db = |e: diesel::result::Error| vec![format!("reading the database: {e}")];
     let mut bad = Vec::new();
     let loads: Vec<(i64, i32, i32)> = shop_load::table

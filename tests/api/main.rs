@@ -1,5 +1,6 @@
 //! Integration tests: HTTP, storage on both backends, the CLI. One binary, compiled once.
 
+mod addresses;
 mod backup;
 mod citus;
 mod citus_worker_down;
@@ -9,6 +10,7 @@ mod contract;
 mod customer;
 mod export;
 mod follow;
+mod ha;
 mod health;
 mod import;
 mod instances;
@@ -27,3 +29,4 @@ mod staging;
 mod support;
 mod webhook_sink;
 mod widget;
+mod writes;

@@ -46,6 +46,15 @@ async fn an_unreachable_database_answers_503_at_once(backend: Backend) {
     let mut state = live.state.clone();
     state.pool = pudo::db::pool_unchecked(&url, 4);
     state.network = std::sync::Arc::new(pudo::network::service::Network::new(state.pool.clone()));
+    state.writes = std::sync::Arc::new(
+        pudo::pickup::Writes::start(
+            state.pool.clone(),
+            live.state.writes.settings(),
+            *live.state.keys.data_key(),
+            live.state.hold,
+        )
+        .expect("writers"),
+    );
     let app = test::init_service(pudo::api::app(state)).await;
     let reserve = || {
         TestRequest::post()
@@ -166,6 +175,7 @@ async fn openapi_documents_every_route() {
     assert_eq!(
         documented,
         [
+            "GET /favicon.ico",
             "GET /healthz",
             "GET /metrics",
             "GET /openapi.json",

@@ -111,7 +111,18 @@ pub fn state_for(pool: db::Pool, network: Network) -> AppState {
         "pudo-api",
     )
     .expect("keys");
+    let path = pudo::pickup::WritePath::for_database(&mut pool.get().expect("conn")).expect("path");
+    let is_sqlite = matches!(*pool.get().expect("conn"), db::DbConn::Sqlite(_));
+    let writes = pudo::config::WriteOverrides::default().apply(path, is_sqlite, 4);
+    let writes = pudo::pickup::Writes::start(
+        pool.clone(),
+        writes,
+        *keys.data_key(),
+        chrono::Duration::days(7),
+    )
+    .expect("writers");
     AppState {
+        writes: Arc::new(writes),
         pool,
         network: Arc::new(network),
         metrics: Arc::new(Metrics::new().expect("metrics")),

@@ -21,7 +21,12 @@ pub struct Sink {
 
 impl Sink {
     pub fn start() -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        Self::start_on("127.0.0.1")
+    }
+
+    /// Listens on `ip` (a free port): for senders in another network namespace.
+    pub fn start_on(ip: &str) -> Self {
+        let listener = TcpListener::bind((ip, 0)).expect("bind");
         let url = format!("http://{}/hooks", listener.local_addr().expect("addr"));
         let received = Arc::new(Mutex::new(Vec::new()));
         let status = Arc::new(Mutex::new(200));

@@ -213,6 +213,9 @@ test('pause and reopen the shop', async () => {
   await signIn(page, SHOP);
   await openTab(page, 'shop');
   await page.getByText('Open', { exact: true }).waitFor();
+  // The address and phone customers are given (issue 20).
+  await page.locator('#shop-address').getByText('Calle Mayor 1, 28013 Madrid, Comunidad de Madrid, ES').waitFor();
+  await page.getByText('+34 910 00 00 01').waitFor();
   await page.getByRole('button', { name: 'Pause the shop' }).click();
   await page.getByText('Paused', { exact: true }).waitFor();
   assert.equal((await ok('GET', '/v1/partner/shop', { token: shop.token })).status, 'paused');

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import {
-  URL as PUDO, WIDGET_SCREENSHOTS, dispatchPlan, hostServer, http, launch, ok, partner, phone, reserve, shot,
+  MERCHANT, URL as PUDO, WIDGET_SCREENSHOTS, dispatchPlan, hostServer, http, launch, ok, partner, phone, reserve, shot,
   until
 } from './lib.js';
 
@@ -129,6 +129,8 @@ test('a checkout page on another origin lists the points, and choosing one fires
   assert.match(await pilar.textContent(), /Mo-Sa 09:00-21:00/);
   assert.match(await pilar.textContent(), /Open now|Closed now/);
   assert.match(await pilar.textContent(), /\d+ m/);
+  // The address, to walk there (issue 20).
+  await pilar.getByText('Plaza del Pilar 16, 50003 Zaragoza').waitFor();
   await page.locator('pudo-picker [role="status"]').getByText('5 pickup points found, 3 can be chosen.').waitFor();
 
   // The map: one marker per point and the H3 cells of the points, from pudo alone.
@@ -158,7 +160,9 @@ test('a checkout page on another origin lists the points, and choosing one fires
   assert.ok(event.bubbles && event.composed);
   assert.equal(event.target, 'PUDO-PICKER');
   assert.equal(await pilar.getAttribute('aria-selected'), 'true');
-  await page.locator('pudo-picker').getByText('Pickup at Librería Pilar').waitFor();
+  await page.locator('pudo-picker').getByText('Pickup at Librería Pilar · Plaza del Pilar 16, 50003 Zaragoza').waitFor();
+  assert.equal(event.detail.address.street, 'Plaza del Pilar 16');
+  assert.equal(event.detail.address.country, 'ES');
   assert.equal(await page.locator('pudo-picker').evaluate((el) => el.value), String(shops.PILAR.id));
   // The same point again is no new choice.
   await pilar.click();
@@ -195,6 +199,8 @@ test('points that cannot be chosen are shown greyed with the reason and cannot b
     assert.equal(await li.getAttribute('aria-selected'), 'false', name);
   }
   assert.deepEqual(await events(page), []);
+  // A paused shop takes nothing, whatever its hours: no "Open now" beside "Paused by the shop".
+  assert.doesNotMatch(await option(page, shops.COSO.id).textContent(), /Open now|Closed now/);
   await page.locator('pudo-picker [role="status"]').getByText(`Kiosko La Seo cannot be chosen: ${reasons.SEO}.`).waitFor();
   assert.equal(await page.locator('pudo-picker svg g.mk.off').count(), 4);
 
@@ -206,6 +212,25 @@ test('points that cannot be chosen are shown greyed with the reason and cannot b
   await delicias.click();
   assert.equal((await until(() => events(page).then((e) => e.length && e), 'select'))[0].detail.id, shops.DELICIAS.id);
   assert.deepEqual(page.errors, []);
+  await context.close();
+});
+
+test('without arrive-at, a point closed for a holiday today cannot be chosen, and says why', async () => {
+  const fiesta = await ok('GET', '/v1/pickup-points?lat=42.1401&lon=-0.4089&limit=10&include_unavailable=true&rank=room');
+  const [bar] = fiesta.items.filter((p) => p.external_id === 'ES-E2E-FIESTA');
+  const { context, page } = await open('/holiday', checkout({ attrs: 'lat="42.1401" lon="-0.4089"' }));
+  await options(page).first().waitFor();
+  const li = option(page, bar.id);
+  assert.equal(await li.getAttribute('aria-disabled'), 'true');
+  await li.getByText('Closed on holiday in the next 2 days, when your parcel may arrive').waitFor();
+  await li.getByText('Calle del Coso Alto 1, 22003 Huesca').waitFor();
+  await li.click({ force: true });
+  assert.deepEqual(await events(page), []);
+  // The merchant's server is refused the same way.
+  const refused = await http('POST', '/v1/reservations', { token: MERCHANT, json: { pickup_point_id: bar.id, order_ref: 'ORD-FIESTA' } });
+  assert.equal(refused.status, 409);
+  assert.equal(refused.body.reason, 'closed_for_period');
+  await shot(page, '09-holiday-today', WIDGET_SCREENSHOTS);
   await context.close();
 });
 
@@ -387,6 +412,10 @@ test('the demo page at /widget/ embeds the widget from pudo itself', async () =>
   const res = await http('GET', '/widget/pudo-widget.js');
   assert.equal(res.status, 200);
   assert.equal(res.headers.get('access-control-allow-origin'), '*');
+  // The icon a browser asks for at the root of the origin is there.
+  const icon = await http('GET', '/favicon.ico');
+  assert.equal(icon.status, 200);
+  assert.equal(icon.headers.get('content-type'), 'image/x-icon');
   assert.deepEqual(page.errors, []);
   await context.close();
 });

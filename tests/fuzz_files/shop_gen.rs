@@ -128,6 +128,7 @@ impl GenShop {
                 .map_or(ShopStatus::Active, |s| s.parse().expect("generated status")),
             services: pudo::network::services::Services::all(),
             closures: None,
+            details: None,
         }
     }
 

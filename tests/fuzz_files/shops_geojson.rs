@@ -88,7 +88,8 @@ impl GeoFile {
         });
         if self.extras {
             feature["id"] = json!(i);
-            feature["properties"]["phone"] = json!(["+34 600 000 000"]);
+            // Unknown properties (a fax; `phone` is a shop-file column since addresses).
+            feature["properties"]["fax"] = json!(["+34 600 000 000"]);
             feature["properties"]["opening"] = json!({"note": "ask"});
         }
         feature

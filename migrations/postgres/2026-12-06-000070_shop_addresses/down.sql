@@ -1,0 +1,10 @@
+ALTER TABLE shops DROP COLUMN address_es;
+ALTER TABLE shops DROP COLUMN name_es;
+ALTER TABLE shops DROP COLUMN address_zh;
+ALTER TABLE shops DROP COLUMN name_zh;
+ALTER TABLE shops DROP COLUMN phone;
+ALTER TABLE shops DROP COLUMN country;
+ALTER TABLE shops DROP COLUMN address_region;
+ALTER TABLE shops DROP COLUMN city;
+ALTER TABLE shops DROP COLUMN postcode;
+ALTER TABLE shops DROP COLUMN street;

@@ -1,0 +1,440 @@
+//! The write path of reservations and handovers (issue 18): a batch (group commit) gives every
+//! request the answer it would have had alone, in order of arrival; on PostgreSQL the
+//! server-side functions write what the statements write, byte for byte in the events.
+
+use crate::on_both_backends;
+use crate::support::{Backend, TestApp};
+use diesel::prelude::*;
+use pudo::auth::Role;
+use pudo::pickup::handover::{handover_many, HandoverRequest};
+use pudo::pickup::reservations::{reserve_many, ReservationRequest};
+use pudo::pickup::{CodeIssuer, Outcome, PickupError};
+use serde_json::json;
+use std::sync::Arc;
+
+const SHOPS: &str = "\
+external_id,name,latitude,longitude,capacity,status
+small,Kiosko Pequeño,40.4169,-3.7035,3,active
+big,Supermercado,40.4180,-3.7097,50,active
+";
+
+fn request(shop_id: i64, order_ref: &str) -> ReservationRequest {
+    ReservationRequest {
+        merchant: "acme".into(),
+        shop_id,
+        order_ref: order_ref.into(),
+        sku: None,
+        arrive_at: None,
+    }
+}
+
+fn count(app: &TestApp, sql: &str) -> i64 {
+    #[derive(QueryableByName)]
+    struct N {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    diesel::sql_query(sql)
+        .get_result::<N>(&mut *app.state.pool.get().expect("conn"))
+        .expect("count")
+        .n
+}
+
+/// A parcel reserved and arrived over HTTP; its pickup code.
+async fn waiting_parcel(app: &TestApp, shop: &str, order_ref: &str) -> (i64, String) {
+    let merchant = app.token(Role::Merchant, "acme");
+    let partner = app.partner_token(shop);
+    let reserved = app
+        .post(
+            "/v1/reservations",
+            &merchant,
+            json!({"pickup_point_id": app.shop_id(shop), "order_ref": order_ref}),
+        )
+        .await;
+    let id = reserved.body["id"].as_i64().expect("id");
+    app.post(
+        &format!("/v1/partner/parcels/{id}/arrival"),
+        &partner,
+        json!({}),
+    )
+    .await
+    .ok();
+    let read = app
+        .get_as(&format!("/v1/reservations/{id}"), &merchant)
+        .await;
+    let code = read.ok()["pickup_code"].as_str().expect("code").to_owned();
+    (id, code)
+}
+
+/// One batch of reservations, on both write paths: each request answered as alone, a full
+/// shop refusing exactly those beyond its free slots in the order given, a repeat in the batch
+/// answered as a repeat, a bad request failing alone.
+async fn a_batch_of_reservations_answers_each_as_alone(backend: Backend) {
+    for functions in [true, false] {
+        let app = TestApp::new(backend).with_csv(SHOPS);
+        let (small, big) = (app.shop_id("small"), app.shop_id("big"));
+        let batch = vec![
+            request(small, "S-1"),
+            request(small, "S-2"),
+            request(small, ""),
+            request(small, "S-1"),
+            request(small, "S-3"),
+            request(small, "S-4"),
+            request(big, "B-1"),
+            request(999_999, "X-1"),
+            request(big, "S-2"),
+        ];
+        let key = [7u8; 32];
+        let issuer = CodeIssuer {
+            data_key: &key,
+            hold: chrono::Duration::days(7),
+        };
+        let now = chrono::Utc::now().naive_utc();
+        let answers = reserve_many(
+            &mut app.state.pool.get().expect("conn"),
+            &batch,
+            &issuer,
+            now,
+            functions,
+        );
+        let shown: Vec<String> = answers
+            .iter()
+            .map(|a| match a {
+                Ok((p, true, live)) => format!("created {} live {live}", p.order_ref),
+                Ok((p, false, _)) => format!("repeat {}", p.order_ref),
+                Err(PickupError::Invalid { field, .. }) => format!("invalid {field}"),
+                Err(e) => format!("{e}"),
+            })
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                "created S-1 live 1",
+                "created S-2 live 2",
+                "invalid order_ref",
+                "repeat S-1",
+                "created S-3 live 3",
+                "the pickup point cannot take a parcel: it is full",
+                "created B-1 live 1",
+                "no pickup point with id 999999",
+                "order_ref \"S-2\" already has a reservation at another pickup point",
+            ],
+            "functions: {functions}"
+        );
+        let first = answers[0].as_ref().expect("created");
+        let repeat = answers[3].as_ref().expect("repeat");
+        assert_eq!(first.0, repeat.0, "a repeat answers the same parcel");
+        assert_eq!(count(&app, "SELECT count(*) AS n FROM parcels"), 4);
+        assert_eq!(
+            count(
+                &app,
+                "SELECT count(*) AS n FROM outbox WHERE kind = 'reservation.created'"
+            ),
+            4
+        );
+        assert_eq!(
+            count(&app, "SELECT sum(live) AS n FROM shop_load"),
+            4,
+            "one slot per parcel"
+        );
+    }
+}
+on_both_backends!(a_batch_of_reservations_answers_each_as_alone);
+
+/// One batch of handover attempts: the first right code hands over, its repeat in the same
+/// batch is a replay, wrong codes count towards the bound, an unknown shop fails alone; one
+/// ledger line and one event per handover.
+async fn a_batch_of_handovers_answers_each_as_alone(backend: Backend) {
+    for functions in [true, false] {
+        let app = TestApp::new(backend).with_csv(SHOPS);
+        let (small, big) = (app.shop_id("small"), app.shop_id("big"));
+        let (a, code_a) = waiting_parcel(&app, "small", "H-1").await;
+        let (b, code_b) = waiting_parcel(&app, "big", "H-2").await;
+        let attempt = |shop_id, code: &str| HandoverRequest {
+            shop_id,
+            actor: "partner:test".into(),
+            code: code.into(),
+        };
+        let batch = vec![
+            attempt(small, &code_a),
+            attempt(small, &code_a),
+            attempt(small, "0000 0000"),
+            attempt(small, "not a code"),
+            attempt(small, &code_b),
+            attempt(big, &code_b),
+            attempt(999_999, &code_a),
+        ];
+        let answers = handover_many(
+            &mut app.state.pool.get().expect("conn"),
+            app.state.keys.data_key(),
+            &batch,
+            chrono::Utc::now().naive_utc(),
+            functions,
+        );
+        let shown: Vec<String> = answers
+            .iter()
+            .map(|o| match o {
+                Ok(Outcome::Success(h)) => format!("success {} {}", h.parcel_id, h.order_ref),
+                Ok(Outcome::Replay(h)) => format!("replay {} {}", h.parcel_id, h.order_ref),
+                Ok(other) => other.label().to_owned(),
+                Err(e) => format!("{e}"),
+            })
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                format!("success {a} H-1"),
+                format!("replay {a} H-1"),
+                "wrong_code".into(),
+                "wrong_code".into(),
+                "wrong_code".into(),
+                format!("success {b} H-2"),
+                "no pickup point with id 999999".into(),
+            ],
+            "functions: {functions}"
+        );
+        assert_eq!(
+            count(
+                &app,
+                "SELECT count(*) AS n FROM ledger WHERE kind = 'handover'"
+            ),
+            2
+        );
+        assert_eq!(
+            count(
+                &app,
+                "SELECT count(*) AS n FROM outbox WHERE kind = 'parcel.picked_up'"
+            ),
+            2
+        );
+        assert_eq!(
+            count(&app, "SELECT count(*) AS n FROM handover_attempts"),
+            6,
+            "every attempt at a known shop audited"
+        );
+        assert_eq!(count(&app, "SELECT sum(live) AS n FROM shop_load"), 0);
+    }
+}
+on_both_backends!(a_batch_of_handovers_answers_each_as_alone);
+
+/// The events the write path stores are the JSON serde writes for the parcel's view, byte
+/// for byte, whichever path wrote them (the PostgreSQL functions build theirs in SQL): the
+/// reservation, its arrival (with the code sealed) and its handover.
+async fn events_are_the_views_serde_writes(backend: Backend) {
+    let app = TestApp::new(backend).with_csv(SHOPS);
+    let order_ref = "Ünïcode \"quoted\" \\ 订单/1";
+    let (id, code) = waiting_parcel(&app, "small", order_ref).await;
+    let partner = app.partner_token("small");
+    let handed = app
+        .post("/v1/partner/handovers", &partner, json!({ "code": code }))
+        .await;
+    assert_eq!(handed.ok()["parcel_id"], id);
+    let mut conn = app.state.pool.get().expect("conn");
+    let row = pudo::pickup::parcels::find_for_merchant(&mut conn, "acme", id).expect("parcel");
+    use pudo::db::schema::outbox;
+    let payloads: Vec<(String, String)> = outbox::table
+        .select((outbox::kind, outbox::payload))
+        .order(outbox::id)
+        .load(&mut *conn)
+        .expect("outbox");
+    let created = &payloads[0];
+    assert_eq!(created.0, "reservation.created");
+    let mut view = row.view();
+    view.state = pudo::pickup::ParcelState::Reserved;
+    view.arrived_at = None;
+    view.expires_at = None;
+    view.picked_up_at = None;
+    assert_eq!(
+        created.1,
+        serde_json::to_string(&json!({ "reservation": view })).expect("json")
+    );
+    let arrived = payloads
+        .iter()
+        .find(|(kind, _)| kind == "parcel.arrived")
+        .expect("arrived event");
+    let sealed: serde_json::Value = serde_json::from_str(&arrived.1).expect("json");
+    let mut at_point = row.view();
+    at_point.state = pudo::pickup::ParcelState::AtPoint;
+    at_point.picked_up_at = None;
+    assert_eq!(
+        arrived.1,
+        serde_json::to_string(&json!({
+            "reservation": at_point,
+            "pickup_code_sealed": sealed["pickup_code_sealed"],
+        }))
+        .expect("json")
+    );
+    let picked = payloads
+        .iter()
+        .find(|(kind, _)| kind == "parcel.picked_up")
+        .expect("picked up event");
+    assert_eq!(
+        picked.1,
+        serde_json::to_string(&json!({ "reservation": row.view() })).expect("json")
+    );
+}
+on_both_backends!(events_are_the_views_serde_writes);
+
+/// Through the group committer, from many tasks at once: a shop of capacity 3 takes exactly 3
+/// of 30 reservations, and 20 confirmations of one code hand it over exactly once.
+async fn concurrent_requests_through_group_commit(backend: Backend) {
+    let app = TestApp::new(backend).with_csv(SHOPS);
+    let small = app.shop_id("small");
+    let writes = app.state.writes.clone();
+    let tasks: Vec<_> = (0..30)
+        .map(|i| {
+            let writes: Arc<pudo::pickup::Writes> = writes.clone();
+            tokio::spawn(async move { writes.reserve(request(small, &format!("C-{i}"))).await })
+        })
+        .collect();
+    let mut created = 0;
+    let mut full = 0;
+    for t in tasks {
+        match t.await.expect("task") {
+            Ok((_, true, _)) => created += 1,
+            Err(PickupError::ShopUnavailable(_)) => full += 1,
+            other => panic!("unexpected answer {other:?}"),
+        }
+    }
+    assert_eq!((created, full), (3, 27));
+    assert_eq!(count(&app, "SELECT count(*) AS n FROM parcels"), 3);
+
+    let (id, code) = waiting_parcel(&app, "big", "C-code").await;
+    let big = app.shop_id("big");
+    let tasks: Vec<_> = (0..20)
+        .map(|_| {
+            let writes = writes.clone();
+            let code = code.clone();
+            tokio::spawn(async move {
+                writes
+                    .handover(HandoverRequest {
+                        shop_id: big,
+                        actor: "partner:test".into(),
+                        code,
+                    })
+                    .await
+            })
+        })
+        .collect();
+    let mut labels = Vec::new();
+    for t in tasks {
+        let outcome = t.await.expect("task").expect("answer");
+        assert_eq!(outcome.subject(), Some(id));
+        labels.push(outcome.label());
+    }
+    assert_eq!(labels.iter().filter(|l| **l == "success").count(), 1);
+    assert_eq!(labels.iter().filter(|l| **l == "replay").count(), 19);
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) AS n FROM ledger WHERE kind = 'handover'"
+        ),
+        1
+    );
+}
+on_both_backends!(concurrent_requests_through_group_commit);
+
+/// A drop-off on both write paths: the same outcomes (accepted, replayed, wrong, refused at a
+/// full shop), and an event that is the return's view as serde writes it, with the return's
+/// fields as the API reads them.
+async fn dropoffs_agree_on_both_paths(backend: Backend) {
+    for functions in [true, false] {
+        let app = TestApp::new(backend).with_csv(
+            "external_id,name,latitude,longitude,capacity,status\none,Kiosko Uno,40.4169,-3.7035,1,active\n",
+        );
+        let one = app.shop_id("one");
+        let merchant = app.token(Role::Merchant, "acme");
+        let mut codes = Vec::new();
+        for order_ref in ["R-1", "R-2"] {
+            let created = app
+                .post(
+                    "/v1/returns",
+                    &merchant,
+                    json!({"pickup_point_id": one, "order_ref": order_ref, "sku": "SHOE-42"}),
+                )
+                .await;
+            let id = created.body["id"].as_i64().expect("id");
+            let read = app.get_as(&format!("/v1/returns/{id}"), &merchant).await;
+            codes.push((
+                id,
+                read.ok()["dropoff_code"].as_str().expect("code").to_owned(),
+            ));
+        }
+        let data_key = *app.state.keys.data_key();
+        let mut conn = app.state.pool.get().expect("conn");
+        let mut at = |code: &str| {
+            pudo::pickup::dropoffs::dropoff_on(
+                &mut conn,
+                &data_key,
+                one,
+                "partner:test",
+                code,
+                chrono::Utc::now().naive_utc(),
+                functions,
+            )
+            .expect("attempt")
+        };
+        let shown: Vec<String> = [
+            at(&codes[0].1),
+            at(&codes[0].1),
+            at("1234 5678"),
+            at(&codes[1].1),
+        ]
+        .iter()
+        .map(|o| match o {
+            Outcome::Success(d) | Outcome::Replay(d) => {
+                format!("{} {} {}", o.label(), d.order_ref, d.replay)
+            }
+            other => other.label().to_owned(),
+        })
+        .collect();
+        assert_eq!(
+            shown,
+            [
+                "success R-1 false",
+                "replay R-1 true",
+                "wrong_code",
+                "shop_unavailable"
+            ],
+            "functions: {functions}"
+        );
+        drop(conn);
+        use pudo::db::schema::outbox;
+        let payload: String = outbox::table
+            .filter(outbox::kind.eq("return.dropped_off"))
+            .select(outbox::payload)
+            .first(&mut *app.state.pool.get().expect("conn"))
+            .expect("event");
+        let event: serde_json::Value = serde_json::from_str(&payload).expect("json");
+        assert_eq!(
+            serde_json::to_string(&event).expect("json"),
+            payload,
+            "serde's form"
+        );
+        let read = app
+            .get_as(&format!("/v1/returns/{}", codes[0].0), &merchant)
+            .await;
+        for field in [
+            "id",
+            "pickup_point_id",
+            "order_ref",
+            "sku",
+            "state",
+            "created_at",
+            "code_expires_at",
+            "dropped_off_at",
+            "collected_at",
+        ] {
+            assert_eq!(event["return"][field], read.ok()[field], "{field}");
+        }
+        assert_eq!(
+            count(
+                &app,
+                "SELECT count(*) AS n FROM ledger WHERE kind = 'dropoff'"
+            ),
+            1
+        );
+        assert_eq!(count(&app, "SELECT sum(live) AS n FROM shop_load"), 1);
+    }
+}
+on_both_backends!(dropoffs_agree_on_both_paths);
