@@ -6,6 +6,8 @@
 #                                     # line on stdout is the coordinator's DATABASE_URL
 #   deploy/citus/cluster.sh status    # the nodes, as the coordinator sees them
 #   deploy/citus/cluster.sh down      # stops every node and removes the cluster's directory
+#   deploy/citus/cluster.sh stop-worker I    # stops worker I (1..WORKERS) only: a worker down
+#   deploy/citus/cluster.sh start-worker I   # starts it again
 #
 #   export DATABASE_URL=$(deploy/citus/cluster.sh up | tail -n1)
 #
@@ -38,7 +40,7 @@ say() { echo "cluster.sh: $*" >&2; }
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 CMD=${1:-}
-case "$CMD" in up|down|status) ;; *) die "usage: $0 up|down|status (got '${CMD}')" ;; esac
+case "$CMD" in up|down|status|stop-worker|start-worker) ;; *) die "usage: $0 up|down|status|stop-worker I|start-worker I (got '${CMD}')" ;; esac
 
 WORKERS=${WORKERS:-2}
 [[ "$WORKERS" =~ ^[1-8]$ ]] || die "WORKERS must be a number of workers from 1 to 8, not '$WORKERS'"
@@ -198,6 +200,11 @@ max_connections = 300
 max_prepared_transactions = 150
 # Shard moves (citus_rebalance_start) use logical replication.
 wal_level = logical
+# A worker that is down fails the statements that need it within 2 s (default 30 s): pudo
+# answers 503 for its regions instead of holding requests. Its connections to the workers
+# give up a peer that vanished (no RST) within about 5-9 s (keepalives, unacknowledged data).
+citus.node_connection_timeout = '2s'
+citus.node_conninfo = 'sslmode=require keepalives_idle=5 keepalives_interval=2 keepalives_count=2 tcp_user_timeout=5000'
 EOF
       # Trust, for loopback TCP connections only (no Unix socket is opened).
       as_pg tee "$dir/pg_hba.conf" >/dev/null <<EOF
@@ -276,4 +283,29 @@ status() {
   return $down
 }
 
-"$CMD"
+# Stops or starts one worker of a running cluster (the others and the coordinator stay as they
+# are): for trying what pudo does while a worker is down (docs/operations.md, "A worker down").
+worker() {
+  local action=$1 i=${2:-}
+  [ -f "$MARKER" ] || die "no cluster in $CITUS_DIR"
+  WORKERS=$(sed -n 's/.*workers=\([0-9]*\).*/\1/p' "$MARKER")
+  CITUS_PORT=$(sed -n 's/.*port=\([0-9]*\).*/\1/p' "$MARKER")
+  [[ "$i" =~ ^[1-8]$ ]] && [ "$i" -le "$WORKERS" ] || die "$CMD needs a worker number from 1 to $WORKERS, not '$i'"
+  local dir=$CITUS_DIR/worker$i
+  if [ "$action" = stop ]; then
+    running "worker$i" || { say "worker$i is not running"; return 0; }
+    as_pg "$PG_BIN/pg_ctl" -D "$dir" -m fast -w -t 60 stop >/dev/null || die "could not stop worker$i"
+    say "worker$i (127.0.0.1:$((CITUS_PORT + i))) stopped"
+  else
+    running "worker$i" && { say "worker$i is already running"; return 0; }
+    as_pg "$PG_BIN/pg_ctl" -D "$dir" -l "$CITUS_DIR/worker$i.log" -w -t 60 start >/dev/null ||
+      die "worker$i did not start: $(tail -n 5 "$CITUS_DIR/worker$i.log")"
+    say "worker$i (127.0.0.1:$((CITUS_PORT + i))) started"
+  fi
+}
+
+case "$CMD" in
+  stop-worker) worker stop "${2:-}" ;;
+  start-worker) worker start "${2:-}" ;;
+  *) "$CMD" ;;
+esac

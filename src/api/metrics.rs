@@ -6,8 +6,8 @@ use crate::pickup::attempts::{CodeKind, Outcome, Subject};
 use crate::pickup::gauges::Gauges;
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse};
 use prometheus::{
-    Encoder, Gauge, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts,
-    Registry, TextEncoder,
+    Encoder, Gauge, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec,
+    Opts, Registry, TextEncoder,
 };
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -52,6 +52,7 @@ pub struct Metrics {
     outbox_oldest_age: Gauge,
     shops_full: IntGauge,
     db_figures_at: Gauge,
+    citus_worker_up: IntGaugeVec,
     db_figures_ttl: Duration,
     /// When the database figures were last asked for (successfully or not).
     db_figures_asked: Mutex<Option<Instant>>,
@@ -149,6 +150,14 @@ impl Metrics {
         for g in [&outbox_oldest_age, &db_figures_at] {
             registry.register(Box::new(g.clone()))?;
         }
+        let citus_worker_up = IntGaugeVec::new(
+            Opts::new(
+                "citus_worker_up",
+                "Citus only: 1 when the coordinator reaches the worker, 0 when it does not (its regions answer 503)",
+            ),
+            &["worker"],
+        )?;
+        registry.register(Box::new(citus_worker_up.clone()))?;
         registry.register(Box::new(handover_failures.clone()))?;
         for failure in HANDOVER_FAILURES {
             // Present from the start at 0, so rate() and alerts see every series.
@@ -174,6 +183,7 @@ impl Metrics {
             outbox_oldest_age,
             shops_full,
             db_figures_at,
+            citus_worker_up,
             db_figures_ttl: DEFAULT_DB_FIGURES_TTL,
             db_figures_asked: Mutex::new(None),
         })
@@ -235,6 +245,17 @@ impl Metrics {
         self.shops_full.set(gauges.shops_full);
         self.db_figures_at
             .set(read_at.timestamp_millis() as f64 / 1000.0);
+    }
+
+    /// Stores whether each Citus worker answers (`pudo_citus_worker_up`; none on plain
+    /// PostgreSQL and SQLite). A worker no longer registered disappears from the series.
+    pub fn set_citus_workers(&self, workers: &[crate::db::citus::Worker]) {
+        self.citus_worker_up.reset();
+        for w in workers {
+            self.citus_worker_up
+                .with_label_values(&[w.name.as_str()])
+                .set(i64::from(w.reachable));
+        }
     }
 
     /// The text exposition format.

@@ -68,9 +68,27 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
         // A scrape never queues behind a saturated pool: it answers the figures read before.
         let read = blocking(move || {
             let mut conn = pool.get_timeout(std::time::Duration::from_millis(500))?;
-            Ok(crate::pickup::gauges::read(&mut conn, now.naive_utc())?)
+            // The workers first: the figures below read every region, so they fail while a
+            // worker is down, and the gauge saying which one matters most then.
+            let workers = crate::db::citus::workers(&mut conn);
+            Ok((
+                workers,
+                crate::pickup::gauges::read(&mut conn, now.naive_utc()),
+            ))
         })
         .await;
+        let read = read.and_then(|(workers, gauges)| {
+            match workers {
+                Ok(workers) => {
+                    for w in workers.iter().filter(|w| !w.reachable) {
+                        tracing::warn!(worker = %w.name, "a Citus worker is unreachable: the regions on it answer 503");
+                    }
+                    state.metrics.set_citus_workers(&workers);
+                }
+                Err(e) => tracing::warn!(error = %e, "reading the Citus workers' state"),
+            }
+            Ok(gauges?)
+        });
         match read {
             Ok(gauges) => state.metrics.set_db_figures(&gauges, now),
             // The scrape still answers: the figures keep their last values, and

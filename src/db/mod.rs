@@ -8,6 +8,7 @@
 //! Rule for write transactions: start them with a write. On SQLite a deferred transaction that
 //! reads first cannot later upgrade to a write lock if another writer committed in between.
 
+pub mod citus;
 pub mod schema;
 
 use diesel::connection::SimpleConnection;

@@ -17,7 +17,8 @@ use serde_json::json;
 /// Who asks to end a hold: the merchant who owns the parcel or the shop that holds it (each
 /// sees only its own parcels).
 enum Owner<'a> {
-    Merchant(&'a str),
+    /// The merchant, and the region its parcel was read in before the transaction.
+    Merchant(&'a str, i64),
     Shop(i64),
 }
 
@@ -35,12 +36,35 @@ fn end_hold(
     let target = parcels::table.filter(parcels::id.eq(id).and(parcels::state.eq(from.as_str())));
     let set = (parcels::state.eq(to.as_str()), parcels::updated_at.eq(now));
     let (changed, row) = match owner {
-        Owner::Merchant(merchant) => (
-            diesel::update(target.filter(parcels::merchant.eq(merchant)))
-                .set(set)
-                .execute(conn)?,
-            find_for_merchant(conn, merchant, id)?,
-        ),
+        Owner::Merchant(merchant, region) => {
+            // Naming the region keeps the update on one shard (on Citus, working while the
+            // worker of another region is down).
+            let changed = diesel::update(
+                target
+                    .filter(parcels::merchant.eq(merchant))
+                    .filter(parcels::region.eq(region)),
+            )
+            .set(set)
+            .execute(conn)?;
+            let in_region = parcels::table
+                .filter(parcels::id.eq(id).and(parcels::merchant.eq(merchant)))
+                .filter(parcels::region.eq(region))
+                .select(ParcelRow::as_select())
+                .first(conn)
+                .optional()?;
+            let row = match in_region {
+                Some(row) => row,
+                None => find_for_merchant(conn, merchant, id)?,
+            };
+            if changed == 0 && row.region != region && row.state() == from {
+                // Moved to another region since it was read: the caller tries again.
+                return Err(PickupError::Db(diesel::result::Error::DatabaseError(
+                    diesel::result::DatabaseErrorKind::SerializationFailure,
+                    Box::new(format!("parcel {id} moved to another region meanwhile")),
+                )));
+            }
+            (changed, row)
+        }
         Owner::Shop(shop_id) => (
             diesel::update(target.filter(parcels::shop_id.eq(shop_id)))
                 .set(set)
@@ -62,8 +86,11 @@ pub fn cancel(
     id: i64,
     now: NaiveDateTime,
 ) -> Result<Parcel, PickupError> {
+    // Read first, outside the transaction: the region (a lookup over every region, which
+    // copes with an unreachable Citus worker only outside a transaction).
+    let region = find_for_merchant(conn, merchant, id)?.region;
     conn.transaction(|conn| {
-        let owner = Owner::Merchant(merchant);
+        let owner = Owner::Merchant(merchant, region);
         let row = match end_hold(
             conn,
             owner,

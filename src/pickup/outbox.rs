@@ -170,20 +170,28 @@ pub fn webhook(
     })
 }
 
-/// Undelivered events that are due, for merchants with a webhook, oldest first.
+/// Undelivered events that are due, for merchants with a webhook, oldest first. On Citus with
+/// a worker down, those of the regions on the workers that answer (the others wait for it).
 pub fn due(conn: &mut DbConn, now: NaiveDateTime, limit: i64) -> QueryResult<Vec<OutboxRow>> {
-    outbox::table
-        .inner_join(merchants::table.on(merchants::id.eq(outbox::merchant)))
-        .filter(
-            outbox::delivered_at
-                .is_null()
-                .and(outbox::next_attempt_at.le(now)),
-        )
-        .filter(merchants::webhook_url.is_not_null())
-        .select(OutboxRow::as_select())
-        .order(outbox::id)
-        .limit(limit)
-        .load(conn)
+    let found = crate::db::citus::lookup_across_regions(conn, true, |conn, regions| {
+        let mut query = outbox::table
+            .inner_join(merchants::table.on(merchants::id.eq(outbox::merchant)))
+            .filter(
+                outbox::delivered_at
+                    .is_null()
+                    .and(outbox::next_attempt_at.le(now)),
+            )
+            .filter(merchants::webhook_url.is_not_null())
+            .select(OutboxRow::as_select())
+            .order(outbox::id)
+            .limit(limit)
+            .into_boxed();
+        if let Some(regions) = regions {
+            query = query.filter(outbox::region.eq_any(regions));
+        }
+        query.load(conn).map(Some)
+    })?;
+    Ok(found.unwrap_or_default())
 }
 
 /// Claims an event for one delivery attempt (so instances sharing the database do not send

@@ -84,35 +84,48 @@ pub(crate) fn check_text(field: &'static str, value: &str, max: usize) -> Result
     Err(PickupError::Invalid { field, message })
 }
 
-/// The parcel of a merchant's order reference, if any.
+/// The parcel of a merchant's order reference, if any, in any region. On Citus with a worker
+/// down, only the regions of the workers that answer are searched (the per-region unique key
+/// still refuses a repeat in the region reserved in; docs/operations.md, "A worker down").
 pub(super) fn find_order(
     conn: &mut DbConn,
     merchant: &str,
     order_ref: &str,
 ) -> QueryResult<Option<ParcelRow>> {
-    parcels::table
-        .filter(
-            parcels::merchant
-                .eq(merchant)
-                .and(parcels::order_ref.eq(order_ref)),
-        )
-        .select(ParcelRow::as_select())
-        .first(conn)
-        .optional()
+    crate::db::citus::lookup_across_regions(conn, true, |conn, regions| {
+        let mut query = parcels::table
+            .filter(
+                parcels::merchant
+                    .eq(merchant)
+                    .and(parcels::order_ref.eq(order_ref)),
+            )
+            .select(ParcelRow::as_select())
+            .into_boxed();
+        if let Some(regions) = regions {
+            query = query.filter(parcels::region.eq_any(regions));
+        }
+        query.first(conn).optional()
+    })
 }
 
-/// One parcel, if `merchant` owns it.
+/// One parcel, if `merchant` owns it. On Citus with a worker down, a parcel in a region of a
+/// worker that answers is still found; one not found there is the worker's error (503).
 pub fn find_for_merchant(
     conn: &mut DbConn,
     merchant: &str,
     id: i64,
 ) -> Result<ParcelRow, PickupError> {
-    parcels::table
-        .filter(parcels::id.eq(id).and(parcels::merchant.eq(merchant)))
-        .select(ParcelRow::as_select())
-        .first(conn)
-        .optional()?
-        .ok_or(PickupError::ParcelNotFound(id))
+    crate::db::citus::lookup_across_regions(conn, false, |conn, regions| {
+        let mut query = parcels::table
+            .filter(parcels::id.eq(id).and(parcels::merchant.eq(merchant)))
+            .select(ParcelRow::as_select())
+            .into_boxed();
+        if let Some(regions) = regions {
+            query = query.filter(parcels::region.eq_any(regions));
+        }
+        query.first(conn).optional()
+    })?
+    .ok_or(PickupError::ParcelNotFound(id))
 }
 
 /// The parcel of a merchant's order reference in one region (one shard on Citus).
@@ -171,7 +184,9 @@ pub fn read_reservation(
     let row = find_for_merchant(conn, merchant, id)?;
     let code = codes::reveal_once(data_key, row.code_sealed.as_deref(), || {
         diesel::update(
-            parcels::table.filter(parcels::id.eq(id).and(parcels::code_sealed.is_not_null())),
+            parcels::table
+                .filter(parcels::id.eq(id).and(parcels::code_sealed.is_not_null()))
+                .filter(parcels::region.eq(row.region)),
         )
         .set(parcels::code_sealed.eq(None::<String>))
         .execute(conn)
@@ -187,12 +202,18 @@ pub fn list_for_shop(
     limit: i64,
 ) -> QueryResult<Vec<Parcel>> {
     let states: Vec<&str> = states.iter().map(|s| s.as_str()).collect();
+    // Naming the shop's region keeps the list on one shard (on Citus: working while another
+    // region's worker is down). An unknown shop has no parcels.
+    let Some(region) = crate::network::load::region_of(conn, shop_id)? else {
+        return Ok(Vec::new());
+    };
     let rows: Vec<ParcelRow> = parcels::table
         .filter(
             parcels::shop_id
                 .eq(shop_id)
                 .and(parcels::state.eq_any(states)),
         )
+        .filter(parcels::region.eq(region))
         .select(ParcelRow::as_select())
         .order(parcels::id.desc())
         .limit(limit)

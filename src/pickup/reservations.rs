@@ -379,9 +379,14 @@ fn arrive_then_check_scan(
 ) -> Result<(Parcel, bool), PickupError> {
     let parcel = arrive(conn, issuer, shop_id, id, now)?;
     // Arrived by this call (not a repeat): was the scan late for the carrier's hand-in?
+    // The hand-in is read in the shop's region: one shard on Citus, so an arrival does not
+    // depend on the workers of other regions (docs/operations.md, "A worker down").
     let late = parcel.arrived_at == Some(now)
-        && super::scan_in::find(conn, id, now)?
-            .is_some_and(|h| h.state == super::scan_in::ScanState::Late);
+        && match crate::network::load::region_of(conn, shop_id)? {
+            Some(region) => super::scan_in::find_in(conn, id, region, now)?
+                .is_some_and(|h| h.state == super::scan_in::ScanState::Late),
+            None => false,
+        };
     Ok((parcel, late))
 }
 

@@ -220,6 +220,22 @@ pub fn record_arrival(
         .map(|r| view(r, scanned_at)))
 }
 
+/// The hand-in of a parcel in `region` (its shop's), if any: one shard on Citus.
+pub fn find_in(
+    conn: &mut DbConn,
+    parcel_id: i64,
+    region: i64,
+    now: NaiveDateTime,
+) -> QueryResult<Option<Handin>> {
+    Ok(handins::table
+        .filter(handins::parcel_id.eq(parcel_id))
+        .filter(handins::region.eq(region))
+        .select(columns())
+        .first::<Row>(conn)
+        .optional()?
+        .map(|r| view(r, now)))
+}
+
 /// The hand-in of a parcel, if any.
 pub fn find(conn: &mut DbConn, parcel_id: i64, now: NaiveDateTime) -> QueryResult<Option<Handin>> {
     Ok(handins::table

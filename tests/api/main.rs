@@ -3,6 +3,7 @@
 mod addresses;
 mod backup;
 mod citus;
+mod citus_worker_down;
 mod cli;
 mod closures;
 mod contract;

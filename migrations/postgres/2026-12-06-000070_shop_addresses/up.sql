@@ -8,14 +8,12 @@ ALTER TABLE shops ADD COLUMN postcode TEXT;
 ALTER TABLE shops ADD COLUMN city TEXT;
 ALTER TABLE shops ADD COLUMN address_region TEXT;
 ALTER TABLE shops ADD COLUMN country TEXT;
--- Added on its own, in a statement of its own: Citus refuses a constraint within ADD COLUMN
--- on a distributed table, and propagates a CHECK given in a file of several statements as
--- that whole text, which its workers refuse to prepare.
-DO $$
-BEGIN
-    EXECUTE 'ALTER TABLE shops ADD CONSTRAINT shops_country_code CHECK (country IS NULL OR length(country) = 2)';
-END
-$$;
+-- Apart from the ADD COLUMN, and in a DO block (a query string of its own): Citus refuses an
+-- ADD COLUMN with a constraint on a distributed or reference table (`shops` is one), and an
+-- ADD CONSTRAINT sent with other commands. The name is the one PostgreSQL gives the inline form.
+DO $$ BEGIN
+    ALTER TABLE shops ADD CONSTRAINT shops_country_check CHECK (country IS NULL OR length(country) = 2);
+END $$;
 ALTER TABLE shops ADD COLUMN phone TEXT;
 ALTER TABLE shops ADD COLUMN name_zh TEXT;
 ALTER TABLE shops ADD COLUMN address_zh TEXT;
