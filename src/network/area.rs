@@ -29,6 +29,7 @@ use super::{found_as, GeoIndex, IndexedShop, SearchFilter, Slot, ACTIVE, HIDDEN,
 use crate::network::hours::local_weekday_minute;
 use chrono_tz::Tz;
 use h3o::{CellIndex, LatLng, Resolution};
+use rayon::prelude::*;
 
 /// Finest resolution with nodes; below it shops are checked one by one (a resolution-7 cell
 /// is about 5 km², a few hundred shops at most in the densest city of the seed networks).
@@ -249,6 +250,39 @@ pub(super) fn shop_cell(shop: &IndexedShop) -> u64 {
     }
 }
 
+/// The nodes of one resolution: one per run of points sharing their parent cell there.
+fn level_nodes(points: &[AreaPoint], res: usize) -> Vec<Node> {
+    let mut nodes: Vec<Node> = Vec::new();
+    for (i, p) in points.iter().enumerate() {
+        let cell = parent(p.cell, res as u8);
+        if nodes.last().is_none_or(|n| n.cell != cell) {
+            nodes.push(Node {
+                cell,
+                start: i as u32,
+                end: i as u32,
+                first_child: 0,
+                end_child: 0,
+                south: f64::INFINITY,
+                north: f64::NEG_INFINITY,
+                west: f64::INFINITY,
+                east: f64::NEG_INFINITY,
+                tallies: [Tally::default(); CLASSES],
+            });
+        }
+        if let Some(n) = nodes.last_mut() {
+            n.end = i as u32 + 1;
+            n.south = n.south.min(p.lat);
+            n.north = n.north.max(p.lat);
+            n.west = n.west.min(p.lon);
+            n.east = n.east.max(p.lon);
+            for c in classes(p.found_as, p.services) {
+                n.tallies[c].add(Tally::of(p.lat, p.lon));
+            }
+        }
+    }
+    nodes
+}
+
 impl AreaIndex {
     /// Builds the runs over the live slots.
     pub(super) fn build(slots: &[Slot]) -> Self {
@@ -270,38 +304,11 @@ impl AreaIndex {
         for (i, p) in points.iter().enumerate() {
             position[p.slot as usize] = i as u32;
         }
-        let mut levels: Vec<Vec<Node>> = Vec::with_capacity(FINEST + 1);
-        for res in 0..=FINEST {
-            let mut nodes: Vec<Node> = Vec::new();
-            for (i, p) in points.iter().enumerate() {
-                let cell = parent(p.cell, res as u8);
-                if nodes.last().is_none_or(|n| n.cell != cell) {
-                    nodes.push(Node {
-                        cell,
-                        start: i as u32,
-                        end: i as u32,
-                        first_child: 0,
-                        end_child: 0,
-                        south: f64::INFINITY,
-                        north: f64::NEG_INFINITY,
-                        west: f64::INFINITY,
-                        east: f64::NEG_INFINITY,
-                        tallies: [Tally::default(); CLASSES],
-                    });
-                }
-                if let Some(n) = nodes.last_mut() {
-                    n.end = i as u32 + 1;
-                    n.south = n.south.min(p.lat);
-                    n.north = n.north.max(p.lat);
-                    n.west = n.west.min(p.lon);
-                    n.east = n.east.max(p.lon);
-                    for c in classes(p.found_as, p.services) {
-                        n.tallies[c].add(Tally::of(p.lat, p.lon));
-                    }
-                }
-            }
-            levels.push(nodes);
-        }
+        // Each level is one pass over the points, independent of the others.
+        let mut levels: Vec<Vec<Node>> = (0..=FINEST)
+            .into_par_iter()
+            .map(|res| level_nodes(&points, res))
+            .collect();
         // Children: the next level's nodes whose runs start inside the parent's run.
         for res in 0..FINEST {
             let (upper, lower) = levels.split_at_mut(res + 1);

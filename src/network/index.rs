@@ -230,6 +230,10 @@ impl GeoIndex {
     /// Builds the index over a set of shops (any status; only active ones are found).
     pub fn build(shops: impl IntoIterator<Item = IndexedShop>) -> Self {
         let mut index = Self::default();
+        let shops = shops.into_iter();
+        // Room for all at once, rather than reallocating the records some twenty times.
+        index.slots.reserve(shops.size_hint().0);
+        index.by_id.reserve(shops.size_hint().0);
         for shop in shops {
             index.push_slot(shop);
         }
@@ -434,8 +438,11 @@ impl GeoIndex {
             build_node(&mut self.nodes, &mut self.entries, 0, len);
         }
         self.lay_out_in_tree_order();
-        self.area = area::AreaIndex::build(&self.slots);
-        self.text = text::TextIndex::build(&self.slots);
+        // Independent of each other: built side by side.
+        (self.area, self.text) = rayon::join(
+            || area::AreaIndex::build(&self.slots),
+            || text::TextIndex::build(&self.slots),
+        );
     }
 
     /// Puts the slots (and the strings they own) in the order of the tree's entries, dropping
@@ -448,7 +455,8 @@ impl GeoIndex {
             .map(Some)
             .collect();
         self.slots.reserve_exact(self.entries.len());
-        self.by_id.clear();
+        // Each old slot's new position: `by_id` is renumbered in place, without hashing.
+        let mut moved = vec![u32::MAX; old.len()];
         for (i, e) in self.entries.iter_mut().enumerate() {
             // Each entry names a distinct live slot (`rebuild_tree` made them so): taken once.
             let Some(mut slot) = old[e.slot as usize].take() else {
@@ -459,10 +467,15 @@ impl GeoIndex {
             slot.shop.external_id = slot.shop.external_id.clone();
             slot.shop.name = slot.shop.name.clone();
             slot.entry = i as u32;
+            moved[e.slot as usize] = i as u32;
             e.slot = i as u32;
-            self.by_id.insert(slot.shop.id, i as u32);
             self.slots.push(slot);
         }
+        // `by_id` names exactly the live slots, and every live slot has an entry.
+        for slot in self.by_id.values_mut() {
+            *slot = moved[*slot as usize];
+        }
+        self.by_id.retain(|_, slot| *slot != u32::MAX);
     }
 }
 

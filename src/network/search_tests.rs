@@ -220,6 +220,49 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    /// The fast paths of folding (ASCII, text already in NFKD) fold as the decomposition does.
+    #[test]
+    fn folding_equals_the_decomposition(text in "[a-zA-Z0-9 #\\-\u{0}éÉñÑ\u{301}朝阳ＡＢ①ﬁ\u{f900}İß]{0,20}") {
+        use unicode_normalization::char::is_combining_mark;
+        use unicode_normalization::UnicodeNormalization;
+        let want: String = text
+            .nfkd()
+            .filter(|c| !is_combining_mark(*c))
+            .flat_map(char::to_lowercase)
+            .collect();
+        prop_assert_eq!(super::text::fold(&text), want);
+    }
+
+    /// The word index is in the order of the full texts from each word start (then slot),
+    /// whatever the lengths around the sort key's fifteen bytes and its zero padding.
+    #[test]
+    fn words_sort_as_their_texts(
+        names in prop::collection::vec("[ab\u{0} 朝]{0,20}", 0..40),
+        streets in prop::collection::vec(prop::option::of("[ab 朝]{10,18}"), 40),
+    ) {
+        let shops: Vec<IndexedShop> = names.iter().enumerate().map(|(i, n)| {
+            let mut s = shop(i as i64, 40.0, -3.0, ShopStatus::Active, 1, 0);
+            s.name = n.as_str().into();
+            s.details = streets[i].as_ref().map(|street| Arc::new(crate::network::address::ShopDetails {
+                address: Some(crate::network::address::Address {
+                    street: Some(street.as_str().into()),
+                    postcode: None,
+                    city: "ab".into(),
+                    region: None,
+                    country: crate::network::address::Country::parse("ES").expect("ES"),
+                }),
+                ..Default::default()
+            }));
+            s
+        }).collect();
+        let index = GeoIndex::build(shops);
+        prop_assert!(index.text.is_sorted_by_text());
+    }
+}
+
 #[test]
 fn text_is_folded_and_ranked() {
     let index =

@@ -22,10 +22,10 @@
 use super::area::Check;
 use super::{found_as, GeoIndex, IndexedShop, SearchFilter, Slot};
 use crate::network::geo::{haversine_m, Point};
-use rayon::slice::ParallelSliceMut;
+use rayon::prelude::*;
 use std::collections::HashSet;
 use unicode_normalization::char::is_combining_mark;
-use unicode_normalization::UnicodeNormalization;
+use unicode_normalization::{is_nfkd_quick, IsNormalized, UnicodeNormalization};
 
 /// The fields of a shop that text search reads, in the order their words are indexed.
 pub const FIELDS: &[fn(&IndexedShop) -> &str] = &[
@@ -42,10 +42,32 @@ fn address(s: &IndexedShop) -> Option<&crate::network::address::Address> {
 
 /// Folds text for matching: NFKD, no combining marks, lower case.
 pub fn fold(text: &str) -> String {
-    text.nfkd()
-        .filter(|c| !is_combining_mark(*c))
-        .flat_map(char::to_lowercase)
-        .collect()
+    let mut out = String::with_capacity(text.len());
+    fold_into(text, &mut out);
+    out
+}
+
+/// Appends folded `text` to `out`. Text already in NFKD (all ASCII, and most Han) skips the
+/// decomposition, which costs more than the rest of the index build (BENCHMARKS.md § Search);
+/// ASCII has no combining marks either, so it is only lower-cased.
+fn fold_into(text: &str, out: &mut String) {
+    if text.is_ascii() {
+        let start = out.len();
+        out.push_str(text);
+        out[start..].make_ascii_lowercase();
+    } else if is_nfkd_quick(text.chars()) == IsNormalized::Yes {
+        out.extend(
+            text.chars()
+                .filter(|c| !is_combining_mark(*c))
+                .flat_map(char::to_lowercase),
+        );
+    } else {
+        out.extend(
+            text.nfkd()
+                .filter(|c| !is_combining_mark(*c))
+                .flat_map(char::to_lowercase),
+        );
+    }
 }
 
 /// Scripts written without spaces between words: matched by substring.
@@ -192,18 +214,21 @@ pub(super) struct TextIndex {
 }
 
 fn folded_fields(shop: &IndexedShop) -> String {
-    FIELDS
-        .iter()
-        .map(|f| fold(f(shop)))
-        .collect::<Vec<_>>()
-        .join("\n")
+    let mut out = String::with_capacity(FIELDS.iter().map(|f| f(shop).len() + 1).sum());
+    for (i, field) in FIELDS.iter().enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        fold_into(field(shop), &mut out);
+    }
+    out
 }
 
 impl TextIndex {
     /// Folds and sorts the words of every live slot.
     pub(super) fn build(slots: &[Slot]) -> Self {
         let folded: Vec<Box<str>> = slots
-            .iter()
+            .par_iter()
             .map(|s| {
                 if s.live {
                     folded_fields(&s.shop).into()
@@ -212,31 +237,49 @@ impl TextIndex {
                 }
             })
             .collect();
-        // Sorted by the first eight bytes (big-endian, zero-padded: never after what a full
-        // comparison says), then by the whole text only among equal prefixes: millions of
-        // word starts sort in a fraction of the time string comparisons alone take.
+        // Sorted by a key (the first fifteen bytes big-endian and zero-padded, then the length
+        // capped at sixteen), then by the whole text only among equal keys of tails longer than
+        // fifteen bytes, then by slot. A smaller key never sorts after a larger one's text (a
+        // zero pad only stands where the text has ended: a prefix sorts first), and equal keys
+        // of shorter tails are equal texts, so the order is the full comparison's while most
+        // comparisons (a town's name repeated at every shop of the town) never read the text.
         let key = |text: &str, at: usize| {
-            let mut b = [0u8; 8];
             let tail = &text.as_bytes()[at..];
-            let n = tail.len().min(8);
+            let mut b = [0u8; 16];
+            let n = tail.len().min(15);
             b[..n].copy_from_slice(&tail[..n]);
-            u64::from_be_bytes(b)
+            b[15] = tail.len().min(16) as u8;
+            let k = u128::from_be_bytes(b);
+            ((k >> 64) as u64, k as u64)
         };
-        let mut keyed: Vec<(u64, u32, u32)> = folded
-            .iter()
+        let mut keyed: Vec<(u64, u64, u32, u32)> = folded
+            .par_iter()
             .enumerate()
-            .flat_map(|(slot, text)| {
-                word_starts(text).map(move |s| (key(text, s), slot as u32, s as u32))
+            .flat_map_iter(|(slot, text)| {
+                word_starts(text).map(move |s| {
+                    let (hi, lo) = key(text, s);
+                    (hi, lo, slot as u32, s as u32)
+                })
             })
             .collect();
-        keyed.par_sort_unstable_by(|a, b| {
-            a.0.cmp(&b.0)
-                .then_with(|| {
-                    Self::tail(&folded, &(a.1, a.2)).cmp(Self::tail(&folded, &(b.1, b.2)))
-                })
-                .then(a.1.cmp(&b.1))
-        });
-        let words: Vec<(u32, u32)> = keyed.into_iter().map(|(_, slot, at)| (slot, at)).collect();
+        // First by key (then slot and offset, which needs no text), then each run of equal
+        // keys of long tails again by its texts: a run's few texts stay in the cache while it
+        // is sorted, where one sort reading texts would fetch two from memory per comparison.
+        keyed.par_sort_unstable();
+        keyed
+            .par_chunk_by_mut(|a, b| (a.0, a.1) == (b.0, b.1))
+            .filter(|run| run.len() > 1 && run[0].1 as u8 == 16)
+            .for_each(|run| {
+                run.sort_unstable_by(|a, b| {
+                    Self::tail(&folded, &(a.2, a.3))
+                        .cmp(Self::tail(&folded, &(b.2, b.3)))
+                        .then(a.2.cmp(&b.2))
+                });
+            });
+        let words: Vec<(u32, u32)> = keyed
+            .into_iter()
+            .map(|(_, _, slot, at)| (slot, at))
+            .collect();
         Self {
             folded,
             words,
@@ -247,6 +290,14 @@ impl TextIndex {
 
     fn tail<'t>(folded: &'t [Box<str>], (slot, at): &(u32, u32)) -> &'t str {
         &folded[*slot as usize][*at as usize..]
+    }
+
+    /// Whether the word entries are in the order of their texts, then slots (for the tests).
+    #[cfg(test)]
+    pub(super) fn is_sorted_by_text(&self) -> bool {
+        self.words.windows(2).all(|w| {
+            (Self::tail(&self.folded, &w[0]), w[0].0) < (Self::tail(&self.folded, &w[1]), w[1].0)
+        })
     }
 
     /// Notes a slot whose text may have changed, or that is new; true when the index should
