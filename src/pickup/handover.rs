@@ -104,17 +104,7 @@ pub fn handover_many(
         }
         return requests.iter().map(|r| alone(conn, now, r)).collect();
     }
-    if requests.len() == 1 {
-        return vec![alone(conn, now, &requests[0])];
-    }
-    let together = conn.transaction(
-        |conn| -> Result<Vec<HandoverAnswer>, diesel::result::Error> {
-            // Writes first, so that SQLite takes its write lock now (see `load::region_for_write`).
-            load::region_for_write(conn, requests[0].shop_id)?;
-            Ok(requests.iter().map(|r| alone(conn, now, r)).collect())
-        },
-    );
-    together.unwrap_or_else(|_| requests.iter().map(|r| alone(conn, now, r)).collect())
+    super::writes::in_one_transaction(conn, requests, |r| r.shop_id, |conn, r| alone(conn, now, r))
 }
 
 fn decide(

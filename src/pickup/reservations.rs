@@ -112,15 +112,7 @@ pub fn reserve_many(
     if let (true, DbConn::Postgres(_)) = (functions, &*conn) {
         return reserve_with_functions(conn, requests, issuer, now);
     }
-    if requests.len() == 1 {
-        return vec![alone(conn, &requests[0])];
-    }
-    let together = conn.transaction(|conn| -> Result<Vec<ReserveAnswer>, DbErr> {
-        // Writes first, so that SQLite takes its write lock now (see `load::region_for_write`).
-        load::region_for_write(conn, requests[0].shop_id)?;
-        Ok(requests.iter().map(|r| alone(conn, r)).collect())
-    });
-    together.unwrap_or_else(|_| requests.iter().map(|r| alone(conn, r)).collect())
+    super::writes::in_one_transaction(conn, requests, |r| r.shop_id, alone)
 }
 
 fn reserve_with_functions(

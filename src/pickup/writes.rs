@@ -14,6 +14,7 @@ use super::PickupError;
 use crate::db::{DbConn, Pool};
 use chrono::Utc;
 use diesel::result::{DatabaseErrorKind, Error as DbErr};
+use diesel::Connection;
 use std::time::Duration;
 
 /// Which SQL the writes take.
@@ -142,6 +143,29 @@ impl Writes {
             .await
             .unwrap_or_else(|| Err(failed_batch()))
     }
+}
+
+/// The statement path of a batch: every request decided by `alone` in one transaction, each
+/// in a savepoint of its own (a refused request rolls back only itself). If the transaction
+/// fails as a whole, each request is run again alone, so every request still gets its own
+/// outcome; every write is idempotent, so a batch that did commit answers repeats.
+pub(super) fn in_one_transaction<R, T>(
+    conn: &mut DbConn,
+    requests: &[R],
+    shop_of: impl Fn(&R) -> i64,
+    alone: impl Fn(&mut DbConn, &R) -> Result<T, PickupError>,
+) -> Vec<Result<T, PickupError>> {
+    if let [only] = requests {
+        return vec![alone(conn, only)];
+    }
+    let together = conn.transaction(|conn| -> Result<Vec<_>, DbErr> {
+        if let Some(first) = requests.first() {
+            // Writes first, so that SQLite takes its write lock now (`load::region_for_write`).
+            crate::network::load::region_for_write(conn, shop_of(first))?;
+        }
+        Ok(requests.iter().map(|r| alone(conn, r)).collect())
+    });
+    together.unwrap_or_else(|_| requests.iter().map(|r| alone(conn, r)).collect())
 }
 
 /// Now, to the microsecond PostgreSQL keeps: an event written with it says what a later read

@@ -7,3 +7,4 @@ DROP FUNCTION IF EXISTS pudo_reserve_batch(text[], bigint[], text[], text[], tim
 DROP FUNCTION IF EXISTS pudo_reserve_one(text, bigint, text, text, timestamp);
 DROP FUNCTION IF EXISTS pudo_parcel_json(parcels);
 DROP FUNCTION IF EXISTS pudo_rfc3339(timestamp);
+DROP FUNCTION IF EXISTS pudo_record_paid(text, bigint, bigint, bigint, text, text, text, timestamp);

@@ -36,6 +36,32 @@ CREATE FUNCTION pudo_parcel_json(p parcels) RETURNS text LANGUAGE sql STABLE AS 
         || '}'
 $$;
 
+-- The two records of a paid change at a shop (pickup::outbox::record_paid): its ledger line at
+-- the fee in force (ledger::fees::in_force: the region's newest, else the network's newest;
+-- none while no fee is in force; once per event key `kind:subject`) and the merchant's event.
+CREATE FUNCTION pudo_record_paid(
+    p_kind text, p_shop bigint, p_region bigint, p_subject bigint, p_merchant text,
+    p_event text, p_payload text, p_now timestamp
+) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    fee record;
+BEGIN
+    SELECT id, amount_minor, currency INTO fee FROM fee_schedule
+        WHERE kind = p_kind AND effective_from <= p_now::date
+          AND (region = p_region OR region IS NULL)
+        ORDER BY (region IS NULL), effective_from DESC LIMIT 1;
+    IF FOUND THEN
+        INSERT INTO ledger (shop_id, region, kind, event_key, subject_id, quantity,
+                            unit_amount_minor, amount_minor, currency, fee_id, occurred_at)
+            VALUES (p_shop, p_region, p_kind, p_kind || ':' || p_subject, p_subject, 1,
+                    fee.amount_minor, fee.amount_minor, fee.currency, fee.id, p_now)
+            ON CONFLICT DO NOTHING;
+    END IF;
+    INSERT INTO outbox (event_id, region, merchant, kind, payload, created_at, attempts, next_attempt_at)
+        VALUES (gen_random_uuid()::text, p_region, p_merchant, p_event, p_payload, p_now, 0, p_now);
+END;
+$$;
+
 -- One reservation. Answers (status, parcel id, slots held after it):
 --   created  the parcel was reserved now (id, live)
 --   repeat   the merchant's order_ref exists already (id of that parcel)
@@ -132,7 +158,6 @@ DECLARE
     v_wrong bigint;
     v_oldest timestamp;
     p parcels;
-    fee record;
 BEGIN
     -- The shop's lock: attempts at one shop go one at a time.
     UPDATE shop_load SET live = live WHERE shop_id = p_shop RETURNING region INTO v_region;
@@ -180,22 +205,8 @@ BEGIN
             ELSE
                 UPDATE shop_load SET live = live - 1, changed_at = p_now
                     WHERE shop_id = p_shop AND region = v_region;
-                -- The fee in force (ledger::fees::in_force): the region's newest, else the
-                -- network's newest.
-                SELECT id, amount_minor, currency INTO fee FROM fee_schedule
-                    WHERE kind = 'handover' AND effective_from <= p_now::date
-                      AND (region = v_region OR region IS NULL)
-                    ORDER BY (region IS NULL), effective_from DESC LIMIT 1;
-                IF FOUND THEN
-                    INSERT INTO ledger (shop_id, region, kind, event_key, subject_id, quantity,
-                                        unit_amount_minor, amount_minor, currency, fee_id, occurred_at)
-                        VALUES (p_shop, v_region, 'handover', 'handover:' || p.id, p.id, 1,
-                                fee.amount_minor, fee.amount_minor, fee.currency, fee.id, p_now)
-                        ON CONFLICT DO NOTHING;
-                END IF;
-                INSERT INTO outbox (event_id, region, merchant, kind, payload, created_at, attempts, next_attempt_at)
-                    VALUES (gen_random_uuid()::text, v_region, p.merchant, 'parcel.picked_up',
-                            '{"reservation":' || pudo_parcel_json(p) || '}', p_now, 0, p_now);
+                PERFORM pudo_record_paid('handover', p_shop, v_region, p.id, p.merchant,
+                    'parcel.picked_up', '{"reservation":' || pudo_parcel_json(p) || '}', p_now);
                 outcome := 'success';
                 state := p.state;
                 picked_up_at := p_now;
@@ -336,7 +347,6 @@ DECLARE
     v_wrong bigint;
     s record;
     r returns;
-    fee record;
 BEGIN
     UPDATE shop_load SET live = live WHERE shop_id = p_shop RETURNING region INTO v_region;
     IF NOT FOUND THEN
@@ -382,20 +392,8 @@ BEGIN
                                        code_sealed = NULL, updated_at = p_now
                         WHERE id = r.id AND region = v_region
                         RETURNING * INTO r;
-                    SELECT id, amount_minor, currency INTO fee FROM fee_schedule
-                        WHERE kind = 'dropoff' AND effective_from <= p_now::date
-                          AND (region = v_region OR region IS NULL)
-                        ORDER BY (region IS NULL), effective_from DESC LIMIT 1;
-                    IF FOUND THEN
-                        INSERT INTO ledger (shop_id, region, kind, event_key, subject_id, quantity,
-                                            unit_amount_minor, amount_minor, currency, fee_id, occurred_at)
-                            VALUES (p_shop, v_region, 'dropoff', 'dropoff:' || r.id, r.id, 1,
-                                    fee.amount_minor, fee.amount_minor, fee.currency, fee.id, p_now)
-                            ON CONFLICT DO NOTHING;
-                    END IF;
-                    INSERT INTO outbox (event_id, region, merchant, kind, payload, created_at, attempts, next_attempt_at)
-                        VALUES (gen_random_uuid()::text, v_region, r.merchant, 'return.dropped_off',
-                                '{"return":' || pudo_return_json(r) || '}', p_now, 0, p_now);
+                    PERFORM pudo_record_paid('dropoff', p_shop, v_region, r.id, r.merchant,
+                        'return.dropped_off', '{"return":' || pudo_return_json(r) || '}', p_now);
                     outcome := 'success';
                     dropped_off_at := p_now;
                 END IF;
