@@ -95,6 +95,7 @@ impl Writes {
         let reservations = GroupCommit::start(
             "reserve",
             settings.group_commit,
+            |r: &ReservationRequest| r.shop_id.unsigned_abs(),
             move |requests: Vec<ReservationRequest>| {
                 let issuer = CodeIssuer {
                     data_key: &data_key,
@@ -109,6 +110,7 @@ impl Writes {
         let handovers = GroupCommit::start(
             "handover",
             settings.group_commit,
+            |h: &HandoverRequest| h.shop_id.unsigned_abs(),
             move |requests: Vec<HandoverRequest>| {
                 with_pooled(&pool, requests.len(), |conn| {
                     let now = now_micros();

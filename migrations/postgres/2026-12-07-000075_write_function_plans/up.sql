@@ -1,0 +1,37 @@
+-- Less planning per call of the write functions (issue 18; measured in BENCHMARKS.md,
+-- "Handovers and reservations"). A profile of the reservation load showed PostgreSQL spending
+-- a fifth of its time parsing and planning, not writing:
+--
+-- 1. pudo_rfc3339 was declared IMMUTABLE, but to_char is only STABLE, so the planner refused
+--    to inline it, and every call ran as a separate SQL function: parsed and planned again
+--    for each statement that formats a time (each event's JSON formats three or four). Declared
+--    with its true volatility it is inlined into the statement that uses it, whose plan the
+--    calling PL/pgSQL function keeps.
+-- 2. PL/pgSQL plans each statement for its first five calls in a session, then keeps a generic
+--    plan only while it looks no dearer than a fresh one; the write functions' statements are
+--    all lookups by key, for which the generic plan is the right one, so they use it from the
+--    first call on (plan_cache_mode, for these functions' statements only).
+CREATE OR REPLACE FUNCTION pudo_rfc3339(t timestamp) RETURNS text LANGUAGE sql STABLE AS $$
+    SELECT CASE
+        WHEN t IS NULL THEN NULL
+        WHEN extract(microseconds FROM t)::bigint % 1000000 = 0 THEN to_char(t, 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
+        WHEN extract(microseconds FROM t)::bigint % 1000 = 0 THEN to_char(t, 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
+        ELSE to_char(t, 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
+    END
+$$;
+
+-- Every write function, whatever its arguments (a later migration may redefine one; it then
+-- sets the option again, and tests/api/writes.rs checks that all of them have it).
+DO $$
+DECLARE
+    f regprocedure;
+BEGIN
+    FOR f IN SELECT oid::regprocedure FROM pg_proc
+              WHERE proname IN ('pudo_record_paid', 'pudo_reserve_one', 'pudo_reserve_batch',
+                                'pudo_handover_one', 'pudo_handover_batch', 'pudo_arrive',
+                                'pudo_dropoff')
+                AND pronamespace = current_schema()::regnamespace LOOP
+        EXECUTE format('ALTER FUNCTION %s SET plan_cache_mode = force_generic_plan', f);
+    END LOOP;
+END;
+$$;
