@@ -99,13 +99,14 @@ SQL
   fi
   sql <<SQL
 DROP TABLE IF EXISTS area_boxes, text_queries;
-CREATE TABLE area_boxes (family text, i serial, w float8, s float8, e float8, n float8,
+CREATE TABLE area_boxes (family text, i int, w float8, s float8, e float8, n float8,
                          PRIMARY KEY (family, i));
-\\copy area_boxes (w, s, e, n) FROM '$OUT/area-streets.csv' WITH (FORMAT csv)
-UPDATE area_boxes SET family = 'streets' WHERE family IS NULL;
-ALTER SEQUENCE area_boxes_i_seq RESTART;
-\\copy area_boxes (w, s, e, n) FROM '$OUT/area-cities.csv' WITH (FORMAT csv)
-UPDATE area_boxes SET family = 'cities' WHERE family IS NULL;
+CREATE TEMPORARY TABLE box_file (i serial, w float8, s float8, e float8, n float8);
+\\copy box_file (w, s, e, n) FROM '$OUT/area-streets.csv' WITH (FORMAT csv)
+INSERT INTO area_boxes SELECT 'streets', i, w, s, e, n FROM box_file;
+TRUNCATE box_file RESTART IDENTITY;
+\\copy box_file (w, s, e, n) FROM '$OUT/area-cities.csv' WITH (FORMAT csv)
+INSERT INTO area_boxes SELECT 'cities', i, w, s, e, n FROM box_file;
 CREATE TABLE text_queries (i serial PRIMARY KEY, q text, pattern text);
 \\copy text_queries (q, pattern) FROM '$OUT/text-queries.csv' WITH (FORMAT csv)
 VACUUM ANALYZE area_boxes;
