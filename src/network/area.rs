@@ -210,7 +210,7 @@ struct ClassTally {
 
 /// The key of a class tally.
 fn class_key(class: u16, found: u8, services: u8) -> u32 {
-    u32::from(class) << 8 | u32::from(found) << 4 | u32::from(services & 0xf)
+    (u32::from(class) << 8) | (u32::from(found) << 4) | u32::from(services & 0xf)
 }
 
 impl ClassTally {
@@ -609,7 +609,7 @@ impl<'f, 'c> Check<'f, 'c> {
         let (service_bit, paused) = (self.service_bit, self.paused.is_some());
         let mut sum = Tally::default();
         for t in &area.class_tallies[res][n.classes as usize..n.classes_end as usize] {
-            let (found, services) = ((t.key >> 4 & 0xf) as u8, (t.key & 0xf) as u8);
+            let (found, services) = (((t.key >> 4) & 0xf) as u8, (t.key & 0xf) as u8);
             if t.count > 0
                 && (found == ACTIVE || (found == PAUSED && paused))
                 && services & service_bit == service_bit
