@@ -3,9 +3,9 @@
 //!
 //! Prints the index build time and memory with the area and text structures, then the
 //! distribution of single-query latencies for families of boxes (the whole country, provinces,
-//! cities, streets; random but deterministic) and of text queries (town names, town prefixes,
-//! external ids in full and in part, shop kinds), each with and without a position; criterion
-//! then measures some of them. Run with `cargo bench --bench search`; see BENCHMARKS.md § Search.
+//! cities, streets; random but deterministic; then each with `open_at` at three instants) and
+//! of text queries (town names, town prefixes, external ids in full and in part, shop kinds),
+//! each with and without a position; criterion then measures some of them. Run with `cargo bench --bench search`; see BENCHMARKS.md § Search.
 
 mod common;
 
@@ -124,19 +124,35 @@ fn search(c: &mut Criterion) {
     time_areas(&index, "provinces (2-8°)", &provinces, &filter);
     time_areas(&index, "cities (0.1-0.6°)", &cities, &filter);
     time_areas(&index, "streets (0.002-0.02°)", &streets, &filter);
-    let open = SearchFilter {
-        open_at: chrono::DateTime::parse_from_rfc3339("2026-11-11T22:30:00+08:00")
-            .ok()
-            .map(|t| t.to_utc()),
-        ..filter
-    };
-    time_areas(
-        &index,
-        "whole country, open_at (checked point by point)",
-        &country.repeat(20),
-        &open,
-    );
-    time_areas(&index, "cities, open_at", &cities, &open);
+    // Opening at an instant: a weekday night (most shops closed), a weekday morning and a
+    // Sunday afternoon, each with every family of boxes.
+    for at in [
+        "2026-11-11T22:30:00+08:00",
+        "2026-11-12T10:00:00+08:00",
+        "2026-11-15T15:00:00+08:00",
+    ] {
+        let open = SearchFilter {
+            open_at: chrono::DateTime::parse_from_rfc3339(at)
+                .ok()
+                .map(|t| t.to_utc()),
+            service: Some(Service::Pickup),
+            ..SearchFilter::nearest(100)
+        };
+        time_areas(
+            &index,
+            &format!("whole country, open_at {at}"),
+            &country.repeat(200),
+            &open,
+        );
+        time_areas(
+            &index,
+            &format!("provinces, open_at {at}"),
+            &provinces,
+            &open,
+        );
+        time_areas(&index, &format!("cities, open_at {at}"), &cities, &open);
+        time_areas(&index, &format!("streets, open_at {at}"), &streets, &open);
+    }
 
     // Text: what a customer or support agent types.
     let mut rng = ChaCha8Rng::seed_from_u64(20);
@@ -201,6 +217,16 @@ fn search(c: &mut Criterion) {
             i += 1;
             black_box(index.in_area(&cities[i % cities.len()], &filter))
         })
+    });
+    let open = SearchFilter {
+        open_at: chrono::DateTime::parse_from_rfc3339("2026-11-11T22:30:00+08:00")
+            .ok()
+            .map(|t| t.to_utc()),
+        service: Some(Service::Pickup),
+        ..SearchFilter::nearest(100)
+    };
+    c.bench_function("bbox_country_open_at_cn_616k", |b| {
+        b.iter(|| black_box(index.in_area(&country[0], &open)))
     });
     c.bench_function("q_text_cn_616k", |b| {
         b.iter(|| {

@@ -14,8 +14,15 @@
 //!
 //! Centroids are sums of coordinates in units of 1e-7 degree held as integers, so a tally
 //! taken from nodes and one taken point by point are the same number, in any order, and the
-//! index can subtract a changed shop exactly. Filters the tallies cannot know (open at an
-//! instant, free slots, staged stock) make the walk check every shop inside the box instead.
+//! index can subtract a changed shop exactly.
+//!
+//! Opening at an instant (`open_at`) is counted the same way, from tallies per schedule class
+//! (shops with the same zone, hours and closures, `schedule_classes.rs`) and kind: a node
+//! keeps them when they are fewer than its shops by [`CLASS_TALLY_RATIO`], and the query adds
+//! up those of the classes open at the instant, deciding each class once. Nodes without them
+//! are opened to their children, and shops are checked one by one only at resolution 7, on
+//! their class without reading their record. Filters no tally can know (free slots, staged
+//! stock) make the walk check every shop inside the box on its record instead.
 //!
 //! Shops added or moved since the last build are not in the sorted runs; they are checked one
 //! by one on every query, as the k-d tree's `extra` list is (the index rebuilds both past
@@ -25,9 +32,8 @@
 //! the walk share one invariant (a node's tallies are exactly its run's shops) that is easier
 //! to check read together; the tests are in `search_tests.rs`.
 
+use super::schedule_classes::{OpenClasses, ScheduleClasses, IRREGULAR};
 use super::{found_as, GeoIndex, IndexedShop, SearchFilter, Slot, ACTIVE, HIDDEN, PAUSED};
-use crate::network::hours::local_weekday_minute;
-use chrono_tz::Tz;
 use h3o::{CellIndex, LatLng, Resolution};
 use rayon::prelude::*;
 
@@ -43,6 +49,12 @@ const ANY_SERVICE: usize = 4;
 const FIXED: f64 = 1e7;
 /// Cells wanted across the longer side of a box when clustering.
 const CELLS_ACROSS: f64 = 12.0;
+/// A node keeps its tallies per schedule class and kind when they are at most one per this
+/// many of its shops: below that, adding them up costs about what checking the shops does, and
+/// the memory would grow with the shops instead of with the schedules.
+const CLASS_TALLY_RATIO: usize = 4;
+/// A node without tallies per class.
+const NO_CLASSES: u32 = u32::MAX;
 
 /// A map area in degrees. `west > east` means the box crosses the antimeridian (as a GeoJSON
 /// bbox does, RFC 7946 § 5.2): it holds longitudes from `west` to 180 and from -180 to `east`.
@@ -182,6 +194,43 @@ struct AreaPoint {
     slot: u32,
     found_as: u8,
     services: u8,
+    /// Schedule class (`schedule_classes.rs`), or [`IRREGULAR`].
+    class: u16,
+}
+
+/// The shops of a node of one schedule class and kind: 24 bytes.
+#[derive(Debug, Clone, Copy)]
+struct ClassTally {
+    /// [`class_key`]: class, then found-as and services bits, so a node's tallies sort by class.
+    key: u32,
+    count: u32,
+    lat: i64,
+    lon: i64,
+}
+
+/// The key of a class tally.
+fn class_key(class: u16, found: u8, services: u8) -> u32 {
+    (u32::from(class) << 8) | (u32::from(found) << 4) | u32::from(services & 0xf)
+}
+
+impl ClassTally {
+    fn of(p: &AreaPoint) -> Self {
+        let t = Tally::of(p.lat, p.lon);
+        Self {
+            key: class_key(p.class, p.found_as, p.services),
+            count: 1,
+            lat: t.lat,
+            lon: t.lon,
+        }
+    }
+
+    fn tally(&self) -> Tally {
+        Tally {
+            count: self.count,
+            lat: self.lat,
+            lon: self.lon,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -193,6 +242,10 @@ struct Node {
     /// Child nodes at the next level: `levels[r + 1][first_child..end_child]`.
     first_child: u32,
     end_child: u32,
+    /// Tallies per schedule class and kind: `class_tallies[r][classes..classes_end]`, sorted
+    /// by key; `classes` is [`NO_CLASSES`] when the node has none.
+    classes: u32,
+    classes_end: u32,
     /// Bounding box of the shops' coordinates (kept when shops leave: still a bound).
     south: f64,
     north: f64,
@@ -216,6 +269,10 @@ impl Node {
 pub(super) struct AreaIndex {
     points: Vec<AreaPoint>,
     levels: Vec<Vec<Node>>,
+    /// Per level, the nodes' tallies per schedule class and kind.
+    class_tallies: Vec<Vec<ClassTally>>,
+    /// The shops' schedule classes.
+    pub(super) schedules: ScheduleClasses,
     /// Position in `points` of each slot's shop, or `u32::MAX`.
     position: Vec<u32>,
     /// Slots added since the build, checked one by one.
@@ -262,6 +319,8 @@ fn level_nodes(points: &[AreaPoint], res: usize) -> Vec<Node> {
                 end: i as u32,
                 first_child: 0,
                 end_child: 0,
+                classes: NO_CLASSES,
+                classes_end: NO_CLASSES,
                 south: f64::INFINITY,
                 north: f64::NEG_INFINITY,
                 west: f64::INFINITY,
@@ -283,9 +342,74 @@ fn level_nodes(points: &[AreaPoint], res: usize) -> Vec<Node> {
     nodes
 }
 
+/// The nodes' tallies per schedule class and kind, level by level from the finest: a node's
+/// are its children's merged (at the finest level, its shops'). Each node keeps its own when
+/// they are few enough ([`CLASS_TALLY_RATIO`]) and it holds no [`IRREGULAR`] shop.
+fn class_tallies(points: &[AreaPoint], levels: &mut [Vec<Node>]) -> Vec<Vec<ClassTally>> {
+    let mut kept: Vec<Vec<ClassTally>> = vec![Vec::new(); levels.len()];
+    // Every node's merged tallies at the level below: `below[range]`, `None` when it holds an
+    // irregular shop.
+    let mut below: Vec<ClassTally> = Vec::new();
+    let mut below_ranges: Vec<Option<(u32, u32)>> = Vec::new();
+    let mut scratch: Vec<ClassTally> = Vec::new();
+    for res in (0..levels.len()).rev() {
+        let mut merged: Vec<ClassTally> = Vec::with_capacity(below.len());
+        let mut ranges = Vec::with_capacity(levels[res].len());
+        for n in levels[res].iter_mut() {
+            scratch.clear();
+            let regular = if res + 1 == kept.len() {
+                points[n.start as usize..n.end as usize]
+                    .iter()
+                    .filter(|p| p.found_as != HIDDEN)
+                    .all(|p| {
+                        scratch.push(ClassTally::of(p));
+                        p.class != IRREGULAR
+                    })
+            } else {
+                (n.first_child..n.end_child).all(|c| match below_ranges[c as usize] {
+                    Some((a, b)) => {
+                        scratch.extend_from_slice(&below[a as usize..b as usize]);
+                        true
+                    }
+                    None => false,
+                })
+            };
+            if !regular {
+                ranges.push(None);
+                continue;
+            }
+            scratch.sort_unstable_by_key(|t| t.key);
+            let start = merged.len();
+            for t in &scratch {
+                match merged[start..].last_mut() {
+                    Some(last) if last.key == t.key => {
+                        (last.count, last.lat, last.lon) =
+                            (last.count + t.count, last.lat + t.lat, last.lon + t.lon);
+                    }
+                    _ => merged.push(*t),
+                }
+            }
+            ranges.push(Some((start as u32, merged.len() as u32)));
+            let own = &merged[start..];
+            if own.len() * CLASS_TALLY_RATIO <= (n.end - n.start) as usize {
+                n.classes = kept[res].len() as u32;
+                kept[res].extend_from_slice(own);
+                n.classes_end = kept[res].len() as u32;
+            }
+        }
+        below = merged;
+        below_ranges = ranges;
+    }
+    for level in &mut kept {
+        level.shrink_to_fit();
+    }
+    kept
+}
+
 impl AreaIndex {
     /// Builds the runs over the live slots.
     pub(super) fn build(slots: &[Slot]) -> Self {
+        let mut schedules = ScheduleClasses::default();
         let mut points: Vec<AreaPoint> = slots
             .iter()
             .enumerate()
@@ -297,6 +421,7 @@ impl AreaIndex {
                 slot: i as u32,
                 found_as: found_as(true, s.shop.status),
                 services: s.shop.services.bits(),
+                class: schedules.class_of(&s.shop),
             })
             .collect();
         points.sort_unstable_by_key(|p| (p.cell, p.slot));
@@ -322,9 +447,12 @@ impl AreaIndex {
                 n.end_child = c as u32;
             }
         }
+        let class_tallies = class_tallies(&points, &mut levels);
         Self {
             points,
             levels,
+            class_tallies,
+            schedules,
             position,
             extra: Vec::new(),
         }
@@ -335,32 +463,80 @@ impl AreaIndex {
         self.extra.push(slot);
     }
 
-    /// Brings a built shop's status and services up to date, in its point and in the tallies
-    /// of every node above it.
-    pub(super) fn sync(&mut self, slot: u32, found: u8, services: u8) {
+    /// Brings a built shop's status, services and schedule class up to date, in its point and
+    /// in the tallies of every node above it. A node that has no tally yet for the shop's new
+    /// class and kind gives up its class tallies (its children are opened instead) until the
+    /// next build.
+    pub(super) fn sync(&mut self, slot: u32, found: u8, services: u8, shop: &IndexedShop) {
         let Some(&pos) = self.position.get(slot as usize) else {
             return;
         };
         let Some(p) = self.points.get_mut(pos as usize) else {
             return;
         };
-        if p.found_as == found && p.services == services {
+        // A shop no search finds keeps its class: it is in no class tally.
+        let class = if found == HIDDEN {
+            p.class
+        } else {
+            self.schedules.class_of(shop)
+        };
+        if p.found_as == found && p.services == services && p.class == class {
             return;
         }
         let old = *p;
-        (p.found_as, p.services) = (found, services);
+        (p.found_as, p.services, p.class) = (found, services, class);
         let one = Tally::of(old.lat, old.lon);
         for (res, nodes) in self.levels.iter_mut().enumerate() {
             let cell = parent(old.cell, res as u8);
-            if let Ok(i) = nodes.binary_search_by_key(&cell, |n| n.cell) {
-                for c in classes(old.found_as, old.services) {
-                    nodes[i].tallies[c].sub(one);
-                }
-                for c in classes(found, services) {
-                    nodes[i].tallies[c].add(one);
+            let Ok(i) = nodes.binary_search_by_key(&cell, |n| n.cell) else {
+                continue;
+            };
+            let n = &mut nodes[i];
+            for c in classes(old.found_as, old.services) {
+                n.tallies[c].sub(one);
+            }
+            for c in classes(found, services) {
+                n.tallies[c].add(one);
+            }
+            if n.classes == NO_CLASSES {
+                continue;
+            }
+            let entries = &mut self.class_tallies[res][n.classes as usize..n.classes_end as usize];
+            let mut kept = true;
+            if old.found_as != HIDDEN {
+                let key = class_key(old.class, old.found_as, old.services);
+                match entries.binary_search_by_key(&key, |t| t.key) {
+                    Ok(e) => {
+                        let t = &mut entries[e];
+                        (t.count, t.lat, t.lon) = (t.count - 1, t.lat - one.lat, t.lon - one.lon);
+                    }
+                    Err(_) => kept = false,
                 }
             }
+            if found != HIDDEN {
+                let key = class_key(class, found, services);
+                match entries.binary_search_by_key(&key, |t| t.key) {
+                    Ok(e) if class != IRREGULAR => {
+                        let t = &mut entries[e];
+                        (t.count, t.lat, t.lon) = (t.count + 1, t.lat + one.lat, t.lon + one.lon);
+                    }
+                    _ => kept = false,
+                }
+            }
+            if !kept {
+                n.classes = NO_CLASSES;
+            }
         }
+    }
+
+    /// How many nodes keep tallies per schedule class (tests check that they are used).
+    #[cfg(test)]
+    pub(super) fn class_tallied_nodes(&self) -> usize {
+        self.levels
+            .iter()
+            .flatten()
+            .filter(|n| n.classes != NO_CLASSES)
+            .count()
     }
 
     /// Approximate heap bytes held.
@@ -372,35 +548,44 @@ impl AreaIndex {
                 .iter()
                 .map(|l| l.capacity() * size_of::<Node>())
                 .sum::<usize>()
+            + self
+                .class_tallies
+                .iter()
+                .map(|l| l.capacity() * size_of::<ClassTally>())
+                .sum::<usize>()
+            + self.schedules.memory_bytes()
             + self.position.capacity() * 4
             + self.extra.capacity() * 4
     }
 }
 
-/// The checks of a filter, with each time zone's local time computed once per query.
-pub(super) struct Check<'f> {
+/// The checks of a filter, with each schedule class (and time zone) decided once per query.
+pub(super) struct Check<'f, 'c> {
     filter: &'f SearchFilter<'f>,
     service_bit: u8,
     active: usize,
     paused: Option<usize>,
+    /// Whether a shop's record must be read: free slots or `accept`.
     dynamic: bool,
-    local_times: Vec<(Tz, (usize, u16))>,
+    /// The classes open at `open_at`, when one is given.
+    open: Option<OpenClasses<'c>>,
 }
 
-impl<'f> Check<'f> {
-    pub(super) fn new(filter: &'f SearchFilter<'f>) -> Self {
+impl<'f, 'c> Check<'f, 'c> {
+    pub(super) fn new(filter: &'f SearchFilter<'f>, schedules: &'c ScheduleClasses) -> Self {
         let service = filter.service.map_or(ANY_SERVICE, |s| s as usize);
         Self {
             filter,
             service_bit: filter.service.map_or(0, |s| 1 << (s as u8)),
             active: service * 2,
             paused: filter.include_paused.then_some(service * 2 + 1),
-            dynamic: filter.needs_record(),
-            local_times: Vec::new(),
+            dynamic: filter.min_free.is_some() || filter.accept.is_some(),
+            open: filter.open_at.map(|at| OpenClasses::new(schedules, at)),
         }
     }
 
-    /// The node's matching shops as its tallies count them (an upper bound when dynamic).
+    /// The node's shops of the wanted status and service as its tallies count them: exact
+    /// without `open_at` and record checks, else an upper bound.
     fn tally(&self, n: &Node) -> Tally {
         let mut t = n.tallies[self.active];
         if let Some(p) = self.paused {
@@ -409,34 +594,64 @@ impl<'f> Check<'f> {
         t
     }
 
+    /// The node's matching shops exactly, when its tallies can say: `None` when a shop's record
+    /// must be read, or when `open_at` is given and the node has no class tallies.
+    fn exact(&mut self, area: &AreaIndex, res: usize, n: &Node) -> Option<Tally> {
+        if self.dynamic {
+            return None;
+        }
+        let Some(open) = &mut self.open else {
+            return Some(self.tally(n));
+        };
+        if n.classes == NO_CLASSES {
+            return None;
+        }
+        let (service_bit, paused) = (self.service_bit, self.paused.is_some());
+        let mut sum = Tally::default();
+        for t in &area.class_tallies[res][n.classes as usize..n.classes_end as usize] {
+            let (found, services) = (((t.key >> 4) & 0xf) as u8, (t.key & 0xf) as u8);
+            if t.count > 0
+                && (found == ACTIVE || (found == PAUSED && paused))
+                && services & service_bit == service_bit
+                && open.open((t.key >> 8) as u16)
+            {
+                sum.add(t.tally());
+            }
+        }
+        Some(sum)
+    }
+
     pub(super) fn kind(&self, found: u8, services: u8) -> bool {
         (found == ACTIVE || (found == PAUSED && self.paused.is_some()))
             && services & self.service_bit == self.service_bit
     }
 
+    /// Whether a shop of the wanted kind passes the rest of the filter, read from its record.
     pub(super) fn record(&mut self, shop: &IndexedShop) -> bool {
-        if !self.dynamic {
-            return true;
-        }
-        let f = self.filter;
-        if f.min_free.is_some_and(|m| shop.capacity - shop.live < m) {
-            return false;
-        }
-        if let Some(at) = f.open_at {
-            let tz = shop.timezone;
-            let t = match self.local_times.iter().find(|(z, _)| *z == tz) {
-                Some(&(_, t)) => t,
-                None => {
-                    let t = local_weekday_minute(tz, at);
-                    self.local_times.push((tz, t));
-                    t
-                }
-            };
-            if !shop.hours.is_open_local(t.0, t.1) || shop.closures.contains(at) {
+        if let Some(open) = &mut self.open {
+            if !open.open_as(shop.timezone, &shop.hours, &shop.closures) {
                 return false;
             }
         }
-        f.accept.is_none_or(|accept| accept(shop))
+        self.rest(shop)
+    }
+
+    /// [`Check::record`] for a point of the area index: its class decides `open_at`, and the
+    /// record (`shop`, only read when needed) the rest.
+    fn point<'s>(&mut self, class: u16, shop: impl FnOnce() -> &'s IndexedShop) -> bool {
+        let open = match &mut self.open {
+            Some(_) if class == IRREGULAR => return self.record(shop()),
+            Some(open) => open.open(class),
+            None => true,
+        };
+        open && (!self.dynamic || self.rest(shop()))
+    }
+
+    /// Free slots and `accept`.
+    fn rest(&self, shop: &IndexedShop) -> bool {
+        let f = self.filter;
+        f.min_free.is_none_or(|m| shop.capacity - shop.live >= m)
+            && f.accept.is_none_or(|accept| accept(shop))
     }
 }
 
@@ -466,7 +681,7 @@ impl Sink {
 struct Walk<'i, 'f> {
     index: &'i GeoIndex,
     area: &'i AreaIndex,
-    check: Check<'f>,
+    check: Check<'f, 'i>,
     sink: Sink,
 }
 
@@ -487,19 +702,30 @@ impl Walk<'_, '_> {
         }
     }
 
-    /// A node all of whose shops lie in the box.
+    /// A node all of whose shops lie in the box: counted whole from its tallies when they are
+    /// exact and the clusters are no finer than it, else its children are (which prunes the
+    /// closed ones with `open_at`), else its shops one by one.
     fn whole(&mut self, b: &BoundingBox, res: usize, i: usize) {
-        let n = &self.area.levels[res][i];
-        let counted = match &self.sink {
-            Sink::Cells(r, _) if !self.check.dynamic => usize::from(*r) <= res,
-            _ => false,
+        let area = self.area;
+        let n = &area.levels[res][i];
+        let exact = self.check.exact(area, res, n);
+        if exact.is_some_and(|t| t.count == 0) {
+            return;
+        }
+        let cluster_res = match &self.sink {
+            Sink::Cells(r, _) => Some(usize::from(*r)),
+            Sink::Slots(_) => None,
         };
-        if counted {
-            let t = self.check.tally(n);
-            self.sink.add(n.cell, t, 0);
-        } else if res < FINEST && matches!(self.sink, Sink::Cells(r, _) if usize::from(r) > res) {
+        if let (Some(r), Some(t)) = (cluster_res, exact) {
+            if r <= res {
+                self.sink.add(n.cell, t, 0);
+                return;
+            }
+        }
+        let by_class = self.check.open.is_some() && !self.check.dynamic;
+        if res < FINEST && (cluster_res.is_some_and(|r| r > res) || by_class) {
             for c in n.first_child as usize..n.end_child as usize {
-                if self.check.tally(&self.area.levels[res + 1][c]).count > 0 {
+                if self.check.tally(&area.levels[res + 1][c]).count > 0 {
                     self.whole(b, res + 1, c);
                 }
             }
@@ -509,11 +735,15 @@ impl Walk<'_, '_> {
     }
 
     fn scan(&mut self, b: &BoundingBox, range: std::ops::Range<usize>, edge: bool) {
+        let index = self.index;
         for p in &self.area.points[range] {
             if !self.check.kind(p.found_as, p.services) || (edge && !b.contains(p.lat, p.lon)) {
                 continue;
             }
-            if self.check.dynamic && !self.check.record(&self.index.slots[p.slot as usize].shop) {
+            if !self
+                .check
+                .point(p.class, || &index.slots[p.slot as usize].shop)
+            {
                 continue;
             }
             self.sink.add(p.cell, Tally::of(p.lat, p.lon), p.slot);
@@ -581,7 +811,7 @@ impl GeoIndex {
         let mut walk = Walk {
             index: self,
             area: &self.area,
-            check: Check::new(filter),
+            check: Check::new(filter, &self.area.schedules),
             sink,
         };
         if let Some(top) = self.area.levels.first() {

@@ -109,7 +109,7 @@ pub fn local_day_start(tz: Tz, day: NaiveDate) -> DateTime<Utc> {
 
 /// The closed instants of one shop, as UTC `[start, end)` pairs in seconds, sorted: what the
 /// geo index and the allocator check.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct ClosedSpans(Box<[(i64, i64)]>);
 
 impl ClosedSpans {

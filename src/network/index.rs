@@ -28,6 +28,8 @@
 use super::address::{Localized, ShopDetails};
 #[path = "area.rs"]
 pub mod area;
+#[path = "schedule_classes.rs"]
+mod schedule_classes;
 #[path = "text.rs"]
 pub mod text;
 
@@ -406,7 +408,7 @@ impl GeoIndex {
         let s = &self.slots[slot as usize];
         let kind = found_as(s.live, s.shop.status);
         let services = s.shop.services.bits();
-        self.area.sync(slot, kind, services);
+        self.area.sync(slot, kind, services, &s.shop);
         if s.entry != NOT_IN_TREE {
             let e = &mut self.entries[s.entry as usize];
             (e.found_as, e.services) = (kind, services);

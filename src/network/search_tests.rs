@@ -51,6 +51,78 @@ fn shop(id: i64, lat: f64, lon: f64, status: ShopStatus, services: u8, name: usi
     }
 }
 
+/// Schedules the open-at tests give shops: zone, hours and closures, more of them than the
+/// classes the index numbers in tests, so that some shops are irregular.
+fn schedule(variant: usize) -> (chrono_tz::Tz, &'static str, Vec<Closure>) {
+    use chrono_tz::{America, Asia, Europe};
+    const HOURS: [&str; 5] = [
+        "24/7",
+        "Mo-Fr 09:00-14:00",
+        "Mo-Sa 08:00-22:00",
+        "Fr-Sa 20:00-02:00",
+        "Mo-Su off",
+    ];
+    let zones = [
+        Europe::Madrid,
+        Asia::Shanghai,
+        America::New_York,
+        Asia::Kolkata,
+    ];
+    let day = |d| chrono::NaiveDate::from_ymd_opt(2026, 9, d).expect("date");
+    let closures = match variant % 3 {
+        0 => Vec::new(),
+        1 => vec![Closure {
+            start: day(23),
+            end: day(25),
+            reason: String::new(),
+        }],
+        _ => vec![
+            Closure {
+                start: day(21),
+                end: day(21),
+                reason: String::new(),
+            },
+            Closure {
+                start: day(28),
+                end: day(30),
+                reason: String::new(),
+            },
+        ],
+    };
+    (zones[variant % 4], HOURS[variant % 5], closures)
+}
+
+/// [`shop`] with one of the [`schedule`]s.
+fn scheduled(
+    id: i64,
+    (lat, lon): (f64, f64),
+    status: ShopStatus,
+    services: u8,
+    variant: usize,
+) -> IndexedShop {
+    let (tz, hours, closures) = schedule(variant);
+    IndexedShop {
+        timezone: tz,
+        hours: Arc::new(WeeklyHours::parse(hours).expect("hours")),
+        closures: ClosedSpans::new(tz, &closures),
+        ..shop(id, lat, lon, status, services, id as usize)
+    }
+}
+
+/// Services bits of the open-at tests: few kinds, so that nodes keep their class tallies.
+fn few_services() -> impl Strategy<Value = u8> {
+    prop::sample::select(vec![1u8, 3, 15])
+}
+
+/// An instant in the fortnight the schedules' closures fall in.
+fn instant() -> impl Strategy<Value = DateTime<Utc>> {
+    (0i64..14 * 86_400).prop_map(|s| {
+        Utc.timestamp_opt(1_790_000_000 + s, 0)
+            .single()
+            .expect("time")
+    })
+}
+
 fn coord() -> impl Strategy<Value = (f64, f64)> {
     prop_oneof![
         (-80.0..=80.0f64, -180.0..=180.0f64),
@@ -158,6 +230,47 @@ proptest! {
         let index = built(&shops);
         let at = open_at.map(|s| Utc.timestamp_opt(1_790_000_000 + s, 0).single().expect("time"));
         let filter = SearchFilter { limit, max_distance_m: None, open_at: at, min_free, accept: None, include_paused, service };
+        for b in &boxes {
+            check_area(&index, b, &filter)?;
+        }
+    }
+
+    #[test]
+    fn open_areas_equal_a_scan(
+        shops in prop::collection::vec((coord(), status(), few_services(), 0usize..60), 0..800),
+        boxes in prop::collection::vec(area(), 6),
+        limit in prop_oneof![1usize..5, 5usize..200],
+        include_paused in any::<bool>(),
+        service in prop::option::of(prop::sample::select(Service::ALL.to_vec())),
+        at in instant(),
+        min_free in prop::option::of(0i32..12),
+    ) {
+        let index = GeoIndex::build(shops.iter().enumerate().map(|(i, (c, st, sv, v))| scheduled(i as i64, *c, *st, *sv, *v)));
+        let filter = SearchFilter { limit, max_distance_m: None, open_at: Some(at), min_free, accept: None, include_paused, service };
+        for b in &boxes {
+            check_area(&index, b, &filter)?;
+        }
+    }
+
+    #[test]
+    fn open_areas_stay_exact_through_updates(
+        shops in prop::collection::vec((coord(), status(), few_services(), 0usize..60), 1..500),
+        changes in prop::collection::vec((0usize..600, coord(), status(), few_services(), 0usize..60, any::<bool>()), 0..100),
+        boxes in prop::collection::vec(area(), 4),
+        limit in 1usize..200,
+        at in instant(),
+        service in prop::option::of(prop::sample::select(Service::ALL.to_vec())),
+    ) {
+        let mut index = GeoIndex::build(shops.iter().enumerate().map(|(i, (c, st, sv, v))| scheduled(i as i64, *c, *st, *sv, *v)));
+        for (i, c, st, sv, v, moved) in changes {
+            let c = if moved || i >= shops.len() { c } else { shops[i].0 };
+            if st == ShopStatus::Closed && i % 5 == 0 {
+                index.remove(i as i64);
+            } else {
+                index.upsert(scheduled(i as i64, c, st, sv, v));
+            }
+        }
+        let filter = SearchFilter { limit, max_distance_m: None, open_at: Some(at), min_free: None, accept: None, include_paused: true, service };
         for b in &boxes {
             check_area(&index, b, &filter)?;
         }
@@ -324,6 +437,36 @@ fn a_cluster_answer_counts_every_point() {
         panic!("a few points");
     };
     assert_eq!(points.len(), 4);
+}
+
+/// Many shops of few schedules: the nodes count open shops from their class tallies, and a
+/// whole-country box with `open_at` gives the scan's clusters at every hour of a week.
+#[test]
+fn open_clusters_come_from_class_tallies() {
+    let shops = (0..4000).map(|i| {
+        let c = (40.0 + (i % 60) as f64 * 0.01, -4.0 + (i / 60) as f64 * 0.01);
+        scheduled(i, c, ShopStatus::Active, 1, (i % 3) as usize * 4)
+    });
+    let index = GeoIndex::build(shops);
+    assert!(index.area.class_tallied_nodes() > 0);
+    let b = BoundingBox {
+        west: -4.5,
+        south: 39.5,
+        east: -3.0,
+        north: 41.0,
+    };
+    for hour in 0..7 * 24 {
+        let at = Utc
+            .timestamp_opt(1_790_000_000 + hour * 3600, 0)
+            .single()
+            .expect("time");
+        let filter = SearchFilter {
+            open_at: Some(at),
+            service: Some(Service::Pickup),
+            ..SearchFilter::nearest(100)
+        };
+        check_area(&index, &b, &filter).expect("exact");
+    }
 }
 
 #[test]

@@ -376,7 +376,7 @@ impl GeoIndex {
         near: Option<(f64, f64)>,
         filter: &SearchFilter<'_>,
     ) -> Vec<TextHit<'_>> {
-        let mut check = Check::new(filter);
+        let mut check = Check::new(filter, &self.area.schedules);
         let from = near.map(|(lat, lon)| Point::from_degrees(lat, lon));
         let mut hits: Vec<TextHit<'_>> = self
             .text
