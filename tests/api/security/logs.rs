@@ -148,7 +148,8 @@ async fn secrets_never_reach_the_logs(backend: Backend) {
     .await
     .ok();
     let mail = |url: &str, at: chrono::NaiveDateTime| {
-        let mailer = pudo::pickup::smtp::Mailer::new(url, "pudo <pudo@example.com>").expect("mailer");
+        let mailer =
+            pudo::pickup::smtp::Mailer::new(url, "pudo <pudo@example.com>").expect("mailer");
         pudo::pickup::mails::dispatch_due(
             &app.state.pool,
             app.state.keys.data_key(),
@@ -162,7 +163,10 @@ async fn secrets_never_reach_the_logs(backend: Backend) {
     let down = format!("smtp://127.0.0.1:{}", crate::smtp_sink::free_port());
     assert_eq!(mail(&down, now).failed, 1);
     let smtp = crate::smtp_sink::SmtpSink::start();
-    assert_eq!(mail(&smtp.url(), now + chrono::Duration::minutes(1)).sent, 1);
+    assert_eq!(
+        mail(&smtp.url(), now + chrono::Duration::minutes(1)).sent,
+        1
+    );
     // Refused tokens: a forged signature (401) and a wrong role (403).
     let forged = format!("{}x", &merchant[..merchant.len() - 1]);
     assert_eq!(app.get_as("/v1/events", &forged).await.status.as_u16(), 401);
