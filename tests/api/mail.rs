@@ -527,3 +527,108 @@ async fn customer_fields_are_checked(backend: Backend) {
     assert_eq!(read.ok()["items"].as_array().map(Vec::len), Some(0));
 }
 on_both_backends!(customer_fields_are_checked);
+
+/// A real `pudo serve`: without `PUDO_SMTP_URL` it says once that it sends nothing; with one
+/// holding a password it names the server without it; and its own loop delivers the arrival
+/// mail of a reservation made over HTTP (`PUDO_MAIL_POLL_MS`).
+fn serve_sends_from_its_own_loop(backend: Backend) {
+    use crate::load::http::{agent, post};
+    use crate::processes::{merchant_token, partner_token, setup, Server};
+    let db = crate::support::TestDb::new(backend);
+    let pool = db.pool();
+    let (keys, shops) = setup(&pool, SHOPS);
+    let info = [("RUST_LOG", "info")];
+
+    let quiet = crate::processes::start(&db.url, 1, &info).remove(0);
+    let log = quiet.log();
+    assert_eq!(
+        log.matches("PUDO_SMTP_URL is not set: no customer e-mails are sent")
+            .count(),
+        1,
+        "{log}"
+    );
+    drop(quiet);
+
+    let secret_url = [
+        ("RUST_LOG", "info"),
+        ("PUDO_SMTP_URL", "smtps://mailer:s3cret-pw@127.0.0.1:1"),
+    ];
+    let named = crate::processes::start(&db.url, 1, &secret_url).remove(0);
+    let log = named.log();
+    assert!(
+        log.contains("customer e-mails go through this SMTP server"),
+        "{log}"
+    );
+    assert!(log.contains("smtps://127.0.0.1:1"), "{log}");
+    assert!(
+        !log.contains("s3cret-pw") && !log.contains("mailer:"),
+        "{log}"
+    );
+    drop(named);
+
+    let sink = SmtpSink::start();
+    let url = sink.url();
+    let env = [
+        ("PUDO_SMTP_URL", url.as_str()),
+        ("PUDO_SMTP_FROM", FROM),
+        ("PUDO_MAIL_POLL_MS", "100"),
+    ];
+    let server: Server = crate::processes::start(&db.url, 1, &env).remove(0);
+    pudo::pickup::outbox::set_customer_emails(&mut pool.get().expect("conn"), "acme", true, now())
+        .expect("opt in");
+    let agent = agent();
+    let merchant = merchant_token(&keys, "acme");
+    let (sol_external, sol) = shops[0].clone();
+    let reserved = post(
+        &agent,
+        &server.url("/v1/reservations"),
+        &merchant,
+        &json!({ "pickup_point_id": sol, "order_ref": "S-1", "customer_email": "ana@example.es", "customer_language": "es" }),
+    )
+    .expect("reserve");
+    assert_eq!(reserved.status, 201, "{}", reserved.text);
+    let id = reserved.body["id"].as_i64().expect("id");
+    let partner = partner_token(&keys, &sol_external, sol);
+    let arrived = post(
+        &agent,
+        &server.url(&format!("/v1/partner/parcels/{id}/arrival")),
+        &partner,
+        &json!({}),
+    )
+    .expect("arrival");
+    assert_eq!(arrived.status, 200, "{}", arrived.text);
+    let mails = sink.wait_for(1);
+    assert_eq!(
+        mails.len(),
+        1,
+        "no mail arrived; server log:\n{}",
+        server.log()
+    );
+    assert_eq!(
+        mails[0]["subject"],
+        "Tu paquete S-1 está listo para recoger"
+    );
+    assert_eq!(mails[0]["rcpt_tos"], json!(["ana@example.es"]));
+    // Counted once the round that sent it has recorded it (just after the server's 250).
+    let counted = "pudo_customer_mails_total{outcome=\"sent\"} 1";
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let metrics = loop {
+        let m = crate::load::http::get(&agent, &server.url("/metrics"), "none").expect("metrics");
+        if m.text.contains(counted) || std::time::Instant::now() > deadline {
+            break m.text;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert!(metrics.contains(counted), "{metrics}");
+    assert!(!server.log().contains("ana@example.es"));
+}
+
+#[test]
+fn serve_sends_from_its_own_loop_sqlite() {
+    serve_sends_from_its_own_loop(Backend::Sqlite);
+}
+
+#[test]
+fn serve_sends_from_its_own_loop_postgres() {
+    serve_sends_from_its_own_loop(Backend::Postgres);
+}
