@@ -17,12 +17,14 @@ use pudo::pickup::mails::{dispatch_due, Round};
 use pudo::pickup::smtp::Mailer;
 use serde_json::{json, Value};
 
-/// Three Madrid points within a redirect's reach, with addresses, hours and localised texts.
+/// Three Madrid points within a redirect's reach, with addresses, hours and localised texts,
+/// and one in Barcelona (another region).
 const SHOPS: &str = "\
 external_id,name,latitude,longitude,capacity,timezone,opening_hours,street,postcode,city,region,country,phone,name_zh,address_zh,name_es,address_es
 sol,Kiosko Sol,40.41690,-3.70350,5,Europe/Madrid,Mo-Sa 09:00-21:00,Calle Mayor 1,28013,Madrid,Comunidad de Madrid,ES,+34 915 00 00 01,太阳报亭,马德里马约尔街1号,Quiosco Sol,\"Calle Mayor 1, Madrid\"
 luna,Papelería Luna,40.41800,-3.70500,5,Europe/Madrid,Mo-Fr 10:00-14:00,Calle del Arenal 7,28013,Madrid,Comunidad de Madrid,ES,,,,,
 rio,Bazar Río,40.41750,-3.70420,5,Europe/Madrid,24/7,Calle de Postas 3,28012,Madrid,Comunidad de Madrid,ES,,,,,
+bcn,Estanc Pelai,41.38790,2.16992,5,Europe/Madrid,Mo-Sa 09:00-21:00,Carrer de Pelai 1,08001,Barcelona,Catalunya,ES,,,,,
 ";
 
 const FROM: &str = "Tienda Ejemplo <avisos@example.com>";
@@ -319,6 +321,48 @@ async fn reminder_and_move_notices(backend: Backend) {
     assert_eq!(sink.received().len(), 4);
 }
 on_both_backends!(reminder_and_move_notices);
+
+async fn a_move_across_regions_keeps_the_customer(backend: Backend) {
+    let app = TestApp::new(backend).with_csv(SHOPS);
+    let sink = SmtpSink::start();
+    let mailer = mailer(&sink.url());
+    let merchant = app.token(Role::Merchant, "acme");
+    opt_in(&app, &merchant, true).await;
+    let body = json!({ "customer_email": "jordi@example.cat" });
+    let id = reserve(&app, &merchant, "sol", "X-1", body).await;
+    let region_of = |shop: i64| -> i64 {
+        pudo::network::load::region_of(&mut app.state.pool.get().expect("conn"), shop)
+            .expect("region")
+            .expect("shop")
+    };
+    let (sol, bcn) = (app.shop_id("sol"), app.shop_id("bcn"));
+    assert_ne!(
+        region_of(sol),
+        region_of(bcn),
+        "the fixture's points are in two regions"
+    );
+    let moved = app
+        .post(
+            &format!("/v1/reservations/{id}/move"),
+            &merchant,
+            json!({ "pickup_point_id": bcn }),
+        )
+        .await;
+    assert_eq!(moved.ok()["pickup_point_id"], bcn);
+    let regions: Vec<i64> = customer_contacts::table
+        .select(customer_contacts::region)
+        .load(&mut *app.state.pool.get().expect("conn"))
+        .expect("contacts");
+    assert_eq!(regions, [region_of(bcn)]);
+    assert_eq!(send(&app, &mailer, now()), Round { sent: 1, failed: 0 });
+    arrive(&app, "bcn", id).await;
+    assert_eq!(send(&app, &mailer, now()), Round { sent: 1, failed: 0 });
+    let mails = sink.wait_for(2);
+    assert!(text(&mails[0]).contains("Estanc Pelai, Carrer de Pelai 1, 08001 Barcelona"));
+    assert_eq!(mails[1]["subject"], "Your parcel X-1 is ready for pickup");
+    assert!(text(&mails[1]).contains("Estanc Pelai"));
+}
+on_both_backends!(a_move_across_regions_keeps_the_customer);
 
 async fn retried_while_the_smtp_server_is_down(backend: Backend) {
     let app = TestApp::new(backend).with_csv(SHOPS);
