@@ -43,6 +43,55 @@ pub struct Settings {
     pub token_rate: TokenRateSettings,
     /// How reservations and handovers are written (path, group commit).
     pub writes: WriteOverrides,
+    /// Customer e-mails.
+    pub mail: MailSettings,
+}
+
+/// Customer e-mails (docs/operations.md, "Customer e-mails").
+#[derive(Debug, Clone)]
+pub struct MailSettings {
+    /// `PUDO_SMTP_URL` with `PUDO_SMTP_FROM` (default `pudo <pudo@localhost>`): the SMTP server
+    /// mails leave by; `None` (unset) sends nothing. Its `Debug` shows no credentials.
+    pub mailer: Option<crate::pickup::smtp::Mailer>,
+    /// `PUDO_MAIL_POLL_MS`: how often customers with a mail due are looked for (default 1000).
+    pub poll: Duration,
+    /// `PUDO_CUSTOMER_DATA_DAYS`: days after a parcel is picked up, returned or cancelled
+    /// before its customer's address is erased (default 14, 0 to 365).
+    pub erase_after_days: i64,
+}
+
+impl MailSettings {
+    /// Reads the mail settings from the environment.
+    pub fn from_environment() -> Result<Self, ConfigError> {
+        let from = var("PUDO_SMTP_FROM").unwrap_or_else(|| "pudo <pudo@localhost>".into());
+        let mailer = match var("PUDO_SMTP_URL") {
+            None => None,
+            // The value is never echoed: it may hold a password.
+            Some(url) => Some(
+                crate::pickup::smtp::Mailer::new(url.trim(), from.trim()).map_err(|reason| {
+                    ConfigError::Invalid {
+                        name: "PUDO_SMTP_URL",
+                        value: "(not shown)".into(),
+                        reason,
+                    }
+                })?,
+            ),
+        };
+        let poll_ms: u64 = var_parsed("PUDO_MAIL_POLL_MS", 1000)?;
+        let erase_after_days: i64 = var_parsed("PUDO_CUSTOMER_DATA_DAYS", 14)?;
+        if !(0..=365).contains(&erase_after_days) {
+            return Err(ConfigError::Invalid {
+                name: "PUDO_CUSTOMER_DATA_DAYS",
+                value: erase_after_days.to_string(),
+                reason: "must be between 0 and 365".into(),
+            });
+        }
+        Ok(Self {
+            mailer,
+            poll: Duration::from_millis(poll_ms.max(50)),
+            erase_after_days,
+        })
+    }
 }
 
 /// What the environment changes in the write path's defaults
@@ -342,6 +391,7 @@ impl Settings {
             max_upload_bytes: upload_mb.saturating_mul(1024 * 1024),
             metrics_db_cache: Duration::from_millis(metrics_cache_ms),
             writes: WriteOverrides::from_environment()?,
+            mail: MailSettings::from_environment()?,
         };
         if settings.workers == 0 || settings.pool_size == 0 {
             return Err(ConfigError::Invalid {

@@ -68,9 +68,13 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         ms = started.elapsed().as_millis() as u64,
         "ready"
     );
-    let tasks = [
+    let mut tasks = vec![
         tokio::spawn(follow_changes(network.clone(), settings.index_refresh)),
-        tokio::spawn(sweep_expired(pool.clone(), settings.sweep_every)),
+        tokio::spawn(sweep_expired(
+            pool.clone(),
+            settings.sweep_every,
+            settings.mail.erase_after_days,
+        )),
         tokio::spawn(deliver_webhooks(
             pool.clone(),
             keys.clone(),
@@ -78,6 +82,25 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
             settings.webhook_poll,
         )),
     ];
+    match settings.mail.mailer.clone() {
+        Some(mailer) => {
+            tracing::info!(
+                server = mailer.server(),
+                "customer e-mails go through this SMTP server"
+            );
+            tasks.push(tokio::spawn(deliver_mails(
+                pool.clone(),
+                keys.clone(),
+                network.clone(),
+                mailer,
+                metrics.clone(),
+                settings.mail.poll,
+            )));
+        }
+        None => tracing::info!(
+            "PUDO_SMTP_URL is not set: no customer e-mails are sent (merchants' webhooks are)"
+        ),
+    }
     let writes = start_writes(&pool, &settings, &keys)?;
     let state = AppState {
         writes,
@@ -153,24 +176,65 @@ pub fn load_keys(pool: &db::Pool, settings: &Settings) -> anyhow::Result<Keys> {
     )?)
 }
 
-/// Moves parcels past their holding period to expired.
-async fn sweep_expired(pool: db::Pool, every: std::time::Duration) {
+/// Moves parcels past their holding period to expired, and erases the customers of parcels
+/// whose life ended more than `erase_after_days` ago.
+async fn sweep_expired(pool: db::Pool, every: std::time::Duration, erase_after_days: i64) {
     let mut tick = tokio::time::interval(every);
     loop {
         tick.tick().await;
         let p = pool.clone();
-        let result = tokio::task::spawn_blocking(move || -> anyhow::Result<usize> {
-            Ok(pickup::sweep(
-                &mut *p.get()?,
-                chrono::Utc::now().naive_utc(),
-            )?)
+        let result = tokio::task::spawn_blocking(move || -> anyhow::Result<(usize, usize)> {
+            let now = chrono::Utc::now().naive_utc();
+            let mut conn = p.get()?;
+            let expired = pickup::sweep(&mut conn, now)?;
+            let erased = pickup::contacts::erase_ended(&mut conn, now, erase_after_days)?;
+            Ok((expired, erased))
         })
         .await;
         match result {
-            Ok(Ok(0)) => {}
-            Ok(Ok(expired)) => tracing::info!(expired, "holding period over: parcels to return"),
+            Ok(Ok((expired, erased))) => {
+                if expired > 0 {
+                    tracing::info!(expired, "holding period over: parcels to return");
+                }
+                if erased > 0 {
+                    tracing::info!(erased, "customer addresses erased");
+                }
+            }
             Ok(Err(e)) => tracing::warn!(error = %e, "sweep failed; retrying"),
             Err(e) => tracing::error!(error = %e, "sweep panicked"),
+        }
+    }
+}
+
+/// Sends the customer e-mails that are due (src/pickup/mails.rs).
+async fn deliver_mails(
+    pool: db::Pool,
+    keys: Arc<Keys>,
+    network: Arc<Network>,
+    mailer: pickup::smtp::Mailer,
+    metrics: Arc<Metrics>,
+    every: std::time::Duration,
+) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let (p, k, n, m) = (pool.clone(), keys.clone(), network.clone(), mailer.clone());
+        let now = chrono::Utc::now().naive_utc();
+        match tokio::task::spawn_blocking(move || {
+            pickup::mails::dispatch_due(&p, k.data_key(), &m, &n, now)
+        })
+        .await
+        {
+            Ok(Ok(round)) => {
+                let mails = &metrics.customer_mails;
+                mails.with_label_values(&["sent"]).inc_by(round.sent as u64);
+                mails
+                    .with_label_values(&["failed"])
+                    .inc_by(round.failed as u64);
+            }
+            Ok(Err(e)) => tracing::warn!(error = %e, "customer mail delivery failed; retrying"),
+            Err(e) => tracing::error!(error = %e, "customer mail delivery panicked"),
         }
     }
 }

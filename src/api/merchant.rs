@@ -38,6 +38,40 @@ pub struct ReservationRequest {
     /// period then refuses the reservation (409 `closed_for_period`).
     #[schema(value_type = Option<String>, format = DateTime, example = "2026-12-24T10:00:00+01:00")]
     pub arrive_at: Option<String>,
+    /// The customer's e-mail address, for pudo's e-mails about the parcel (arrival with the
+    /// code, a reminder, a move). Kept, sealed, only when the merchant has customer e-mails
+    /// on (`PUT /v1/merchant/notifications`), otherwise discarded; erased a set number of days
+    /// after the parcel is picked up or returned. ASCII addresses of the pattern shown.
+    #[schema(
+        example = "ana.garcia@example.es",
+        max_length = 215,
+        pattern = r"^[A-Za-z0-9_%+-]{1,20}(\.[A-Za-z0-9_%+-]{1,20}){0,2}@([A-Za-z0-9]([A-Za-z0-9-]{0,30}[A-Za-z0-9])?\.){1,4}[A-Za-z]{2,20}$"
+    )]
+    pub customer_email: Option<String>,
+    /// The language of the customer's e-mails (default `en`); only with `customer_email`.
+    pub customer_language: Option<CustomerLanguage>,
+}
+
+/// The languages of customer e-mails.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum CustomerLanguage {
+    /// English.
+    En,
+    /// Chinese (simplified).
+    Zh,
+    /// Spanish.
+    Es,
+}
+
+impl CustomerLanguage {
+    fn code(self) -> &'static str {
+        match self {
+            Self::En => "en",
+            Self::Zh => "zh",
+            Self::Es => "es",
+        }
+    }
 }
 
 /// A reservation as its merchant sees it.
@@ -59,6 +93,10 @@ pub struct Reservation {
 
 /// Reserves a slot at a pickup point for an order (idempotent on `order_ref`).
 ///
+/// With `customer_email` (and `customer_language`), pudo e-mails the customer when the parcel
+/// arrives, a day before its hold ends and when it is moved, if the merchant has customer
+/// e-mails on. 400 naming `customer_email` or `customer_language` when one is not accepted.
+///
 /// 201 when created, 200 when `order_ref` already had this reservation. 409 with `reason`
 /// `full`, `paused`, `closed`, `no_pickup_service` or `closed_for_period` (at `arrive_at`)
 /// when the point cannot take it, `order_ref_in_use` when the order already has a
@@ -71,6 +109,7 @@ pub struct Reservation {
     responses(
         (status = 201, body = Reservation),
         (status = 200, description = "The same order_ref was reserved before", body = Reservation),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, body = Problem, content_type = "application/problem+json"),
@@ -90,6 +129,10 @@ pub async fn reserve(
         .map(super::params::instant)
         .transpose()
         .map_err(|m| ApiError::bad_parameter("arrive_at", format!("arrive_at: {m}")))?;
+    let customer = pickup::Customer::parse(
+        body.customer_email.as_deref(),
+        body.customer_language.map(CustomerLanguage::code),
+    )?;
     let shop_id = body.pickup_point_id;
     let (parcel, created, live) = state
         .writes
@@ -99,6 +142,7 @@ pub async fn reserve(
             order_ref: body.order_ref,
             sku: body.sku,
             arrive_at,
+            customer,
         })
         .await?;
     if created {
@@ -248,6 +292,75 @@ pub async fn set_webhook(
     })
     .await?;
     Ok(web::Json(Webhook { url, secret }))
+}
+
+/// What pudo tells the merchant's customers itself.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Notifications {
+    /// Whether pudo e-mails customers whose reservation carries `customer_email` (off until
+    /// turned on). Turning it off stops every mail not yet sent.
+    pub customer_emails: bool,
+}
+
+/// The merchant's customer notification settings.
+#[utoipa::path(
+    tag = "merchant",
+    context_path = "/v1",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = Notifications),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/merchant/notifications")]
+pub async fn notifications(
+    state: web::Data<AppState>,
+    auth: Bearer,
+) -> Result<web::Json<Notifications>, ApiError> {
+    let merchant = auth.require(&[Role::Merchant])?.sub.clone();
+    let on = with_conn(&state, move |conn| {
+        Ok(outbox::customer_emails(conn, &merchant)?)
+    })
+    .await?;
+    Ok(web::Json(Notifications {
+        customer_emails: on,
+    }))
+}
+
+/// Turns pudo's e-mails to the merchant's customers on or off (docs/merchants.md, "Customer
+/// e-mails"); webhooks are unchanged either way.
+#[utoipa::path(
+    tag = "merchant",
+    context_path = "/v1",
+    request_body = Notifications,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = Notifications),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[put("/merchant/notifications")]
+pub async fn set_notifications(
+    state: web::Data<AppState>,
+    auth: Bearer,
+    body: Body<Notifications>,
+) -> Result<web::Json<Notifications>, ApiError> {
+    let merchant = auth.require(&[Role::Merchant])?.sub.clone();
+    let on = body.into_inner().customer_emails;
+    with_conn(&state, move |conn| {
+        Ok(outbox::set_customer_emails(
+            conn,
+            &merchant,
+            on,
+            Utc::now().naive_utc(),
+        )?)
+    })
+    .await?;
+    Ok(web::Json(Notifications {
+        customer_emails: on,
+    }))
 }
 
 /// The webhook URLs accepted: exactly the `pattern` of [`WebhookRequest::url`] (plain

@@ -43,6 +43,9 @@ pub struct Metrics {
     pub returns: IntCounterVec,
     /// Arrival scans made after the scan-in deadline of their hand-in.
     pub late_scans: IntCounter,
+    /// Customer e-mails by outcome: `sent` (accepted by the SMTP server) or `failed` (an
+    /// attempt that failed and is retried).
+    pub customer_mails: IntCounterVec,
     /// Shops in this instance's geo index.
     pub index_shops: IntGauge,
     /// Network revision this instance's geo index reflects.
@@ -113,6 +116,17 @@ impl Metrics {
             "Arrival scans made after the scan-in deadline of the carrier's hand-in",
         )?;
         registry.register(Box::new(late_scans.clone()))?;
+        let customer_mails = IntCounterVec::new(
+            Opts::new(
+                "customer_mails_total",
+                "Customer e-mails by outcome: sent (accepted by the SMTP server), failed (attempt retried)",
+            ),
+            &["outcome"],
+        )?;
+        for outcome in ["sent", "failed"] {
+            customer_mails.with_label_values(&[outcome]);
+        }
+        registry.register(Box::new(customer_mails.clone()))?;
         let index_shops = IntGauge::new("index_shops", "Shops in the geo index")?;
         let index_revision = IntGauge::new("index_revision", "Network revision of the geo index")?;
         registry.register(Box::new(requests.clone()))?;
@@ -176,6 +190,7 @@ impl Metrics {
             hold_extensions,
             returns,
             late_scans,
+            customer_mails,
             index_shops,
             index_revision,
             handover_failures,

@@ -83,6 +83,8 @@ pub struct AppState {
         merchant::read,
         merchant::cancel,
         merchant::set_webhook,
+        merchant::notifications,
+        merchant::set_notifications,
         moves::move_reservation,
         moves::extend,
         moves::partner_redirect_options,
@@ -164,6 +166,8 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
                     .service(merchant::read)
                     .service(merchant::cancel)
                     .service(merchant::set_webhook)
+                    .service(merchant::notifications)
+                    .service(merchant::set_notifications)
                     .service(moves::move_reservation)
                     .service(moves::extend)
                     .service(moves::partner_redirect_options)

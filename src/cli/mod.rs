@@ -72,7 +72,9 @@ enum Command {
         #[arg(long)]
         shop: String,
     },
-    /// Move parcels past their holding period to expired (serve does this every minute).
+    /// Move parcels past their holding period to expired and erase the e-mail addresses of
+    /// customers whose parcels ended over PUDO_CUSTOMER_DATA_DAYS ago (serve does both every
+    /// minute).
     Sweep,
     /// Show or change the fee schedule partners are paid by.
     Fees {
@@ -238,8 +240,14 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
         }
         Command::Sweep => {
             let pool = server::open_database(&settings)?;
-            let expired = pudo::pickup::sweep(&mut *pool.get()?, chrono::Utc::now().naive_utc())?;
+            let now = chrono::Utc::now().naive_utc();
+            let expired = pudo::pickup::sweep(&mut *pool.get()?, now)?;
             eprintln!("{expired} parcel(s) moved to expired");
+            let days = settings.mail.erase_after_days;
+            let erased = pudo::pickup::contacts::erase_ended(&mut *pool.get()?, now, days)?;
+            eprintln!(
+                "{erased} customer e-mail address(es) erased (parcels ended over {days} days ago)"
+            );
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -222,6 +222,37 @@ diesel::table! {
         webhook_secret_sealed -> Nullable<Text>,
         /// UTC.
         updated_at -> Timestamp,
+        /// Whether pudo e-mails the merchant's customers (off by default).
+        customer_emails -> Bool,
+    }
+}
+
+diesel::table! {
+    /// A reservation's customer for pudo's e-mails: the address sealed, erased after the
+    /// parcel's life ends (src/pickup/contacts.rs).
+    customer_contacts (parcel_id, region) {
+        /// The parcel.
+        parcel_id -> BigInt,
+        /// The parcel's region key.
+        region -> BigInt,
+        /// The e-mail address, sealed with the data key.
+        email_sealed -> Text,
+        /// en, zh or es.
+        language -> Text,
+        /// The point the customer was last told of.
+        notified_shop_id -> BigInt,
+        /// When the arrival mail was accepted by the SMTP server (UTC).
+        arrival_sent_at -> Nullable<Timestamp>,
+        /// The end of the holding period the last reminder was about (UTC).
+        reminded_for -> Nullable<Timestamp>,
+        /// Failed attempts since the last mail sent.
+        attempts -> Integer,
+        /// Next attempt (UTC).
+        next_attempt_at -> Timestamp,
+        /// Last failure.
+        last_error -> Nullable<Text>,
+        /// UTC.
+        created_at -> Timestamp,
     }
 }
 
@@ -262,6 +293,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     shops,
     shop_load,
     parcels,
+    customer_contacts,
     network_revision,
     shop_api_keys,
     handover_attempts,

@@ -14,17 +14,22 @@
 //!
 //! One module per use case: [`reservations`] (reserve, arrive), [`handover`], [`lifecycle`]
 //! (cancel, sweep, return), [`moves`] and [`holds`], [`returns`] at the counter; [`parcels`]
-//! holds the table's row and lookups, [`attempts`] the guard around typed codes.
+//! holds the table's row and lookups, [`attempts`] the guard around typed codes; customer
+//! e-mails: [`contacts`] (the sealed address and what the customer was told), [`mails`]
+//! (sending what is due), [`mail_text`] (the words, en/zh/es) and [`smtp`].
 
 pub mod attempts;
 pub mod codes;
 pub mod collections;
+pub mod contacts;
 pub mod dropoffs;
 pub mod gauges;
 pub mod group_commit;
 pub mod handover;
 pub mod holds;
 pub mod lifecycle;
+pub mod mail_text;
+pub mod mails;
 pub mod moves;
 pub mod outbox;
 pub mod parcels;
@@ -33,16 +38,20 @@ pub mod points;
 pub mod reservations;
 pub mod returns;
 pub mod scan_in;
+pub mod smtp;
 pub mod webhooks;
 pub mod write_functions;
 pub mod writes;
 
 pub use attempts::{CodeKind, Outcome};
+pub use contacts::{Customer, Language};
 pub use handover::handover;
 pub use handover::HandoverRequest;
 pub use lifecycle::{cancel, return_parcel, sweep};
 pub use parcels::{find_for_merchant, find_for_shop, list_for_shop, read_reservation, ParcelRow};
-pub use reservations::{arrive, reserve, CodeIssuer, NewReservation, ReservationRequest};
+pub use reservations::{
+    arrive, reserve, reserve_for, CodeIssuer, NewReservation, ReservationRequest,
+};
 pub use writes::{WritePath, WriteSettings, Writes};
 
 use chrono::NaiveDateTime;

@@ -455,13 +455,17 @@ fn relocate_row(
     let region: i64 = shops::table.find(to).select(shops::region).first(conn)?;
     // The region is written only when it changes. On Citus it is the distribution key, which
     // no UPDATE may set: a move across a region border first moves the parcel row (same id)
-    // and its hand-in to the new region's shard (copy, then delete; a distributed
+    // and its hand-in and customer to the new region's shard (copy, then delete; a distributed
     // transaction), and the update below then finds it there.
     let mut at = row.region;
     if region != row.region && crate::db::is_citus(conn)? {
         let mut copies = Vec::new();
         let mut deletes = Vec::new();
-        for (table, key) in [("parcels", "id"), ("handins", "parcel_id")] {
+        for (table, key) in [
+            ("parcels", "id"),
+            ("handins", "parcel_id"),
+            ("customer_contacts", "parcel_id"),
+        ] {
             let (copy, delete) = crate::db::citus_move_sql(
                 conn,
                 table,
@@ -477,6 +481,8 @@ fn relocate_row(
             diesel::connection::SimpleConnection::batch_execute(conn, sql)?;
         }
         at = region;
+    } else if region != row.region {
+        super::contacts::follow_region(conn, row.id, row.region, region)?;
     }
     let target = parcels::table.filter(
         parcels::id

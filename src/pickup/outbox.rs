@@ -138,10 +138,9 @@ pub fn set_webhook(
     );
     let sealed = codes::seal(data_key, &secret);
     conn.transaction(|conn| {
-        diesel::delete(merchants::table.find(merchant)).execute(conn)?;
-        diesel::insert_into(merchants::table)
-            .values((
-                merchants::id.eq(merchant),
+        ensure_merchant(conn, merchant, now)?;
+        diesel::update(merchants::table.find(merchant))
+            .set((
                 merchants::webhook_url.eq(url),
                 merchants::webhook_secret_sealed.eq(sealed),
                 merchants::updated_at.eq(now),
@@ -149,6 +148,53 @@ pub fn set_webhook(
             .execute(conn)
     })?;
     Ok(secret)
+}
+
+/// Turns customer e-mails on or off for a merchant (docs/merchants.md, "Customer e-mails").
+/// Off stops every mail not yet sent; the stored addresses are erased on their schedule.
+pub fn set_customer_emails(
+    conn: &mut DbConn,
+    merchant: &str,
+    on: bool,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    conn.transaction(|conn| {
+        ensure_merchant(conn, merchant, now)?;
+        diesel::update(merchants::table.find(merchant))
+            .set((
+                merchants::customer_emails.eq(on),
+                merchants::updated_at.eq(now),
+            ))
+            .execute(conn)
+    })?;
+    Ok(())
+}
+
+/// Whether pudo e-mails this merchant's customers (off for a merchant never configured).
+pub fn customer_emails(conn: &mut DbConn, merchant: &str) -> QueryResult<bool> {
+    Ok(merchants::table
+        .find(merchant)
+        .select(merchants::customer_emails)
+        .first(conn)
+        .optional()?
+        .unwrap_or(false))
+}
+
+/// The merchant's row, made with nothing configured if it has none (a plain insert after a
+/// read, in the caller's transaction: the same statements on both backends).
+fn ensure_merchant(conn: &mut DbConn, merchant: &str, now: NaiveDateTime) -> QueryResult<()> {
+    let exists = merchants::table
+        .find(merchant)
+        .select(merchants::id)
+        .first::<String>(conn)
+        .optional()?
+        .is_some();
+    if !exists {
+        diesel::insert_into(merchants::table)
+            .values((merchants::id.eq(merchant), merchants::updated_at.eq(now)))
+            .execute(conn)?;
+    }
+    Ok(())
 }
 
 /// A merchant's webhook URL and secret, if configured.
@@ -241,18 +287,23 @@ pub fn failed(
     error: &str,
     now: NaiveDateTime,
 ) -> QueryResult<()> {
-    let backoff = chrono::Duration::seconds((5i64 << attempts.clamp(0, 10)).min(3600));
     diesel::update(
         outbox::table
             .filter(outbox::id.eq(id))
             .filter(outbox::region.eq(region)),
     )
     .set((
-        outbox::next_attempt_at.eq(now + backoff),
+        outbox::next_attempt_at.eq(now + backoff(attempts)),
         outbox::last_error.eq(error.chars().take(500).collect::<String>()),
     ))
     .execute(conn)?;
     Ok(())
+}
+
+/// How long after its `attempts`-th failure a delivery is tried again: 5 s doubling per
+/// attempt, at most an hour (webhook events and customer mails alike).
+pub fn backoff(attempts: i32) -> chrono::Duration {
+    chrono::Duration::seconds((5i64 << attempts.clamp(0, 10)).min(3600))
 }
 
 /// Events not yet delivered (for operators and tests).

@@ -2,6 +2,7 @@
 //! staged unit already there), and the parcel's arrival issues its pickup code.
 
 use super::codes;
+use super::contacts::Customer;
 use super::outbox::{self, Event};
 use super::parcels::{check_text, find_in, find_order, find_order_in, ParcelRow};
 use super::{Parcel, ParcelState, PickupError};
@@ -41,12 +42,25 @@ pub fn reserve(
     issuer: &CodeIssuer<'_>,
     now: NaiveDateTime,
 ) -> Result<(Parcel, bool, i32), PickupError> {
+    reserve_for(conn, r, None, issuer, now)
+}
+
+/// [`reserve`] with the customer pudo may e-mail: stored sealed in the reservation's
+/// transaction when the merchant has customer e-mails on ([`super::contacts::store`]). A repeat
+/// of the `order_ref` changes nothing, the customer included.
+pub fn reserve_for(
+    conn: &mut DbConn,
+    r: &NewReservation<'_>,
+    customer: Option<&Customer>,
+    issuer: &CodeIssuer<'_>,
+    now: NaiveDateTime,
+) -> Result<(Parcel, bool, i32), PickupError> {
     check(r)?;
     if let Some(existing) = find_order(conn, r.merchant, r.order_ref)? {
         return repeat(existing, r);
     }
     for _ in 0..5 {
-        match conn.transaction(|conn| reserve_once(conn, r, issuer, now)) {
+        match conn.transaction(|conn| reserve_once(conn, r, customer, issuer, now)) {
             Ok((parcel, live)) => return Ok((parcel, true, live)),
             Err(PickupError::CodeClash) => continue,
             // Two calls with one order_ref raced: the other one won; answer like a repeat.
@@ -73,6 +87,8 @@ pub struct ReservationRequest {
     pub sku: Option<String>,
     /// When the parcel is expected at the shop, if known.
     pub arrive_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// The customer pudo may e-mail, if the merchant gave one (checked already).
+    pub customer: Option<Customer>,
 }
 
 impl ReservationRequest {
@@ -107,8 +123,9 @@ pub fn reserve_many(
     now: NaiveDateTime,
     functions: bool,
 ) -> Vec<ReserveAnswer> {
-    let alone =
-        |conn: &mut DbConn, r: &ReservationRequest| reserve(conn, &r.borrowed(), issuer, now);
+    let alone = |conn: &mut DbConn, r: &ReservationRequest| {
+        reserve_for(conn, &r.borrowed(), r.customer.as_ref(), issuer, now)
+    };
     if let (true, DbConn::Postgres(_)) = (functions, &*conn) {
         return reserve_with_functions(conn, requests, issuer, now);
     }
@@ -125,8 +142,12 @@ fn reserve_with_functions(
     let now = wf::to_micros(now);
     let mut answers: Vec<Option<ReserveAnswer>> = requests.iter().map(|_| None).collect();
     let mut todo = Vec::with_capacity(requests.len());
+    // A reservation with a customer takes the statement path, which stores the customer in
+    // the same transaction (the functions know nothing of customers; docs/scaling.md).
+    let mut with_customer = Vec::new();
     for (i, r) in requests.iter().enumerate() {
         match check(&r.borrowed()) {
+            Ok(()) if r.customer.is_some() => with_customer.push(i),
             Ok(()) => todo.push(i),
             Err(e) => answers[i] = Some(Err(e)),
         }
@@ -172,6 +193,16 @@ fn reserve_with_functions(
             }
         }
     }
+    for i in with_customer {
+        let r = &requests[i];
+        answers[i] = Some(reserve_for(
+            conn,
+            &r.borrowed(),
+            r.customer.as_ref(),
+            issuer,
+            now,
+        ));
+    }
     answers
         .into_iter()
         .map(|a| a.unwrap_or(Err(PickupError::Db(DbErr::RollbackTransaction))))
@@ -190,6 +221,7 @@ pub struct CodeIssuer<'a> {
 fn reserve_once(
     conn: &mut DbConn,
     r: &NewReservation<'_>,
+    customer: Option<&Customer>,
     issuer: &CodeIssuer<'_>,
     now: NaiveDateTime,
 ) -> Result<(Parcel, i32), PickupError> {
@@ -232,6 +264,9 @@ fn reserve_once(
         ))
         .execute(conn)?;
     let row = find_order_in(conn, r.merchant, r.order_ref, region)?.ok_or(DbErr::NotFound)?;
+    if let Some(customer) = customer {
+        super::contacts::store(conn, issuer.data_key, &row, customer, now)?;
+    }
     outbox::enqueue(
         conn,
         row.region,

@@ -41,6 +41,22 @@ async fn body_errors_name_the_field_by_its_path() {
             json!({ "pickup_point_id": sol, "order_ref": "A-1", "colour": "red" }),
             "colour",
         ),
+        (
+            json!({ "pickup_point_id": sol, "order_ref": "A-1", "customer_email": 7 }),
+            "customer_email",
+        ),
+        (
+            json!({ "pickup_point_id": sol, "order_ref": "A-1", "customer_email": "a b@c.de" }),
+            "customer_email",
+        ),
+        (
+            json!({ "pickup_point_id": sol, "order_ref": "A-1", "customer_email": "a@b.de", "customer_language": "fr" }),
+            "customer_language",
+        ),
+        (
+            json!({ "pickup_point_id": sol, "order_ref": "A-1", "customer_language": "es" }),
+            "customer_language",
+        ),
     ] {
         let answer = app.post("/v1/reservations", &merchant, body.clone()).await;
         let problem = answer.problem(400);

@@ -25,6 +25,7 @@ fn request(shop_id: i64, order_ref: &str) -> ReservationRequest {
         order_ref: order_ref.into(),
         sku: None,
         arrive_at: None,
+        customer: None,
     }
 }
 

@@ -1,6 +1,7 @@
 //! Secrets never reach the logs: every log line and span of the process, at every level, is
 //! captured while a partner exchanges its API key, a merchant sets a webhook and reads a code,
-//! the webhook is delivered, a partner hands the parcel over, and forged tokens are refused.
+//! the webhook is delivered, a customer's mail fails and is sent, a partner hands the parcel
+//! over, and forged tokens are refused.
 
 use crate::on_both_backends;
 use crate::support::{Backend, TestApp};
@@ -120,6 +121,52 @@ async fn secrets_never_reach_the_logs(backend: Backend) {
     app.post("/v1/partner/handovers", &partner, json!({"code": code}))
         .await
         .ok();
+    // A customer's e-mail address: stored, its mail failing once (nobody listens), then sent.
+    let customer = "log.customer@example.com";
+    let on = app
+        .call(
+            actix_web::test::TestRequest::put()
+                .uri("/v1/merchant/notifications")
+                .insert_header(("authorization", format!("Bearer {merchant}")))
+                .set_json(json!({"customer_emails": true})),
+        )
+        .await;
+    on.ok();
+    let mailed = app
+        .post(
+            "/v1/reservations",
+            &merchant,
+            json!({"pickup_point_id": shop, "order_ref": "ORD-LOG-MAIL", "customer_email": customer}),
+        )
+        .await;
+    let mailed = mailed.body["id"].as_i64().expect("reservation id");
+    app.post(
+        &format!("/v1/partner/parcels/{mailed}/arrival"),
+        &partner,
+        json!({}),
+    )
+    .await
+    .ok();
+    let mail = |url: &str, at: chrono::NaiveDateTime| {
+        let mailer =
+            pudo::pickup::smtp::Mailer::new(url, "pudo <pudo@example.com>").expect("mailer");
+        pudo::pickup::mails::dispatch_due(
+            &app.state.pool,
+            app.state.keys.data_key(),
+            &mailer,
+            &app.state.network,
+            at,
+        )
+        .expect("mails")
+    };
+    let now = chrono::Utc::now().naive_utc();
+    let down = format!("smtp://127.0.0.1:{}", crate::smtp_sink::free_port());
+    assert_eq!(mail(&down, now).failed, 1);
+    let smtp = crate::smtp_sink::SmtpSink::start();
+    assert_eq!(
+        mail(&smtp.url(), now + chrono::Duration::minutes(1)).sent,
+        1
+    );
     // Refused tokens: a forged signature (401) and a wrong role (403).
     let forged = format!("{}x", &merchant[..merchant.len() - 1]);
     assert_eq!(app.get_as("/v1/events", &forged).await.status.as_u16(), 401);
@@ -144,6 +191,7 @@ async fn secrets_never_reach_the_logs(backend: Backend) {
         ("merchant token signature", signature(&merchant)),
         ("forged token", forged.clone()),
         ("webhook secret", secret.clone()),
+        ("customer's e-mail address", customer.to_owned()),
     ] {
         assert!(!text.contains(&secret), "the {what} appears in the logs");
     }
