@@ -38,6 +38,18 @@ pub struct ReservationRequest {
     /// period then refuses the reservation (409 `closed_for_period`).
     #[schema(value_type = Option<String>, format = DateTime, example = "2026-12-24T10:00:00+01:00")]
     pub arrive_at: Option<String>,
+    /// The parcel's dimensions, `LxWxH` in centimetres (at most one decimal; any order): the
+    /// point must take it, and it gets a slot of the smallest size class it fits (409
+    /// `does_not_fit` or `full` otherwise). Without it the parcel takes the point's largest
+    /// class.
+    #[schema(
+        example = "30x20x5",
+        pattern = r"^\d+(\.\d)?[xX]\d+(\.\d)?[xX]\d+(\.\d)?$"
+    )]
+    pub parcel: Option<String>,
+    /// The parcel's weight in kilograms (to the gram): at most the point's maximum.
+    #[schema(example = 1.2, minimum = 0.001, maximum = 1000)]
+    pub weight_kg: Option<f64>,
 }
 
 /// A reservation as its merchant sees it.
@@ -62,7 +74,9 @@ pub struct Reservation {
 /// 201 when created, 200 when `order_ref` already had this reservation. 409 with `reason`
 /// `full`, `paused`, `closed`, `no_pickup_service` or `closed_for_period` (at `arrive_at`)
 /// when the point cannot take it, `order_ref_in_use` when the order already has a
-/// reservation elsewhere.
+/// reservation elsewhere. With `parcel` or `weight_kg`: `does_not_fit` with the `limit`
+/// exceeded (`max_weight`, `max_dimensions`, `size_class`), or `full` with the `size_class`
+/// needed.
 #[utoipa::path(
     tag = "merchant",
     context_path = "/v1",
@@ -90,6 +104,19 @@ pub async fn reserve(
         .map(super::params::instant)
         .transpose()
         .map_err(|m| ApiError::bad_parameter("arrive_at", format!("arrive_at: {m}")))?;
+    let size = crate::network::sizes::ParcelSize {
+        dims_mm: body
+            .parcel
+            .as_deref()
+            .map(crate::network::sizes::parse_dims_cm)
+            .transpose()
+            .map_err(|m| ApiError::bad_parameter("parcel", format!("parcel: {m}")))?,
+        weight_g: body
+            .weight_kg
+            .map(crate::network::sizes::weight_g_of_kg)
+            .transpose()
+            .map_err(|m| ApiError::bad_parameter("weight_kg", format!("weight_kg: {m}")))?,
+    };
     let shop_id = body.pickup_point_id;
     let (parcel, created, live) = state
         .writes
@@ -99,10 +126,14 @@ pub async fn reserve(
             order_ref: body.order_ref,
             sku: body.sku,
             arrive_at,
+            size,
         })
         .await?;
     if created {
-        state.network.set_live(shop_id, live);
+        let class = parcel
+            .size_class
+            .unwrap_or(crate::network::sizes::SizeClass::L);
+        state.network.note_taken(shop_id, live, class);
         state.metrics.reservations.inc();
     }
     let body = Reservation {

@@ -7,6 +7,7 @@ use crate::network::address::{Address, Localized};
 use crate::network::availability::{self, UnavailableReason};
 use crate::network::geo::CellHex;
 use crate::network::services::{Service, Services};
+use crate::network::sizes::SizeClass;
 use crate::network::{Shop, ShopStatus};
 use crate::pickup::points::{self, Rank, RankedPoint, StockMarks};
 use actix_web::{get, web, HttpResponse};
@@ -96,6 +97,19 @@ pub(super) struct SearchQuery {
     /// `staging`.
     #[param(inline)]
     service: Option<ServiceParam>,
+    /// The parcel's dimensions, `LxWxH` in centimetres (at most one decimal, any order): only
+    /// points that take it (with `include_unavailable=true` the others too, not selectable,
+    /// `does_not_fit`); `free_slots`, `min_free` and `rank=room` then count the slots of the
+    /// size classes it may take, and `size_class` names the class it needs.
+    #[param(
+        example = "30x20x5",
+        pattern = r"^\d+(\.\d)?[xX]\d+(\.\d)?[xX]\d+(\.\d)?$"
+    )]
+    parcel: Option<String>,
+    /// The parcel's weight in kilograms (at most three decimals): only points that take it,
+    /// as with `parcel`.
+    #[param(example = "2.5", pattern = r"^\d+(\.\d{1,3})?$")]
+    weight_kg: Option<String>,
 }
 
 /// The values of `service` (documentation only).
@@ -208,6 +222,15 @@ pub struct PickupPoint<'a> {
     #[serde(serialize_with = "minute_utc")]
     #[schema(value_type = Option<String>, format = DateTime)]
     pub next_open_at: Option<DateTime<Utc>>,
+    /// With `parcel` or `weight_kg`: the size class (`S`, `M`, `L`) the parcel needs here
+    /// (`free_slots` counts that class and the larger ones); absent otherwise or when it does
+    /// not fit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub size_class: Option<SizeClass>,
+    /// With `unavailable_reason` `does_not_fit`: the point's limit the parcel exceeds
+    /// (`max_weight`, `max_dimensions`, or `size_class`: no slots of its size).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<&'static str>,
 }
 
 /// Serialises an optional instant as RFC 3339 in UTC, in whole seconds (as search_json does).
@@ -359,6 +382,8 @@ fn describe<'a>(p: &RankedPoint<'a>, now: chrono::DateTime<Utc>) -> PickupPoint<
         } else {
             shop.next_open_at(now)
         },
+        size_class: p.size_class,
+        limit: p.misfit.map(|m| m.limit()),
     }
 }
 

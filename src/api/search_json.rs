@@ -156,6 +156,14 @@ fn write_point(p: &PickupPoint<'_>, out: &mut Vec<u8>) {
         Some(t) => plain(out, &t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
         None => null(out),
     }
+    if let Some(class) = p.size_class {
+        out.extend_from_slice(b",\"size_class\":");
+        plain(out, class.as_str());
+    }
+    if let Some(limit) = p.limit {
+        out.extend_from_slice(b",\"limit\":");
+        plain(out, limit);
+    }
     out.push(b'}');
 }
 

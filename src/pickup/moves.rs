@@ -24,6 +24,7 @@ use crate::db::schema::{parcels, shops};
 use crate::db::DbConn;
 use crate::network::geo::{haversine_m, Point};
 use crate::network::load;
+use crate::network::sizes::SizeClass;
 use crate::network::{availability, GeoIndex, SearchFilter};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
@@ -190,9 +191,10 @@ pub fn move_reservation(
                 loads: Vec::new(),
             });
         }
-        let loads = take_and_release(conn, row.shop_id, to, now, None)?;
+        let (loads, class) = take_and_release(conn, &row, to, now, None)?;
         let target = point(conn, to)?;
         relocate_row(conn, &row, to, None, now)?;
+        set_class(conn, &row, to, class)?;
         let moved = find_for_merchant(conn, merchant, id)?;
         let parcel = moved.view();
         let distance_m = distance(&from, &target);
@@ -308,7 +310,7 @@ fn redirect_once(
         }
     };
     // On the day: a point closed for a holiday now cannot take the parcel.
-    let loads = take_and_release(conn, row.shop_id, to, now, Some(now.and_utc()))?;
+    let (loads, class) = take_and_release(conn, row, to, now, Some(now.and_utc()))?;
     if let Some(hash) = &new_hash {
         // The customer's code must not already name another parcel at the new shop.
         let clash = parcels::table
@@ -324,6 +326,7 @@ fn redirect_once(
     if relocate_row(conn, row, to, new_hash.as_deref(), now)? == 0 {
         return Err(PickupError::Changed);
     }
+    set_class(conn, row, to, class)?;
     let moved = find_for_shop(conn, to, row.id)?;
     let parcel = moved.view();
     outbox::enqueue(
@@ -411,15 +414,17 @@ fn nearby(conn: &mut DbConn, from: &PointRef, ids: &[i64]) -> Result<Vec<(i64, f
 }
 
 /// Locks both load rows in id order, takes a slot at `to` (active, below capacity, offering
-/// pickup and, given `arrive_at`, not closed for a period then) and frees one at `from`;
-/// returns both live counts after.
+/// pickup and, given `arrive_at`, not closed for a period then) of a class the parcel fits,
+/// as a reservation would ([`crate::network::sizes`]), and frees the parcel's slot at its
+/// point; returns both live counts after, and the class to store with the parcel.
 fn take_and_release(
     conn: &mut DbConn,
-    from: i64,
+    row: &ParcelRow,
     to: i64,
     now: NaiveDateTime,
     arrive_at: Option<chrono::DateTime<chrono::Utc>>,
-) -> Result<Vec<(i64, i32)>, PickupError> {
+) -> Result<(Vec<(i64, i32)>, Option<SizeClass>), PickupError> {
+    let from = row.shop_id;
     // Both regions first (a reference table): every load statement names its shop's region.
     let from_region = load::region_of(conn, from)?.ok_or(PickupError::ShopNotFound(from))?;
     let Some(to_region) = load::region_of(conn, to)? else {
@@ -430,17 +435,62 @@ fn take_and_release(
     for (shop, region) in shops {
         load::lock_in(conn, shop, region)?;
     }
-    if !load::take_slot(conn, to, to_region, now)? {
-        return Err(load::why_no_slot(conn, to)?.into());
+    let size = row.size();
+    let (sizes, capacity) = load::sizes_of(conn, to)?.ok_or(PickupError::ShopNotFound(to))?;
+    let placement = sizes
+        .place(capacity, &size)
+        .map_err(PickupError::DoesNotFit)?;
+    let mut class = None;
+    for c in placement.classes() {
+        if load::take_slot_of(conn, to, to_region, c, now)? {
+            class = Some(c);
+            break;
+        }
     }
+    let Some(class) = class else {
+        let why = load::why_no_slot(conn, to)?;
+        return Err(super::reservations::no_slot(
+            why,
+            &size,
+            Some(placement.needed),
+        ));
+    };
     if let Some(refusal) = crate::network::closure_store::pickup_refusal(conn, to, arrive_at)? {
         return Err(refusal.into());
     }
-    load::release_slot(conn, from, from_region, now)?;
-    Ok(vec![
-        (from, load::live(conn, from, from_region)?),
-        (to, load::live(conn, to, to_region)?),
-    ])
+    load::release_slot_of(conn, from, from_region, row.slot_class(), now)?;
+    Ok((
+        vec![
+            (from, load::live(conn, from, from_region)?),
+            (to, load::live(conn, to, to_region)?),
+        ],
+        super::reservations::stored_class(class, &size),
+    ))
+}
+
+/// Stores the class of the slot a moved parcel now holds at `to`, when it changed.
+fn set_class(
+    conn: &mut DbConn,
+    row: &ParcelRow,
+    to: i64,
+    class: Option<SizeClass>,
+) -> Result<(), PickupError> {
+    let class = class.map(SizeClass::as_str);
+    if class == row.size_class.as_deref() {
+        return Ok(());
+    }
+    let region: i64 = shops::table.find(to).select(shops::region).first(conn)?;
+    diesel::update(
+        parcels::table.filter(
+            parcels::id
+                .eq(row.id)
+                .and(parcels::region.eq(region))
+                .and(parcels::shop_id.eq(to)),
+        ),
+    )
+    .set(parcels::size_class.eq(class))
+    .execute(conn)?;
+    Ok(())
 }
 
 /// Points the parcel row at `to` (with a re-keyed code hash, if given), provided it is still

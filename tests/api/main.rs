@@ -27,6 +27,7 @@ mod returns;
 mod scan_in;
 mod search;
 mod security;
+mod sizes;
 mod staging;
 mod support;
 mod webhook_sink;

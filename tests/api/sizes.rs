@@ -1,0 +1,363 @@
+//! Parcel sizes (issue 19, section 1): points declare what they take and their slots by size
+//! class; reservations take a slot of the smallest class with room, enforced by the database
+//! per class; search filters and counts by the parcel's class.
+
+use crate::on_both_backends;
+use crate::support::{Backend, TestApp};
+use diesel::prelude::*;
+use pudo::auth::Role;
+use pudo::network::sizes::{ParcelSize, SizeClass};
+use pudo::pickup::{CodeIssuer, NewReservation, PickupError};
+use serde_json::json;
+
+/// `lockers`: 1 S, 2 M, no L, up to 10 kg and 64 x 38 x 19 cm. `mini`: S slots only.
+/// `counter`: no sizes declared (every slot L, the defaults). `wall`: 2 S, 2 M, 2 L.
+const SHOPS: &str = "\
+external_id,name,latitude,longitude,capacity,status,slots_s,slots_m,slots_l,max_weight_kg,max_dimensions_cm
+lockers,Taquillas Sol,40.4169,-3.7035,3,active,1,2,0,10,64x38x19
+mini,Mini taquilla,40.4172,-3.7040,2,active,2,,,,
+counter,Kiosko,40.4180,-3.7097,2,active,,,,,
+wall,Pared de taquillas,40.4190,-3.7100,6,active,2,2,2,,
+";
+
+const SMALL: &str = "30x20x5";
+const MEDIUM: &str = "30x30x15";
+const LARGE: &str = "40x38x30";
+
+async fn reserve(
+    app: &TestApp,
+    shop: &str,
+    order: &str,
+    parcel: Option<&str>,
+    kg: Option<f64>,
+) -> crate::support::Answer {
+    let merchant = app.token(Role::Merchant, "acme");
+    let mut body = json!({"pickup_point_id": app.shop_id(shop), "order_ref": order});
+    if let Some(p) = parcel {
+        body["parcel"] = json!(p);
+    }
+    if let Some(kg) = kg {
+        body["weight_kg"] = json!(kg);
+    }
+    app.post("/v1/reservations", &merchant, body).await
+}
+
+/// A reservation request for a parcel of `dims` (cm).
+pub fn sized(shop_id: i64, order_ref: &str, dims: &str) -> pudo::pickup::ReservationRequest {
+    pudo::pickup::ReservationRequest {
+        merchant: "acme".into(),
+        shop_id,
+        order_ref: order_ref.into(),
+        sku: None,
+        arrive_at: None,
+        size: ParcelSize {
+            dims_mm: Some(pudo::network::sizes::parse_dims_cm(dims).expect("dims")),
+            weight_g: None,
+        },
+    }
+}
+
+/// Slots held at a shop: (live, live_s, live_m) as the database counts them.
+fn held(app: &TestApp, shop: &str) -> (i32, i32, i32) {
+    use pudo::db::schema::shop_load as l;
+    l::table
+        .filter(l::shop_id.eq(app.shop_id(shop)))
+        .select((l::live, l::live_s, l::live_m))
+        .first(&mut *app.state.pool.get().expect("conn"))
+        .expect("load row")
+}
+
+/// Live parcels of each class at a shop, counted from the parcels themselves (NULL: L).
+fn parcels_by_class(app: &TestApp, shop: &str) -> [i64; 3] {
+    use pudo::db::schema::parcels as p;
+    let classes: Vec<Option<String>> = p::table
+        .filter(p::shop_id.eq(app.shop_id(shop)))
+        .filter(p::state.eq_any(["reserved", "at_point"]))
+        .select(p::size_class)
+        .load(&mut *app.state.pool.get().expect("conn"))
+        .expect("parcels");
+    let mut n = [0; 3];
+    for c in classes {
+        let class: SizeClass = c.as_deref().unwrap_or("L").parse().expect("class");
+        n[class as usize] += 1;
+    }
+    n
+}
+
+async fn a_parcel_takes_the_smallest_class_with_room(backend: Backend) {
+    let app = TestApp::new(backend).with_csv(SHOPS);
+    let first = reserve(&app, "lockers", "O-1", Some(SMALL), Some(1.5)).await;
+    assert_eq!(first.status.as_u16(), 201, "{}", first.text);
+    assert_eq!(first.body["size_class"], "S");
+    // S is full: the next small parcel takes an M slot.
+    let second = reserve(&app, "lockers", "O-2", Some(SMALL), None).await;
+    assert_eq!(second.body["size_class"], "M", "{}", second.text);
+    let third = reserve(&app, "lockers", "O-3", Some(MEDIUM), None).await;
+    assert_eq!(third.body["size_class"], "M", "{}", third.text);
+    assert_eq!(held(&app, "lockers"), (3, 1, 2));
+    // No class with room: `full`, naming the class the parcel needs.
+    let full = reserve(&app, "lockers", "O-4", Some(MEDIUM), None).await;
+    let problem = full.problem(409);
+    assert_eq!(problem["reason"], "full");
+    assert_eq!(problem["size_class"], "M");
+    // A repeat answers the same reservation, whatever the parcel says now.
+    let again = reserve(&app, "lockers", "O-1", Some(SMALL), Some(1.5)).await;
+    assert_eq!(again.status.as_u16(), 200);
+    assert_eq!(again.body["id"], first.body["id"]);
+    // Cancelling frees the slot of its class: the S slot again.
+    let merchant = app.token(Role::Merchant, "acme");
+    let id = first.body["id"].as_i64().expect("id");
+    app.post(
+        &format!("/v1/reservations/{id}/cancel"),
+        &merchant,
+        json!({}),
+    )
+    .await
+    .ok();
+    assert_eq!(held(&app, "lockers"), (2, 0, 2));
+    let back = reserve(&app, "lockers", "O-5", Some(SMALL), None).await;
+    assert_eq!(back.body["size_class"], "S", "{}", back.text);
+    // A point without sizes: everything up to the defaults, in L.
+    let legacy = reserve(&app, "counter", "O-6", Some(SMALL), Some(2.0)).await;
+    assert_eq!(legacy.status.as_u16(), 201, "{}", legacy.text);
+    assert_eq!(legacy.body["size_class"], "L");
+    let plain = reserve(&app, "counter", "O-7", None, None).await;
+    assert_eq!(plain.status.as_u16(), 201);
+    assert!(
+        plain.body.get("size_class").is_none(),
+        "as before sizes: {}",
+        plain.text
+    );
+    assert_eq!(held(&app, "counter"), (2, 0, 0));
+    let full = reserve(&app, "counter", "O-8", None, None).await;
+    let problem = full.problem(409);
+    assert_eq!(problem["reason"], "full");
+    assert!(problem.get("size_class").is_none(), "as before sizes");
+}
+on_both_backends!(a_parcel_takes_the_smallest_class_with_room);
+
+async fn a_parcel_that_does_not_fit_is_refused_naming_the_limit(backend: Backend) {
+    let app = TestApp::new(backend).with_csv(SHOPS);
+    let heavy = reserve(&app, "lockers", "H-1", Some(SMALL), Some(10.001)).await;
+    let p = heavy.problem(409);
+    assert_eq!(
+        (p["reason"].as_str(), p["limit"].as_str()),
+        (Some("does_not_fit"), Some("max_weight"))
+    );
+    assert!(
+        p["detail"].as_str().is_some_and(|d| d.contains("10 kg")),
+        "{p}"
+    );
+    let big = reserve(&app, "lockers", "H-2", Some("20x38x64"), None).await;
+    let p = big.problem(409);
+    assert_eq!(p["limit"], "max_dimensions");
+    assert!(
+        p["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("64 x 38 x 19 cm")),
+        "{p}"
+    );
+    // The defaults of a point without sizes: 25 kg, 64 x 41 x 38 cm.
+    let p = reserve(&app, "counter", "H-3", None, Some(25.5)).await;
+    assert_eq!(p.problem(409)["limit"], "max_weight");
+    let p = reserve(&app, "counter", "H-4", Some("65x10x10"), None).await;
+    assert_eq!(p.problem(409)["limit"], "max_dimensions");
+    // S slots only: a medium parcel has no class.
+    let p = reserve(&app, "mini", "H-5", Some(MEDIUM), None).await;
+    let p = p.problem(409);
+    assert_eq!(
+        (p["limit"].as_str(), p["size_class"].as_str()),
+        (Some("size_class"), Some("M"))
+    );
+    // Nothing written by any refusal.
+    for shop in ["lockers", "counter", "mini"] {
+        assert_eq!(held(&app, shop), (0, 0, 0), "{shop}");
+    }
+    // Bad measurements are 400s naming the field.
+    for (parcel, kg, field) in [
+        (Some("30x20"), None, "parcel"),
+        (Some("0x1x1"), None, "parcel"),
+        (Some("30x20x5.55"), None, "parcel"),
+        (None, Some(0.0), "weight_kg"),
+        (None, Some(-1.0), "weight_kg"),
+        (None, Some(5000.0), "weight_kg"),
+    ] {
+        let a = reserve(&app, "lockers", "B-1", parcel, kg).await;
+        assert_eq!(a.problem(400)["parameter"], field, "{}", a.text);
+    }
+}
+on_both_backends!(a_parcel_that_does_not_fit_is_refused_naming_the_limit);
+
+/// Many threads (the statement path) and many HTTP requests (the write path: group commit,
+/// and the functions on PostgreSQL) race for the slots of each class: no class is ever held
+/// beyond its slots, the counters match the parcels, and a parcel never holds a slot smaller
+/// than it.
+async fn classes_are_never_overbooked_under_concurrency(backend: Backend) {
+    let app = TestApp::new(backend).with_csv(SHOPS);
+    let wall = app.shop_id("wall");
+    let sizes = [SMALL, MEDIUM, LARGE];
+    let pool = app.state.pool.clone();
+    let key = *app.state.keys.data_key();
+    let threads: Vec<_> = (0..18)
+        .map(|n| {
+            let pool = pool.clone();
+            std::thread::spawn(move || {
+                let r = NewReservation {
+                    merchant: "acme",
+                    shop_id: wall,
+                    order_ref: &format!("T-{n}"),
+                    sku: None,
+                    arrive_at: None,
+                };
+                let size = ParcelSize {
+                    dims_mm: Some(pudo::network::sizes::parse_dims_cm(sizes[n % 3]).expect("dims")),
+                    weight_g: None,
+                };
+                let issuer = CodeIssuer {
+                    data_key: &key,
+                    hold: chrono::Duration::days(7),
+                };
+                let mut conn = pool.get().expect("conn");
+                match pudo::pickup::reserve_sized(
+                    &mut conn,
+                    &r,
+                    &size,
+                    &issuer,
+                    chrono::Utc::now().naive_utc(),
+                ) {
+                    Ok((p, _, _)) => Some(p.size_class.expect("sized parcels name their class")),
+                    Err(PickupError::ClassFull(_)) => None,
+                    Err(e) => panic!("unexpected refusal: {e}"),
+                }
+            })
+        })
+        .collect();
+    let mut placed: Vec<(usize, SizeClass)> = Vec::new();
+    for (n, t) in threads.into_iter().enumerate() {
+        if let Some(class) = t.join().expect("thread") {
+            placed.push((n % 3, class));
+        }
+    }
+    // Then through the write path (group commit, and the functions on PostgreSQL), from many
+    // tasks at once, on a fresh point of the same kind.
+    let app2 = TestApp::new(backend).with_csv(SHOPS);
+    let wall2 = app2.shop_id("wall");
+    let tasks: Vec<_> = (0..18)
+        .map(|n| {
+            let writes: std::sync::Arc<pudo::pickup::Writes> = app2.state.writes.clone();
+            let request = sized(wall2, &format!("W-{n}"), sizes[n % 3]);
+            tokio::spawn(async move { writes.reserve(request).await })
+        })
+        .collect();
+    for (n, t) in tasks.into_iter().enumerate() {
+        match t.await.expect("task") {
+            Ok((p, true, _)) => placed.push((n % 3, p.size_class.expect("class"))),
+            Err(PickupError::ClassFull(_)) => {}
+            other => panic!("unexpected answer {other:?}"),
+        }
+    }
+    for a in [&app, &app2] {
+        let by_class = parcels_by_class(a, "wall");
+        assert_eq!(
+            by_class,
+            [2, 2, 2],
+            "every class filled exactly, never beyond"
+        );
+        assert_eq!(held(a, "wall"), (6, 2, 2), "the counters match the parcels");
+    }
+    // A parcel never holds a slot smaller than the class it needs (0: S, 1: M, 2: L).
+    for (needed, class) in placed {
+        assert!(
+            class as usize >= needed,
+            "a parcel of class {needed} in {class}"
+        );
+    }
+}
+on_both_backends!(classes_are_never_overbooked_under_concurrency);
+
+async fn search_filters_and_counts_by_the_parcels_class(backend: Backend) {
+    let app = TestApp::new(backend).with_csv(SHOPS);
+    let near = "/v1/pickup-points?lat=40.4170&lon=-3.7036&limit=10";
+    let all = app.get(near).await;
+    assert_eq!(all.external_ids().len(), 4);
+    assert!(
+        all.body["items"][0].get("size_class").is_none(),
+        "unchanged without a parcel"
+    );
+    // A medium parcel: not `mini` (S only); `lockers` counts its M slots.
+    let medium = app.get(&format!("{near}&parcel={MEDIUM}")).await;
+    let ids = medium.external_ids();
+    assert!(!ids.contains(&"mini".to_owned()), "{ids:?}");
+    assert_eq!(ids.len(), 3);
+    let item = |a: &crate::support::Answer, shop: &str| {
+        a.body["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .find(|i| i["external_id"] == shop)
+            .cloned()
+            .expect("listed")
+    };
+    let lockers = item(&medium, "lockers");
+    assert_eq!(
+        (
+            lockers["size_class"].as_str(),
+            lockers["free_slots"].as_i64()
+        ),
+        (Some("M"), Some(2))
+    );
+    // A heavy parcel: only points taking 12 kg (the 25 kg defaults).
+    let heavy = app.get(&format!("{near}&weight_kg=12")).await;
+    let mut ids = heavy.external_ids();
+    ids.sort();
+    assert_eq!(
+        ids,
+        ["counter", "mini", "wall"],
+        "lockers takes 10 kg at most"
+    );
+    // With include_unavailable the others are listed, greyed out with the limit.
+    let shown = app
+        .get(&format!("{near}&weight_kg=12&include_unavailable=true"))
+        .await;
+    let lockers = item(&shown, "lockers");
+    assert_eq!(lockers["selectable"], false);
+    assert_eq!(lockers["unavailable_reason"], "does_not_fit");
+    assert_eq!(lockers["limit"], "max_weight");
+    // Fill the M slots: a medium parcel's room at `lockers` is gone, a small one's is not
+    // (its S slot), and min_free counts the parcel's classes.
+    reserve(&app, "lockers", "F-1", Some(MEDIUM), None)
+        .await
+        .body["id"]
+        .as_i64()
+        .expect("id");
+    reserve(&app, "lockers", "F-2", Some(MEDIUM), None)
+        .await
+        .body["id"]
+        .as_i64()
+        .expect("id");
+    let medium = app.get(&format!("{near}&parcel={MEDIUM}")).await;
+    let lockers = item(&medium, "lockers");
+    assert_eq!(
+        (
+            lockers["free_slots"].as_i64(),
+            lockers["unavailable_reason"].as_str()
+        ),
+        (Some(0), Some("full"))
+    );
+    let small = app.get(&format!("{near}&parcel={SMALL}&min_free=1")).await;
+    assert_eq!(item(&small, "lockers")["free_slots"], 1);
+    let two = app.get(&format!("{near}&parcel={SMALL}&min_free=2")).await;
+    assert!(!two.external_ids().contains(&"lockers".to_owned()));
+    for bad in [
+        "parcel=30x20",
+        "parcel=",
+        "weight_kg=heavy",
+        "weight_kg=0",
+        "parcel=1x1x1x1",
+    ] {
+        let a = app.get(&format!("{near}&{bad}")).await;
+        let field = bad.split('=').next().expect("name");
+        assert_eq!(a.problem(400)["parameter"], field, "{bad}");
+    }
+}
+on_both_backends!(search_filters_and_counts_by_the_parcels_class);
