@@ -44,11 +44,13 @@ pub struct ReservationRequest {
     /// class.
     #[schema(
         example = "30x20x5",
-        pattern = r"^\d+(\.\d)?[xX]\d+(\.\d)?[xX]\d+(\.\d)?$"
+        // The text of `network::sizes::DIMS_PATTERN` (an attribute takes a literal; a test
+        // compares them).
+        pattern = r"^\s*(?:[1-9]\d{0,2}(?:\.\d)?|0\.[1-9])[xX](?:[1-9]\d{0,2}(?:\.\d)?|0\.[1-9])[xX](?:[1-9]\d{0,2}(?:\.\d)?|0\.[1-9])\s*$"
     )]
     pub parcel: Option<String>,
     /// The parcel's weight in kilograms (to the gram): at most the point's maximum.
-    #[schema(example = 1.2, minimum = 0.001, maximum = 1000)]
+    #[schema(example = 1.2, minimum = 0.001, maximum = 1000.0)]
     pub weight_kg: Option<f64>,
 }
 

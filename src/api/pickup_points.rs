@@ -103,12 +103,17 @@ pub(super) struct SearchQuery {
     /// size classes it may take, and `size_class` names the class it needs.
     #[param(
         example = "30x20x5",
-        pattern = r"^\d+(\.\d)?[xX]\d+(\.\d)?[xX]\d+(\.\d)?$"
+        // The text of `network::sizes::DIMS_PATTERN` (an attribute takes a literal; a test
+        // compares them).
+        pattern = r"^\s*(?:[1-9]\d{0,2}(?:\.\d)?|0\.[1-9])[xX](?:[1-9]\d{0,2}(?:\.\d)?|0\.[1-9])[xX](?:[1-9]\d{0,2}(?:\.\d)?|0\.[1-9])\s*$"
     )]
     parcel: Option<String>,
     /// The parcel's weight in kilograms (at most three decimals): only points that take it,
     /// as with `parcel`.
-    #[param(example = "2.5", pattern = r"^\d+(\.\d{1,3})?$")]
+    #[param(
+        example = "2.5",
+        pattern = r"^\s*(?:[1-9]\d{0,2}(?:\.\d{1,3})?|1000(?:\.0{1,3})?|0\.(?:[1-9]\d{0,2}|0[1-9]\d?|00[1-9]))\s*$"
+    )]
     weight_kg: Option<String>,
 }
 
@@ -282,6 +287,9 @@ pub struct PickupPointDetail {
     pub open_now: bool,
     /// Closure periods (holidays) not yet over: whole local days in `timezone`, end inclusive.
     pub closures: Vec<crate::network::closures::Closure>,
+    /// What parcels the point takes: its slots by size class and the heaviest and largest
+    /// parcel (docs/merchants.md, "Parcel sizes").
+    pub sizes: crate::network::sizes::SizesView,
 }
 
 /// The nearest active pickup points to a location, exactly, by great-circle distance; each
@@ -421,7 +429,9 @@ pub async fn get(state: web::Data<AppState>, id: web::Path<i64>) -> Result<HttpR
         },
         |s| s.is_open_at(Utc::now()),
     );
+    let sizes = crate::network::sizes::SizesView::of(&row.sizes(), row.capacity);
     Ok(HttpResponse::Ok().json(PickupPointDetail {
+        sizes,
         shop: row.into_shop(),
         open_now,
         closures,

@@ -84,10 +84,16 @@ pub const DEFAULT_MAX_WEIGHT_G: i32 = 25_000;
 /// The largest parcel a point takes when it declares no maximum, millimetres, longest side
 /// first (41 × 38 × 64 cm, a locker's largest compartment).
 pub const DEFAULT_MAX_DIMS_MM: [i32; 3] = [640, 410, 380];
-/// The longest side any parcel or point may give, millimetres (5 m).
-pub const MAX_SIDE_MM: i32 = 5_000;
+/// The longest side any parcel or point may give, millimetres (999.9 cm).
+pub const MAX_SIDE_MM: i32 = 9_999;
 /// The heaviest weight any parcel or point may give, grams (1 t).
 pub const MAX_WEIGHT_G: i32 = 1_000_000;
+/// What `parcel=` and `max_dimensions_cm` accept (the OpenAPI pattern): three sides in
+/// centimetres, 0.1 to 999.9 with at most one decimal, separated by `x`.
+pub const DIMS_PATTERN: &str = r"^\s*(?:[1-9]\d{0,2}(?:\.\d)?|0\.[1-9])[xX](?:[1-9]\d{0,2}(?:\.\d)?|0\.[1-9])[xX](?:[1-9]\d{0,2}(?:\.\d)?|0\.[1-9])\s*$";
+/// What `weight_kg=` and `max_weight_kg` accept (the OpenAPI pattern): kilograms, 0.001 to
+/// 1000 with at most three decimals.
+pub const WEIGHT_PATTERN: &str = r"^\s*(?:[1-9]\d{0,2}(?:\.\d{1,3})?|1000(?:\.0{1,3})?|0\.(?:[1-9]\d{0,2}|0[1-9]\d?|00[1-9]))\s*$";
 
 /// A parcel's measurements as a reservation or search gives them; either may be unknown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
@@ -111,71 +117,79 @@ pub fn sorted(mut sides: [i32; 3]) -> [i32; 3] {
     sides
 }
 
-/// Parses `LxWxH` in centimetres (at most one decimal: millimetres), e.g. `30x20x5` or
-/// `30.5x20x4.5`; answers the sides in millimetres, longest first.
+/// Parses `LxWxH` in centimetres (0.1 to 999.9, at most one decimal: millimetres), e.g.
+/// `30x20x5` or `30.5x20x4.5`, exactly what [`DIMS_PATTERN`] allows; answers the sides in
+/// millimetres, longest first.
 pub fn parse_dims_cm(text: &str) -> Result<[i32; 3], String> {
-    let parts: Vec<&str> = text.trim().split(['x', 'X', '×']).collect();
-    let [a, b, c] = parts.as_slice() else {
-        return Err(format!(
-            "{text:?} is not LxWxH in centimetres (e.g. 30x20x5)"
-        ));
-    };
-    Ok(sorted([
-        decimal(a, 1, MAX_SIDE_MM, "cm")?,
-        decimal(b, 1, MAX_SIDE_MM, "cm")?,
-        decimal(c, 1, MAX_SIDE_MM, "cm")?,
-    ]))
-}
-
-/// Parses a weight in kilograms (at most three decimals: grams), e.g. `2.5`; answers grams.
-pub fn parse_weight_kg(text: &str) -> Result<i32, String> {
-    decimal(text, 3, MAX_WEIGHT_G, "kg")
-}
-
-/// A weight in kilograms given as a JSON number, in grams (rounded to the gram).
-pub fn weight_g_of_kg(kg: f64) -> Result<i32, String> {
-    let g = (kg * 1000.0).round();
-    if !kg.is_finite() || g < 1.0 || g > f64::from(MAX_WEIGHT_G) {
-        return Err(format!(
-            "{kg} is not a weight in kilograms between 0.001 and {}",
-            MAX_WEIGHT_G / 1000
-        ));
-    }
-    Ok(g as i32)
-}
-
-/// A positive decimal with at most `places` fraction digits, scaled by 10^places, at most
-/// `max` once scaled. Parsed as text so that no value is rounded.
-fn decimal(text: &str, places: u32, max: i32, unit: &str) -> Result<i32, String> {
-    let t = text.trim();
-    let (whole, frac) = t.split_once('.').unwrap_or((t, ""));
-    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-    let scale = 10_i64.pow(places);
     let bad = || {
         format!(
-            "{t:?} is not a positive number of {unit} with at most {places} decimal(s), \
-             at most {}",
-            i64::from(max) / scale
+            "{:?} is not LxWxH in centimetres (e.g. 30x20x5; each side 0.1 to 999.9, at most \
+             one decimal)",
+            text.trim()
         )
     };
-    if !digits(whole) || (t.contains('.') && !digits(frac)) || frac.len() > places as usize {
+    let parts: Vec<&str> = text.trim().split(['x', 'X']).collect();
+    let [a, b, c] = parts.as_slice() else {
         return Err(bad());
+    };
+    let side = |t: &str| decimal(t, 1, 3).filter(|&v| v <= MAX_SIDE_MM);
+    match (side(a), side(b), side(c)) {
+        (Some(a), Some(b), Some(c)) => Ok(sorted([a, b, c])),
+        _ => Err(bad()),
     }
-    let whole: i64 = whole
-        .get(..whole.len().min(12))
-        .unwrap_or("")
-        .parse()
-        .map_err(|_| bad())?;
+}
+
+/// Parses a weight in kilograms (0.001 to 1000, at most three decimals: grams), e.g. `2.5`,
+/// exactly what [`WEIGHT_PATTERN`] allows; answers grams.
+pub fn parse_weight_kg(text: &str) -> Result<i32, String> {
+    decimal(text.trim(), 3, 4)
+        .filter(|&g| g <= MAX_WEIGHT_G)
+        .ok_or_else(|| {
+            format!(
+                "{:?} is not a weight in kilograms (0.001 to 1000, at most three decimals)",
+                text.trim()
+            )
+        })
+}
+
+/// A weight in kilograms given as a JSON number (0.001 to 1000), in grams (to the gram).
+pub fn weight_g_of_kg(kg: f64) -> Result<i32, String> {
+    if !(0.001..=1000.0).contains(&kg) {
+        return Err(format!(
+            "{kg} is not a weight in kilograms from 0.001 to 1000"
+        ));
+    }
+    Ok(((kg * 1000.0).round() as i32).clamp(1, MAX_WEIGHT_G))
+}
+
+/// A positive decimal written plainly (no sign, no exponent, no leading zero, at most
+/// `whole_digits` digits before the point and `places` after it), scaled by 10^places; `None`
+/// for anything else or zero. Parsed as text so that no value is rounded.
+fn decimal(t: &str, places: u32, whole_digits: usize) -> Option<i32> {
+    let (whole, frac) = match t.split_once('.') {
+        Some((w, f)) => (w, Some(f)),
+        None => (t, None),
+    };
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if !digits(whole) || whole.len() > whole_digits || (whole.len() > 1 && whole.starts_with('0')) {
+        return None;
+    }
+    let frac = frac.unwrap_or("");
+    if (t.contains('.') && !digits(frac)) || frac.len() > places as usize {
+        return None;
+    }
+    let scale = 10_i64.pow(places);
+    let whole: i64 = whole.parse().ok()?;
     let frac_scaled: i64 = if frac.is_empty() {
         0
     } else {
-        frac.parse::<i64>().map_err(|_| bad())? * 10_i64.pow(places - frac.len() as u32)
+        frac.parse::<i64>().ok()? * 10_i64.pow(places - frac.len() as u32)
     };
-    let v = whole.saturating_mul(scale).saturating_add(frac_scaled);
-    if v < 1 || v > i64::from(max) {
-        return Err(bad());
+    let v = whole * scale + frac_scaled;
+    if v < 1 {
+        return None;
     }
-    i32::try_from(v).map_err(|_| bad())
+    i32::try_from(v).ok()
 }
 
 /// Millimetres as centimetres for messages and files (`38` or `38.5`).
@@ -341,6 +355,35 @@ impl ShopSizes {
 /// Whether sides `d` (longest first) fit within the box `b` (longest first).
 fn within(d: [i32; 3], b: [i32; 3]) -> bool {
     d[0] <= b[0] && d[1] <= b[1] && d[2] <= b[2]
+}
+
+/// What a point takes, as its page shows it: slots per class and the largest parcel (the
+/// defaults when it declares none).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, ToSchema)]
+pub struct SizesView {
+    /// Slots of class S (up to 8 x 38 x 64 cm).
+    pub slots_s: i32,
+    /// Slots of class M (up to 19 x 38 x 64 cm).
+    pub slots_m: i32,
+    /// Slots of class L (up to the maximum dimensions).
+    pub slots_l: i32,
+    /// The heaviest parcel taken, kilograms.
+    pub max_weight_kg: f64,
+    /// The largest parcel taken, centimetres, longest side first.
+    pub max_dimensions_cm: [f64; 3],
+}
+
+impl SizesView {
+    /// The view of a point of `capacity` declaring `sizes`.
+    pub fn of(sizes: &ShopSizes, capacity: i32) -> Self {
+        Self {
+            slots_s: sizes.slots(capacity, SizeClass::S),
+            slots_m: sizes.slots(capacity, SizeClass::M),
+            slots_l: sizes.slots(capacity, SizeClass::L),
+            max_weight_kg: f64::from(sizes.max_weight()) / 1000.0,
+            max_dimensions_cm: sizes.max_dims().map(|mm| f64::from(mm) / 10.0),
+        }
+    }
 }
 
 /// Slots held per class at a point: `live` in all, `live_s` and `live_m` of those in `S` and

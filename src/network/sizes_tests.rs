@@ -33,11 +33,16 @@ fn weights_parse_in_kilograms_to_the_gram() {
     assert_eq!(parse_weight_kg("2.5"), Ok(2500));
     assert_eq!(parse_weight_kg("0.001"), Ok(1));
     assert_eq!(parse_weight_kg("25"), Ok(25_000));
-    for bad in ["0", "0.0001", "-1", "1,5", "", "1001", "NaN"] {
+    for bad in [
+        "0", "0.0001", "-1", "1,5", "", "1000.001", "NaN", "01", "0.000", ".5", "5.", "+1",
+    ] {
         assert!(parse_weight_kg(bad).is_err(), "{bad:?} parsed");
     }
     assert_eq!(weight_g_of_kg(1.2345), Ok(1235));
+    assert_eq!(parse_weight_kg("1000.000"), Ok(1_000_000));
     assert!(weight_g_of_kg(0.0).is_err());
+    assert!(weight_g_of_kg(0.0009).is_err());
+    assert!(weight_g_of_kg(1000.1).is_err());
     assert!(weight_g_of_kg(f64::NAN).is_err());
     assert_eq!(kg(2500), "2.5");
     assert_eq!(cm(385), "38.5");
@@ -102,6 +107,16 @@ fn a_parcel_takes_the_smallest_class_it_fits_then_larger_ones() {
 }
 
 proptest! {
+    /// Every text the OpenAPI patterns allow is accepted, so no valid request is refused.
+    #[test]
+    fn what_the_patterns_allow_parses(
+        dims in proptest::string::string_regex(DIMS_PATTERN.trim_start_matches('^').trim_end_matches('$')).expect("regex"),
+        weight in proptest::string::string_regex(WEIGHT_PATTERN.trim_start_matches('^').trim_end_matches('$')).expect("regex"),
+    ) {
+        prop_assert!(parse_dims_cm(&dims).is_ok(), "{dims:?}");
+        prop_assert!(parse_weight_kg(&weight).is_ok(), "{weight:?}");
+    }
+
     /// Whatever the parcel and the point, a class offered to the parcel holds it: the parcel
     /// is within the point's limits and within the class's box.
     #[test]

@@ -24,8 +24,8 @@ use crate::db::schema::{parcels, shops};
 use crate::db::DbConn;
 use crate::network::geo::{haversine_m, Point};
 use crate::network::load;
-use crate::network::sizes::SizeClass;
-use crate::network::{availability, GeoIndex, SearchFilter};
+use crate::network::sizes::{ParcelSize, SizeClass};
+use crate::network::{GeoIndex, SearchFilter};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use serde::Serialize;
@@ -109,15 +109,24 @@ pub struct RedirectOption {
     pub open_now: bool,
 }
 
-/// The nearest active points with a free slot within [`REDIRECT_RADIUS_M`] of shop `from`,
-/// nearest first (ties by id), at most [`MAX_REDIRECT_OPTIONS`].
-pub fn redirect_options(index: &GeoIndex, from: i64, now: DateTime<Utc>) -> Vec<RedirectOption> {
+/// The nearest active points with a free slot for a parcel of `size` within
+/// [`REDIRECT_RADIUS_M`] of shop `from` (the parcel fits them, with a free slot of a class it
+/// may take), nearest first (ties by id), at most [`MAX_REDIRECT_OPTIONS`].
+pub fn redirect_options(
+    index: &GeoIndex,
+    from: i64,
+    size: &ParcelSize,
+    now: DateTime<Utc>,
+) -> Vec<RedirectOption> {
     let Some(origin) = index.get(from) else {
         return Vec::new();
     };
     // A point closed for a period (holiday) cannot take a parcel on the day.
-    let not_origin =
-        |shop: &crate::network::index::IndexedShop| shop.id != from && !shop.closures.contains(now);
+    let not_origin = |shop: &crate::network::index::IndexedShop| {
+        shop.id != from
+            && !shop.closures.contains(now)
+            && shop.room_for(size).is_ok_and(|free| free > 0)
+    };
     let filter = SearchFilter {
         limit: MAX_REDIRECT_OPTIONS,
         max_distance_m: Some(REDIRECT_RADIUS_M),
@@ -139,20 +148,21 @@ pub fn redirect_options(index: &GeoIndex, from: i64, now: DateTime<Utc>) -> Vec<
                 lon: hit.shop.longitude,
             },
             distance_m: hit.distance_m,
-            free_slots: availability::free_slots(hit.shop),
+            free_slots: hit.shop.room_for(size).unwrap_or(0),
             open_now: hit.shop.is_open_at(now),
         })
         .collect()
 }
 
-/// The point a parcel the redirector may redirect is at now.
+/// The point a parcel the redirector may redirect is at now, and the parcel's measurements
+/// (as its reservation gave them).
 pub fn redirect_origin(
     conn: &mut DbConn,
     by: Redirector,
     id: i64,
-) -> Result<PointRef, PickupError> {
+) -> Result<(PointRef, ParcelSize), PickupError> {
     let row = find_redirectable(conn, by, id)?;
-    point(conn, row.shop_id)
+    Ok((point(conn, row.shop_id)?, row.size()))
 }
 
 /// Moves a merchant's reservation whose parcel has not arrived to another point; moving to
@@ -251,11 +261,12 @@ pub fn redirect(
                     changed = true;
                     break;
                 }
-                Err(PickupError::ShopUnavailable(_) | PickupError::CodeClash)
-                    if matches!(target, Target::Nearest(_)) =>
-                {
-                    continue
-                }
+                Err(
+                    PickupError::ShopUnavailable(_)
+                    | PickupError::CodeClash
+                    | PickupError::DoesNotFit(_)
+                    | PickupError::ClassFull(_),
+                ) if matches!(target, Target::Nearest(_)) => continue,
                 Err(PickupError::CodeClash) => return Err(PickupError::CodeNotTransferable),
                 Err(e) => return Err(e),
             }

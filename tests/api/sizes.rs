@@ -117,6 +117,21 @@ async fn a_parcel_takes_the_smallest_class_with_room(backend: Backend) {
     assert_eq!(held(&app, "lockers"), (2, 0, 2));
     let back = reserve(&app, "lockers", "O-5", Some(SMALL), None).await;
     assert_eq!(back.body["size_class"], "S", "{}", back.text);
+    // The point's page says what it takes.
+    let page = app
+        .get(&format!("/v1/pickup-points/{}", app.shop_id("lockers")))
+        .await;
+    assert_eq!(
+        page.ok()["sizes"],
+        json!({"slots_s": 1, "slots_m": 2, "slots_l": 0, "max_weight_kg": 10.0, "max_dimensions_cm": [64.0, 38.0, 19.0]})
+    );
+    let page = app
+        .get(&format!("/v1/pickup-points/{}", app.shop_id("counter")))
+        .await;
+    assert_eq!(
+        page.ok()["sizes"],
+        json!({"slots_s": 0, "slots_m": 0, "slots_l": 2, "max_weight_kg": 25.0, "max_dimensions_cm": [64.0, 41.0, 38.0]})
+    );
     // A point without sizes: everything up to the defaults, in L.
     let legacy = reserve(&app, "counter", "O-6", Some(SMALL), Some(2.0)).await;
     assert_eq!(legacy.status.as_u16(), 201, "{}", legacy.text);
@@ -361,3 +376,185 @@ async fn search_filters_and_counts_by_the_parcels_class(backend: Backend) {
     }
 }
 on_both_backends!(search_filters_and_counts_by_the_parcels_class);
+
+/// What every shop declares about sizes, by external id, as stored.
+fn stored_sizes(app: &TestApp) -> Vec<(String, i32, i32, i32, Option<i32>, [Option<i32>; 3])> {
+    use pudo::db::schema::shops as s;
+    let rows: Vec<(
+        String,
+        i32,
+        i32,
+        i32,
+        Option<i32>,
+        Option<i32>,
+        Option<i32>,
+        Option<i32>,
+    )> = s::table
+        .order(s::external_id)
+        .select((
+            s::external_id,
+            s::capacity,
+            s::slots_s,
+            s::slots_m,
+            s::max_weight_g,
+            s::max_length_mm,
+            s::max_width_mm,
+            s::max_height_mm,
+        ))
+        .load(&mut *app.state.pool.get().expect("conn"))
+        .expect("shops");
+    rows.into_iter()
+        .map(|r| (r.0, r.1, r.2, r.3, r.4, [r.5, r.6, r.7]))
+        .collect()
+}
+
+/// The size columns survive export and import in both formats; a file without them resets a
+/// point to the default (every slot L), as documented.
+async fn size_columns_round_trip(backend: Backend) {
+    use pudo::network::import::Format;
+    let awkward = "\
+external_id,name,latitude,longitude,capacity,slots_s,slots_m,slots_l,max_weight_kg,max_dimensions_cm
+odd,Taquillas raras,40.42,-3.70,7,3,0,4,0.125,38.5x64x8.5
+only-m,Solo M,40.43,-3.71,5,,5,,999.999,
+";
+    let source = TestApp::new(backend).with_csv(SHOPS).with_csv(awkward);
+    let original = stored_sizes(&source);
+    assert_eq!(
+        original.iter().find(|r| r.0 == "odd").expect("odd"),
+        &(
+            "odd".to_owned(),
+            7,
+            3,
+            0,
+            Some(125),
+            [Some(640), Some(385), Some(85)]
+        )
+    );
+    for format in [Format::Csv, Format::GeoJson] {
+        let mut file = Vec::new();
+        pudo::network::export::export(
+            &mut source.state.pool.get().expect("conn"),
+            format,
+            &mut file,
+            &mut |_, _| {},
+        )
+        .expect("export");
+        let text = String::from_utf8(file.clone()).expect("utf-8");
+        if format == Format::Csv {
+            assert!(text
+                .lines()
+                .next()
+                .expect("header")
+                .ends_with("slots_s,slots_m,slots_l,max_weight_kg,max_dimensions_cm"));
+            assert!(text.contains(",3,0,4,0.125,64x38.5x8.5"), "{text}");
+        }
+        let target = TestApp::new(backend);
+        target
+            .state
+            .network
+            .import_file(&file, format, &mut |_| {})
+            .expect("the export imports");
+        assert_eq!(stored_sizes(&target), original, "{format:?}");
+    }
+    // A network without sizes exports without the columns, as before.
+    let plain =
+        TestApp::new(backend).with_csv("external_id,name,latitude,longitude,capacity\na,A,1,1,3\n");
+    let mut file = Vec::new();
+    pudo::network::export::export(
+        &mut plain.state.pool.get().expect("conn"),
+        Format::Csv,
+        &mut file,
+        &mut |_, _| {},
+    )
+    .expect("export");
+    assert!(!String::from_utf8(file).expect("utf-8").contains("slots_s"));
+    // Re-imported without the columns: every slot L again.
+    let reset = source.with_csv(
+        "external_id,name,latitude,longitude,capacity\nodd,Taquillas raras,40.42,-3.70,7\n",
+    );
+    let odd = stored_sizes(&reset)
+        .into_iter()
+        .find(|r| r.0 == "odd")
+        .expect("odd");
+    assert_eq!(odd, ("odd".to_owned(), 7, 0, 0, None, [None, None, None]));
+}
+on_both_backends!(size_columns_round_trip);
+
+/// Bad size columns reject the whole file, each error naming its row and column.
+#[test]
+fn bad_size_columns_name_row_and_field() {
+    use pudo::network::import::{parse, Format};
+    let csv = "\
+external_id,name,latitude,longitude,capacity,slots_s,slots_m,slots_l,max_weight_kg,max_dimensions_cm
+a,A,40.1,-3.1,5,2,2,2,,
+b,B,40.2,-3.2,5,4,3,,,
+c,C,40.3,-3.3,5,x,,,,
+d,D,40.4,-3.4,5,,,,0,
+e,E,40.5,-3.5,5,,,,,30x20
+f,F,40.6,-3.6,5,1,1,3,2.5,30x20x5
+";
+    let rejected = parse(csv.as_bytes(), Format::Csv).expect_err("rejected");
+    let found: Vec<(usize, &str)> = rejected
+        .errors
+        .iter()
+        .map(|e| (e.row, e.field.as_str()))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            (2, "capacity"),
+            (3, "slots_s"),
+            (4, "slots_s"),
+            (5, "max_weight_kg"),
+            (6, "max_dimensions_cm")
+        ],
+        "{:?}",
+        rejected.errors
+    );
+    let geojson = r#"{"type":"FeatureCollection","features":[
+      {"type":"Feature","geometry":{"type":"Point","coordinates":[-3.7,40.4]},
+       "properties":{"external_id":"g","name":"G","capacity":4,"slots_s":4,"max_weight_kg":2.5,"max_dimensions_cm":"64x38x8"}},
+      {"type":"Feature","geometry":{"type":"Point","coordinates":[-3.7,40.5]},
+       "properties":{"external_id":"h","name":"H","capacity":4,"slots_m":-1}}]}"#;
+    let rejected = parse(geojson.as_bytes(), Format::GeoJson).expect_err("rejected");
+    assert_eq!(
+        rejected
+            .errors
+            .iter()
+            .map(|e| (e.row, e.field.as_str()))
+            .collect::<Vec<_>>(),
+        [(2, "slots_m")]
+    );
+    let one = geojson.replace(r#""slots_m":-1"#, r#""slots_m":0"#);
+    let shops = parse(one.as_bytes(), Format::GeoJson).expect("valid");
+    assert_eq!(shops[0].sizes.slots_s, 4);
+    assert_eq!(shops[0].sizes.max_weight_g, Some(2500));
+    assert_eq!(shops[0].sizes.max_dims_mm, Some([640, 380, 80]));
+}
+
+/// The OpenAPI document gives the patterns the parsers follow (schemathesis fuzzes the API
+/// with them: tests/contract), for the search's `parcel` and `weight_kg` and the reservation's
+/// `parcel`; the reservation's `weight_kg` is a number from 0.001 to 1000.
+#[actix_web::test]
+async fn the_contract_states_the_parcel_patterns() {
+    use pudo::network::sizes::{DIMS_PATTERN, WEIGHT_PATTERN};
+    let app = TestApp::new(Backend::Sqlite);
+    let doc = app.get("/openapi.json").await;
+    let doc = doc.ok();
+    let params = doc["paths"]["/v1/pickup-points"]["get"]["parameters"]
+        .as_array()
+        .expect("parameters");
+    let pattern = |name: &str| {
+        params
+            .iter()
+            .find(|p| p["name"] == name)
+            .map(|p| p["schema"]["pattern"].clone())
+            .expect("parameter")
+    };
+    assert_eq!(pattern("parcel"), DIMS_PATTERN);
+    assert_eq!(pattern("weight_kg"), WEIGHT_PATTERN);
+    let body = &doc["components"]["schemas"]["ReservationRequest"]["properties"];
+    assert_eq!(body["parcel"]["pattern"], DIMS_PATTERN);
+    assert_eq!(body["weight_kg"]["minimum"], 0.001);
+    assert_eq!(body["weight_kg"]["maximum"], 1000.0);
+}

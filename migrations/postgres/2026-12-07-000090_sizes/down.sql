@@ -228,6 +228,76 @@ CREATE OR REPLACE FUNCTION pudo_parcel_json(p parcels) RETURNS text LANGUAGE sql
         || '}'
 $$;
 
+CREATE OR REPLACE FUNCTION pudo_dropoff(
+    p_shop bigint, p_actor text, p_hash text, p_now timestamp, p_window_start timestamp,
+    p_window_minutes integer, p_max_wrong bigint,
+    OUT outcome text, OUT return_id bigint, OUT order_ref text, OUT sku text,
+    OUT dropped_off_at timestamp, OUT unavailable text, OUT retry_after_secs bigint
+) LANGUAGE plpgsql AS $$
+DECLARE
+    v_region bigint;
+    v_oldest timestamp;
+    v_wrong bigint;
+    s record;
+    r returns;
+BEGIN
+    UPDATE shop_load SET live = live WHERE shop_id = p_shop RETURNING region INTO v_region;
+    IF NOT FOUND THEN
+        outcome := 'unknown_shop';
+        RETURN;
+    END IF;
+    -- The bound on wrong codes first (pickup::attempts::retry_after): the newest of them.
+    SELECT min(at), count(*) INTO v_oldest, v_wrong FROM (SELECT at FROM handover_attempts
+        WHERE shop_id = p_shop AND region = v_region AND result = 'wrong_code'
+          AND at > p_window_start ORDER BY at DESC LIMIT p_max_wrong) recent;
+    IF v_wrong >= p_max_wrong THEN
+        outcome := 'rate_limited';
+        retry_after_secs := greatest(1, trunc(extract(epoch FROM
+            (v_oldest + make_interval(mins => p_window_minutes) - p_now)))::bigint);
+    ELSIF p_hash IS NULL THEN
+        outcome := 'wrong_code';
+    ELSE
+        SELECT * INTO r FROM returns
+            WHERE shop_id = p_shop AND region = v_region AND code_hash = p_hash
+            ORDER BY id DESC LIMIT 1;
+        IF r.id IS NULL THEN
+            outcome := 'wrong_code';
+        ELSE
+            return_id := r.id;
+            order_ref := r.order_ref;
+            sku := r.sku;
+            IF r.state IN ('dropped_off', 'collected') THEN
+                outcome := 'replay';
+                dropped_off_at := coalesce(r.dropped_off_at, p_now);
+            ELSIF r.code_expires_at <= p_now THEN
+                outcome := 'expired';
+            ELSE
+                SELECT shops.status AS shop_status, capacity INTO s FROM shops WHERE id = p_shop;
+                UPDATE shop_load SET live = live + 1, changed_at = p_now
+                    WHERE shop_id = p_shop AND region = v_region
+                      AND live < (CASE WHEN s.shop_status = 'active' THEN s.capacity END);
+                IF NOT FOUND THEN
+                    outcome := 'shop_unavailable';
+                    unavailable := CASE s.shop_status WHEN 'paused' THEN 'paused'
+                                                      WHEN 'active' THEN 'full' ELSE 'closed' END;
+                ELSE
+                    UPDATE returns SET state = 'dropped_off', dropped_off_at = p_now,
+                                       code_sealed = NULL, updated_at = p_now
+                        WHERE id = r.id AND region = v_region
+                        RETURNING * INTO r;
+                    PERFORM pudo_record_paid('dropoff', p_shop, v_region, r.id, r.merchant,
+                        'return.dropped_off', '{"return":' || pudo_return_json(r) || '}', p_now);
+                    outcome := 'success';
+                    dropped_off_at := p_now;
+                END IF;
+            END IF;
+        END IF;
+    END IF;
+    INSERT INTO handover_attempts (shop_id, region, actor, kind, result, parcel_id, return_id, at)
+        VALUES (p_shop, v_region, p_actor, 'dropoff', outcome, NULL, return_id, p_now);
+END;
+$$;
+
 ALTER TABLE parcels DROP CONSTRAINT parcels_size_class_check;
 ALTER TABLE shops DROP CONSTRAINT shops_slots_check;
 ALTER TABLE parcels DROP COLUMN weight_g;
