@@ -578,7 +578,9 @@ li[aria-disabled=true] .ck{visibility:hidden}
         const hours = this._hours(p);
         const services = (Array.isArray(p.services) ? p.services : [])
           .map((s) => (TEXTS.en[`svc_${s}`] ? this._t(`svc_${s}`) : String(s).replace(/_/g, ' '))).join(', ');
-        const free = p.free_slots === 1 ? this._t('free_one') : this._t('free_other', { n: p.free_slots });
+        // Where the parcel does not fit, its free slots mean nothing to the customer.
+        const free = p._av.reason === 'does_not_fit' ? null
+          : p.free_slots === 1 ? this._t('free_one') : this._t('free_other', { n: p.free_slots });
         return h('li', {
           id: `o${i}`, role: 'option', class: i === this._active ? 'act' : null,
           'aria-selected': String(chosen), 'aria-disabled': p._av.ok ? null : 'true',
@@ -592,7 +594,7 @@ li[aria-disabled=true] .ck{visibility:hidden}
             open === null ? null : h('span', { class: open ? 'o' : 'c' }, this._t(open ? 'open_now' : 'closed_now')),
             !open && p.next_open_at ? ` · ${this._t('opens', { when: this._when(p.next_open_at) })}` : null,
             open !== null && hours ? ' · ' : null, hours || null),
-          h('div', { class: 'l' }, free, services ? ` · ${services}` : null),
+          h('div', { class: 'l' }, free, free && services ? ' · ' : null, services || null),
           p.in_stock ? h('div', { class: 's' }, `✓ ${this._t('in_stock')}`) : null,
           p._av.ok ? null : h('div', { class: 'r' }, this._reason(p))),
         h('span', { class: 'ck', 'aria-hidden': 'true' }));

@@ -261,10 +261,20 @@ pub fn take_slots_for_stock(
         .filter(shops::id.eq(shop_id))
         .select(shops::capacity)
         .single_value();
+    // Staged units hold L slots (`super::sizes`): room in all, and in L.
+    let l_slots = shops::table
+        .filter(shops::id.eq(shop_id))
+        .select(shops::capacity - shops::slots_s - shops::slots_m)
+        .single_value();
     Ok(
         diesel::update(shop_load::table.filter(shop_load::shop_id.eq(shop_id)))
             .filter(shop_load::region.eq(region))
             .filter((shop_load::live + units).nullable().le(capacity))
+            .filter(
+                (shop_load::live - shop_load::live_s - shop_load::live_m + units)
+                    .nullable()
+                    .le(l_slots),
+            )
             .set((
                 shop_load::live.eq(shop_load::live + units),
                 shop_load::changed_at.eq(now),
@@ -285,13 +295,17 @@ pub fn is_active(conn: &mut DbConn, shop_id: i64) -> QueryResult<bool> {
     Ok(status.as_deref() == Some(ShopStatus::Active.as_str()))
 }
 
-/// Free slots at a shop (capacity minus slots held, never below zero; 0 for an unknown shop).
+/// Free L slots at a shop, where staged units go (its L slots minus those held, never below
+/// zero; for a shop declaring no sizes, capacity minus slots held; 0 for an unknown shop).
 pub fn free(conn: &mut DbConn, shop_id: i64, region: i64) -> QueryResult<i32> {
     let row: Option<(i32, i32)> = shop_load::table
         .inner_join(shops::table)
         .filter(shop_load::shop_id.eq(shop_id))
         .filter(shop_load::region.eq(region))
-        .select((shops::capacity, shop_load::live))
+        .select((
+            shops::capacity - shops::slots_s - shops::slots_m,
+            shop_load::live - shop_load::live_s - shop_load::live_m,
+        ))
         .first(conn)
         .optional()?;
     Ok(row.map_or(0, |(capacity, live)| (capacity - live).max(0)))

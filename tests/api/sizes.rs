@@ -558,3 +558,30 @@ async fn the_contract_states_the_parcel_patterns() {
     assert_eq!(body["weight_kg"]["minimum"], 0.001);
     assert_eq!(body["weight_kg"]["maximum"], 1000.0);
 }
+
+/// Staged units (no size class in a forecast yet) hold L slots: a receipt never takes more
+/// than the L slots free, and the allocator's room at a point is its L room.
+async fn staged_units_hold_l_slots(backend: Backend) {
+    use pudo::network::load;
+    let app = TestApp::new(backend).with_csv(SHOPS);
+    let wall = app.shop_id("wall");
+    let mut conn = app.state.pool.get().expect("conn");
+    let region = load::region_of(&mut conn, wall).expect("query").expect("shop");
+    let now = chrono::Utc::now().naive_utc();
+    assert_eq!(load::free(&mut conn, wall, region).expect("free"), 2, "L slots of wall");
+    assert!(!load::take_slots_for_stock(&mut conn, wall, region, 3, now).expect("take"));
+    assert!(load::take_slots_for_stock(&mut conn, wall, region, 2, now).expect("take"));
+    drop(conn);
+    assert_eq!(held(&app, "wall"), (2, 0, 0));
+    // The L slots are held; S and M still take their parcels, L ones are full.
+    let small = reserve(&app, "wall", "ST-1", Some(SMALL), None).await;
+    assert_eq!(small.body["size_class"], "S", "{}", small.text);
+    let large = reserve(&app, "wall", "ST-2", Some(LARGE), None).await;
+    assert_eq!(large.problem(409)["size_class"], "L");
+    let rooms = pudo::staging::plans::staging_shops(&mut app.state.pool.get().expect("conn"), None, None)
+        .expect("rooms");
+    let counter = app.shop_id("counter");
+    let room = |id: i64| rooms.iter().find(|s| s.id == id).map(|s| s.capacity);
+    assert_eq!((room(wall), room(counter)), (Some(0), Some(2)));
+}
+on_both_backends!(staged_units_hold_l_slots);

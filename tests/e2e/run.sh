@@ -99,7 +99,7 @@ curl -fsS -X POST "$URL/v1/shops/import" -H "authorization: Bearer $PLANNER" \
 # up to the defaults.
 cat >"$WORK/sized.csv" <<CSV
 external_id,name,latitude,longitude,capacity,status,street,postcode,city,country,slots_s,slots_m,slots_l,max_weight_kg,max_dimensions_cm
-ES-E2E-TORICO,Taquillas Torico,40.3441,-1.1069,4,active,Plaza del Torico 1,44001,Teruel,ES,4,0,0,,64x38x8
+ES-E2E-TORICO,Taquillas Torico,40.3441,-1.1069,4,active,Plaza del Torico 1,44001,Teruel,ES,4,0,0,,
 ES-E2E-MUDEJAR,Estanco Mudéjar,40.3448,-1.1060,5,active,Calle Joaquín Costa 10,44001,Teruel,ES,,,,2,
 ES-E2E-AMANTES,Kiosko Amantes,40.3437,-1.1076,10,active,Calle Matías Abad 3,44001,Teruel,ES,,,,,
 CSV
