@@ -55,7 +55,7 @@ fn a_point_without_sizes_takes_everything_up_to_the_defaults_in_l() {
         dims_mm: Some([100, 100, 10]),
         weight_g: Some(100),
     };
-    let p = legacy.place(10, &small).unwrap();
+    let p = legacy.place(10, &small).expect("fits");
     assert_eq!(p.needed, SizeClass::S);
     assert_eq!(p.classes().collect::<Vec<_>>(), vec![SizeClass::L]);
     // Capacity 0: full, not unfit (as before sizes).
@@ -82,14 +82,14 @@ fn a_parcel_takes_the_smallest_class_it_fits_then_larger_ones() {
         dims_mm: Some([300, 200, 150]),
         weight_g: None,
     };
-    let p = sizes.place(10, &m_parcel).unwrap();
+    let p = sizes.place(10, &m_parcel).expect("fits");
     assert_eq!(p.needed, SizeClass::M);
     assert_eq!(
         p.classes().collect::<Vec<_>>(),
         vec![SizeClass::M, SizeClass::L]
     );
     // Without measurements: the largest class.
-    let p = sizes.place(10, &ParcelSize::default()).unwrap();
+    let p = sizes.place(10, &ParcelSize::default()).expect("fits");
     assert_eq!(p.classes().collect::<Vec<_>>(), vec![SizeClass::L]);
     // A point with S slots only cannot take an M parcel.
     assert_eq!(
@@ -102,7 +102,7 @@ fn a_parcel_takes_the_smallest_class_it_fits_then_larger_ones() {
         live_m: 1,
     };
     assert_eq!(free_for(&sizes, 10, &held, &p), 2);
-    let p = sizes.place(10, &m_parcel).unwrap();
+    let p = sizes.place(10, &m_parcel).expect("fits");
     assert_eq!(free_for(&sizes, 10, &held, &p), 2 + 2);
 }
 
@@ -136,7 +136,7 @@ proptest! {
         let capacity = s + m + l;
         match sizes.place(capacity, &parcel) {
             Ok(p) => {
-                let d = parcel.dims_mm.unwrap();
+                let d = parcel.dims_mm.expect("dims");
                 prop_assert!(w <= sizes.max_weight());
                 prop_assert!(within(d, sizes.max_dims()));
                 for class in p.classes() {
@@ -148,7 +148,7 @@ proptest! {
                 }
             }
             Err(DoesNotFit::Weight(_)) => prop_assert!(w > sizes.max_weight()),
-            Err(DoesNotFit::Dimensions(_)) => prop_assert!(!within(parcel.dims_mm.unwrap(), sizes.max_dims())),
+            Err(DoesNotFit::Dimensions(_)) => prop_assert!(!within(parcel.dims_mm.expect("dims"), sizes.max_dims())),
             Err(DoesNotFit::NoClass(needed)) => {
                 prop_assert!(SizeClass::ALL.iter().all(|&c| c < needed || !sizes.has(capacity, c)));
             }

@@ -424,6 +424,9 @@ fn nearby(conn: &mut DbConn, from: &PointRef, ids: &[i64]) -> Result<Vec<(i64, f
     Ok(out)
 }
 
+/// The slots held at each shop a move touched, after it.
+type Loads = Vec<(i64, i32)>;
+
 /// Locks both load rows in id order, takes a slot at `to` (active, below capacity, offering
 /// pickup and, given `arrive_at`, not closed for a period then) of a class the parcel fits,
 /// as a reservation would ([`crate::network::sizes`]), and frees the parcel's slot at its
@@ -434,7 +437,7 @@ fn take_and_release(
     to: i64,
     now: NaiveDateTime,
     arrive_at: Option<chrono::DateTime<chrono::Utc>>,
-) -> Result<(Vec<(i64, i32)>, Option<SizeClass>), PickupError> {
+) -> Result<(Loads, Option<SizeClass>), PickupError> {
     let from = row.shop_id;
     // Both regions first (a reference table): every load statement names its shop's region.
     let from_region = load::region_of(conn, from)?.ok_or(PickupError::ShopNotFound(from))?;

@@ -377,19 +377,24 @@ async fn search_filters_and_counts_by_the_parcels_class(backend: Backend) {
 }
 on_both_backends!(search_filters_and_counts_by_the_parcels_class);
 
+/// A shop's external id, capacity, S and M slots, maximum weight and sides, as stored.
+type StoredSizes = (String, i32, i32, i32, Option<i32>, [Option<i32>; 3]);
+/// The same, column by column.
+type SizeColumns = (
+    String,
+    i32,
+    i32,
+    i32,
+    Option<i32>,
+    Option<i32>,
+    Option<i32>,
+    Option<i32>,
+);
+
 /// What every shop declares about sizes, by external id, as stored.
-fn stored_sizes(app: &TestApp) -> Vec<(String, i32, i32, i32, Option<i32>, [Option<i32>; 3])> {
+fn stored_sizes(app: &TestApp) -> Vec<StoredSizes> {
     use pudo::db::schema::shops as s;
-    let rows: Vec<(
-        String,
-        i32,
-        i32,
-        i32,
-        Option<i32>,
-        Option<i32>,
-        Option<i32>,
-        Option<i32>,
-    )> = s::table
+    let rows: Vec<SizeColumns> = s::table
         .order(s::external_id)
         .select((
             s::external_id,
@@ -566,9 +571,15 @@ async fn staged_units_hold_l_slots(backend: Backend) {
     let app = TestApp::new(backend).with_csv(SHOPS);
     let wall = app.shop_id("wall");
     let mut conn = app.state.pool.get().expect("conn");
-    let region = load::region_of(&mut conn, wall).expect("query").expect("shop");
+    let region = load::region_of(&mut conn, wall)
+        .expect("query")
+        .expect("shop");
     let now = chrono::Utc::now().naive_utc();
-    assert_eq!(load::free(&mut conn, wall, region).expect("free"), 2, "L slots of wall");
+    assert_eq!(
+        load::free(&mut conn, wall, region).expect("free"),
+        2,
+        "L slots of wall"
+    );
     assert!(!load::take_slots_for_stock(&mut conn, wall, region, 3, now).expect("take"));
     assert!(load::take_slots_for_stock(&mut conn, wall, region, 2, now).expect("take"));
     drop(conn);
@@ -578,8 +589,9 @@ async fn staged_units_hold_l_slots(backend: Backend) {
     assert_eq!(small.body["size_class"], "S", "{}", small.text);
     let large = reserve(&app, "wall", "ST-2", Some(LARGE), None).await;
     assert_eq!(large.problem(409)["size_class"], "L");
-    let rooms = pudo::staging::plans::staging_shops(&mut app.state.pool.get().expect("conn"), None, None)
-        .expect("rooms");
+    let rooms =
+        pudo::staging::plans::staging_shops(&mut app.state.pool.get().expect("conn"), None, None)
+            .expect("rooms");
     let counter = app.shop_id("counter");
     let room = |id: i64| rooms.iter().find(|s| s.id == id).map(|s| s.capacity);
     assert_eq!((room(wall), room(counter)), (Some(0), Some(2)));

@@ -512,13 +512,14 @@ counter,Kiosko,40.4180,-3.7097,1,active,,,,,
         );
         let rows = {
             use pudo::db::schema::parcels as p;
-            let rows: Vec<(
+            type Row = (
                 String,
                 Option<String>,
                 Option<i32>,
                 Option<i32>,
                 Option<i32>,
-            )> = p::table
+            );
+            let rows: Vec<Row> = p::table
                 .order(p::order_ref)
                 .select((
                     p::order_ref,
