@@ -46,7 +46,7 @@ pub struct ReservationRequest {
         example = "30x20x5",
         // The text of `network::sizes::DIMS_PATTERN` (an attribute takes a literal; a test
         // compares them).
-        pattern = r"^\s*(?:[1-9]\d{0,2}(?:\.\d)?|0\.[1-9])[xX](?:[1-9]\d{0,2}(?:\.\d)?|0\.[1-9])[xX](?:[1-9]\d{0,2}(?:\.\d)?|0\.[1-9])\s*$"
+        pattern = r"^\s*(?:[1-9][0-9]{0,2}(?:\.[0-9])?|0\.[1-9])[xX](?:[1-9][0-9]{0,2}(?:\.[0-9])?|0\.[1-9])[xX](?:[1-9][0-9]{0,2}(?:\.[0-9])?|0\.[1-9])\s*$"
     )]
     pub parcel: Option<String>,
     /// The parcel's weight in kilograms (to the gram): at most the point's maximum.

@@ -105,14 +105,14 @@ pub(super) struct SearchQuery {
         example = "30x20x5",
         // The text of `network::sizes::DIMS_PATTERN` (an attribute takes a literal; a test
         // compares them).
-        pattern = r"^\s*(?:[1-9]\d{0,2}(?:\.\d)?|0\.[1-9])[xX](?:[1-9]\d{0,2}(?:\.\d)?|0\.[1-9])[xX](?:[1-9]\d{0,2}(?:\.\d)?|0\.[1-9])\s*$"
+        pattern = r"^\s*(?:[1-9][0-9]{0,2}(?:\.[0-9])?|0\.[1-9])[xX](?:[1-9][0-9]{0,2}(?:\.[0-9])?|0\.[1-9])[xX](?:[1-9][0-9]{0,2}(?:\.[0-9])?|0\.[1-9])\s*$"
     )]
     parcel: Option<String>,
     /// The parcel's weight in kilograms (at most three decimals): only points that take it,
     /// as with `parcel`.
     #[param(
         example = "2.5",
-        pattern = r"^\s*(?:[1-9]\d{0,2}(?:\.\d{1,3})?|1000(?:\.0{1,3})?|0\.(?:[1-9]\d{0,2}|0[1-9]\d?|00[1-9]))\s*$"
+        pattern = r"^\s*(?:[1-9][0-9]{0,2}(?:\.[0-9]{1,3})?|1000(?:\.0{1,3})?|0\.(?:[1-9][0-9]{0,2}|0[1-9][0-9]?|00[1-9]))\s*$"
     )]
     weight_kg: Option<String>,
 }

@@ -90,10 +90,10 @@ pub const MAX_SIDE_MM: i32 = 9_999;
 pub const MAX_WEIGHT_G: i32 = 1_000_000;
 /// What `parcel=` and `max_dimensions_cm` accept (the OpenAPI pattern): three sides in
 /// centimetres, 0.1 to 999.9 with at most one decimal, separated by `x`.
-pub const DIMS_PATTERN: &str = r"^\s*(?:[1-9]\d{0,2}(?:\.\d)?|0\.[1-9])[xX](?:[1-9]\d{0,2}(?:\.\d)?|0\.[1-9])[xX](?:[1-9]\d{0,2}(?:\.\d)?|0\.[1-9])\s*$";
+pub const DIMS_PATTERN: &str = r"^\s*(?:[1-9][0-9]{0,2}(?:\.[0-9])?|0\.[1-9])[xX](?:[1-9][0-9]{0,2}(?:\.[0-9])?|0\.[1-9])[xX](?:[1-9][0-9]{0,2}(?:\.[0-9])?|0\.[1-9])\s*$";
 /// What `weight_kg=` and `max_weight_kg` accept (the OpenAPI pattern): kilograms, 0.001 to
 /// 1000 with at most three decimals.
-pub const WEIGHT_PATTERN: &str = r"^\s*(?:[1-9]\d{0,2}(?:\.\d{1,3})?|1000(?:\.0{1,3})?|0\.(?:[1-9]\d{0,2}|0[1-9]\d?|00[1-9]))\s*$";
+pub const WEIGHT_PATTERN: &str = r"^\s*(?:[1-9][0-9]{0,2}(?:\.[0-9]{1,3})?|1000(?:\.0{1,3})?|0\.(?:[1-9][0-9]{0,2}|0[1-9][0-9]?|00[1-9]))\s*$";
 
 /// A parcel's measurements as a reservation or search gives them; either may be unknown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]

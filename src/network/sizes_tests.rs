@@ -22,7 +22,6 @@ fn dimensions_parse_in_centimetres_longest_first() {
         "30x20x5.25",
         "axbxc",
         "1e3x1x1",
-        "501x1x1",
     ] {
         assert!(parse_dims_cm(bad).is_err(), "{bad:?} parsed");
     }
