@@ -45,6 +45,19 @@ pub enum ApiError {
         /// In words.
         detail: String,
     },
+    /// A parcel that does not fit a point, or finds no slot of its size there (409): reason
+    /// `does_not_fit` naming the `limit`, or `full` naming the `size_class` needed.
+    #[error("{detail}")]
+    SizeConflict {
+        /// `does_not_fit` or `full`.
+        reason: &'static str,
+        /// In words.
+        detail: String,
+        /// The limit exceeded (`max_weight`, `max_dimensions`, `size_class`), for `does_not_fit`.
+        limit: Option<&'static str>,
+        /// The size class the parcel needs.
+        size_class: Option<&'static str>,
+    },
     /// The path exists but not with this method (405); `allowed` goes into `Allow`.
     #[error("{method} is not allowed here; allowed: {}", allowed.join(", "))]
     MethodNotAllowed {
@@ -151,9 +164,17 @@ pub struct Problem {
     /// Rows of an uploaded file at fault, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub errors: Option<Vec<RowError>>,
-    /// Stable reason of a 409, e.g. `full`, `paused`, `closed`.
+    /// Stable reason of a 409, e.g. `full`, `paused`, `closed`, `does_not_fit`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// With `does_not_fit`: the point's limit the parcel exceeds (`max_weight`,
+    /// `max_dimensions`, or `size_class` when the point has no slots of the size needed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<String>,
+    /// With `full` (for a parcel with measurements) and `does_not_fit` by `size_class`: the
+    /// size class (`S`, `M`, `L`) the parcel needs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub size_class: Option<String>,
     /// Whether more rows were at fault than `errors` lists.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub truncated: Option<bool>,
@@ -167,7 +188,7 @@ impl ApiError {
             Self::NotFound(_) => ("not-found", "Not found"),
             Self::Unauthorized(_) => ("unauthorized", "Unauthorized"),
             Self::Forbidden(_) => ("forbidden", "Forbidden"),
-            Self::Conflict { .. } => ("conflict", "Conflict"),
+            Self::Conflict { .. } | Self::SizeConflict { .. } => ("conflict", "Conflict"),
             Self::MethodNotAllowed { .. } => ("method-not-allowed", "Method not allowed"),
             Self::Gone(_) => ("gone", "Gone"),
             Self::TooManyRequests { .. } => ("too-many-requests", "Too many requests"),
@@ -195,7 +216,17 @@ impl ApiError {
             errors,
             truncated,
             reason: match self {
-                Self::Conflict { reason, .. } => Some((*reason).to_owned()),
+                Self::Conflict { reason, .. } | Self::SizeConflict { reason, .. } => {
+                    Some((*reason).to_owned())
+                }
+                _ => None,
+            },
+            limit: match self {
+                Self::SizeConflict { limit, .. } => limit.map(str::to_owned),
+                _ => None,
+            },
+            size_class: match self {
+                Self::SizeConflict { size_class, .. } => size_class.map(str::to_owned),
                 _ => None,
             },
         }
@@ -209,7 +240,7 @@ impl ResponseError for ApiError {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
-            Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::Conflict { .. } | Self::SizeConflict { .. } => StatusCode::CONFLICT,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::Gone(_) => StatusCode::GONE,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -273,6 +304,21 @@ impl From<crate::pickup::PickupError> for ApiError {
             P::ShopUnavailable(why) => Self::Conflict {
                 reason: why.as_str(),
                 detail,
+            },
+            P::DoesNotFit(why) => Self::SizeConflict {
+                reason: "does_not_fit",
+                detail,
+                limit: Some(why.limit()),
+                size_class: match why {
+                    crate::network::sizes::DoesNotFit::NoClass(c) => Some(c.as_str()),
+                    _ => None,
+                },
+            },
+            P::ClassFull(class) => Self::SizeConflict {
+                reason: "full",
+                detail,
+                limit: None,
+                size_class: Some(class.as_str()),
             },
             P::OrderRefConflict(_) => Self::Conflict {
                 reason: "order_ref_in_use",

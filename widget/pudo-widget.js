@@ -19,7 +19,7 @@
   const DEFAULT_API = SCRIPT_URL ? new URL('..', SCRIPT_URL).href.replace(/\/$/, '') : '';
   // Query parameters of the ranking-and-availability search; an older server refuses them by
   // name (400), and the widget then searches without them.
-  const NEW_PARAMS = ['include_unavailable', 'rank', 'arrive_at', 'stock_sku'];
+  const NEW_PARAMS = ['include_unavailable', 'rank', 'arrive_at', 'stock_sku', 'parcel', 'weight_kg'];
   const legacyApis = new Set();
   const outlines = new Map(); // H3 cell → [[lat, lon], …], shared by every picker on the page
   const TIMEOUT_MS = 15000;
@@ -47,6 +47,8 @@
       svc_dropoff: 'Parcel drop-off', svc_returns: 'Returns', svc_staging: 'Peak-day stock',
       where_ph_text: 'Town, postcode, point ID or latitude, longitude', zoom_in: 'Zoom in', zoom_out: 'Zoom out',
       cluster: '{n} pickup points here: zoom in', area: '{n} pickup points in this area.', opens: 'Opens {when}',
+      does_not_fit: 'Your parcel does not fit here', max_weight: 'Your parcel is too heavy for this point',
+      max_dimensions: 'Your parcel is too large for this point', size_class: 'No compartment here is large enough for your parcel',
     },
     zh: {
       where_ph_text: '城镇、邮编、自提点编号，或 纬度, 经度', zoom_in: '放大', zoom_out: '缩小',
@@ -70,6 +72,8 @@
       not_selectable: '{name} 不可选：{reason}。', required: '请选择一个自提点后继续。',
       you: '搜索位置', days: '周一 周二 周三 周四 周五 周六 周日', svc_pickup: '包裹自提',
       svc_dropoff: '包裹寄件', svc_returns: '退货', svc_staging: '大促备货',
+      does_not_fit: '您的包裹放不进此自提点', max_weight: '您的包裹超过此自提点的重量上限',
+      max_dimensions: '您的包裹超过此自提点的尺寸上限', size_class: '此自提点没有能放下您包裹的格口',
     },
     es: {
       near: 'Buscar puntos de recogida cerca de', where_ph: 'Latitud, longitud', where_ph_geo: 'Dirección, o latitud, longitud',
@@ -93,6 +97,8 @@
       not_selectable: 'No se puede elegir {name}: {reason}.', required: 'Elige un punto de recogida para continuar.',
       you: 'Ubicación buscada', days: 'lu ma mi ju vi sá do', svc_pickup: 'Recogida de paquetes',
       svc_dropoff: 'Envío de paquetes', svc_returns: 'Devoluciones', svc_staging: 'Stock para días punta',
+      does_not_fit: 'Tu paquete no cabe en este punto', max_weight: 'Tu paquete pesa demasiado para este punto',
+      max_dimensions: 'Tu paquete es demasiado grande para este punto', size_class: 'Ningún casillero de este punto es lo bastante grande para tu paquete',
     },
   };
 
@@ -242,7 +248,7 @@ li[aria-disabled=true] .ck{visibility:hidden}
 
   class PudoPicker extends HTMLElement {
     static formAssociated = true;
-    static observedAttributes = ['lat', 'lon', 'sku', 'arrive-at', 'lang', 'limit', 'radius-m', 'required', 'tile-url', 'cluster-over'];
+    static observedAttributes = ['lat', 'lon', 'sku', 'arrive-at', 'lang', 'limit', 'radius-m', 'required', 'tile-url', 'cluster-over', 'parcel', 'weight-kg'];
     static TEXTS = TEXTS;
 
     constructor() {
@@ -428,6 +434,7 @@ li[aria-disabled=true] .ck{visibility:hidden}
     /** Points whose postcode, ID or name match (`q=`), near the last position if any; or null. */
     async _points(text) {
       const q = new URLSearchParams({ q: text.trim(), limit: 10, include_unavailable: 'true' });
+      this._parcelParams(q);
       if (this._at) { q.set('lat', this._at.lat); q.set('lon', this._at.lon); }
       const res = await getJson(`${this._api()}/v1/pickup-points?${q}`, new AbortController());
       const items = res.status === 200 && res.body?.items;
@@ -451,7 +458,9 @@ li[aria-disabled=true] .ck{visibility:hidden}
       const limit = Math.min(Math.max(Number(this.getAttribute('cluster-over')) || 50, 1), 100);
       const seq = ++this._seq;
       try {
-        const res = await getJson(`${this._api()}/v1/pickup-points?${new URLSearchParams({ bbox: box.join(','), limit })}`, new AbortController());
+        const q = new URLSearchParams({ bbox: box.join(','), limit });
+        this._parcelParams(q);
+        const res = await getJson(`${this._api()}/v1/pickup-points?${q}`, new AbortController());
         if (seq !== this._seq || res.status !== 200) return;
         this._area = { box, items: res.body.items || [], clusters: res.body.clusters || [], total: res.body.total || 0 };
         this._say('area', { n: this._area.total });
@@ -489,6 +498,7 @@ li[aria-disabled=true] .ck{visibility:hidden}
           q.set('rank', 'room');
           if (arrive) q.set('arrive_at', arrive);
           if (sku) q.set('stock_sku', sku);
+          this._parcelParams(q);
         }
         return `${api}/v1/pickup-points?${q}`;
       };
@@ -568,7 +578,9 @@ li[aria-disabled=true] .ck{visibility:hidden}
         const hours = this._hours(p);
         const services = (Array.isArray(p.services) ? p.services : [])
           .map((s) => (TEXTS.en[`svc_${s}`] ? this._t(`svc_${s}`) : String(s).replace(/_/g, ' '))).join(', ');
-        const free = p.free_slots === 1 ? this._t('free_one') : this._t('free_other', { n: p.free_slots });
+        // Where the parcel does not fit, its free slots mean nothing to the customer.
+        const free = p._av.reason === 'does_not_fit' ? null
+          : p.free_slots === 1 ? this._t('free_one') : this._t('free_other', { n: p.free_slots });
         return h('li', {
           id: `o${i}`, role: 'option', class: i === this._active ? 'act' : null,
           'aria-selected': String(chosen), 'aria-disabled': p._av.ok ? null : 'true',
@@ -582,7 +594,7 @@ li[aria-disabled=true] .ck{visibility:hidden}
             open === null ? null : h('span', { class: open ? 'o' : 'c' }, this._t(open ? 'open_now' : 'closed_now')),
             !open && p.next_open_at ? ` · ${this._t('opens', { when: this._when(p.next_open_at) })}` : null,
             open !== null && hours ? ' · ' : null, hours || null),
-          h('div', { class: 'l' }, free, services ? ` · ${services}` : null),
+          h('div', { class: 'l' }, free, free && services ? ' · ' : null, services || null),
           p.in_stock ? h('div', { class: 's' }, `✓ ${this._t('in_stock')}`) : null,
           p._av.ok ? null : h('div', { class: 'r' }, this._reason(p))),
         h('span', { class: 'ck', 'aria-hidden': 'true' }));
@@ -597,7 +609,17 @@ li[aria-disabled=true] .ck{visibility:hidden}
       return new Intl.DateTimeFormat(lang, { weekday: 'short', hour: '2-digit', minute: '2-digit' }).format(new Date(t));
     }
 
+    /** The parcel's measurements (`parcel`, `weight-kg` attributes) as search parameters. */
+    _parcelParams(q) {
+      const parcel = this.getAttribute('parcel');
+      const kg = this.getAttribute('weight-kg');
+      if (parcel) q.set('parcel', parcel);
+      if (kg) q.set('weight_kg', kg);
+    }
+
     _reason(p) {
+      // The limit the parcel exceeds says more than "does not fit".
+      if (p._av.reason === 'does_not_fit' && p.limit && TEXTS.en[p.limit]) return this._t(p.limit);
       // Without `arrive-at` the server assumes arrival within two days (docs/merchants.md).
       if (p._av.reason === 'closed_for_period' && !this.getAttribute('arrive-at')) return this._t('closed_soon');
       return this._t(TEXTS.en[p._av.reason] ? p._av.reason : 'unavailable');

@@ -32,6 +32,7 @@ pub fn cn_shops() -> Vec<IndexedShop> {
             services: s.services,
             closures: Default::default(),
             details: s.details.map(Arc::new),
+            sizes: Default::default(),
         })
         .collect()
 }

@@ -38,6 +38,20 @@ pub struct ReservationRequest {
     /// period then refuses the reservation (409 `closed_for_period`).
     #[schema(value_type = Option<String>, format = DateTime, example = "2026-12-24T10:00:00+01:00")]
     pub arrive_at: Option<String>,
+    /// The parcel's dimensions, `LxWxH` in centimetres (at most one decimal; any order): the
+    /// point must take it, and it gets a slot of the smallest size class it fits (409
+    /// `does_not_fit` or `full` otherwise). Without it the parcel takes the point's largest
+    /// class.
+    #[schema(
+        example = "30x20x5",
+        // The text of `network::sizes::DIMS_PATTERN` (an attribute takes a literal; a test
+        // compares them).
+        pattern = r"^\s*(?:[1-9][0-9]{0,2}(?:\.[0-9])?|0\.[1-9])[xX](?:[1-9][0-9]{0,2}(?:\.[0-9])?|0\.[1-9])[xX](?:[1-9][0-9]{0,2}(?:\.[0-9])?|0\.[1-9])\s*$"
+    )]
+    pub parcel: Option<String>,
+    /// The parcel's weight in kilograms (to the gram): at most the point's maximum.
+    #[schema(example = 1.2, minimum = 0.001, maximum = 1000.0)]
+    pub weight_kg: Option<f64>,
     /// The customer's e-mail address, for pudo's e-mails about the parcel (arrival with the
     /// code, a reminder, a move). Kept, sealed, only when the merchant has customer e-mails
     /// on (`PUT /v1/merchant/notifications`), otherwise discarded; erased a set number of days
@@ -100,7 +114,9 @@ pub struct Reservation {
 /// 201 when created, 200 when `order_ref` already had this reservation. 409 with `reason`
 /// `full`, `paused`, `closed`, `no_pickup_service` or `closed_for_period` (at `arrive_at`)
 /// when the point cannot take it, `order_ref_in_use` when the order already has a
-/// reservation elsewhere.
+/// reservation elsewhere. With `parcel` or `weight_kg`: `does_not_fit` with the `limit`
+/// exceeded (`max_weight`, `max_dimensions`, `size_class`), or `full` with the `size_class`
+/// needed.
 #[utoipa::path(
     tag = "merchant",
     context_path = "/v1",
@@ -133,6 +149,19 @@ pub async fn reserve(
         body.customer_email.as_deref(),
         body.customer_language.map(CustomerLanguage::code),
     )?;
+    let size = crate::network::sizes::ParcelSize {
+        dims_mm: body
+            .parcel
+            .as_deref()
+            .map(crate::network::sizes::parse_dims_cm)
+            .transpose()
+            .map_err(|m| ApiError::bad_parameter("parcel", format!("parcel: {m}")))?,
+        weight_g: body
+            .weight_kg
+            .map(crate::network::sizes::weight_g_of_kg)
+            .transpose()
+            .map_err(|m| ApiError::bad_parameter("weight_kg", format!("weight_kg: {m}")))?,
+    };
     let shop_id = body.pickup_point_id;
     let (parcel, created, live) = state
         .writes
@@ -143,10 +172,14 @@ pub async fn reserve(
             sku: body.sku,
             arrive_at,
             customer,
+            size,
         })
         .await?;
     if created {
-        state.network.set_live(shop_id, live);
+        let class = parcel
+            .size_class
+            .unwrap_or(crate::network::sizes::SizeClass::L);
+        state.network.note_taken(shop_id, live, class);
         state.metrics.reservations.inc();
     }
     let body = Reservation {

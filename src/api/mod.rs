@@ -278,6 +278,8 @@ pub fn problem_for_bare_errors<B: MessageBody + 'static>(
         errors: None,
         truncated: None,
         reason: None,
+        limit: None,
+        size_class: None,
     };
     let (req, _) = res.into_parts();
     let response = actix_web::HttpResponse::build(status)

@@ -177,8 +177,9 @@ async fn options(
     by: Redirector,
     id: i64,
 ) -> Result<web::Json<RedirectOptions>, ApiError> {
-    let from = with_conn(state, move |conn| Ok(moves::redirect_origin(conn, by, id)?)).await?;
-    let options = moves::redirect_options(&state.network.index(), from.id, Utc::now());
+    let (from, size) =
+        with_conn(state, move |conn| Ok(moves::redirect_origin(conn, by, id)?)).await?;
+    let options = moves::redirect_options(&state.network.index(), from.id, &size, Utc::now());
     Ok(web::Json(RedirectOptions {
         from,
         radius_m: REDIRECT_RADIUS_M,
@@ -195,9 +196,9 @@ async fn redirect(
     let nearest: Vec<i64> = match chosen {
         Some(_) => Vec::new(),
         None => {
-            let from =
+            let (from, size) =
                 with_conn(state, move |conn| Ok(moves::redirect_origin(conn, by, id)?)).await?;
-            moves::redirect_options(&state.network.index(), from.id, Utc::now())
+            moves::redirect_options(&state.network.index(), from.id, &size, Utc::now())
                 .into_iter()
                 .map(|o| o.point.id)
                 .collect()

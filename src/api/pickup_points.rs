@@ -7,6 +7,7 @@ use crate::network::address::{Address, Localized};
 use crate::network::availability::{self, UnavailableReason};
 use crate::network::geo::CellHex;
 use crate::network::services::{Service, Services};
+use crate::network::sizes::SizeClass;
 use crate::network::{Shop, ShopStatus};
 use crate::pickup::points::{self, Rank, RankedPoint, StockMarks};
 use actix_web::{get, web, HttpResponse};
@@ -96,6 +97,24 @@ pub(super) struct SearchQuery {
     /// `staging`.
     #[param(inline)]
     service: Option<ServiceParam>,
+    /// The parcel's dimensions, `LxWxH` in centimetres (at most one decimal, any order): only
+    /// points that take it (with `include_unavailable=true` the others too, not selectable,
+    /// `does_not_fit`); `free_slots`, `min_free` and `rank=room` then count the slots of the
+    /// size classes it may take, and `size_class` names the class it needs.
+    #[param(
+        example = "30x20x5",
+        // The text of `network::sizes::DIMS_PATTERN` (an attribute takes a literal; a test
+        // compares them).
+        pattern = r"^\s*(?:[1-9][0-9]{0,2}(?:\.[0-9])?|0\.[1-9])[xX](?:[1-9][0-9]{0,2}(?:\.[0-9])?|0\.[1-9])[xX](?:[1-9][0-9]{0,2}(?:\.[0-9])?|0\.[1-9])\s*$"
+    )]
+    parcel: Option<String>,
+    /// The parcel's weight in kilograms (at most three decimals): only points that take it,
+    /// as with `parcel`.
+    #[param(
+        example = "2.5",
+        pattern = r"^\s*(?:[1-9][0-9]{0,2}(?:\.[0-9]{1,3})?|1000(?:\.0{1,3})?|0\.(?:[1-9][0-9]{0,2}|0[1-9][0-9]?|00[1-9]))\s*$"
+    )]
+    weight_kg: Option<String>,
 }
 
 /// The values of `service` (documentation only).
@@ -208,6 +227,15 @@ pub struct PickupPoint<'a> {
     #[serde(serialize_with = "minute_utc")]
     #[schema(value_type = Option<String>, format = DateTime)]
     pub next_open_at: Option<DateTime<Utc>>,
+    /// With `parcel` or `weight_kg`: the size class (`S`, `M`, `L`) the parcel needs here
+    /// (`free_slots` counts that class and the larger ones); absent otherwise or when it does
+    /// not fit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub size_class: Option<SizeClass>,
+    /// With `unavailable_reason` `does_not_fit`: the point's limit the parcel exceeds
+    /// (`max_weight`, `max_dimensions`, or `size_class`: no slots of its size).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<&'static str>,
 }
 
 /// Serialises an optional instant as RFC 3339 in UTC, in whole seconds (as search_json does).
@@ -259,6 +287,9 @@ pub struct PickupPointDetail {
     pub open_now: bool,
     /// Closure periods (holidays) not yet over: whole local days in `timezone`, end inclusive.
     pub closures: Vec<crate::network::closures::Closure>,
+    /// What parcels the point takes: its slots by size class and the heaviest and largest
+    /// parcel (docs/merchants.md, "Parcel sizes").
+    pub sizes: crate::network::sizes::SizesView,
 }
 
 /// The nearest active pickup points to a location, exactly, by great-circle distance; each
@@ -359,6 +390,8 @@ fn describe<'a>(p: &RankedPoint<'a>, now: chrono::DateTime<Utc>) -> PickupPoint<
         } else {
             shop.next_open_at(now)
         },
+        size_class: p.size_class,
+        limit: p.misfit.map(|m| m.limit()),
     }
 }
 
@@ -396,7 +429,9 @@ pub async fn get(state: web::Data<AppState>, id: web::Path<i64>) -> Result<HttpR
         },
         |s| s.is_open_at(Utc::now()),
     );
+    let sizes = crate::network::sizes::SizesView::of(&row.sizes(), row.capacity);
     Ok(HttpResponse::Ok().json(PickupPointDetail {
+        sizes,
         shop: row.into_shop(),
         open_now,
         closures,

@@ -4,6 +4,7 @@ use crate::network::address::{Address, Country, LocalText, Localized, ShopDetail
 use crate::network::availability::UnavailableReason;
 use crate::network::geo::CellHex;
 use crate::network::services::{Service, Services};
+use crate::network::sizes::SizeClass;
 use crate::network::ShopStatus;
 use proptest::prelude::*;
 
@@ -59,6 +60,18 @@ impl Owned {
             next_open_at: self
                 .next_open
                 .and_then(|t| chrono::DateTime::from_timestamp(t, 0)),
+            size_class: [
+                None,
+                Some(SizeClass::S),
+                Some(SizeClass::M),
+                Some(SizeClass::L),
+            ][self.services as usize % 4],
+            limit: [
+                None,
+                Some("max_weight"),
+                Some("max_dimensions"),
+                Some("size_class"),
+            ][(self.id as u64 % 4) as usize],
         }
     }
 }
@@ -146,6 +159,7 @@ fn owned() -> impl Strategy<Value = Owned> {
         Just(UnavailableReason::Paused),
         Just(UnavailableReason::ClosedAtArrival),
         Just(UnavailableReason::ClosedForPeriod),
+        Just(UnavailableReason::DoesNotFit),
     ]);
     let timezone = prop::option::of(
         prop::sample::select(chrono_tz::TZ_VARIANTS.to_vec()).prop_map(|tz| tz.name()),

@@ -6,6 +6,7 @@ use super::pickup_points::{boolean, parse_rank, sku_text, MAX_LIMIT};
 use crate::error::ApiError;
 use crate::network::index::text::Query as TextQuery;
 use crate::network::services::Service;
+use crate::network::sizes::{self, ParcelSize};
 use crate::network::BoundingBox;
 use crate::pickup::points::{PointQuery, Rank};
 
@@ -63,6 +64,14 @@ pub fn parse_text(v: &str) -> Result<TextQuery, String> {
         return Err("contains control characters".to_owned());
     }
     TextQuery::new(v).ok_or_else(|| format!("{v:?} has no letter or digit to search for"))
+}
+
+/// The parcel of `parcel=` (LxWxH, cm) and `weight_kg=`, when either is given.
+fn parcel_size(q: &QueryParams) -> Result<Option<ParcelSize>, ApiError> {
+    let dims_mm = q.optional("parcel", sizes::parse_dims_cm)?;
+    let weight_g = q.optional("weight_kg", sizes::parse_weight_kg)?;
+    let size = ParcelSize { dims_mm, weight_g };
+    Ok((!size.is_unknown()).then_some(size))
 }
 
 /// The search a request asks for, every parameter checked (a 400 names the one at fault).
@@ -124,6 +133,7 @@ pub fn point_query(q: &QueryParams) -> Result<PointQuery, ApiError> {
         service: q
             .optional("service", str::parse::<Service>)?
             .unwrap_or(Service::Pickup),
+        parcel: parcel_size(q)?,
     })
 }
 

@@ -53,6 +53,18 @@ diesel::table! {
         name_es -> Nullable<Text>,
         /// Address line in Spanish.
         address_es -> Nullable<Text>,
+        /// Slots of size class S (see `network::sizes`).
+        slots_s -> Integer,
+        /// Slots of size class M; the rest of `capacity` is L.
+        slots_m -> Integer,
+        /// Heaviest parcel taken, grams; NULL: the default.
+        max_weight_g -> Nullable<Integer>,
+        /// Largest parcel taken, longest side, mm; NULL: the default.
+        max_length_mm -> Nullable<Integer>,
+        /// Largest parcel taken, middle side, mm.
+        max_width_mm -> Nullable<Integer>,
+        /// Largest parcel taken, shortest side, mm.
+        max_height_mm -> Nullable<Integer>,
     }
 }
 
@@ -122,6 +134,10 @@ diesel::table! {
         /// The shop's capacity while it is active, NULL while paused or closed: a copy kept
         /// beside `live` so that counting full shops is an indexed query (metrics).
         active_capacity -> Nullable<Integer>,
+        /// Of `live`, the slots of size class S.
+        live_s -> Integer,
+        /// Of `live`, the slots of size class M (the rest are L).
+        live_m -> Integer,
     }
 }
 
@@ -160,6 +176,16 @@ diesel::table! {
         code_escrow -> Nullable<Text>,
         /// Days the holding period was extended by (once), if it was.
         hold_extended_days -> Nullable<Integer>,
+        /// Size class of the slot it holds; NULL: L.
+        size_class -> Nullable<Text>,
+        /// Longest side, mm, when given.
+        length_mm -> Nullable<Integer>,
+        /// Middle side, mm.
+        width_mm -> Nullable<Integer>,
+        /// Shortest side, mm.
+        height_mm -> Nullable<Integer>,
+        /// Weight, grams, when given.
+        weight_g -> Nullable<Integer>,
     }
 }
 

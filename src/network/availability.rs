@@ -23,12 +23,18 @@
 //! (`closure_store::pickup_refusal`). Weekly hours are not checked against the window (every
 //! shop closes at night).
 //!
+//! With a parcel's measurements (`parcel=`, `weight_kg=`), the room is that of the size
+//! classes the parcel may take at each point ([`room`]): `full` when none of them has a free
+//! slot, the score's free share is of those classes' slots, and a point the parcel does not
+//! fit is not selectable (`does_not_fit`, after `paused` and `closed_for_period`).
+//!
 //! The room order keeps the nearest unselectable points visible: of an answer of `limit`
 //! points, up to [`visible_unavailable`]`(limit)` places go to unselectable candidates nearer
 //! than the farthest selectable point the answer would show (see [`room_answer`]).
 
 use super::index::IndexedShop;
 use super::shop::ShopStatus;
+use super::sizes::{free_for, DoesNotFit, ParcelSize, SizeClass};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::cmp::Ordering;
@@ -67,6 +73,8 @@ pub enum UnavailableReason {
     ClosedAtArrival,
     /// The shop is closed for a period (holiday, one-off closure) at the expected arrival.
     ClosedForPeriod,
+    /// The parcel is heavier or larger than the point takes.
+    DoesNotFit,
 }
 
 impl UnavailableReason {
@@ -77,6 +85,7 @@ impl UnavailableReason {
             Self::Paused => "paused",
             Self::ClosedAtArrival => "closed_at_arrival",
             Self::ClosedForPeriod => "closed_for_period",
+            Self::DoesNotFit => "does_not_fit",
         }
     }
 }
@@ -98,6 +107,50 @@ pub fn free_slots(shop: &IndexedShop) -> i32 {
     (shop.capacity - shop.live).max(0)
 }
 
+/// A shop's room for a search's parcel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Room {
+    /// Free slots the parcel may take (every free slot without a parcel).
+    pub free: i32,
+    /// Slots of the classes the parcel may take (the capacity without a parcel).
+    pub slots: i32,
+    /// The size class the parcel needs here; `None` without a parcel or when it does not fit.
+    pub class: Option<SizeClass>,
+    /// The limit the parcel exceeds, when it does not fit.
+    pub misfit: Option<DoesNotFit>,
+}
+
+/// The room of `shop` for a parcel of `size` (`None`: no parcel given), as a reservation
+/// would find it ([`crate::network::sizes::ShopSizes::place`]).
+pub fn room(shop: &IndexedShop, size: Option<&ParcelSize>) -> Room {
+    let Some(size) = size else {
+        return Room {
+            free: free_slots(shop),
+            slots: shop.capacity,
+            class: None,
+            misfit: None,
+        };
+    };
+    let declared = &shop.sizes.declared;
+    match declared.place(shop.capacity, size) {
+        Ok(placement) => Room {
+            free: free_for(declared, shop.capacity, &shop.held(), &placement),
+            slots: placement
+                .classes()
+                .map(|c| declared.slots(shop.capacity, c))
+                .sum(),
+            class: Some(placement.needed),
+            misfit: None,
+        },
+        Err(why) => Room {
+            free: 0,
+            slots: 0,
+            class: None,
+            misfit: Some(why),
+        },
+    }
+}
+
 /// Whether `shop` can take a parcel arriving at `arrive_at`; `holds_stock` when it holds a
 /// staged unit of the item, which a reservation takes instead of a free slot.
 ///
@@ -109,6 +162,7 @@ pub fn free_slots(shop: &IndexedShop) -> i32 {
 ///     h3_cell: 0, capacity: 2, live: 2, status: ShopStatus::Active,
 ///     timezone: chrono_tz::UTC, hours: WeeklyHours::always().into(),
 ///     services: Default::default(), closures: Default::default(), details: None,
+///     sizes: Default::default(),
 /// };
 /// assert_eq!(assess(&shop, None, false).reason, Some(UnavailableReason::Full));
 /// assert!(assess(&shop, None, true).selectable);
@@ -118,13 +172,25 @@ pub fn assess(
     arrive_at: Option<DateTime<Utc>>,
     holds_stock: bool,
 ) -> Availability {
+    assess_room(shop, arrive_at, holds_stock, &room(shop, None))
+}
+
+/// [`assess`] for the room of a search's parcel ([`room`]).
+pub fn assess_room(
+    shop: &IndexedShop,
+    arrive_at: Option<DateTime<Utc>>,
+    holds_stock: bool,
+    room: &Room,
+) -> Availability {
     let closed_for_period = arrive_at.is_some_and(|at| shop.closures.contains(at));
     let open_at_arrival = arrive_at.map(|at| shop.is_open_at(at));
     let reason = if shop.status != ShopStatus::Active {
         Some(UnavailableReason::Paused)
     } else if closed_for_period {
         Some(UnavailableReason::ClosedForPeriod)
-    } else if free_slots(shop) == 0 && !holds_stock {
+    } else if room.misfit.is_some() {
+        Some(UnavailableReason::DoesNotFit)
+    } else if room.free == 0 && !holds_stock {
         Some(UnavailableReason::Full)
     } else if open_at_arrival == Some(false) {
         Some(UnavailableReason::ClosedAtArrival)
@@ -146,7 +212,18 @@ pub fn assess_at(
     now: DateTime<Utc>,
     holds_stock: bool,
 ) -> Availability {
-    let mut a = assess(shop, arrive_at, holds_stock);
+    assess_room_at(shop, arrive_at, now, holds_stock, &room(shop, None))
+}
+
+/// [`assess_at`] for the room of a search's parcel ([`room`]).
+pub fn assess_room_at(
+    shop: &IndexedShop,
+    arrive_at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+    holds_stock: bool,
+    room: &Room,
+) -> Availability {
+    let mut a = assess_room(shop, arrive_at, holds_stock, room);
     if arrive_at.is_none() && a.reason != Some(UnavailableReason::Paused) {
         let (from, to) = assumed_arrival(now);
         if shop.closures.overlaps(from, to) {

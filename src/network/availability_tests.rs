@@ -19,6 +19,7 @@ fn shop(id: i64, capacity: i32, live: i32, status: ShopStatus, hours: &str) -> I
         services: Default::default(),
         closures: Default::default(),
         details: None,
+        sizes: Default::default(),
     }
 }
 

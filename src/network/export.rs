@@ -10,9 +10,10 @@
 use super::address::ShopDetails;
 use super::closure_store;
 use super::closures::{self, Closure};
-use super::import::{Format, COLUMNS, FIRST_DETAIL};
+use super::import::{Format, COLUMNS, FIRST_DETAIL, FIRST_SIZE};
 use super::services::Services;
 use super::shop::ShopInput;
+use super::sizes::{self, ShopSizes};
 use super::store::{self, ShopRow};
 use crate::db::DbConn;
 use std::io::Write;
@@ -61,6 +62,8 @@ pub struct ShopRecord<'a> {
     /// `street` … `address_es`: `None` leaves the columns out (importing the file keeps the
     /// stored addresses).
     pub details: Option<&'a ShopDetails>,
+    /// `slots_s` … `max_dimensions_cm`: what the shop declares about sizes.
+    pub sizes: ShopSizes,
 }
 
 impl<'a> ShopRecord<'a> {
@@ -78,12 +81,13 @@ impl<'a> ShopRecord<'a> {
             services: Services::from_stored(&r.services),
             closures: Some(closures),
             details: Some(details),
+            sizes: r.sizes(),
         }
     }
 }
 
 /// The detail columns of a record, in [`COLUMNS`] order, empty when unknown.
-fn detail_values(d: &ShopDetails) -> [&str; COLUMNS.len() - FIRST_DETAIL] {
+fn detail_values(d: &ShopDetails) -> [&str; FIRST_SIZE - FIRST_DETAIL] {
     let a = d.address.as_ref();
     let [name_zh, address_zh, name_es, address_es] = d.local_columns();
     [
@@ -101,11 +105,36 @@ fn detail_values(d: &ShopDetails) -> [&str; COLUMNS.len() - FIRST_DETAIL] {
     .map(|v| v.unwrap_or(""))
 }
 
+/// The size columns of a record, in [`COLUMNS`] order; all empty for a shop that declares
+/// nothing (every slot `L`, the default limits), which is how the importer reads them back.
+fn size_values(s: &ShopSizes, capacity: i32) -> [String; COLUMNS.len() - FIRST_SIZE] {
+    let slots = if s.slots_s == 0 && s.slots_m == 0 {
+        [String::new(), String::new(), String::new()]
+    } else {
+        [
+            s.slots_s.to_string(),
+            s.slots_m.to_string(),
+            (capacity - s.slots_s - s.slots_m).to_string(),
+        ]
+    };
+    let [slots_s, slots_m, slots_l] = slots;
+    [
+        slots_s,
+        slots_m,
+        slots_l,
+        s.max_weight_g.map(sizes::kg).unwrap_or_default(),
+        s.max_dims_mm
+            .map(|d| d.map(sizes::cm).join("x"))
+            .unwrap_or_default(),
+    ]
+}
+
 /// A shop file being written, row by row.
 pub struct ShopWriter<W: Write> {
     inner: Inner<W>,
     with_closures: bool,
     with_details: bool,
+    with_sizes: bool,
 }
 
 enum Inner<W: Write> {
@@ -124,6 +153,17 @@ impl<W: Write> ShopWriter<W> {
         with_closures: bool,
         with_details: bool,
     ) -> Result<Self, ExportError> {
+        Self::with_sizes(out, format, with_closures, with_details, false)
+    }
+
+    /// [`Self::new`], with the size columns when `with_sizes` (every record then gives them).
+    pub fn with_sizes(
+        out: W,
+        format: Format,
+        with_closures: bool,
+        with_details: bool,
+        with_sizes: bool,
+    ) -> Result<Self, ExportError> {
         let inner = match format {
             Format::Csv => {
                 let mut w = csv::Writer::from_writer(out);
@@ -132,7 +172,10 @@ impl<W: Write> ShopWriter<W> {
                     columns.push(COLUMNS[9]);
                 }
                 if with_details {
-                    columns.extend_from_slice(&COLUMNS[FIRST_DETAIL..]);
+                    columns.extend_from_slice(&COLUMNS[FIRST_DETAIL..FIRST_SIZE]);
+                }
+                if with_sizes {
+                    columns.extend_from_slice(&COLUMNS[FIRST_SIZE..]);
                 }
                 w.write_record(columns)?;
                 Inner::Csv(Box::new(w))
@@ -147,6 +190,7 @@ impl<W: Write> ShopWriter<W> {
             inner,
             with_closures,
             with_details,
+            with_sizes,
         })
     }
 
@@ -161,6 +205,7 @@ impl<W: Write> ShopWriter<W> {
         let details = self
             .with_details
             .then(|| detail_values(s.details.unwrap_or(&empty)));
+        let size_cells = self.with_sizes.then(|| size_values(&s.sizes, s.capacity));
         let services = s.services.names().join("|");
         match &mut self.inner {
             Inner::Csv(w) => {
@@ -177,6 +222,7 @@ impl<W: Write> ShopWriter<W> {
                 ];
                 record.extend(closures.map(closures::format_list));
                 record.extend(details.iter().flatten().map(|v| (*v).to_owned()));
+                record.extend(size_cells.iter().flatten().cloned());
                 w.write_record(&record)?;
             }
             Inner::GeoJson { out, first } => {
@@ -203,10 +249,27 @@ impl<W: Write> ShopWriter<W> {
                     feature["properties"]["closures"] = serde_json::json!(closures);
                 }
                 // Only the known details: an absent property reads back as unknown.
-                for (name, value) in COLUMNS[FIRST_DETAIL..].iter().zip(details.iter().flatten()) {
+                for (name, value) in COLUMNS[FIRST_DETAIL..FIRST_SIZE]
+                    .iter()
+                    .zip(details.iter().flatten())
+                {
                     if !value.is_empty() {
                         feature["properties"][*name] = serde_json::json!(value);
                     }
+                }
+                // Slots as numbers, the limits as text (`2.5`, `64x38x19`), only when declared.
+                for (i, (name, value)) in COLUMNS[FIRST_SIZE..]
+                    .iter()
+                    .zip(size_cells.iter().flatten())
+                    .enumerate()
+                {
+                    if value.is_empty() {
+                        continue;
+                    }
+                    feature["properties"][*name] = match value.parse::<i64>() {
+                        Ok(n) if i < 3 => serde_json::json!(n),
+                        _ => serde_json::json!(value),
+                    };
                 }
                 out.write_all(b"\n")?;
                 serde_json::to_writer(&mut *out, &feature).map_err(std::io::Error::from)?;
@@ -239,7 +302,8 @@ pub fn export(
         let total = u64::try_from(store::count(conn)?).unwrap_or(0);
         // Closures are few (holidays of some shops): all of them fit in memory at 600k shops.
         let closures = closure_store::all(conn)?;
-        let mut writer = ShopWriter::new(out, format, true, true)?;
+        let with_sizes = store::any_sizes(conn)?;
+        let mut writer = ShopWriter::with_sizes(out, format, true, true, with_sizes)?;
         let (mut after, mut written) = (0, 0u64);
         loop {
             let page = store::shops_after(conn, after, PAGE)?;
@@ -267,7 +331,8 @@ pub fn write_inputs(
 ) -> Result<(), ExportError> {
     let with_closures = shops.iter().any(|s| s.closures.is_some());
     let with_details = shops.iter().any(|s| s.details.is_some());
-    let mut writer = ShopWriter::new(out, format, with_closures, with_details)?;
+    let with_sizes = shops.iter().any(|s| s.sizes != ShopSizes::default());
+    let mut writer = ShopWriter::with_sizes(out, format, with_closures, with_details, with_sizes)?;
     for s in shops {
         let hours = s.hours.to_string();
         writer.write(&ShopRecord {
@@ -282,6 +347,7 @@ pub fn write_inputs(
             services: s.services,
             closures: s.closures.as_deref(),
             details: s.details.as_ref(),
+            sizes: s.sizes,
         })?;
     }
     writer.finish()?.flush()?;

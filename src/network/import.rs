@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use utoipa::ToSchema;
 
 /// Columns a shop file may have, in the documented order.
-pub const COLUMNS: [&str; 20] = [
+pub const COLUMNS: [&str; 25] = [
     "external_id",
     "name",
     "latitude",
@@ -37,10 +37,18 @@ pub const COLUMNS: [&str; 20] = [
     "address_zh",
     "name_es",
     "address_es",
+    "slots_s",
+    "slots_m",
+    "slots_l",
+    "max_weight_kg",
+    "max_dimensions_cm",
 ];
 /// The position in [`COLUMNS`] of the first address column: from there on, the columns of
 /// [`super::address::ShopDetails`].
 pub const FIRST_DETAIL: usize = 10;
+/// The position in [`COLUMNS`] of the first size column (`slots_s` … `max_dimensions_cm`, see
+/// [`super::sizes`]); the detail columns end there.
+pub const FIRST_SIZE: usize = 20;
 const REQUIRED: usize = 5;
 /// Errors listed at most; a file with more says so with `truncated`.
 pub const MAX_ERRORS: usize = 1000;
@@ -158,8 +166,12 @@ impl Validator {
             self.details(row, std::array::from_fn(|_| fields.next().flatten()))
                 .map(Some)
         } else {
+            for _ in FIRST_DETAIL..FIRST_SIZE {
+                fields.next();
+            }
             Some(None)
         };
+        let size_fields: [Option<String>; 5] = std::array::from_fn(|_| fields.next().flatten());
         let external_id = self.text(row, 0, external_id, MAX_ID_LEN);
         let name = self.text(row, 1, name, MAX_NAME_LEN);
         let latitude = self.number(row, 2, lat, -90.0, 90.0);
@@ -172,6 +184,7 @@ impl Validator {
             );
         }
         let capacity = self.capacity(row, capacity);
+        let sizes = self.sizes(row, capacity, size_fields);
         let tz_text = tz.filter(|t| !t.trim().is_empty());
         let hours_text = hours.filter(|h| !h.trim().is_empty());
         let timezone = match &tz_text {
@@ -254,6 +267,7 @@ impl Validator {
             Some(services),
             Some(closures),
             Some(details),
+            Some(sizes),
         ) = (
             external_id,
             name,
@@ -266,6 +280,7 @@ impl Validator {
             services,
             closures,
             details,
+            sizes,
         ) {
             self.shops.push(ShopInput {
                 external_id,
@@ -279,6 +294,7 @@ impl Validator {
                 services,
                 closures,
                 details,
+                sizes,
             });
         }
     }
@@ -419,7 +435,9 @@ fn read_csv(content: &[u8], v: &mut Validator) {
             ),
         }
     }
-    v.with_details = positions[FIRST_DETAIL..].iter().any(Option::is_some);
+    v.with_details = positions[FIRST_DETAIL..FIRST_SIZE]
+        .iter()
+        .any(Option::is_some);
     for (c, pos) in positions.iter().enumerate().take(REQUIRED) {
         if pos.is_none() {
             v.error(1, COLUMNS[c], "required column is missing from the header");
@@ -481,7 +499,7 @@ fn read_geojson(content: &[u8], v: &mut Validator) {
     };
     v.with_details = features.iter().any(|f| {
         let props = f.get("properties").and_then(|p| p.as_object());
-        COLUMNS[FIRST_DETAIL..]
+        COLUMNS[FIRST_DETAIL..FIRST_SIZE]
             .iter()
             .any(|c| props.is_some_and(|p| p.contains_key(*c)))
     });
@@ -577,6 +595,8 @@ fn list_text(c: usize, items: &[serde_json::Value]) -> Result<String, String> {
 
 #[path = "import_details.rs"]
 mod details;
+#[path = "import_sizes.rs"]
+mod sizes;
 
 #[cfg(test)]
 #[path = "import_tests.rs"]

@@ -38,6 +38,7 @@ use super::geo::{chord_for_distance, haversine_m, Point};
 use super::hours::{local_weekday_minute, WeeklyHours};
 use super::services::{Service, Services};
 use super::shop::ShopStatus;
+use super::sizes::{free_for, DoesNotFit, Held, ParcelSize, ShopSizes};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use std::collections::HashMap;
@@ -86,6 +87,41 @@ pub struct IndexedShop {
     /// Address, phone and localised texts; `None` when none are known. Interned: shops with
     /// equal details (the seeded shops of one place) share one copy.
     pub details: Option<Arc<ShopDetails>>,
+    /// What the shop declares about parcel sizes, and its slots held of classes S and M.
+    pub sizes: Sizes,
+}
+
+/// A shop's size declaration and its slots held per class, as the index knows them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Sizes {
+    /// Slots by class, maximum weight and dimensions.
+    pub declared: ShopSizes,
+    /// Of `live`, the slots of class S.
+    pub live_s: i32,
+    /// Of `live`, the slots of class M.
+    pub live_m: i32,
+}
+
+impl IndexedShop {
+    /// Slots held per class.
+    pub fn held(&self) -> Held {
+        Held {
+            live: self.live,
+            live_s: self.sizes.live_s,
+            live_m: self.sizes.live_m,
+        }
+    }
+
+    /// Free slots a parcel of `size` may take here, or the limit it exceeds.
+    pub fn room_for(&self, size: &ParcelSize) -> Result<i32, DoesNotFit> {
+        let placement = self.sizes.declared.place(self.capacity, size)?;
+        Ok(free_for(
+            &self.sizes.declared,
+            self.capacity,
+            &self.held(),
+            &placement,
+        ))
+    }
 }
 
 impl IndexedShop {
@@ -273,6 +309,16 @@ impl GeoIndex {
         }
     }
 
+    /// Sets the slots held at a shop, in all and per class; unknown ids are ignored.
+    pub fn set_held(&mut self, id: i64, held: Held) {
+        if let Some(&slot) = self.by_id.get(&id) {
+            let shop = &mut self.slots[slot as usize].shop;
+            shop.live = held.live;
+            shop.sizes.live_s = held.live_s;
+            shop.sizes.live_m = held.live_m;
+        }
+    }
+
     /// Adds a shop or replaces the one with the same id (keeping its live parcel count).
     pub fn upsert(&mut self, mut shop: IndexedShop) {
         shop.hours = self.intern(&shop.hours);
@@ -280,6 +326,8 @@ impl GeoIndex {
         if let Some(&slot) = self.by_id.get(&shop.id) {
             let old = &mut self.slots[slot as usize];
             shop.live = old.shop.live;
+            shop.sizes.live_s = old.shop.sizes.live_s;
+            shop.sizes.live_m = old.shop.sizes.live_m;
             if old.shop.latitude == shop.latitude && old.shop.longitude == shop.longitude {
                 let renamed = text::FIELDS.iter().any(|f| f(&old.shop) != f(&shop));
                 old.shop = shop;

@@ -22,6 +22,7 @@ fn shop(id: i64, lat: f64, lon: f64, status: ShopStatus, hours: &str) -> Indexed
         services: Default::default(),
         closures: Default::default(),
         details: None,
+        sizes: Default::default(),
     }
 }
 
@@ -353,6 +354,7 @@ fn cn_index_memory() {
             services: s.services,
             closures: Default::default(),
             details: s.details.map(Arc::new),
+            sizes: Default::default(),
         })
         .collect();
     let n = shops.len() as f64;

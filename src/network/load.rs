@@ -7,6 +7,7 @@
 //! a shop never holds more than its capacity. The row is also the shop's lock: attempts with
 //! codes, collections and capacity changes at one shop go one at a time by locking it.
 
+use super::sizes::{Held, ShopSizes, SizeClass};
 use super::ShopStatus;
 use crate::db::schema::{shop_load, shops};
 use crate::db::DbConn;
@@ -103,6 +104,147 @@ pub fn take_slot(
     )
 }
 
+/// Takes one slot of `class` at an active shop with room in that class and in all; `false`
+/// when there is none (or the shop is paused, closed or unknown). One conditional `UPDATE` of
+/// the shop's load row, like [`take_slot`]: each class is never held beyond its slots, however
+/// many requests race.
+pub fn take_slot_of(
+    conn: &mut DbConn,
+    shop_id: i64,
+    region: i64,
+    class: SizeClass,
+    now: NaiveDateTime,
+) -> QueryResult<bool> {
+    let active_capacity = shops::table
+        .filter(
+            shops::id
+                .eq(shop_id)
+                .and(shops::status.eq(ShopStatus::Active.as_str())),
+        )
+        .select(shops::capacity)
+        .single_value();
+    let row = shop_load::table
+        .filter(shop_load::shop_id.eq(shop_id))
+        .filter(shop_load::region.eq(region))
+        .filter(shop_load::live.nullable().lt(active_capacity));
+    let of_shop = shops::table.filter(shops::id.eq(shop_id));
+    let taken = match class {
+        SizeClass::S => diesel::update(row)
+            .filter(
+                shop_load::live_s
+                    .nullable()
+                    .lt(of_shop.select(shops::slots_s).single_value()),
+            )
+            .set((
+                shop_load::live.eq(shop_load::live + 1),
+                shop_load::live_s.eq(shop_load::live_s + 1),
+                shop_load::changed_at.eq(now),
+            ))
+            .execute(conn)?,
+        SizeClass::M => diesel::update(row)
+            .filter(
+                shop_load::live_m
+                    .nullable()
+                    .lt(of_shop.select(shops::slots_m).single_value()),
+            )
+            .set((
+                shop_load::live.eq(shop_load::live + 1),
+                shop_load::live_m.eq(shop_load::live_m + 1),
+                shop_load::changed_at.eq(now),
+            ))
+            .execute(conn)?,
+        SizeClass::L => diesel::update(row)
+            .filter(
+                (shop_load::live - shop_load::live_s - shop_load::live_m)
+                    .nullable()
+                    .lt(of_shop
+                        .select(shops::capacity - shops::slots_s - shops::slots_m)
+                        .single_value()),
+            )
+            .set((
+                shop_load::live.eq(shop_load::live + 1),
+                shop_load::changed_at.eq(now),
+            ))
+            .execute(conn)?,
+    };
+    Ok(taken == 1)
+}
+
+/// What a shop declares about sizes, and its capacity; `None` for an unknown shop.
+pub fn sizes_of(conn: &mut DbConn, shop_id: i64) -> QueryResult<Option<(ShopSizes, i32)>> {
+    let row: Option<SizesRow> = shops::table
+        .find(shop_id)
+        .select((
+            shops::slots_s,
+            shops::slots_m,
+            shops::max_weight_g,
+            shops::max_length_mm,
+            shops::max_width_mm,
+            shops::max_height_mm,
+            shops::capacity,
+        ))
+        .first(conn)
+        .optional()?;
+    Ok(row.map(|r| (sizes_from(r.0, r.1, r.2, [r.3, r.4, r.5]), r.6)))
+}
+
+type SizesRow = (
+    i32,
+    i32,
+    Option<i32>,
+    Option<i32>,
+    Option<i32>,
+    Option<i32>,
+    i32,
+);
+
+/// A shop's size declaration from its columns (the maximum dimensions count only when all
+/// three are stored).
+pub fn sizes_from(
+    slots_s: i32,
+    slots_m: i32,
+    max_weight_g: Option<i32>,
+    max_dims: [Option<i32>; 3],
+) -> ShopSizes {
+    let max_dims_mm = match max_dims {
+        [Some(a), Some(b), Some(c)] => Some(super::sizes::sorted([a, b, c])),
+        _ => None,
+    };
+    ShopSizes {
+        slots_s,
+        slots_m,
+        max_weight_g,
+        max_dims_mm,
+    }
+}
+
+/// Frees one slot of `class` at a shop.
+pub fn release_slot_of(
+    conn: &mut DbConn,
+    shop_id: i64,
+    region: i64,
+    class: SizeClass,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    let (s, m) = match class {
+        SizeClass::S => (1, 0),
+        SizeClass::M => (0, 1),
+        SizeClass::L => (0, 0),
+    };
+    diesel::update(
+        shop_load::table
+            .filter(shop_load::shop_id.eq(shop_id))
+            .filter(shop_load::region.eq(region)),
+    )
+    .set((
+        shop_load::live.eq(shop_load::live - 1),
+        shop_load::live_s.eq(shop_load::live_s - s),
+        shop_load::live_m.eq(shop_load::live_m - m),
+        shop_load::changed_at.eq(now),
+    ))
+    .execute(conn)
+}
+
 /// Takes `units` slots at a shop whatever its status (stock the shop has physically received),
 /// provided they fit its capacity; `false` when they do not (nothing is taken).
 pub fn take_slots_for_stock(
@@ -119,10 +261,20 @@ pub fn take_slots_for_stock(
         .filter(shops::id.eq(shop_id))
         .select(shops::capacity)
         .single_value();
+    // Staged units hold L slots (`super::sizes`): room in all, and in L.
+    let l_slots = shops::table
+        .filter(shops::id.eq(shop_id))
+        .select(shops::capacity - shops::slots_s - shops::slots_m)
+        .single_value();
     Ok(
         diesel::update(shop_load::table.filter(shop_load::shop_id.eq(shop_id)))
             .filter(shop_load::region.eq(region))
             .filter((shop_load::live + units).nullable().le(capacity))
+            .filter(
+                (shop_load::live - shop_load::live_s - shop_load::live_m + units)
+                    .nullable()
+                    .le(l_slots),
+            )
             .set((
                 shop_load::live.eq(shop_load::live + units),
                 shop_load::changed_at.eq(now),
@@ -143,13 +295,17 @@ pub fn is_active(conn: &mut DbConn, shop_id: i64) -> QueryResult<bool> {
     Ok(status.as_deref() == Some(ShopStatus::Active.as_str()))
 }
 
-/// Free slots at a shop (capacity minus slots held, never below zero; 0 for an unknown shop).
+/// Free L slots at a shop, where staged units go (its L slots minus those held, never below
+/// zero; for a shop declaring no sizes, capacity minus slots held; 0 for an unknown shop).
 pub fn free(conn: &mut DbConn, shop_id: i64, region: i64) -> QueryResult<i32> {
     let row: Option<(i32, i32)> = shop_load::table
         .inner_join(shops::table)
         .filter(shop_load::shop_id.eq(shop_id))
         .filter(shop_load::region.eq(region))
-        .select((shops::capacity, shop_load::live))
+        .select((
+            shops::capacity - shops::slots_s - shops::slots_m,
+            shop_load::live - shop_load::live_s - shop_load::live_m,
+        ))
         .first(conn)
         .optional()?;
     Ok(row.map_or(0, |(capacity, live)| (capacity - live).max(0)))
@@ -233,17 +389,57 @@ pub fn set_active_capacity(
 }
 
 /// Slots held at every shop changed at or after `since` (for the geo index's free slots).
-pub fn changed_since(conn: &mut DbConn, since: NaiveDateTime) -> QueryResult<Vec<(i64, i32)>> {
-    shop_load::table
+pub fn changed_since(conn: &mut DbConn, since: NaiveDateTime) -> QueryResult<Vec<(i64, Held)>> {
+    let rows: Vec<(i64, i32, i32, i32)> = shop_load::table
         .filter(shop_load::changed_at.ge(since))
-        .select((shop_load::shop_id, shop_load::live))
-        .load(conn)
+        .select((
+            shop_load::shop_id,
+            shop_load::live,
+            shop_load::live_s,
+            shop_load::live_m,
+        ))
+        .load(conn)?;
+    Ok(rows.into_iter().map(held).collect())
 }
 
 /// Slots held at every shop that holds any.
-pub fn all(conn: &mut DbConn) -> QueryResult<Vec<(i64, i32)>> {
-    shop_load::table
+pub fn all(conn: &mut DbConn) -> QueryResult<Vec<(i64, Held)>> {
+    let rows: Vec<(i64, i32, i32, i32)> = shop_load::table
         .filter(shop_load::live.gt(0))
-        .select((shop_load::shop_id, shop_load::live))
-        .load(conn)
+        .select((
+            shop_load::shop_id,
+            shop_load::live,
+            shop_load::live_s,
+            shop_load::live_m,
+        ))
+        .load(conn)?;
+    Ok(rows.into_iter().map(held).collect())
+}
+
+/// Slots held at a shop now, per class.
+pub fn held_at(conn: &mut DbConn, shop_id: i64, region: i64) -> QueryResult<Held> {
+    let (_, h) = held(
+        shop_load::table
+            .filter(shop_load::shop_id.eq(shop_id))
+            .filter(shop_load::region.eq(region))
+            .select((
+                shop_load::shop_id,
+                shop_load::live,
+                shop_load::live_s,
+                shop_load::live_m,
+            ))
+            .first(conn)?,
+    );
+    Ok(h)
+}
+
+fn held((shop, live, live_s, live_m): (i64, i32, i32, i32)) -> (i64, Held) {
+    (
+        shop,
+        Held {
+            live,
+            live_s,
+            live_m,
+        },
+    )
 }

@@ -18,6 +18,7 @@ pub mod seed;
 pub mod service;
 pub mod services;
 pub mod shop;
+pub mod sizes;
 pub mod store;
 
 pub use index::area::{AreaAnswer, BoundingBox, Cluster};

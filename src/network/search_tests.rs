@@ -48,6 +48,7 @@ fn shop(id: i64, lat: f64, lon: f64, status: ShopStatus, services: u8, name: usi
         services: set,
         closures: Default::default(),
         details: None,
+        sizes: Default::default(),
     }
 }
 

@@ -150,6 +150,7 @@ fn place_shops(place: &Place, country: Country, tz: chrono_tz::Tz, out: &mut Vec
             services: Services::all(),
             closures: None,
             details: details.clone(),
+            sizes: Default::default(),
         });
     }
 }

@@ -118,8 +118,8 @@ impl Network {
             };
             let mut fresh = GeoIndex::build(indexed(&rows, &closures));
             let loads_at = chrono::Utc::now().naive_utc();
-            for (shop, live) in super::load::all(&mut *self.conn()?)? {
-                fresh.set_live(shop, live);
+            for (shop, held) in super::load::all(&mut *self.conn()?)? {
+                fresh.set_held(shop, held);
             }
             *self.index.write().unwrap_or_else(|p| p.into_inner()) = fresh;
             *self.loads_seen.lock().unwrap_or_else(|p| p.into_inner()) = Some(loads_at);
@@ -151,8 +151,8 @@ impl Network {
         });
         let loads = super::load::changed_since(&mut *self.conn()?, since)?;
         let mut index = self.index.write().unwrap_or_else(|p| p.into_inner());
-        for &(shop, live) in &loads {
-            index.set_live(shop, live);
+        for &(shop, held) in &loads {
+            index.set_held(shop, held);
         }
         *seen = Some(started);
         Ok(loads.len())
@@ -164,6 +164,23 @@ impl Network {
             .write()
             .unwrap_or_else(|p| p.into_inner())
             .set_live(shop_id, live);
+    }
+
+    /// Records a slot of `class` this instance just took at a shop, which now holds `live`
+    /// slots in all (the next [`Self::refresh_loads`] reads the exact counts per class).
+    pub fn note_taken(&self, shop_id: i64, live: i32, class: super::sizes::SizeClass) {
+        let mut index = self.index.write().unwrap_or_else(|p| p.into_inner());
+        let Some(shop) = index.get(shop_id) else {
+            return;
+        };
+        let mut held = shop.held();
+        held.live = live;
+        match class {
+            super::sizes::SizeClass::S => held.live_s += 1,
+            super::sizes::SizeClass::M => held.live_m += 1,
+            super::sizes::SizeClass::L => {}
+        }
+        index.set_held(shop_id, held);
     }
 
     /// Validates a whole file and stores every shop in it, or none; then refreshes the index.

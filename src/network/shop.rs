@@ -79,6 +79,9 @@ pub struct ShopInput {
     /// Its address, phone and localised texts when the file has those columns; `None` leaves
     /// the stored ones as they are.
     pub details: Option<ShopDetails>,
+    /// Its slots by size class and the largest parcel it takes (the default: every slot `L`,
+    /// up to the documented limits).
+    pub sizes: super::sizes::ShopSizes,
 }
 
 /// A shop as stored, with the derived geo keys and bookkeeping times (UTC).

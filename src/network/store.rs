@@ -17,7 +17,7 @@ use diesel::upsert::excluded;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-/// Rows per INSERT statement (24 parameters each: well inside both backends' limits).
+/// Rows per INSERT statement (30 parameters each: well inside both backends' limits).
 const BATCH: usize = 1000;
 
 /// A `shops` row as stored.
@@ -74,6 +74,18 @@ pub struct ShopRow {
     pub name_es: Option<String>,
     /// Address line in Spanish.
     pub address_es: Option<String>,
+    /// Slots of class S.
+    pub slots_s: i32,
+    /// Slots of class M.
+    pub slots_m: i32,
+    /// Heaviest parcel taken, grams (NULL: the default).
+    pub max_weight_g: Option<i32>,
+    /// Largest parcel taken, longest side, mm.
+    pub max_length_mm: Option<i32>,
+    /// Largest parcel taken, middle side, mm.
+    pub max_width_mm: Option<i32>,
+    /// Largest parcel taken, shortest side, mm.
+    pub max_height_mm: Option<i32>,
 }
 
 #[derive(Insertable)]
@@ -103,6 +115,12 @@ struct NewShop<'a> {
     address_zh: Option<&'a str>,
     name_es: Option<&'a str>,
     address_es: Option<&'a str>,
+    slots_s: i32,
+    slots_m: i32,
+    max_weight_g: Option<i32>,
+    max_length_mm: Option<i32>,
+    max_width_mm: Option<i32>,
+    max_height_mm: Option<i32>,
     /// Whether the input gave details (else the stored ones are kept).
     #[diesel(skip_insertion)]
     with_details: bool,
@@ -185,6 +203,12 @@ fn new_shop(s: &ShopInput, revision: i64, now: NaiveDateTime) -> NewShop<'_> {
         address_zh,
         name_es,
         address_es,
+        slots_s: s.sizes.slots_s,
+        slots_m: s.sizes.slots_m,
+        max_weight_g: s.sizes.max_weight_g,
+        max_length_mm: s.sizes.max_dims_mm.map(|d| d[0]),
+        max_width_mm: s.sizes.max_dims_mm.map(|d| d[1]),
+        max_height_mm: s.sizes.max_dims_mm.map(|d| d[2]),
         with_details: details.is_some(),
     }
 }
@@ -208,6 +232,14 @@ macro_rules! upsert_rows {
                 shops::revision.eq(excluded(shops::revision)),
                 shops::updated_at.eq(excluded(shops::updated_at)),
                 shops::services.eq(excluded(shops::services)),
+                (
+                    shops::slots_s.eq(excluded(shops::slots_s)),
+                    shops::slots_m.eq(excluded(shops::slots_m)),
+                    shops::max_weight_g.eq(excluded(shops::max_weight_g)),
+                    shops::max_length_mm.eq(excluded(shops::max_length_mm)),
+                    shops::max_width_mm.eq(excluded(shops::max_width_mm)),
+                    shops::max_height_mm.eq(excluded(shops::max_height_mm)),
+                ),
                 (
                     shops::street.eq(excluded(shops::street)),
                     shops::postcode.eq(excluded(shops::postcode)),
@@ -241,6 +273,14 @@ macro_rules! upsert_rows {
                 shops::revision.eq(excluded(shops::revision)),
                 shops::updated_at.eq(excluded(shops::updated_at)),
                 shops::services.eq(excluded(shops::services)),
+                (
+                    shops::slots_s.eq(excluded(shops::slots_s)),
+                    shops::slots_m.eq(excluded(shops::slots_m)),
+                    shops::max_weight_g.eq(excluded(shops::max_weight_g)),
+                    shops::max_length_mm.eq(excluded(shops::max_length_mm)),
+                    shops::max_width_mm.eq(excluded(shops::max_width_mm)),
+                    shops::max_height_mm.eq(excluded(shops::max_height_mm)),
+                ),
             ))
             .execute($conn)
     };
@@ -262,6 +302,10 @@ fn write_batch(conn: &mut DbConn, rows: &[NewShop<'_>], details: bool) -> QueryR
     }
 }
 
+/// The size columns, in the order `sqlite_upsert` binds them (after the address columns).
+const SIZE_COLUMNS: &str =
+    "slots_s, slots_m, max_weight_g, max_length_mm, max_width_mm, max_height_mm";
+
 /// The address columns, in the order `sqlite_upsert` binds them.
 const DETAIL_COLUMNS: &str = "street, postcode, city, address_region, country, phone, \
     name_zh, address_zh, name_es, address_es";
@@ -273,7 +317,7 @@ fn sqlite_upsert(
 ) -> QueryResult<usize> {
     use diesel::sql_types::{BigInt, Double, Integer, Nullable, Text, Timestamp};
     let placeholders =
-        vec!["(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"; rows.len()].join(",");
+        vec!["(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"; rows.len()].join(",");
     let set_details = if details {
         DETAIL_COLUMNS
             .split(", ")
@@ -285,14 +329,17 @@ fn sqlite_upsert(
     let sql = format!(
         "INSERT INTO shops (external_id, name, latitude, longitude, h3_cell, region, capacity, \
          timezone, opening_hours, status, revision, created_at, updated_at, services, \
-         {DETAIL_COLUMNS}) \
+         {DETAIL_COLUMNS}, {SIZE_COLUMNS}) \
          VALUES {placeholders} \
          ON CONFLICT (external_id) DO UPDATE SET name = excluded.name, latitude = excluded.latitude, \
          longitude = excluded.longitude, h3_cell = excluded.h3_cell, region = excluded.region, \
          capacity = excluded.capacity, timezone = excluded.timezone, \
          opening_hours = excluded.opening_hours, status = excluded.status, \
          revision = excluded.revision, updated_at = excluded.updated_at, \
-         services = excluded.services{set_details}"
+         services = excluded.services, slots_s = excluded.slots_s, \
+         slots_m = excluded.slots_m, max_weight_g = excluded.max_weight_g, \
+         max_length_mm = excluded.max_length_mm, max_width_mm = excluded.max_width_mm, \
+         max_height_mm = excluded.max_height_mm{set_details}"
     );
     let mut query = diesel::sql_query(sql).into_boxed::<diesel::sqlite::Sqlite>();
     for r in rows {
@@ -324,6 +371,17 @@ fn sqlite_upsert(
             r.address_es,
         ] {
             query = query.bind::<Nullable<Text>, _>(value);
+        }
+        query = query
+            .bind::<Integer, _>(r.slots_s)
+            .bind::<Integer, _>(r.slots_m);
+        for value in [
+            r.max_weight_g,
+            r.max_length_mm,
+            r.max_width_mm,
+            r.max_height_mm,
+        ] {
+            query = query.bind::<Nullable<Integer>, _>(value);
         }
     }
     query.execute(conn)
@@ -488,6 +546,21 @@ pub fn find(conn: &mut DbConn, id: i64) -> QueryResult<Option<ShopRow>> {
         .optional()
 }
 
+/// Whether any shop declares sizes (slots of class S or M, or a maximum weight or size):
+/// an export then carries the size columns.
+pub fn any_sizes(conn: &mut DbConn) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        shops::table.filter(
+            shops::slots_s
+                .gt(0)
+                .or(shops::slots_m.gt(0))
+                .or(shops::max_weight_g.is_not_null())
+                .or(shops::max_length_mm.is_not_null()),
+        ),
+    ))
+    .get_result(conn)
+}
+
 /// Number of shops stored.
 pub fn count(conn: &mut DbConn) -> QueryResult<i64> {
     shops::table.count().get_result(conn)
@@ -516,6 +589,16 @@ impl ShopRow {
             phone: details.phone.map(String::from),
             localized: details.localized.map(|l| *l),
         }
+    }
+
+    /// What the shop declares about parcel sizes.
+    pub fn sizes(&self) -> super::sizes::ShopSizes {
+        super::load::sizes_from(
+            self.slots_s,
+            self.slots_m,
+            self.max_weight_g,
+            [self.max_length_mm, self.max_width_mm, self.max_height_mm],
+        )
     }
 
     /// The address, phone and localised texts of the row.
@@ -572,6 +655,11 @@ impl ShopRow {
             services: Services::from_stored(&self.services),
             closures: ClosedSpans::new(timezone, closures),
             details: Some(self.details()).filter(|d| !d.is_empty()).map(Arc::new),
+            sizes: super::index::Sizes {
+                declared: self.sizes(),
+                live_s: 0,
+                live_m: 0,
+            },
         })
     }
 }

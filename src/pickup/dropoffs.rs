@@ -126,7 +126,10 @@ fn decide(
         ))),
         ReturnState::Registered if row.code_expires_at <= now => Ok(Outcome::Expired(row.id)),
         ReturnState::Registered => {
-            if !load::take_slot(conn, shop_id, region, now)? {
+            // A return's size is not known: it takes an L slot (`network::sizes`), as
+            // `pudo_dropoff` does.
+            let l = crate::network::sizes::SizeClass::L;
+            if !load::take_slot_of(conn, shop_id, region, l, now)? {
                 return match PickupError::from(load::why_no_slot(conn, shop_id)?) {
                     PickupError::ShopUnavailable(why) => Ok(Outcome::ShopUnavailable(row.id, why)),
                     other => Err(other),

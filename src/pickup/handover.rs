@@ -204,7 +204,7 @@ fn decide(
                     true,
                 )));
             }
-            load::release_slot(conn, shop_id, region, now)?;
+            load::release_slot_of(conn, shop_id, region, row.slot_class(), now)?;
             let mut view = row.view();
             view.state = ParcelState::PickedUp;
             view.picked_up_at = Some(now);

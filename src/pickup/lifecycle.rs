@@ -75,7 +75,7 @@ fn end_hold(
     if changed == 0 {
         return Ok(Err(row));
     }
-    load::release_slot(conn, row.shop_id, row.region, now)?;
+    load::release_slot_of(conn, row.shop_id, row.region, row.slot_class(), now)?;
     Ok(Ok(row))
 }
 

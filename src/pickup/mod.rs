@@ -193,6 +193,11 @@ pub struct Parcel {
     pub picked_up_at: Option<NaiveDateTime>,
     /// Days the merchant extended the holding period by (at most once); null if not.
     pub hold_extended_days: Option<i32>,
+    /// The size class of the slot the parcel holds (`S`, `M` or `L`); absent for a parcel
+    /// reserved without measurements in an `L` slot (every parcel at a point that declares no
+    /// sizes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub size_class: Option<crate::network::sizes::SizeClass>,
 }
 
 /// The answer to a handover.
@@ -215,6 +220,12 @@ pub enum PickupError {
     /// No such pickup point.
     #[error("no pickup point with id {0}")]
     ShopNotFound(i64),
+    /// The parcel is heavier or larger than the point takes.
+    #[error("the parcel does not fit this pickup point: {0}")]
+    DoesNotFit(crate::network::sizes::DoesNotFit),
+    /// No slot of the class the parcel needs (nor of a larger one) is free.
+    #[error("the pickup point has no free slot of size {0} or larger for this parcel")]
+    ClassFull(crate::network::sizes::SizeClass),
     /// The shop cannot take a reservation.
     #[error("the pickup point cannot take a parcel: {}", match .0 {
         Unavailable::Full => "it is full",

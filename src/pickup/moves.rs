@@ -24,7 +24,8 @@ use crate::db::schema::{parcels, shops};
 use crate::db::DbConn;
 use crate::network::geo::{haversine_m, Point};
 use crate::network::load;
-use crate::network::{availability, GeoIndex, SearchFilter};
+use crate::network::sizes::{ParcelSize, SizeClass};
+use crate::network::{GeoIndex, SearchFilter};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use serde::Serialize;
@@ -108,15 +109,24 @@ pub struct RedirectOption {
     pub open_now: bool,
 }
 
-/// The nearest active points with a free slot within [`REDIRECT_RADIUS_M`] of shop `from`,
-/// nearest first (ties by id), at most [`MAX_REDIRECT_OPTIONS`].
-pub fn redirect_options(index: &GeoIndex, from: i64, now: DateTime<Utc>) -> Vec<RedirectOption> {
+/// The nearest active points with a free slot for a parcel of `size` within
+/// [`REDIRECT_RADIUS_M`] of shop `from` (the parcel fits them, with a free slot of a class it
+/// may take), nearest first (ties by id), at most [`MAX_REDIRECT_OPTIONS`].
+pub fn redirect_options(
+    index: &GeoIndex,
+    from: i64,
+    size: &ParcelSize,
+    now: DateTime<Utc>,
+) -> Vec<RedirectOption> {
     let Some(origin) = index.get(from) else {
         return Vec::new();
     };
     // A point closed for a period (holiday) cannot take a parcel on the day.
-    let not_origin =
-        |shop: &crate::network::index::IndexedShop| shop.id != from && !shop.closures.contains(now);
+    let not_origin = |shop: &crate::network::index::IndexedShop| {
+        shop.id != from
+            && !shop.closures.contains(now)
+            && shop.room_for(size).is_ok_and(|free| free > 0)
+    };
     let filter = SearchFilter {
         limit: MAX_REDIRECT_OPTIONS,
         max_distance_m: Some(REDIRECT_RADIUS_M),
@@ -138,20 +148,21 @@ pub fn redirect_options(index: &GeoIndex, from: i64, now: DateTime<Utc>) -> Vec<
                 lon: hit.shop.longitude,
             },
             distance_m: hit.distance_m,
-            free_slots: availability::free_slots(hit.shop),
+            free_slots: hit.shop.room_for(size).unwrap_or(0),
             open_now: hit.shop.is_open_at(now),
         })
         .collect()
 }
 
-/// The point a parcel the redirector may redirect is at now.
+/// The point a parcel the redirector may redirect is at now, and the parcel's measurements
+/// (as its reservation gave them).
 pub fn redirect_origin(
     conn: &mut DbConn,
     by: Redirector,
     id: i64,
-) -> Result<PointRef, PickupError> {
+) -> Result<(PointRef, ParcelSize), PickupError> {
     let row = find_redirectable(conn, by, id)?;
-    point(conn, row.shop_id)
+    Ok((point(conn, row.shop_id)?, row.size()))
 }
 
 /// Moves a merchant's reservation whose parcel has not arrived to another point; moving to
@@ -190,9 +201,10 @@ pub fn move_reservation(
                 loads: Vec::new(),
             });
         }
-        let loads = take_and_release(conn, row.shop_id, to, now, None)?;
+        let (loads, class) = take_and_release(conn, &row, to, now, None)?;
         let target = point(conn, to)?;
         relocate_row(conn, &row, to, None, now)?;
+        set_class(conn, &row, to, class)?;
         let moved = find_for_merchant(conn, merchant, id)?;
         let parcel = moved.view();
         let distance_m = distance(&from, &target);
@@ -249,11 +261,12 @@ pub fn redirect(
                     changed = true;
                     break;
                 }
-                Err(PickupError::ShopUnavailable(_) | PickupError::CodeClash)
-                    if matches!(target, Target::Nearest(_)) =>
-                {
-                    continue
-                }
+                Err(
+                    PickupError::ShopUnavailable(_)
+                    | PickupError::CodeClash
+                    | PickupError::DoesNotFit(_)
+                    | PickupError::ClassFull(_),
+                ) if matches!(target, Target::Nearest(_)) => continue,
                 Err(PickupError::CodeClash) => return Err(PickupError::CodeNotTransferable),
                 Err(e) => return Err(e),
             }
@@ -308,7 +321,7 @@ fn redirect_once(
         }
     };
     // On the day: a point closed for a holiday now cannot take the parcel.
-    let loads = take_and_release(conn, row.shop_id, to, now, Some(now.and_utc()))?;
+    let (loads, class) = take_and_release(conn, row, to, now, Some(now.and_utc()))?;
     if let Some(hash) = &new_hash {
         // The customer's code must not already name another parcel at the new shop.
         let clash = parcels::table
@@ -324,6 +337,7 @@ fn redirect_once(
     if relocate_row(conn, row, to, new_hash.as_deref(), now)? == 0 {
         return Err(PickupError::Changed);
     }
+    set_class(conn, row, to, class)?;
     let moved = find_for_shop(conn, to, row.id)?;
     let parcel = moved.view();
     outbox::enqueue(
@@ -410,16 +424,21 @@ fn nearby(conn: &mut DbConn, from: &PointRef, ids: &[i64]) -> Result<Vec<(i64, f
     Ok(out)
 }
 
+/// The slots held at each shop a move touched, after it.
+type Loads = Vec<(i64, i32)>;
+
 /// Locks both load rows in id order, takes a slot at `to` (active, below capacity, offering
-/// pickup and, given `arrive_at`, not closed for a period then) and frees one at `from`;
-/// returns both live counts after.
+/// pickup and, given `arrive_at`, not closed for a period then) of a class the parcel fits,
+/// as a reservation would ([`crate::network::sizes`]), and frees the parcel's slot at its
+/// point; returns both live counts after, and the class to store with the parcel.
 fn take_and_release(
     conn: &mut DbConn,
-    from: i64,
+    row: &ParcelRow,
     to: i64,
     now: NaiveDateTime,
     arrive_at: Option<chrono::DateTime<chrono::Utc>>,
-) -> Result<Vec<(i64, i32)>, PickupError> {
+) -> Result<(Loads, Option<SizeClass>), PickupError> {
+    let from = row.shop_id;
     // Both regions first (a reference table): every load statement names its shop's region.
     let from_region = load::region_of(conn, from)?.ok_or(PickupError::ShopNotFound(from))?;
     let Some(to_region) = load::region_of(conn, to)? else {
@@ -430,17 +449,62 @@ fn take_and_release(
     for (shop, region) in shops {
         load::lock_in(conn, shop, region)?;
     }
-    if !load::take_slot(conn, to, to_region, now)? {
-        return Err(load::why_no_slot(conn, to)?.into());
+    let size = row.size();
+    let (sizes, capacity) = load::sizes_of(conn, to)?.ok_or(PickupError::ShopNotFound(to))?;
+    let placement = sizes
+        .place(capacity, &size)
+        .map_err(PickupError::DoesNotFit)?;
+    let mut class = None;
+    for c in placement.classes() {
+        if load::take_slot_of(conn, to, to_region, c, now)? {
+            class = Some(c);
+            break;
+        }
     }
+    let Some(class) = class else {
+        let why = load::why_no_slot(conn, to)?;
+        return Err(super::reservations::no_slot(
+            why,
+            &size,
+            Some(placement.needed),
+        ));
+    };
     if let Some(refusal) = crate::network::closure_store::pickup_refusal(conn, to, arrive_at)? {
         return Err(refusal.into());
     }
-    load::release_slot(conn, from, from_region, now)?;
-    Ok(vec![
-        (from, load::live(conn, from, from_region)?),
-        (to, load::live(conn, to, to_region)?),
-    ])
+    load::release_slot_of(conn, from, from_region, row.slot_class(), now)?;
+    Ok((
+        vec![
+            (from, load::live(conn, from, from_region)?),
+            (to, load::live(conn, to, to_region)?),
+        ],
+        super::reservations::stored_class(class, &size),
+    ))
+}
+
+/// Stores the class of the slot a moved parcel now holds at `to`, when it changed.
+fn set_class(
+    conn: &mut DbConn,
+    row: &ParcelRow,
+    to: i64,
+    class: Option<SizeClass>,
+) -> Result<(), PickupError> {
+    let class = class.map(SizeClass::as_str);
+    if class == row.size_class.as_deref() {
+        return Ok(());
+    }
+    let region: i64 = shops::table.find(to).select(shops::region).first(conn)?;
+    diesel::update(
+        parcels::table.filter(
+            parcels::id
+                .eq(row.id)
+                .and(parcels::region.eq(region))
+                .and(parcels::shop_id.eq(to)),
+        ),
+    )
+    .set(parcels::size_class.eq(class))
+    .execute(conn)?;
+    Ok(())
 }
 
 /// Points the parcel row at `to` (with a re-keyed code hash, if given), provided it is still

@@ -44,6 +44,16 @@ pub struct ParcelRow {
     pub code_escrow: Option<String>,
     /// Days the holding period was extended by.
     pub hold_extended_days: Option<i32>,
+    /// Size class of its slot; NULL: L.
+    pub size_class: Option<String>,
+    /// Longest side, mm.
+    pub length_mm: Option<i32>,
+    /// Middle side, mm.
+    pub width_mm: Option<i32>,
+    /// Shortest side, mm.
+    pub height_mm: Option<i32>,
+    /// Weight, grams.
+    pub weight_g: Option<i32>,
 }
 
 impl ParcelRow {
@@ -65,6 +75,26 @@ impl ParcelRow {
             expires_at: self.expires_at,
             picked_up_at: self.picked_up_at,
             hold_extended_days: self.hold_extended_days,
+            size_class: self.size_class.as_deref().and_then(|c| c.parse().ok()),
+        }
+    }
+
+    /// The class of the slot it holds (NULL: L).
+    pub fn slot_class(&self) -> crate::network::sizes::SizeClass {
+        self.size_class
+            .as_deref()
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(crate::network::sizes::SizeClass::L)
+    }
+
+    /// Its measurements as the reservation gave them.
+    pub fn size(&self) -> crate::network::sizes::ParcelSize {
+        crate::network::sizes::ParcelSize {
+            dims_mm: match (self.length_mm, self.width_mm, self.height_mm) {
+                (Some(a), Some(b), Some(c)) => Some([a, b, c]),
+                _ => None,
+            },
+            weight_g: self.weight_g,
         }
     }
 }

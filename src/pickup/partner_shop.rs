@@ -130,7 +130,15 @@ pub fn patch(
         if let Some(requested) = capacity {
             // Lock the load row so no reservation slips in between the check and the update.
             load::lock_in(conn, shop_id, region)?;
-            let live = load::live(conn, shop_id, region)?;
+            let held = load::held_at(conn, shop_id, region)?;
+            // With S or M slots declared, the capacity sets the L slots: it cannot go below
+            // the S and M slots plus the L slots held (`network::sizes`).
+            let live = match load::sizes_of(conn, shop_id)? {
+                Some((sizes, _)) if sizes.slots_s + sizes.slots_m > 0 => held.live.max(
+                    sizes.slots_s + sizes.slots_m + held.of(crate::network::sizes::SizeClass::L),
+                ),
+                _ => held.live,
+            };
             if requested < live {
                 return Err(PickupError::CapacityBelowLoad { requested, live });
             }

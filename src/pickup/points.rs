@@ -10,6 +10,7 @@ use crate::network::availability::{self, Availability, RoomKey};
 use crate::network::index::text::Query as TextQuery;
 use crate::network::index::IndexedShop;
 use crate::network::services::Service;
+use crate::network::sizes::{DoesNotFit, ParcelSize, SizeClass};
 use crate::network::{AreaAnswer, BoundingBox, Cluster};
 use crate::network::{GeoIndex, SearchFilter};
 use chrono::{DateTime, Utc};
@@ -57,6 +58,10 @@ pub struct PointQuery {
     pub stock_sku: Option<String>,
     /// Only points offering this service.
     pub service: Service,
+    /// The parcel's measurements (`parcel=`, `weight_kg=`): only points that take it (with
+    /// `include_unavailable`, the others too, marked `does_not_fit`), their room being that
+    /// of the classes it may take ([`availability::room`]); `min_free` counts those.
+    pub parcel: Option<ParcelSize>,
 }
 
 impl PointQuery {
@@ -104,8 +109,42 @@ pub struct RankedPoint<'a> {
     pub availability: Availability,
     /// Whether it holds staged units of `stock_sku`; `None` when none was given.
     pub in_stock: Option<bool>,
-    /// Free slots as the index knows them.
+    /// Free slots as the index knows them (those the search's parcel may take, if given).
     pub free_slots: i32,
+    /// The size class the search's parcel needs here (`None` without one).
+    pub size_class: Option<SizeClass>,
+    /// The limit the search's parcel exceeds here, if it does not fit.
+    pub misfit: Option<DoesNotFit>,
+}
+
+/// Whether a shop passes the conditions of `q` the index does not check itself: staged
+/// stock of `sku`, and the parcel (it fits, with `min_free` slots of its classes free; or,
+/// with `include_unavailable` and no `min_free`, it does not fit and is shown as such).
+fn passes(q: &PointQuery, stock: &StockMarks, shop: &IndexedShop) -> bool {
+    if stock
+        .stocked
+        .as_ref()
+        .is_some_and(|s| !s.contains(&shop.id))
+    {
+        return false;
+    }
+    match &q.parcel {
+        None => true,
+        Some(p) => match shop.room_for(p) {
+            Ok(free) => q.min_free.is_none_or(|m| free >= m),
+            Err(_) => q.include_unavailable && q.min_free.is_none(),
+        },
+    }
+}
+
+/// Whether `q` needs [`passes`] (else the index alone decides).
+fn needs_check(q: &PointQuery, stock: &StockMarks) -> bool {
+    stock.stocked.is_some() || q.parcel.is_some()
+}
+
+/// The index's own `min_free`: with a parcel it counts the parcel's classes ([`passes`]).
+fn index_min_free(q: &PointQuery) -> Option<i32> {
+    q.min_free.filter(|_| q.parcel.is_none())
 }
 
 /// The points answering `q`, in the answer's order (at most `q.limit`).
@@ -117,7 +156,7 @@ pub fn nearest<'a>(
     let Some((lat, lon)) = q.position else {
         return Vec::new();
     };
-    let in_stock = |shop: &IndexedShop| stock.stocked.as_ref().is_none_or(|s| s.contains(&shop.id));
+    let check = |shop: &IndexedShop| passes(q, stock, shop);
     let filter = SearchFilter {
         // The room order reorders more of the nearest points than it answers.
         limit: match q.rank {
@@ -126,11 +165,8 @@ pub fn nearest<'a>(
         },
         max_distance_m: q.radius_m,
         open_at: q.open_at,
-        min_free: q.min_free,
-        accept: stock
-            .stocked
-            .as_ref()
-            .map(|_| &in_stock as &(dyn Fn(&IndexedShop) -> bool + Sync)),
+        min_free: index_min_free(q),
+        accept: needs_check(q, stock).then_some(&check as &(dyn Fn(&IndexedShop) -> bool + Sync)),
         include_paused: q.include_unavailable,
         service: Some(q.service),
     };
@@ -142,14 +178,15 @@ pub fn nearest<'a>(
             let marked = stock.marked.as_ref().map(|m| m.contains(&hit.shop.id));
             // A staged unit of the item becomes the parcel without taking a free slot.
             let holds_item = stock.stocked.is_some() || marked == Some(true);
-            let a = availability::assess_at(hit.shop, q.arrive_at, now, holds_item);
-            let free_slots = availability::free_slots(hit.shop);
+            let room = availability::room(hit.shop, q.parcel.as_ref());
+            let a = availability::assess_room_at(hit.shop, q.arrive_at, now, holds_item, &room);
+            let free_slots = room.free;
             let key = RoomKey {
                 selectable: a.selectable,
                 score: availability::room_score(
                     hit.distance_m,
                     free_slots,
-                    hit.shop.capacity,
+                    room.slots,
                     a.open_at_arrival,
                 ),
                 distance_m: hit.distance_m,
@@ -161,6 +198,8 @@ pub fn nearest<'a>(
                 availability: a,
                 in_stock: marked,
                 free_slots,
+                size_class: room.class,
+                misfit: room.misfit,
             };
             (key, point)
         })
@@ -190,7 +229,7 @@ fn filter_of<'f>(
         limit,
         max_distance_m: q.radius_m,
         open_at: q.open_at,
-        min_free: q.min_free,
+        min_free: index_min_free(q),
         accept: in_stock,
         include_paused: q.include_unavailable,
         service: Some(q.service),
@@ -206,12 +245,15 @@ fn ranked<'a>(
 ) -> RankedPoint<'a> {
     let marked = stock.marked.as_ref().map(|m| m.contains(&shop.id));
     let holds_item = stock.stocked.is_some() || marked == Some(true);
+    let room = availability::room(shop, q.parcel.as_ref());
     RankedPoint {
         shop,
         distance_m,
-        availability: availability::assess(shop, q.arrive_at, holds_item),
+        availability: availability::assess_room(shop, q.arrive_at, holds_item, &room),
         in_stock: marked,
-        free_slots: availability::free_slots(shop),
+        free_slots: room.free,
+        size_class: room.class,
+        misfit: room.misfit,
     }
 }
 
@@ -235,11 +277,8 @@ pub fn in_area<'a>(index: &'a GeoIndex, q: &PointQuery, stock: &StockMarks) -> A
     let Some(area) = q.area else {
         return AreaPoints::Points(Vec::new());
     };
-    let in_stock = |shop: &IndexedShop| stock.stocked.as_ref().is_none_or(|s| s.contains(&shop.id));
-    let accept = stock
-        .stocked
-        .as_ref()
-        .map(|_| &in_stock as &(dyn Fn(&IndexedShop) -> bool + Sync));
+    let check = |shop: &IndexedShop| passes(q, stock, shop);
+    let accept = needs_check(q, stock).then_some(&check as &(dyn Fn(&IndexedShop) -> bool + Sync));
     match index.in_area(&area, &filter_of(q, q.limit, accept)) {
         AreaAnswer::Clusters {
             resolution,
@@ -288,11 +327,8 @@ pub fn by_text<'a>(
     let Some(text) = &q.text else {
         return Vec::new();
     };
-    let in_stock = |shop: &IndexedShop| stock.stocked.as_ref().is_none_or(|s| s.contains(&shop.id));
-    let accept = stock
-        .stocked
-        .as_ref()
-        .map(|_| &in_stock as &(dyn Fn(&IndexedShop) -> bool + Sync));
+    let check = |shop: &IndexedShop| passes(q, stock, shop);
+    let accept = needs_check(q, stock).then_some(&check as &(dyn Fn(&IndexedShop) -> bool + Sync));
     index
         .find_text(text, q.position, &filter_of(q, q.limit, accept))
         .into_iter()

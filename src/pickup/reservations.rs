@@ -9,6 +9,7 @@ use super::{Parcel, ParcelState, PickupError};
 use crate::db::schema::parcels;
 use crate::db::DbConn;
 use crate::network::load;
+use crate::network::sizes::{ParcelSize, SizeClass};
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DbErr};
@@ -35,23 +36,29 @@ pub struct NewReservation<'a> {
 ///
 /// The slot is taken by one conditional `UPDATE shop_load SET live = live + 1 WHERE live <
 /// capacity AND the shop is active`: whatever the concurrency and however many instances
-/// share the database, a shop never holds more live parcels than its capacity.
+/// share the database, a shop never holds more live parcels than its capacity. With sizes
+/// (`network::sizes`), the same update also counts the slot in its class and requires room
+/// there; a parcel heavier or larger than the point takes is refused before anything is
+/// written ([`PickupError::DoesNotFit`]), and one with no class of room is
+/// [`PickupError::ClassFull`] naming the class it needs.
 pub fn reserve(
     conn: &mut DbConn,
     r: &NewReservation<'_>,
     issuer: &CodeIssuer<'_>,
     now: NaiveDateTime,
 ) -> Result<(Parcel, bool, i32), PickupError> {
-    reserve_for(conn, r, None, issuer, now)
+    reserve_for(conn, r, None, &ParcelSize::default(), issuer, now)
 }
 
 /// [`reserve`] with the customer pudo may e-mail: stored sealed in the reservation's
 /// transaction when the merchant has customer e-mails on ([`super::contacts::store`]). A repeat
-/// of the `order_ref` changes nothing, the customer included.
+/// of the `order_ref` changes nothing, the customer included. `size` is what is known of the
+/// parcel's measurements.
 pub fn reserve_for(
     conn: &mut DbConn,
     r: &NewReservation<'_>,
     customer: Option<&Customer>,
+    size: &ParcelSize,
     issuer: &CodeIssuer<'_>,
     now: NaiveDateTime,
 ) -> Result<(Parcel, bool, i32), PickupError> {
@@ -60,7 +67,7 @@ pub fn reserve_for(
         return repeat(existing, r);
     }
     for _ in 0..5 {
-        match conn.transaction(|conn| reserve_once(conn, r, customer, issuer, now)) {
+        match conn.transaction(|conn| reserve_once(conn, r, customer, size, issuer, now)) {
             Ok((parcel, live)) => return Ok((parcel, true, live)),
             Err(PickupError::CodeClash) => continue,
             // Two calls with one order_ref raced: the other one won; answer like a repeat.
@@ -89,6 +96,8 @@ pub struct ReservationRequest {
     pub arrive_at: Option<chrono::DateTime<chrono::Utc>>,
     /// The customer pudo may e-mail, if the merchant gave one (checked already).
     pub customer: Option<Customer>,
+    /// The parcel's measurements, as far as known.
+    pub size: ParcelSize,
 }
 
 impl ReservationRequest {
@@ -124,7 +133,14 @@ pub fn reserve_many(
     functions: bool,
 ) -> Vec<ReserveAnswer> {
     let alone = |conn: &mut DbConn, r: &ReservationRequest| {
-        reserve_for(conn, &r.borrowed(), r.customer.as_ref(), issuer, now)
+        reserve_for(
+            conn,
+            &r.borrowed(),
+            r.customer.as_ref(),
+            &r.size,
+            issuer,
+            now,
+        )
     };
     if let (true, DbConn::Postgres(_)) = (functions, &*conn) {
         return reserve_with_functions(conn, requests, issuer, now);
@@ -163,6 +179,7 @@ fn reserve_with_functions(
                 shop_id: r.shop_id,
                 order_ref: &r.order_ref,
                 sku: r.sku.as_deref(),
+                size: r.size,
             }
         })
         .collect();
@@ -175,21 +192,28 @@ fn reserve_with_functions(
             for ((&i, a), d) in todo.iter().zip(&args).zip(decided) {
                 let r = &requests[i];
                 answers[i] = Some(match d {
-                    Reserved::Created { parcel_id, live } => {
-                        Ok((wf::created_view(a, parcel_id, now), true, live))
-                    }
+                    Reserved::Created {
+                        parcel_id,
+                        live,
+                        size_class,
+                    } => Ok((wf::created_view(a, parcel_id, now, size_class), true, live)),
                     Reserved::Repeat(_) => find_order(conn, &r.merchant, &r.order_ref)
                         .map_err(PickupError::from)
                         .and_then(|row| row.ok_or(PickupError::Db(DbErr::NotFound)))
                         .and_then(|row| repeat(row, &r.borrowed())),
-                    Reserved::NoSlot(why) => Err(why.into()),
-                    Reserved::Slow => reserve(conn, &r.borrowed(), issuer, now),
+                    Reserved::NoSlot(why) => Err(no_slot(why, &r.size, None)),
+                    Reserved::ClassFull(class) => {
+                        Err(no_slot(load::NoSlot::Full, &r.size, Some(class)))
+                    }
+                    Reserved::DoesNotFit(why) => Err(PickupError::DoesNotFit(why)),
+                    Reserved::Slow => reserve_for(conn, &r.borrowed(), None, &r.size, issuer, now),
                 });
             }
         }
         Err(_) => {
             for &i in &todo {
-                answers[i] = Some(reserve(conn, &requests[i].borrowed(), issuer, now));
+                let r = &requests[i];
+                answers[i] = Some(reserve_for(conn, &r.borrowed(), None, &r.size, issuer, now));
             }
         }
     }
@@ -199,6 +223,7 @@ fn reserve_with_functions(
             conn,
             &r.borrowed(),
             r.customer.as_ref(),
+            &r.size,
             issuer,
             now,
         ));
@@ -222,6 +247,7 @@ fn reserve_once(
     conn: &mut DbConn,
     r: &NewReservation<'_>,
     customer: Option<&Customer>,
+    size: &ParcelSize,
     issuer: &CodeIssuer<'_>,
     now: NaiveDateTime,
 ) -> Result<(Parcel, i32), PickupError> {
@@ -233,18 +259,34 @@ fn reserve_once(
     let Some(region) = load::region_for_write(conn, r.shop_id)? else {
         return Err(load::why_no_slot(conn, r.shop_id)?.into());
     };
+    let Some((sizes, capacity)) = load::sizes_of(conn, r.shop_id)? else {
+        return Err(load::why_no_slot(conn, r.shop_id)?.into());
+    };
+    let placement = sizes
+        .place(capacity, size)
+        .map_err(PickupError::DoesNotFit)?;
     let staged = match r.sku {
         Some(sku) => crate::staging::stock::take_unit(conn, r.shop_id, region, sku)?,
         None => false,
     };
-    let taken = if staged {
-        load::is_active(conn, r.shop_id)?
+    // A staged unit's slot is counted as L (staged stock has no class).
+    let mut class = staged.then_some(SizeClass::L);
+    if staged {
+        if !load::is_active(conn, r.shop_id)? {
+            class = None;
+        }
     } else {
-        load::take_slot(conn, r.shop_id, region, now)?
-    };
-    if !taken {
-        return Err(load::why_no_slot(conn, r.shop_id)?.into());
+        for c in placement.classes() {
+            if load::take_slot_of(conn, r.shop_id, region, c, now)? {
+                class = Some(c);
+                break;
+            }
+        }
     }
+    let Some(class) = class else {
+        let why = load::why_no_slot(conn, r.shop_id)?;
+        return Err(no_slot(why, size, Some(placement.needed)));
+    };
     // Checked after the slot is taken (the transaction's first write); an error rolls it back.
     if let Some(refusal) =
         crate::network::closure_store::pickup_refusal(conn, r.shop_id, r.arrive_at)?
@@ -261,6 +303,11 @@ fn reserve_once(
             parcels::state.eq(ParcelState::Reserved.as_str()),
             parcels::created_at.eq(now),
             parcels::updated_at.eq(now),
+            parcels::size_class.eq(stored_class(class, size).map(SizeClass::as_str)),
+            parcels::length_mm.eq(size.dims_mm.map(|d| d[0])),
+            parcels::width_mm.eq(size.dims_mm.map(|d| d[1])),
+            parcels::height_mm.eq(size.dims_mm.map(|d| d[2])),
+            parcels::weight_g.eq(size.weight_g),
         ))
         .execute(conn)?;
     let row = find_order_in(conn, r.merchant, r.order_ref, region)?.ok_or(DbErr::NotFound)?;
@@ -281,6 +328,25 @@ fn reserve_once(
         row.view()
     };
     Ok((parcel, load::live(conn, r.shop_id, region)?))
+}
+
+/// The class stored with a parcel: none for a parcel without measurements in an `L` slot (the
+/// rows and views of before sizes), else its slot's class (`pudo_reserve_one` does the same).
+pub(super) fn stored_class(class: SizeClass, size: &ParcelSize) -> Option<SizeClass> {
+    (class != SizeClass::L || !size.is_unknown()).then_some(class)
+}
+
+/// Why no slot was taken: a parcel without measurements at a full point is refused as
+/// before sizes (`full`); one with them names the class it needs.
+pub(super) fn no_slot(
+    why: load::NoSlot,
+    size: &ParcelSize,
+    needed: Option<SizeClass>,
+) -> PickupError {
+    match (why, needed) {
+        (load::NoSlot::Full, Some(class)) if !size.is_unknown() => PickupError::ClassFull(class),
+        (why, _) => why.into(),
+    }
 }
 
 /// The request's own fields, checked before anything is written.

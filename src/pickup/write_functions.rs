@@ -12,6 +12,7 @@
 use super::attempts::{Outcome, ATTEMPT_WINDOW_MINUTES, MAX_WRONG_CODES};
 use super::{Handover, Parcel, ParcelState, PickupError};
 use crate::network::load::NoSlot;
+use crate::network::sizes::{DoesNotFit, ParcelSize, SizeClass};
 use chrono::{Duration, NaiveDateTime, Timelike};
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Bool, Integer, Nullable, Text, Timestamp};
@@ -27,6 +28,8 @@ pub struct ReserveArgs<'a> {
     pub order_ref: &'a str,
     /// Optional SKU (checked already).
     pub sku: Option<&'a str>,
+    /// The parcel's measurements, as far as known.
+    pub size: ParcelSize,
 }
 
 /// What the function decided for one reservation.
@@ -38,7 +41,14 @@ pub enum Reserved {
         parcel_id: i64,
         /// Slots held at the shop now.
         live: i32,
+        /// The class stored with the parcel (see `reservations::stored_class`).
+        size_class: Option<SizeClass>,
     },
+    /// The parcel is heavier or larger than the point takes: nothing written.
+    DoesNotFit(DoesNotFit),
+    /// The point is active but has no room in the classes the parcel may take (the class it
+    /// needs): nothing written.
+    ClassFull(SizeClass),
     /// The merchant's order_ref was reserved before: that parcel.
     Repeat(i64),
     /// No slot was taken.
@@ -58,6 +68,12 @@ struct ReserveRow {
     parcel_id: Option<i64>,
     #[diesel(sql_type = Nullable<Integer>)]
     live: Option<i32>,
+    #[diesel(sql_type = Nullable<Text>)]
+    size_class: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    limit_name: Option<String>,
+    #[diesel(sql_type = Nullable<Array<Integer>>)]
+    limit_max: Option<Vec<i32>>,
 }
 
 /// The time the functions write: PostgreSQL keeps microseconds, so the answer built from it
@@ -74,12 +90,21 @@ pub fn reserve_batch(
     now: NaiveDateTime,
 ) -> QueryResult<Vec<Reserved>> {
     let rows: Vec<ReserveRow> =
-        diesel::sql_query("SELECT * FROM pudo_reserve_batch($1, $2, $3, $4, $5)")
+        diesel::sql_query("SELECT * FROM pudo_reserve_batch($1, $2, $3, $4, $5, $6, $7, $8, $9)")
             .bind::<Array<Text>, _>(reservations.iter().map(|r| r.merchant).collect::<Vec<_>>())
             .bind::<Array<BigInt>, _>(reservations.iter().map(|r| r.shop_id).collect::<Vec<_>>())
             .bind::<Array<Text>, _>(reservations.iter().map(|r| r.order_ref).collect::<Vec<_>>())
             .bind::<Array<Nullable<Text>>, _>(
                 reservations.iter().map(|r| r.sku).collect::<Vec<_>>(),
+            )
+            .bind::<Array<Nullable<Integer>>, _>(side(reservations, 0))
+            .bind::<Array<Nullable<Integer>>, _>(side(reservations, 1))
+            .bind::<Array<Nullable<Integer>>, _>(side(reservations, 2))
+            .bind::<Array<Nullable<Integer>>, _>(
+                reservations
+                    .iter()
+                    .map(|r| r.size.weight_g)
+                    .collect::<Vec<_>>(),
             )
             .bind::<Timestamp, _>(now)
             .load(pg)?;
@@ -87,11 +112,17 @@ pub fn reserve_batch(
         .into_iter()
         .zip(reservations)
         .map(|(row, args)| {
+            let class = row.size_class.as_deref().and_then(|c| c.parse().ok());
             Ok(match (row.status.as_str(), row.parcel_id) {
                 ("created", Some(parcel_id)) => Reserved::Created {
                     parcel_id,
                     live: row.live.unwrap_or(0),
+                    size_class: class,
                 },
+                ("does_not_fit", _) => Reserved::DoesNotFit(does_not_fit(&row, class)?),
+                ("full", _) if !args.size.is_unknown() => {
+                    Reserved::ClassFull(class.unwrap_or(SizeClass::L))
+                }
                 ("repeat", Some(id)) => Reserved::Repeat(id),
                 ("unknown", _) => Reserved::NoSlot(NoSlot::UnknownShop(args.shop_id)),
                 ("paused", _) => Reserved::NoSlot(NoSlot::Paused),
@@ -104,8 +135,32 @@ pub fn reserve_batch(
         .collect()
 }
 
+/// One side of every reservation's parcel (0: longest), NULL where not given.
+fn side(reservations: &[ReserveArgs<'_>], i: usize) -> Vec<Option<i32>> {
+    reservations
+        .iter()
+        .map(|r| r.size.dims_mm.map(|d| d[i]))
+        .collect()
+}
+
+/// The limit a `does_not_fit` answer names.
+fn does_not_fit(row: &ReserveRow, class: Option<SizeClass>) -> QueryResult<DoesNotFit> {
+    let max = row.limit_max.as_deref().unwrap_or_default();
+    match (row.limit_name.as_deref(), max, class) {
+        (Some("max_weight"), [g], _) => Ok(DoesNotFit::Weight(*g)),
+        (Some("max_dimensions"), [a, b, c], _) => Ok(DoesNotFit::Dimensions([*a, *b, *c])),
+        (Some("size_class"), _, Some(class)) => Ok(DoesNotFit::NoClass(class)),
+        _ => Err(unexpected("pudo_reserve_batch", "an unknown limit")),
+    }
+}
+
 /// The new parcel as the reservation's answer gives it (what the function wrote).
-pub fn created_view(args: &ReserveArgs<'_>, parcel_id: i64, now: NaiveDateTime) -> Parcel {
+pub fn created_view(
+    args: &ReserveArgs<'_>,
+    parcel_id: i64,
+    now: NaiveDateTime,
+    size_class: Option<SizeClass>,
+) -> Parcel {
     Parcel {
         id: parcel_id,
         pickup_point_id: args.shop_id,
@@ -117,6 +172,7 @@ pub fn created_view(args: &ReserveArgs<'_>, parcel_id: i64, now: NaiveDateTime) 
         expires_at: None,
         picked_up_at: None,
         hold_extended_days: None,
+        size_class,
     }
 }
 
@@ -293,6 +349,8 @@ struct ArriveRow {
     picked_up_at: Option<NaiveDateTime>,
     #[diesel(sql_type = Nullable<Integer>)]
     hold_extended_days: Option<i32>,
+    #[diesel(sql_type = Nullable<Text>)]
+    size_class: Option<String>,
 }
 
 /// Marks a parcel as arrived in one call of `pudo_arrive`.
@@ -330,6 +388,7 @@ pub fn arrive(
             expires_at: row.expires_at,
             picked_up_at: row.picked_up_at,
             hold_extended_days: row.hold_extended_days,
+            size_class: row.size_class.as_deref().and_then(|c| c.parse().ok()),
         })
     };
     Ok(match (row.status.as_str(), state) {

@@ -18,7 +18,8 @@ use utoipa::ToSchema;
 /// Manifest lines per INSERT statement.
 const BATCH: usize = 1000;
 
-/// Active shops offering `staging` with their staging capacity: capacity minus live parcels,
+/// Active shops offering `staging` with their staging capacity: their free L slots (staged
+/// units hold L slots; a point declaring no sizes: capacity minus every slot held),
 /// or `override_units`. With an event `window` (UTC), shops closed for a period at any
 /// moment of it are left out: stock staged there could not be collected.
 pub fn staging_shops(
@@ -41,8 +42,10 @@ pub fn staging_shops(
             shops::id,
             shops::latitude,
             shops::longitude,
-            shops::capacity,
-            shop_load::live,
+            // Staged units hold L slots (`network::sizes`): the room is the L slots free, which
+            // for a point declaring no sizes is its capacity less every slot held.
+            shops::capacity - shops::slots_s - shops::slots_m,
+            shop_load::live - shop_load::live_s - shop_load::live_m,
             shops::h3_cell,
         ))
         .order(shops::id)

@@ -28,6 +28,7 @@ mod returns;
 mod scan_in;
 mod search;
 mod security;
+mod sizes;
 mod smtp_sink;
 mod staging;
 mod support;

@@ -257,7 +257,9 @@ async fn openapi_documents_every_route() {
             "include_unavailable",
             "rank",
             "stock_sku",
-            "service"
+            "service",
+            "parcel",
+            "weight_kg"
         ]
     );
     // Every route in the document answers something other than "no such route".

@@ -94,6 +94,17 @@ ES-E2E-CALLE,Bar Calle,42.1405,-0.4085,10,Europe/Madrid,,active,,Calle del Coso 
 CSV
 curl -fsS -X POST "$URL/v1/shops/import" -H "authorization: Bearer $PLANNER" \
   -H 'content-type: text/csv' --data-binary @"$WORK/shops.csv" >/dev/null
+# Parcel sizes (issue 19), around Teruel's Plaza del Torico, away from the other fixtures:
+# lockers with S compartments only, a point taking 2 kg at most, and a counter taking anything
+# up to the defaults.
+cat >"$WORK/sized.csv" <<CSV
+external_id,name,latitude,longitude,capacity,status,street,postcode,city,country,slots_s,slots_m,slots_l,max_weight_kg,max_dimensions_cm
+ES-E2E-TORICO,Taquillas Torico,40.3441,-1.1069,4,active,Plaza del Torico 1,44001,Teruel,ES,4,0,0,,
+ES-E2E-MUDEJAR,Estanco Mudéjar,40.3448,-1.1060,5,active,Calle Joaquín Costa 10,44001,Teruel,ES,,,,2,
+ES-E2E-AMANTES,Kiosko Amantes,40.3437,-1.1076,10,active,Calle Matías Abad 3,44001,Teruel,ES,,,,,
+CSV
+curl -fsS -X POST "$URL/v1/shops/import" -H "authorization: Bearer $PLANNER" \
+  -H 'content-type: text/csv' --data-binary @"$WORK/sized.csv" >/dev/null
 keys="{}"
 for shop in ES-E2E-SOL ES-E2E-NORTE ES-E2E-RUZAFA ES-E2E-TRIANA ES-E2E-ALBAICIN ES-E2E-PILAR ES-E2E-ALFONSO \
             ES-E2E-COSO ES-E2E-SEO ES-E2E-DELICIAS; do

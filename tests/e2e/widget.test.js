@@ -234,6 +234,47 @@ test('without arrive-at, a point closed for a holiday today cannot be chosen, an
   await context.close();
 });
 
+test('with a parcel, points it does not fit are greyed with the limit, in English and Chinese', async () => {
+  const TORICO = { lat: 40.3441, lon: -1.1069 };
+  const attrs = `lat="${TORICO.lat}" lon="${TORICO.lon}" parcel="40x30x15" weight-kg="3"`;
+  const found = await ok('GET', `/v1/pickup-points?lat=${TORICO.lat}&lon=${TORICO.lon}&radius_m=2000&parcel=40x30x15&weight_kg=3&include_unavailable=true`);
+  const id = (external) => found.items.find((p) => p.external_id === external).id;
+  const reasons = {
+    en: { 'ES-E2E-TORICO': 'No compartment here is large enough for your parcel', 'ES-E2E-MUDEJAR': 'Your parcel is too heavy for this point' },
+    zh: { 'ES-E2E-TORICO': '此自提点没有能放下您包裹的格口', 'ES-E2E-MUDEJAR': '您的包裹超过此自提点的重量上限' },
+  };
+  for (const [lang, shot_name] of [['en', '11-parcel-does-not-fit'], ['zh', '12-parcel-zh']]) {
+    const { context, page } = await open(`/parcel-${lang}`, checkout({ attrs: `${attrs} lang="${lang}"`, lang }));
+    await options(page).first().waitFor();
+    const search = new URL(await page.evaluate(() => performance.getEntriesByType('resource')
+      .map((e) => e.name).find((n) => n.includes('/v1/pickup-points?'))));
+    assert.equal(search.searchParams.get('parcel'), '40x30x15');
+    assert.equal(search.searchParams.get('weight_kg'), '3');
+    for (const [shop, reason] of Object.entries(reasons[lang])) {
+      const li = option(page, id(shop));
+      assert.equal(await li.getAttribute('aria-disabled'), 'true', shop);
+      await li.getByText(reason).waitFor();
+      await li.click({ force: true });
+      assert.equal(await li.getAttribute('aria-selected'), 'false', shop);
+    }
+    assert.deepEqual(await events(page), []);
+    const amantes = option(page, id('ES-E2E-AMANTES'));
+    assert.equal(await amantes.getAttribute('aria-disabled'), null);
+    await shot(page, shot_name, WIDGET_SCREENSHOTS);
+    await amantes.click();
+    assert.equal((await until(() => events(page).then((e) => e.length && e), 'select'))[0].detail.id, id('ES-E2E-AMANTES'));
+    assert.deepEqual(page.errors, []);
+    await context.close();
+  }
+  // The merchant's server is refused the same way, naming the limit.
+  const refused = await http('POST', '/v1/reservations', {
+    token: MERCHANT, json: { pickup_point_id: id('ES-E2E-MUDEJAR'), order_ref: 'ORD-HEAVY', parcel: '40x30x15', weight_kg: 3 }
+  });
+  assert.equal(refused.status, 409);
+  assert.equal(refused.body.reason, 'does_not_fit');
+  assert.equal(refused.body.limit, 'max_weight');
+});
+
 test('keyboard only: Tab to the list, arrows, Enter or Space chooses, and the order is placed', async () => {
   const { context, page } = await open('/keyboard', checkout());
   await options(page).first().waitFor();

@@ -129,6 +129,7 @@ impl GenShop {
             services: pudo::network::services::Services::all(),
             closures: None,
             details: None,
+            sizes: Default::default(),
         }
     }
 

@@ -11,6 +11,7 @@ BEGIN
     END LOOP;
 END;
 $$;
+DROP FUNCTION pudo_plan_write_functions();
 CREATE OR REPLACE FUNCTION pudo_rfc3339(t timestamp) RETURNS text LANGUAGE sql IMMUTABLE AS $$
     SELECT CASE
         WHEN t IS NULL THEN NULL

@@ -20,9 +20,10 @@ CREATE OR REPLACE FUNCTION pudo_rfc3339(t timestamp) RETURNS text LANGUAGE sql S
     END
 $$;
 
--- Every write function, whatever its arguments (a later migration may redefine one; it then
--- sets the option again, and tests/api/writes.rs checks that all of them have it).
-DO $$
+-- Every write function, whatever its arguments. A later migration that redefines one (CREATE
+-- OR REPLACE forgets the option) calls this again at its end; tests/api/writes.rs checks that
+-- every write function has the option.
+CREATE FUNCTION pudo_plan_write_functions() RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
     f regprocedure;
 BEGIN
@@ -35,3 +36,4 @@ BEGIN
     END LOOP;
 END;
 $$;
+SELECT pudo_plan_write_functions();

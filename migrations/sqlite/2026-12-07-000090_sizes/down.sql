@@ -1,0 +1,13 @@
+ALTER TABLE parcels DROP COLUMN weight_g;
+ALTER TABLE parcels DROP COLUMN height_mm;
+ALTER TABLE parcels DROP COLUMN width_mm;
+ALTER TABLE parcels DROP COLUMN length_mm;
+ALTER TABLE parcels DROP COLUMN size_class;
+ALTER TABLE shop_load DROP COLUMN live_m;
+ALTER TABLE shop_load DROP COLUMN live_s;
+ALTER TABLE shops DROP COLUMN max_height_mm;
+ALTER TABLE shops DROP COLUMN max_width_mm;
+ALTER TABLE shops DROP COLUMN max_length_mm;
+ALTER TABLE shops DROP COLUMN max_weight_g;
+ALTER TABLE shops DROP COLUMN slots_m;
+ALTER TABLE shops DROP COLUMN slots_s;
