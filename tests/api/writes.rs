@@ -441,13 +441,16 @@ async fn dropoffs_agree_on_both_paths(backend: Backend) {
 }
 on_both_backends!(dropoffs_agree_on_both_paths);
 
-/// On PostgreSQL every write function plans its statements once per session (a generic plan
-/// from the first call, `plan_cache_mode`), whichever migration defined it last: a redefinition
-/// that drops the option brings back the planning a profile found to cost a fifth of the
-/// database's time. The formatting of times is inlined, not a separate SQL function per call.
+/// On plain PostgreSQL every write function plans its statements once per session (a
+/// generic plan from the first call, `plan_cache_mode`), whichever migration defined it last:
+/// a redefinition that drops the option brings back the planning a profile found to cost a
+/// fifth of the database's time. The formatting of times is inlined, not a separate SQL
+/// function per call.
 async fn write_functions_keep_their_plans(backend: Backend) {
-    if backend == Backend::Sqlite {
-        return; // SQLite has no server-side functions: the statement path is its only one.
+    if backend != Backend::Postgres {
+        // SQLite has no server-side functions; Citus takes the statement path and cannot plan
+        // the functions' statements generically (the migration leaves them as they are there).
+        return;
     }
     let app = TestApp::new(backend);
     #[derive(QueryableByName, Debug)]
