@@ -1,5 +1,11 @@
 //! Shops in the database: all-or-nothing upserts, lookups, and the change feed that keeps
 //! every instance's geo index current.
+//!
+//! Kept in one file past 600 lines: the row types (`ShopRow` read, `NewShop` written), the
+//! SQLite upsert's hand-written column list and the reads must name the same columns in the
+//! same order, and a column added to one and not the others (as sizes and addresses each
+//! did) is caught by reading them together. The seam for a later split is writes
+//! (`upsert_shops` to `move_regions`) against reads (`current_revision` onwards).
 
 use super::address::ShopDetails;
 use super::closures::{ClosedSpans, Closure};
