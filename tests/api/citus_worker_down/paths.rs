@@ -220,7 +220,7 @@ pub(super) fn a_server_started_now_serves_the_other_regions(
     };
     via_late.reserved(&up[0], "late-server");
     via_late
-        .reserve(&down[0], "late-server")
+        .reserve(&down[0], "late-server-stopped")
         .assert_unavailable("reservation in a stopped region on the late server");
 }
 
