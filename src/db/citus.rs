@@ -204,7 +204,10 @@ pub fn over_reachable_regions<T>(
     mut query: impl FnMut(&mut DbConn, Option<&[i64]>) -> diesel::QueryResult<T>,
 ) -> diesel::QueryResult<(T, Vec<i64>)> {
     let (answer, partial) = retry_over_reachable(conn, &mut query)?;
-    Ok((answer, partial.map(|(r, _)| r.unreachable).unwrap_or_default()))
+    Ok((
+        answer,
+        partial.map(|(r, _)| r.unreachable).unwrap_or_default(),
+    ))
 }
 
 /// Runs `query` over every region; if a Citus worker is unreachable, fails with

@@ -18,7 +18,7 @@
 //! transfer and the code re-keying, and their lock order is documented once, above.
 
 use super::outbox::{self, Event};
-use super::parcels::{find_for_merchant, find_in, ParcelRow};
+use super::parcels::{find_by_id, find_for_merchant, find_in, ParcelRow};
 use super::{codes, Parcel, ParcelState, PickupError};
 use crate::db::schema::{parcels, shops};
 use crate::db::DbConn;
@@ -185,9 +185,7 @@ pub fn move_reservation(
             .and(parcels::region.eq(region));
         // The parcel row first (see the module documentation); only while it is reserved.
         let locked = diesel::update(
-            parcels::table.filter(
-                mine.and(parcels::state.eq(ParcelState::Reserved.as_str())),
-            ),
+            parcels::table.filter(mine.and(parcels::state.eq(ParcelState::Reserved.as_str()))),
         )
         .set(parcels::updated_at.eq(parcels::updated_at))
         .execute(conn)?;
@@ -388,17 +386,7 @@ fn find_redirectable(conn: &mut DbConn, by: Redirector, id: i64) -> Result<Parce
             let region = load::region_of(conn, shop)?.ok_or(PickupError::ParcelNotFound(id))?;
             find_in(conn, shop, region, id)?
         }
-        Redirector::Carrier => crate::db::citus::lookup_across_regions(conn, false, |conn, regions| {
-            let mut query = parcels::table
-                .filter(parcels::id.eq(id))
-                .select(ParcelRow::as_select())
-                .into_boxed();
-            if let Some(regions) = regions {
-                query = query.filter(parcels::region.eq_any(regions));
-            }
-            query.first(conn).optional()
-        })?
-        .ok_or(PickupError::ParcelNotFound(id))?,
+        Redirector::Carrier => find_by_id(conn, id, None)?,
     };
     match row.state() {
         ParcelState::Reserved | ParcelState::AtPoint => Ok(row),

@@ -145,11 +145,24 @@ pub fn find_for_merchant(
     merchant: &str,
     id: i64,
 ) -> Result<ParcelRow, PickupError> {
+    find_by_id(conn, id, Some(merchant))
+}
+
+/// One parcel by id (of `merchant`, if given), in any region, read outside a transaction: as
+/// [`find_for_merchant`] on Citus with a worker down.
+pub(super) fn find_by_id(
+    conn: &mut DbConn,
+    id: i64,
+    merchant: Option<&str>,
+) -> Result<ParcelRow, PickupError> {
     crate::db::citus::lookup_across_regions(conn, false, |conn, regions| {
         let mut query = parcels::table
-            .filter(parcels::id.eq(id).and(parcels::merchant.eq(merchant)))
+            .filter(parcels::id.eq(id))
             .select(ParcelRow::as_select())
             .into_boxed();
+        if let Some(merchant) = merchant {
+            query = query.filter(parcels::merchant.eq(merchant));
+        }
         if let Some(regions) = regions {
             query = query.filter(parcels::region.eq_any(regions));
         }

@@ -93,10 +93,8 @@ impl StockMarks {
         use crate::staging::stock::shops_with_stock;
         let stocked = match q.sku.as_deref() {
             Some(sku) => Some(
-                over_reachable_regions(conn, |conn, regions| {
-                    shops_with_stock(conn, sku, regions)
-                })?
-                .0,
+                over_reachable_regions(conn, |conn, regions| shops_with_stock(conn, sku, regions))?
+                    .0,
             ),
             None => None,
         };

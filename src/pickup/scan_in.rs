@@ -131,21 +131,9 @@ pub fn hand_in(
     // which copes with an unreachable Citus worker only outside a transaction; not found in
     // the regions that answer: the worker's error, 503). Every statement of the transaction
     // names it: one shard on Citus.
-    let region = crate::db::citus::lookup_across_regions(conn, false, |conn, regions| {
-        let mut query = parcels::table
-            .filter(parcels::id.eq(parcel_id))
-            .select(parcels::region)
-            .into_boxed();
-        if let Some(regions) = regions {
-            query = query.filter(parcels::region.eq_any(regions));
-        }
-        query.first::<i64>(conn).optional()
-    })?
-    .ok_or(PickupError::ParcelNotFound(parcel_id))?;
+    let region = super::parcels::find_by_id(conn, parcel_id, None)?.region;
     conn.transaction(|conn| {
-        let this = parcels::id
-            .eq(parcel_id)
-            .and(parcels::region.eq(region));
+        let this = parcels::id.eq(parcel_id).and(parcels::region.eq(region));
         // A no-op write first (see `db`); it also takes the parcel's row lock, so an arrival
         // scan cannot slip between the read and the insert.
         diesel::update(parcels::table.filter(this))

@@ -93,7 +93,11 @@ impl Ctx<'_> {
     /// A reservation at `shop` that must succeed; its id.
     pub fn reserved(&self, shop: &Shop, order_ref: &str) -> i64 {
         let r = self.reserve(shop, order_ref);
-        assert_eq!(r.status, 201, "{}: reserve {order_ref}: {r:?}", shop.external_id);
+        assert_eq!(
+            r.status, 201,
+            "{}: reserve {order_ref}: {r:?}",
+            shop.external_id
+        );
         r.body["id"].as_i64().expect("id")
     }
 
@@ -229,8 +233,7 @@ fn a_stopped_worker_fails_only_its_regions_with_503_citus() {
         ctx.reserve(&b.shop, &format!("during-{}", b.shop.external_id))
             .assert_unavailable("reserve");
         ctx.read(b.parcel).assert_unavailable("read");
-        ctx.arrival(&b.shop, b.parcel)
-            .assert_unavailable("arrival");
+        ctx.arrival(&b.shop, b.parcel).assert_unavailable("arrival");
         http.post(
             "/v1/partner/handovers",
             &partner,

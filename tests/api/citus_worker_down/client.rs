@@ -165,7 +165,8 @@ impl Failures {
     /// Records `what` unless `a` has status `want`; returns `a`.
     pub fn expect(&mut self, who: &str, what: &str, a: Answer, want: u16) -> Answer {
         if a.status != want {
-            self.0.push(format!("{who}: {what}: {} {}", a.status, a.body));
+            self.0
+                .push(format!("{who}: {what}: {} {}", a.status, a.body));
         }
         a
     }

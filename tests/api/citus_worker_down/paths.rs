@@ -208,7 +208,11 @@ pub(super) fn a_server_started_now_serves_the_other_regions(
     assert_eq!(late.get("/readyz", "").status, 200);
     let found = searched(late, &up[0]);
     for s in up {
-        assert!(found.contains(&s.id), "{} not found: {found:?}", s.external_id);
+        assert!(
+            found.contains(&s.id),
+            "{} not found: {found:?}",
+            s.external_id
+        );
     }
     for s in down {
         assert!(!found.contains(&s.id), "{} found: {found:?}", s.external_id);
