@@ -111,6 +111,15 @@ impl From<diesel::result::Error> for ApiError {
         use diesel::result::{DatabaseErrorKind as K, Error};
         match e {
             Error::NotFound => Self::NotFound("not found".into()),
+            // A Citus worker down, for an answer that needs every region: the detail names
+            // the regions (db::citus::regions_unavailable).
+            Error::DatabaseError(K::ClosedConnection, info)
+                if info
+                    .message()
+                    .starts_with(crate::db::citus::REGIONS_UNAVAILABLE) =>
+            {
+                Self::Unavailable(info.message().to_owned())
+            }
             // The connection went away (the server died, a failover is under way), or the
             // server is no longer the primary (read-only after a demotion), or a concurrent
             // change won: all pass, so the client is asked to retry. A change whose COMMIT

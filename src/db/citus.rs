@@ -1,9 +1,12 @@
 //! Citus only: what pudo does while a worker is unreachable (docs/operations.md, "A worker
 //! down"). A statement routed to one region's shard fails only when that shard's worker is
-//! down; a statement over every region (a merchant's lookup by id or `order_ref`) fails as
-//! soon as any worker is. Such lookups go through [`lookup_across_regions`], which, when a
-//! worker is unreachable, asks again over the regions whose shards are on the workers that
-//! answer, so that the other regions keep working.
+//! down; a statement over every region (a merchant's lookup by id or `order_ref`, the sweep)
+//! fails as soon as any worker is. Such statements go through one of three helpers, which,
+//! when a worker is unreachable, know the regions whose shards are on the workers that answer:
+//! [`lookup_across_regions`] asks a lookup again over those regions (a row found there is the
+//! answer), [`over_reachable_regions`] does work over those regions and says which it left
+//! out (for work that is correct region by region), [`over_every_region`] fails naming the
+//! regions left out (for answers a missing region would make wrong).
 
 use super::DbConn;
 use diesel::result::Error;
@@ -76,17 +79,24 @@ pub fn workers(conn: &mut DbConn) -> diesel::QueryResult<Vec<Worker>> {
         .collect())
 }
 
-/// The regions (of the network's shops) whose shard lies on a worker that answers now, read
-/// at most once per [`REACHABLE_TTL`] per process.
-fn reachable_regions(conn: &mut DbConn) -> diesel::QueryResult<Vec<i64>> {
-    static CACHE: Mutex<Option<(Instant, Vec<i64>)>> = Mutex::new(None);
-    if let Some((at, regions)) = CACHE
+/// Where the network's regions stand: on a worker that answers now, or not.
+#[derive(Debug, Clone, Default)]
+struct Reach {
+    reachable: Vec<i64>,
+    unreachable: Vec<i64>,
+}
+
+/// The regions (of the network's shops) by whether their shard lies on a worker that answers
+/// now, read at most once per [`REACHABLE_TTL`] per process.
+fn reach(conn: &mut DbConn) -> diesel::QueryResult<Reach> {
+    static CACHE: Mutex<Option<(Instant, Reach)>> = Mutex::new(None);
+    if let Some((at, reach)) = CACHE
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
         .as_ref()
     {
         if at.elapsed() < REACHABLE_TTL {
-            return Ok(regions.clone());
+            return Ok(reach.clone());
         }
     }
     let down: Vec<i32> = workers(conn)?
@@ -108,19 +118,23 @@ fn reachable_regions(conn: &mut DbConn) -> diesel::QueryResult<Vec<i64>> {
     // `shops` is a reference table (read from any node that answers); the placements are the
     // coordinator's own catalog. Every distributed table is co-located with `shop_load`, so
     // its shard tells where a region's rows of every table are.
-    let regions: Vec<i64> = diesel::sql_query("SELECT DISTINCT region FROM shops")
+    let regions: Vec<i64> = diesel::sql_query("SELECT DISTINCT region FROM shops ORDER BY region")
         .load::<Region>(conn)?
         .into_iter()
         .map(|r| r.region)
         .collect();
     let DbConn::Postgres(pg) = conn else {
-        return Ok(regions);
+        return Ok(Reach {
+            reachable: regions,
+            unreachable: Vec::new(),
+        });
     };
     let reachable: Vec<i64> = diesel::sql_query(
         "SELECT r AS region FROM unnest($1) AS r \
          WHERE NOT EXISTS (SELECT 1 FROM pg_dist_placement p \
                            WHERE p.shardid = get_shard_id_for_distribution_column('shop_load', r) \
-                             AND p.groupid = ANY($2))",
+                             AND p.groupid = ANY($2)) \
+         ORDER BY r",
     )
     .bind::<Array<BigInt>, _>(&regions)
     .bind::<Array<Integer>, _>(&down)
@@ -128,11 +142,38 @@ fn reachable_regions(conn: &mut DbConn) -> diesel::QueryResult<Vec<i64>> {
     .into_iter()
     .map(|r| r.region)
     .collect();
+    let unreachable = regions
+        .into_iter()
+        .filter(|r| reachable.binary_search(r).is_err())
+        .collect();
+    let reach = Reach {
+        reachable,
+        unreachable,
+    };
     *CACHE
         .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner) =
-        Some((Instant::now(), reachable.clone()));
-    Ok(reachable)
+        .unwrap_or_else(std::sync::PoisonError::into_inner) = Some((Instant::now(), reach.clone()));
+    Ok(reach)
+}
+
+/// Asks `query` over every region (`None`); if a Citus worker is unreachable and no
+/// transaction is open, asks it again over the regions whose shards are on the workers that
+/// answer (`Some(regions)`) and returns that answer with where the regions stand. `Err` keeps
+/// the original error (anything but an unreachable worker, or inside a transaction).
+fn retry_over_reachable<T>(
+    conn: &mut DbConn,
+    query: &mut impl FnMut(&mut DbConn, Option<&[i64]>) -> diesel::QueryResult<T>,
+) -> Result<(T, Option<(Reach, Error)>), Error> {
+    let e = match query(conn, None) {
+        Ok(all) => return Ok((all, None)),
+        Err(e) => e,
+    };
+    if !worker_unreachable(&e) || in_transaction(conn) {
+        return Err(e);
+    }
+    let reach = reach(conn)?;
+    let answer = query(conn, Some(&reach.reachable))?;
+    Ok((answer, Some((reach, e))))
 }
 
 /// Runs `lookup` over every region (`None`). If a Citus worker is unreachable and no
@@ -145,19 +186,65 @@ pub fn lookup_across_regions<T>(
     absent_is_an_answer: bool,
     mut lookup: impl FnMut(&mut DbConn, Option<&[i64]>) -> diesel::QueryResult<Option<T>>,
 ) -> diesel::QueryResult<Option<T>> {
-    let first = lookup(conn, None);
-    let Err(e) = first else {
-        return first;
-    };
-    if !worker_unreachable(&e) || in_transaction(conn) {
-        return Err(e);
+    match retry_over_reachable(conn, &mut lookup)? {
+        (found, None) => Ok(found),
+        (Some(found), Some(_)) => Ok(Some(found)),
+        (None, Some(_)) if absent_is_an_answer => Ok(None),
+        (None, Some((_, e))) => Err(e),
     }
-    let regions = reachable_regions(conn)?;
-    match lookup(conn, Some(&regions))? {
-        Some(found) => Ok(Some(found)),
-        None if absent_is_an_answer => Ok(None),
-        None => Err(e),
+}
+
+/// Runs `query` over every region (`None`) and returns its answer with no region left out.
+/// If a Citus worker is unreachable and no transaction is open, runs it over the regions whose
+/// shards are on the workers that answer (`Some(regions)`) and returns that answer with the
+/// regions it left out. For work that stays correct region by region, where the regions left
+/// out can wait for their worker (the sweep of expired parcels, the geo index's figures).
+pub fn over_reachable_regions<T>(
+    conn: &mut DbConn,
+    mut query: impl FnMut(&mut DbConn, Option<&[i64]>) -> diesel::QueryResult<T>,
+) -> diesel::QueryResult<(T, Vec<i64>)> {
+    let (answer, partial) = retry_over_reachable(conn, &mut query)?;
+    Ok((
+        answer,
+        partial.map(|(r, _)| r.unreachable).unwrap_or_default(),
+    ))
+}
+
+/// Runs `query` over every region; if a Citus worker is unreachable, fails with
+/// [`regions_unavailable`] naming the regions on it (503 naming them), for answers that a
+/// missing region would make wrong (a statement of every shop, stock marks).
+pub fn over_every_region<T>(
+    conn: &mut DbConn,
+    query: impl FnOnce(&mut DbConn) -> diesel::QueryResult<T>,
+) -> diesel::QueryResult<T> {
+    match query(conn) {
+        Err(e) if worker_unreachable(&e) && !in_transaction(conn) => {
+            let down = reach(conn)?.unreachable;
+            Err(if down.is_empty() {
+                e
+            } else {
+                regions_unavailable(&down)
+            })
+        }
+        other => other,
     }
+}
+
+/// How the message of [`regions_unavailable`] starts (`src/error.rs` answers it as it is).
+pub const REGIONS_UNAVAILABLE: &str = "regions unavailable";
+
+/// The error of a statement that needs every region while the Citus worker of `regions` does
+/// not answer: a lost connection (503), whose message names the regions (H3 cells in hex).
+pub fn regions_unavailable(regions: &[i64]) -> Error {
+    let names: Vec<String> = regions.iter().map(|r| format!("{r:x}")).collect();
+    Error::DatabaseError(
+        diesel::result::DatabaseErrorKind::ClosedConnection,
+        Box::new(format!(
+            "{REGIONS_UNAVAILABLE}: {} (their Citus worker does not answer); a partial answer \
+             would be wrong, try again shortly",
+            names.join(", ")
+        )),
+    )
 }
 
 /// Whether a transaction is open on `conn` (a failed statement aborts it, so it cannot be

@@ -92,14 +92,17 @@ pub fn record(conn: &mut DbConn, event: &PaidEvent) -> QueryResult<bool> {
     Ok(written == 1)
 }
 
-/// The shop's ledger rows of a month, oldest first.
+/// The shop's ledger rows of a month, oldest first; `region` is the shop's (one shard on
+/// Citus: a statement works while the worker of another region is down).
 pub fn lines(
     conn: &mut DbConn,
     shop_id: i64,
+    region: i64,
     month: super::Month,
 ) -> QueryResult<Vec<super::statement::Line>> {
     let rows: Vec<LineRow> = ledger::table
         .filter(ledger::shop_id.eq(shop_id))
+        .filter(ledger::region.eq(region))
         .filter(ledger::occurred_at.ge(month.start()))
         .filter(ledger::occurred_at.lt(month.end()))
         .select(LineRow::as_select())
@@ -144,13 +147,13 @@ pub fn statement(
     month: super::Month,
 ) -> Result<super::statement::Statement, super::LedgerError> {
     use crate::db::schema::shops;
-    let (id, external_id, name): (i64, String, String) = shops::table
+    let (id, external_id, name, region): (i64, String, String, i64) = shops::table
         .find(shop_id)
-        .select((shops::id, shops::external_id, shops::name))
+        .select((shops::id, shops::external_id, shops::name, shops::region))
         .first(conn)
         .optional()?
         .ok_or_else(|| super::LedgerError::ShopNotFound(shop_id.to_string()))?;
-    let lines = lines(conn, shop_id, month)?;
+    let lines = lines(conn, shop_id, region, month)?;
     Ok(super::statement::build(
         super::statement::StatementShop {
             id,
@@ -162,13 +165,17 @@ pub fn statement(
     ))
 }
 
-/// Shops with at least one ledger row in the month, by id.
+/// Shops with at least one ledger row in the month, by id. On Citus with a worker down, an
+/// error naming its regions: statements of all shops without some regions' shops would look
+/// complete and not be (`db::citus::over_every_region`).
 pub fn shops_with_entries(conn: &mut DbConn, month: super::Month) -> QueryResult<Vec<i64>> {
-    ledger::table
-        .filter(ledger::occurred_at.ge(month.start()))
-        .filter(ledger::occurred_at.lt(month.end()))
-        .select(ledger::shop_id)
-        .distinct()
-        .order(ledger::shop_id)
-        .load(conn)
+    crate::db::citus::over_every_region(conn, |conn| {
+        ledger::table
+            .filter(ledger::occurred_at.ge(month.start()))
+            .filter(ledger::occurred_at.lt(month.end()))
+            .select(ledger::shop_id)
+            .distinct()
+            .order(ledger::shop_id)
+            .load(conn)
+    })
 }

@@ -58,10 +58,22 @@ pub fn list(conn: &mut DbConn, shop_id: i64) -> QueryResult<Vec<Closure>> {
 
 /// Every shop's closures, for a full load of the geo index.
 pub fn all(conn: &mut DbConn) -> QueryResult<HashMap<i64, Vec<Closure>>> {
-    let rows: Vec<Row> = shop_closures::table
+    all_in(conn, None)
+}
+
+/// [`all`] of the shops in `regions` (all regions: `None`).
+pub fn all_in(
+    conn: &mut DbConn,
+    regions: Option<&[i64]>,
+) -> QueryResult<HashMap<i64, Vec<Closure>>> {
+    let mut query = shop_closures::table
         .select(columns())
         .order((shop_closures::shop_id, shop_closures::starts_on))
-        .load(conn)?;
+        .into_boxed();
+    if let Some(regions) = regions {
+        query = query.filter(shop_closures::region.eq_any(regions));
+    }
+    let rows: Vec<Row> = query.load(conn)?;
     Ok(group(rows))
 }
 

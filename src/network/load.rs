@@ -389,8 +389,12 @@ pub fn set_active_capacity(
 }
 
 /// Slots held at every shop changed at or after `since` (for the geo index's free slots).
-pub fn changed_since(conn: &mut DbConn, since: NaiveDateTime) -> QueryResult<Vec<(i64, Held)>> {
-    let rows: Vec<(i64, i32, i32, i32)> = shop_load::table
+pub fn changed_since(
+    conn: &mut DbConn,
+    since: NaiveDateTime,
+    regions: Option<&[i64]>,
+) -> QueryResult<Vec<(i64, Held)>> {
+    let mut query = shop_load::table
         .filter(shop_load::changed_at.ge(since))
         .select((
             shop_load::shop_id,
@@ -398,13 +402,20 @@ pub fn changed_since(conn: &mut DbConn, since: NaiveDateTime) -> QueryResult<Vec
             shop_load::live_s,
             shop_load::live_m,
         ))
-        .load(conn)?;
-    Ok(rows.into_iter().map(held).collect())
+        .into_boxed();
+    if let Some(regions) = regions {
+        query = query.filter(shop_load::region.eq_any(regions));
+    }
+    Ok(query
+        .load::<(i64, i32, i32, i32)>(conn)?
+        .into_iter()
+        .map(held)
+        .collect())
 }
 
-/// Slots held at every shop that holds any.
-pub fn all(conn: &mut DbConn) -> QueryResult<Vec<(i64, Held)>> {
-    let rows: Vec<(i64, i32, i32, i32)> = shop_load::table
+/// Slots held at every shop that holds any, in `regions` (all regions: `None`).
+pub fn all_in(conn: &mut DbConn, regions: Option<&[i64]>) -> QueryResult<Vec<(i64, Held)>> {
+    let mut query = shop_load::table
         .filter(shop_load::live.gt(0))
         .select((
             shop_load::shop_id,
@@ -412,8 +423,32 @@ pub fn all(conn: &mut DbConn) -> QueryResult<Vec<(i64, Held)>> {
             shop_load::live_s,
             shop_load::live_m,
         ))
-        .load(conn)?;
-    Ok(rows.into_iter().map(held).collect())
+        .into_boxed();
+    if let Some(regions) = regions {
+        query = query.filter(shop_load::region.eq_any(regions));
+    }
+    Ok(query
+        .load::<(i64, i32, i32, i32)>(conn)?
+        .into_iter()
+        .map(held)
+        .collect())
+}
+
+/// Slots held at every shop of `regions`, none held included (to overwrite what the index
+/// had for them).
+pub fn in_regions(conn: &mut DbConn, regions: &[i64]) -> QueryResult<Vec<(i64, Held)>> {
+    Ok(shop_load::table
+        .filter(shop_load::region.eq_any(regions))
+        .select((
+            shop_load::shop_id,
+            shop_load::live,
+            shop_load::live_s,
+            shop_load::live_m,
+        ))
+        .load::<(i64, i32, i32, i32)>(conn)?
+        .into_iter()
+        .map(held)
+        .collect())
 }
 
 /// Slots held at a shop now, per class.

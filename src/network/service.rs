@@ -46,6 +46,10 @@ pub struct Network {
     loaded: AtomicBool,
     refreshing: Mutex<()>,
     loads_seen: Mutex<Option<NaiveDateTime>>,
+    /// Regions left out of the index: their Citus worker did not answer when it was loaded.
+    pending: Mutex<Vec<i64>>,
+    /// Regions whose slot counts are to be read whole: their worker did not answer a poll.
+    stale_loads: Mutex<Vec<i64>>,
 }
 
 /// How far back each poll of live parcel counts looks past the previous poll, to cover
@@ -62,6 +66,8 @@ impl Network {
             loaded: AtomicBool::new(false),
             refreshing: Mutex::new(()),
             loads_seen: Mutex::new(None),
+            pending: Mutex::new(Vec::new()),
+            stale_loads: Mutex::new(Vec::new()),
         }
     }
 
@@ -89,46 +95,48 @@ impl Network {
 
     /// Brings the index up to the database's latest revision; returns the number of shops
     /// applied. Cheap when nothing changed: one single-row query.
+    ///
+    /// On Citus with a worker down, a load from scratch takes the shops of the regions whose
+    /// worker answers (`shops` is a reference table, but their closures and slot counts are
+    /// on the regions' shards) and leaves the others pending: each later refresh tries them
+    /// again, and they join the index as soon as their worker answers.
     pub fn refresh(&self) -> Result<usize, DbError> {
         let _one_at_a_time = self.refreshing.lock().unwrap_or_else(|p| p.into_inner());
         let mut conn = crate::db::checkout(&self.pool)?;
         let latest = store::current_revision(&mut conn)?;
         let seen = self.revision();
         if latest <= seen && self.is_loaded() {
+            drop(conn);
+            self.load_pending()?;
             return Ok(0);
         }
         let started = Instant::now();
         let held = self.index().len();
-        let (rows, closures) = if seen < 0 {
-            (store::load_all(&mut conn)?, closure_store::all(&mut conn)?)
+        let changed = if seen < 0 {
+            None
         } else {
-            (
+            Some((
                 store::changed_between(&mut conn, seen, latest)?,
                 closure_store::for_revisions(&mut conn, seen, latest)?,
-            )
+            ))
         };
-        drop(conn);
-        let applied = rows.len();
-        if seen < 0 || applied * FULL_RELOAD_SHARE > held.max(1) {
-            let (rows, closures) = if seen < 0 {
-                (rows, closures)
-            } else {
-                let mut conn = self.conn()?;
-                (store::load_all(&mut conn)?, closure_store::all(&mut conn)?)
-            };
-            let mut fresh = GeoIndex::build(indexed(&rows, &closures));
-            let loads_at = chrono::Utc::now().naive_utc();
-            for (shop, held) in super::load::all(&mut *self.conn()?)? {
-                fresh.set_held(shop, held);
+        let applied = changed.as_ref().map_or(0, |(rows, _)| rows.len());
+        match changed {
+            Some((rows, closures)) if applied * FULL_RELOAD_SHARE <= held.max(1) => {
+                // A pending region's shops join with the rest of it (`load_pending`).
+                let pending = self.pending_regions();
+                let rows: Vec<ShopRow> = rows
+                    .into_iter()
+                    .filter(|r| !pending.contains(&r.region))
+                    .collect();
+                let mut index = self.index.write().unwrap_or_else(|p| p.into_inner());
+                for shop in indexed(&rows, &closures) {
+                    index.upsert(shop);
+                }
             }
-            *self.index.write().unwrap_or_else(|p| p.into_inner()) = fresh;
-            *self.loads_seen.lock().unwrap_or_else(|p| p.into_inner()) = Some(loads_at);
-        } else {
-            let mut index = self.index.write().unwrap_or_else(|p| p.into_inner());
-            for shop in indexed(&rows, &closures) {
-                index.upsert(shop);
-            }
+            _ => self.load_whole(&mut conn)?,
         }
+        drop(conn);
         self.revision.store(latest, Ordering::Release);
         self.loaded.store(true, Ordering::Release);
         let shops = self.index().len();
@@ -142,14 +150,127 @@ impl Network {
         Ok(applied)
     }
 
+    /// Builds the index from scratch: every shop of the regions whose closures and slot
+    /// counts can be read now; the other regions become pending.
+    fn load_whole(&self, conn: &mut crate::db::DbConn) -> Result<(), DbError> {
+        let rows = store::load_all(conn)?;
+        let loads_at = chrono::Utc::now().naive_utc();
+        let ((closures, loads), left_out) =
+            crate::db::citus::over_reachable_regions(conn, |conn, regions| {
+                Ok((
+                    closure_store::all_in(conn, regions)?,
+                    super::load::all_in(conn, regions)?,
+                ))
+            })?;
+        let rows: Vec<ShopRow> = rows
+            .into_iter()
+            .filter(|r| !left_out.contains(&r.region))
+            .collect();
+        let mut fresh = GeoIndex::build(indexed(&rows, &closures));
+        for (shop, held) in loads {
+            fresh.set_held(shop, held);
+        }
+        if !left_out.is_empty() {
+            tracing::warn!(
+                regions = left_out.len(),
+                shops = rows.len(),
+                "geo index loaded without the regions of an unreachable Citus worker; they join when it answers"
+            );
+        }
+        *self.index.write().unwrap_or_else(|p| p.into_inner()) = fresh;
+        *self.loads_seen.lock().unwrap_or_else(|p| p.into_inner()) = Some(loads_at);
+        *self.pending.lock().unwrap_or_else(|p| p.into_inner()) = left_out;
+        Ok(())
+    }
+
+    /// The regions whose shops are not in the index yet (their worker did not answer).
+    pub fn pending_regions(&self) -> Vec<i64> {
+        self.pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Adds to the index the shops of the pending regions whose worker answers now, with
+    /// their closures and slot counts.
+    fn load_pending(&self) -> Result<(), DbError> {
+        let pending = self.pending_regions();
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let mut conn = self.conn()?;
+        let ((rows, closures, loads, loaded), _) =
+            crate::db::citus::over_reachable_regions(&mut conn, |conn, reachable| {
+                let want: Vec<i64> = pending
+                    .iter()
+                    .filter(|r| reachable.is_none_or(|ok| ok.contains(r)))
+                    .copied()
+                    .collect();
+                Ok((
+                    store::in_regions(conn, &want)?,
+                    closure_store::all_in(conn, Some(&want))?,
+                    super::load::in_regions(conn, &want)?,
+                    want,
+                ))
+            })?;
+        drop(conn);
+        if loaded.is_empty() {
+            return Ok(());
+        }
+        {
+            let mut index = self.index.write().unwrap_or_else(|p| p.into_inner());
+            for shop in indexed(&rows, &closures) {
+                index.upsert(shop);
+            }
+            for (shop, held) in loads {
+                index.set_held(shop, held);
+            }
+        }
+        self.pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|r| !loaded.contains(r));
+        tracing::info!(
+            regions = loaded.len(),
+            shops = rows.len(),
+            "regions whose Citus worker answers again joined the geo index"
+        );
+        Ok(())
+    }
+
     /// Brings the index's live parcel counts (free slots) up to date with the database.
+    ///
+    /// On Citus with a worker down, the counts of the regions whose worker answers; the
+    /// others are read whole once their worker answers again (their changes since the last
+    /// poll would be missed otherwise).
     pub fn refresh_loads(&self) -> Result<usize, DbError> {
         let mut seen = self.loads_seen.lock().unwrap_or_else(|p| p.into_inner());
         let started = chrono::Utc::now().naive_utc();
         let since = seen.map_or(NaiveDateTime::MIN, |t| {
             t - chrono::Duration::seconds(LOAD_OVERLAP_SECONDS)
         });
-        let loads = super::load::changed_since(&mut *self.conn()?, since)?;
+        let mut stale = self.stale_loads.lock().unwrap_or_else(|p| p.into_inner());
+        let mut conn = self.conn()?;
+        let ((loads, refreshed), left_out) =
+            crate::db::citus::over_reachable_regions(&mut conn, |conn, reachable| {
+                let whole: Vec<i64> = stale
+                    .iter()
+                    .filter(|r| reachable.is_none_or(|ok| ok.contains(r)))
+                    .copied()
+                    .collect();
+                let mut loads = super::load::changed_since(conn, since, reachable)?;
+                if !whole.is_empty() {
+                    loads.extend(super::load::in_regions(conn, &whole)?);
+                }
+                Ok((loads, whole))
+            })?;
+        drop(conn);
+        stale.retain(|r| !refreshed.contains(r));
+        for r in left_out {
+            if !stale.contains(&r) {
+                stale.push(r);
+            }
+        }
         let mut index = self.index.write().unwrap_or_else(|p| p.into_inner());
         for &(shop, held) in &loads {
             index.set_held(shop, held);

@@ -505,6 +505,16 @@ pub fn load_all(conn: &mut DbConn) -> QueryResult<Vec<ShopRow>> {
         .load(conn)
 }
 
+/// The shops of `regions`, by id (`shops` is a reference table: on Citus, read on the
+/// coordinator whichever worker holds the regions).
+pub fn in_regions(conn: &mut DbConn, regions: &[i64]) -> QueryResult<Vec<ShopRow>> {
+    shops::table
+        .select(ShopRow::as_select())
+        .filter(shops::region.eq_any(regions))
+        .order(shops::id)
+        .load(conn)
+}
+
 /// Up to `limit` shops with an id above `after`, in id order: one page of an export (keyset
 /// paging, so each page is an index range whatever the network's size).
 pub fn shops_after(conn: &mut DbConn, after: i64, limit: i64) -> QueryResult<Vec<ShopRow>> {

@@ -367,26 +367,34 @@ pub fn failed(
 /// parcel can matter. Returns how many were erased (at most 1,000 a call; the sweep repeats).
 pub fn erase_ended(conn: &mut DbConn, now: NaiveDateTime, days: i64) -> Result<usize, PickupError> {
     let cutoff = now - Duration::days(days);
-    let ended: Vec<(i64, i64)> = contacts::table
-        .inner_join(
-            parcels::table.on(parcels::id
-                .eq(contacts::parcel_id)
-                .and(parcels::region.eq(contacts::region))),
-        )
-        .filter(
-            parcels::state
-                .eq(ParcelState::PickedUp.as_str())
-                .and(parcels::picked_up_at.le(cutoff))
-                .or(parcels::state
-                    .eq_any([
-                        ParcelState::Returned.as_str(),
-                        ParcelState::Cancelled.as_str(),
-                    ])
-                    .and(parcels::updated_at.le(cutoff))),
-        )
-        .select((contacts::parcel_id, contacts::region))
-        .limit(1000)
-        .load(conn)?;
+    // On Citus with a worker down: the regions of the workers that answer (the others are
+    // erased by the first sweep after their worker is back).
+    let (ended, _left_out) = crate::db::citus::over_reachable_regions(conn, |conn, regions| {
+        let mut query = contacts::table
+            .inner_join(
+                parcels::table.on(parcels::id
+                    .eq(contacts::parcel_id)
+                    .and(parcels::region.eq(contacts::region))),
+            )
+            .filter(
+                parcels::state
+                    .eq(ParcelState::PickedUp.as_str())
+                    .and(parcels::picked_up_at.le(cutoff))
+                    .or(parcels::state
+                        .eq_any([
+                            ParcelState::Returned.as_str(),
+                            ParcelState::Cancelled.as_str(),
+                        ])
+                        .and(parcels::updated_at.le(cutoff))),
+            )
+            .select((contacts::parcel_id, contacts::region))
+            .limit(1000)
+            .into_boxed();
+        if let Some(regions) = regions {
+            query = query.filter(contacts::region.eq_any(regions));
+        }
+        query.load::<(i64, i64)>(conn)
+    })?;
     for (parcel_id, region) in &ended {
         // Each by its region: one shard on Citus.
         diesel::delete(

@@ -2,7 +2,7 @@
 //! away for a few days should not find their parcel sent back).
 
 use super::outbox::{self, Event};
-use super::parcels::find_for_merchant;
+use super::parcels::{find_for_merchant, ParcelRow};
 use super::{Parcel, ParcelState, PickupError};
 use crate::db::schema::parcels;
 use crate::db::DbConn;
@@ -31,15 +31,27 @@ pub fn extend(
     days: i64,
     now: NaiveDateTime,
 ) -> Result<Parcel, PickupError> {
+    // Read first, outside the transaction: the region (a lookup over every region, which
+    // copes with an unreachable Citus worker only outside a transaction). A waiting parcel
+    // stays in its region (only a redirect moves it, and only within 2 km).
+    let region = find_for_merchant(conn, merchant, id)?.region;
     conn.transaction(|conn| {
+        let mine = parcels::table
+            .filter(parcels::id.eq(id).and(parcels::merchant.eq(merchant)))
+            .filter(parcels::region.eq(region));
         // A no-op write first (see `db`); it also takes the parcel's row lock, so the sweep
-        // and a second extension wait for this one.
-        diesel::update(
-            parcels::table.filter(parcels::id.eq(id).and(parcels::merchant.eq(merchant))),
-        )
-        .set(parcels::updated_at.eq(parcels::updated_at))
-        .execute(conn)?;
-        let row = find_for_merchant(conn, merchant, id)?;
+        // and a second extension wait for this one. Every statement names the region: one
+        // shard on Citus.
+        diesel::update(mine)
+            .set(parcels::updated_at.eq(parcels::updated_at))
+            .execute(conn)?;
+        let read = |conn: &mut DbConn| -> Result<ParcelRow, PickupError> {
+            mine.select(ParcelRow::as_select())
+                .first(conn)
+                .optional()?
+                .ok_or(PickupError::Changed)
+        };
+        let row = read(conn)?;
         let state = row.state();
         if state != ParcelState::AtPoint {
             return Err(PickupError::NotWaiting(state));
@@ -51,18 +63,17 @@ pub fn extend(
             return Err(PickupError::HoldOver);
         };
         let extended = deadline + Duration::days(days);
-        diesel::update(parcels::table.find(id))
+        diesel::update(mine)
             .set((
                 parcels::expires_at.eq(extended),
                 parcels::hold_extended_days.eq(days as i32),
                 parcels::updated_at.eq(now),
             ))
             .execute(conn)?;
-        let extended_row = find_for_merchant(conn, merchant, id)?;
-        let parcel = extended_row.view();
+        let parcel = read(conn)?.view();
         outbox::enqueue(
             conn,
-            extended_row.region,
+            region,
             merchant,
             Event::HoldExtended,
             json!({ "reservation": parcel, "previous_expires_at": deadline, "days": days }),

@@ -18,7 +18,7 @@
 //! transfer and the code re-keying, and their lock order is documented once, above.
 
 use super::outbox::{self, Event};
-use super::parcels::{find_for_merchant, find_for_shop, ParcelRow};
+use super::parcels::{find_by_id, find_for_merchant, find_in, ParcelRow};
 use super::{codes, Parcel, ParcelState, PickupError};
 use crate::db::schema::{parcels, shops};
 use crate::db::DbConn;
@@ -174,19 +174,28 @@ pub fn move_reservation(
     to: i64,
     now: NaiveDateTime,
 ) -> Result<Moved, PickupError> {
+    // Read first, outside the transaction: the region (a lookup over every region, which
+    // copes with an unreachable Citus worker only outside a transaction); every statement of
+    // the transaction then names it, so a move within a region runs on one shard.
+    let region = find_for_merchant(conn, merchant, id)?.region;
     conn.transaction(|conn| {
+        let mine = parcels::id
+            .eq(id)
+            .and(parcels::merchant.eq(merchant))
+            .and(parcels::region.eq(region));
         // The parcel row first (see the module documentation); only while it is reserved.
         let locked = diesel::update(
-            parcels::table.filter(
-                parcels::id
-                    .eq(id)
-                    .and(parcels::merchant.eq(merchant))
-                    .and(parcels::state.eq(ParcelState::Reserved.as_str())),
-            ),
+            parcels::table.filter(mine.and(parcels::state.eq(ParcelState::Reserved.as_str()))),
         )
         .set(parcels::updated_at.eq(parcels::updated_at))
         .execute(conn)?;
-        let row = find_for_merchant(conn, merchant, id)?;
+        // Gone from the region since the read: moved across a border meanwhile.
+        let row = parcels::table
+            .filter(mine)
+            .select(ParcelRow::as_select())
+            .first(conn)
+            .optional()?
+            .ok_or(PickupError::Changed)?;
         let live_there = matches!(row.state(), ParcelState::Reserved | ParcelState::AtPoint);
         if locked == 0 && !(live_there && row.shop_id == to) {
             return Err(not_movable(&row, "moved"));
@@ -205,7 +214,7 @@ pub fn move_reservation(
         let target = point(conn, to)?;
         relocate_row(conn, &row, to, None, now)?;
         set_class(conn, &row, to, class)?;
-        let moved = find_for_merchant(conn, merchant, id)?;
+        let moved = find_moved(conn, row.id, to)?;
         let parcel = moved.view();
         let distance_m = distance(&from, &target);
         outbox::enqueue(
@@ -299,6 +308,7 @@ fn redirect_once(
     let state = row.state();
     let still = parcels::id
         .eq(row.id)
+        .and(parcels::region.eq(row.region))
         .and(parcels::shop_id.eq(row.shop_id))
         .and(parcels::state.eq(state.as_str()));
     let new_hash = match state {
@@ -324,8 +334,10 @@ fn redirect_once(
     let (loads, class) = take_and_release(conn, row, to, now, Some(now.and_utc()))?;
     if let Some(hash) = &new_hash {
         // The customer's code must not already name another parcel at the new shop.
+        let to_region = load::region_of(conn, to)?.ok_or(PickupError::ShopNotFound(to))?;
         let clash = parcels::table
             .filter(parcels::shop_id.eq(to).and(parcels::code_hash.eq(hash)))
+            .filter(parcels::region.eq(to_region))
             .filter(parcels::state.ne(ParcelState::Returned.as_str()))
             .count()
             .get_result::<i64>(conn)?;
@@ -338,7 +350,7 @@ fn redirect_once(
         return Err(PickupError::Changed);
     }
     set_class(conn, row, to, class)?;
-    let moved = find_for_shop(conn, to, row.id)?;
+    let moved = find_moved(conn, row.id, to)?;
     let parcel = moved.view();
     outbox::enqueue(
         conn,
@@ -364,16 +376,17 @@ fn redirect_once(
     })
 }
 
-/// The parcel as the redirector may see it, if it can be redirected at all.
+/// The parcel as the redirector may see it, if it can be redirected at all. Read outside any
+/// transaction: the partner's by its shop's region (one shard on Citus), the carrier's by id
+/// over every region (on Citus with a worker down, over the regions of the workers that
+/// answer; not found there: the worker's error, 503).
 fn find_redirectable(conn: &mut DbConn, by: Redirector, id: i64) -> Result<ParcelRow, PickupError> {
     let row = match by {
-        Redirector::Partner(shop) => find_for_shop(conn, shop, id)?,
-        Redirector::Carrier => parcels::table
-            .find(id)
-            .select(ParcelRow::as_select())
-            .first(conn)
-            .optional()?
-            .ok_or(PickupError::ParcelNotFound(id))?,
+        Redirector::Partner(shop) => {
+            let region = load::region_of(conn, shop)?.ok_or(PickupError::ParcelNotFound(id))?;
+            find_in(conn, shop, region, id)?
+        }
+        Redirector::Carrier => find_by_id(conn, id, None)?,
     };
     match row.state() {
         ParcelState::Reserved | ParcelState::AtPoint => Ok(row),
@@ -583,6 +596,12 @@ fn relocate_row(
             .execute(conn)?,
     };
     Ok(changed)
+}
+
+/// The parcel just moved to `to`, read in that shop's region (one shard on Citus).
+fn find_moved(conn: &mut DbConn, id: i64, to: i64) -> Result<ParcelRow, PickupError> {
+    let region = load::region_of(conn, to)?.ok_or(PickupError::ShopNotFound(to))?;
+    find_in(conn, to, region, id)
 }
 
 /// Why a parcel cannot be moved: it arrived already, or it is past moving.

@@ -145,6 +145,16 @@ pub fn find_for_merchant(
     merchant: &str,
     id: i64,
 ) -> Result<ParcelRow, PickupError> {
+    find_by_id(conn, id, Some(merchant))
+}
+
+/// One parcel by id (of `merchant`, if given), in any region, read outside a transaction: as
+/// [`find_for_merchant`] on Citus with a worker down.
+pub(super) fn find_by_id(
+    conn: &mut DbConn,
+    id: i64,
+    merchant: Option<&str>,
+) -> Result<ParcelRow, PickupError> {
     // By id alone, the owner compared here: with `merchant = $2` in the statement too, a plan
     // made before the table had statistics could take the unique (merchant, order_ref) index
     // and read every parcel of the merchant (seen at 40 requests/s on a server without
@@ -159,7 +169,7 @@ pub fn find_for_merchant(
         }
         query.first(conn).optional()
     })?
-    .filter(|row| row.merchant == merchant)
+    .filter(|row| merchant.is_none_or(|merchant| row.merchant == merchant))
     .ok_or(PickupError::ParcelNotFound(id))
 }
 

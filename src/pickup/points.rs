@@ -82,18 +82,31 @@ pub struct StockMarks {
 
 impl StockMarks {
     /// Reads the shops holding staged units of the query's SKUs (none asked: nothing read).
+    ///
+    /// On Citus with a worker down (docs/operations.md, "A worker down"): `sku` keeps the
+    /// shops holding it in the regions that answer (a point of the other regions could not
+    /// take a reservation now anyway), while `stock_sku` fails naming the regions that do not
+    /// answer (503): it marks points without filtering them, and a point of such a region
+    /// would be marked "not in stock" when it may well hold some.
     pub fn load(conn: &mut crate::db::DbConn, q: &PointQuery) -> QueryResult<Self> {
-        let mut holding = |sku: &Option<String>| -> QueryResult<Option<HashSet<i64>>> {
-            sku.as_deref()
-                .map(|sku| {
-                    crate::staging::stock::shops_with_stock(conn, sku)
-                        .map(|ids| ids.into_iter().collect())
-                })
-                .transpose()
+        use crate::db::citus::{over_every_region, over_reachable_regions};
+        use crate::staging::stock::shops_with_stock;
+        let stocked = match q.sku.as_deref() {
+            Some(sku) => Some(
+                over_reachable_regions(conn, |conn, regions| shops_with_stock(conn, sku, regions))?
+                    .0,
+            ),
+            None => None,
+        };
+        let marked = match q.stock_sku.as_deref() {
+            Some(sku) => Some(over_every_region(conn, |conn| {
+                shops_with_stock(conn, sku, None)
+            })?),
+            None => None,
         };
         Ok(Self {
-            stocked: holding(&q.sku)?,
-            marked: holding(&q.stock_sku)?,
+            stocked: stocked.map(|ids| ids.into_iter().collect()),
+            marked: marked.map(|ids| ids.into_iter().collect()),
         })
     }
 }

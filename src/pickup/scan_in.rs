@@ -127,27 +127,28 @@ pub fn hand_in(
     limit: Duration,
     now: NaiveDateTime,
 ) -> Result<(Handin, bool), PickupError> {
+    // Read first, outside the transaction: the parcel's region (a lookup over every region,
+    // which copes with an unreachable Citus worker only outside a transaction; not found in
+    // the regions that answer: the worker's error, 503). Every statement of the transaction
+    // names it: one shard on Citus.
+    let region = super::parcels::find_by_id(conn, parcel_id, None)?.region;
     conn.transaction(|conn| {
+        let this = parcels::id.eq(parcel_id).and(parcels::region.eq(region));
         // A no-op write first (see `db`); it also takes the parcel's row lock, so an arrival
         // scan cannot slip between the read and the insert.
-        diesel::update(parcels::table.find(parcel_id))
+        diesel::update(parcels::table.filter(this))
             .set(parcels::updated_at.eq(parcels::updated_at))
             .execute(conn)?;
-        if let Some(existing) = find(conn, parcel_id, now)? {
+        if let Some(existing) = find_in(conn, parcel_id, region, now)? {
             return Ok((existing, false));
         }
-        let parcel: Option<(i64, i64, String, Option<NaiveDateTime>)> = parcels::table
-            .find(parcel_id)
-            .select((
-                parcels::shop_id,
-                parcels::region,
-                parcels::state,
-                parcels::arrived_at,
-            ))
+        let parcel: Option<(i64, String, Option<NaiveDateTime>)> = parcels::table
+            .filter(this)
+            .select((parcels::shop_id, parcels::state, parcels::arrived_at))
             .first(conn)
             .optional()?;
-        let (shop_id, region, state, arrived_at) =
-            parcel.ok_or(PickupError::ParcelNotFound(parcel_id))?;
+        // Gone from its region since the read: moved across a border meanwhile.
+        let (shop_id, state, arrived_at) = parcel.ok_or(PickupError::Changed)?;
         let state: ParcelState = state
             .parse()
             .map_err(|_| PickupError::ParcelNotFound(parcel_id))?;
@@ -174,7 +175,7 @@ pub fn hand_in(
             ))
             .execute(conn)?;
         Ok((
-            find(conn, parcel_id, now)?.ok_or(PickupError::ParcelNotFound(parcel_id))?,
+            find_in(conn, parcel_id, region, now)?.ok_or(PickupError::ParcelNotFound(parcel_id))?,
             true,
         ))
     })
@@ -230,16 +231,6 @@ pub fn find_in(
     Ok(handins::table
         .filter(handins::parcel_id.eq(parcel_id))
         .filter(handins::region.eq(region))
-        .select(columns())
-        .first::<Row>(conn)
-        .optional()?
-        .map(|r| view(r, now)))
-}
-
-/// The hand-in of a parcel, if any.
-pub fn find(conn: &mut DbConn, parcel_id: i64, now: NaiveDateTime) -> QueryResult<Option<Handin>> {
-    Ok(handins::table
-        .filter(handins::parcel_id.eq(parcel_id))
         .select(columns())
         .first::<Row>(conn)
         .optional()?

@@ -51,12 +51,20 @@ pub fn take_unit(conn: &mut DbConn, shop_id: i64, region: i64, sku: &str) -> Que
     Ok(n == 1)
 }
 
-/// Shops holding at least one staged unit of `sku`.
-pub fn shops_with_stock(conn: &mut DbConn, sku: &str) -> QueryResult<Vec<i64>> {
-    staged_stock::table
+/// Shops holding at least one staged unit of `sku`, in `regions` if given (else in all).
+pub fn shops_with_stock(
+    conn: &mut DbConn,
+    sku: &str,
+    regions: Option<&[i64]>,
+) -> QueryResult<Vec<i64>> {
+    let mut query = staged_stock::table
         .filter(staged_stock::sku.eq(sku).and(staged_stock::units.gt(0)))
         .select(staged_stock::shop_id)
-        .load(conn)
+        .into_boxed();
+    if let Some(regions) = regions {
+        query = query.filter(staged_stock::region.eq_any(regions));
+    }
+    query.load(conn)
 }
 
 /// Staged units of `sku` at a shop.
