@@ -134,7 +134,16 @@ fn write_point(p: &PickupPoint<'_>, out: &mut Vec<u8>) {
         }
         plain(out, service.as_str());
     }
-    out.extend_from_slice(b"],\"address\":");
+    out.extend_from_slice(b"],\"capabilities\":[");
+    for (i, capability) in p.capabilities.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        plain(out, capability.as_str());
+    }
+    out.extend_from_slice(b"],\"photo_url\":");
+    optional_string(out, p.photo_url);
+    out.extend_from_slice(b",\"address\":");
     match p.address {
         Some(a) => address(out, a),
         None => null(out),
