@@ -281,7 +281,11 @@ mod tests {
 
     #[test]
     fn declared_capabilities_round_trip_and_refuse_open_24_7() {
-        for text in ["", "step_free", "step_free,parking,cash_on_delivery,id_check"] {
+        for text in [
+            "",
+            "step_free",
+            "step_free,parking,cash_on_delivery,id_check",
+        ] {
             let c = Capabilities::declared(text).expect(text);
             assert_eq!(c.to_string(), text);
             assert_eq!(Capabilities::from_stored(&c.to_string()), c);

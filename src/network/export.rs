@@ -8,9 +8,9 @@
 //! memory stays flat at 600,000 shops.
 
 use super::address::ShopDetails;
+use super::capabilities::Profile;
 use super::closure_store;
 use super::closures::{self, Closure};
-use super::capabilities::Profile;
 use super::import::{Format, COLUMNS, FIRST_CAPABILITY, FIRST_DETAIL, FIRST_SIZE};
 use super::services::Services;
 use super::shop::ShopInput;
@@ -240,8 +240,21 @@ impl<W: Write> ShopWriter<W> {
                 record.extend(details.iter().flatten().map(|v| (*v).to_owned()));
                 record.extend(size_cells.iter().flatten().cloned());
                 if self.with_capabilities {
-                    record.push(s.profile.capabilities.iter().map(|c| c.as_str()).collect::<Vec<_>>().join("|"));
-                    record.push(s.profile.photo_url.as_deref().unwrap_or_default().to_owned());
+                    record.push(
+                        s.profile
+                            .capabilities
+                            .iter()
+                            .map(|c| c.as_str())
+                            .collect::<Vec<_>>()
+                            .join("|"),
+                    );
+                    record.push(
+                        s.profile
+                            .photo_url
+                            .as_deref()
+                            .unwrap_or_default()
+                            .to_owned(),
+                    );
                 }
                 w.write_record(&record)?;
             }
@@ -293,9 +306,15 @@ impl<W: Write> ShopWriter<W> {
                 }
                 // Only what the shop declares: absent properties read back as nothing declared.
                 if self.with_capabilities && !s.profile.capabilities.is_empty() {
-                    feature["properties"]["capabilities"] = serde_json::json!(s.profile.capabilities);
+                    feature["properties"]["capabilities"] =
+                        serde_json::json!(s.profile.capabilities);
                 }
-                if let Some(url) = s.profile.photo_url.as_deref().filter(|_| self.with_capabilities) {
+                if let Some(url) = s
+                    .profile
+                    .photo_url
+                    .as_deref()
+                    .filter(|_| self.with_capabilities)
+                {
                     feature["properties"]["photo_url"] = serde_json::json!(url);
                 }
                 out.write_all(b"\n")?;

@@ -606,12 +606,12 @@ fn list_text(c: usize, items: &[serde_json::Value]) -> Result<String, String> {
     Ok(parts.join(separator))
 }
 
+#[path = "import_capabilities.rs"]
+mod capabilities;
 #[path = "import_details.rs"]
 mod details;
 #[path = "import_sizes.rs"]
 mod sizes;
-#[path = "import_capabilities.rs"]
-mod capabilities;
 
 #[cfg(test)]
 #[path = "import_tests.rs"]

@@ -387,7 +387,11 @@ impl GeoIndex {
         let strings: usize = self
             .slots
             .iter()
-            .map(|s| s.shop.external_id.len() + s.shop.name.len())
+            .map(|s| {
+                s.shop.external_id.len()
+                    + s.shop.name.len()
+                    + s.shop.profile.photo_url.as_ref().map_or(0, |u| u.len())
+            })
             .sum();
         let schedules: usize = self.schedules.len()
             * (size_of::<WeeklyHours>() + 7 * 2 * size_of::<(u16, u16)>() + 32);

@@ -7,9 +7,9 @@
 //! [`nearest`] ranks from the in-memory index alone.
 
 use crate::network::availability::{self, Availability, RoomKey};
+use crate::network::capabilities::Capabilities;
 use crate::network::index::text::Query as TextQuery;
 use crate::network::index::IndexedShop;
-use crate::network::capabilities::Capabilities;
 use crate::network::services::Service;
 use crate::network::sizes::{DoesNotFit, ParcelSize, SizeClass};
 use crate::network::{AreaAnswer, BoundingBox, Cluster};

@@ -68,7 +68,10 @@ async fn capabilities_reach_search_page_and_partner(backend: Backend) {
         "every minute of every day is around the clock"
     );
     assert_eq!(estanco["photo_url"], Value::Null);
-    assert_eq!(item(search.ok(), "kiosko")["capabilities"], json!(["parking"]));
+    assert_eq!(
+        item(search.ok(), "kiosko")["capabilities"],
+        json!(["parking"])
+    );
     assert_eq!(item(search.ok(), "bare")["capabilities"], json!([]));
 
     // The point's page.
@@ -138,7 +141,9 @@ async fn capability_filter_on_nearest_and_text(backend: Backend) {
         assert_eq!(ids(answer.ok()), want, "{query}");
     }
     // Text search takes the same filter.
-    let text = app.get("/v1/pickup-points?q=kiosko&capability=parking").await;
+    let text = app
+        .get("/v1/pickup-points?q=kiosko&capability=parking")
+        .await;
     assert_eq!(ids(text.ok()), set(&["sol", "kiosko"]));
     let text = app
         .get("/v1/pickup-points?q=kiosko&capability=parking&capability=open_24_7")
@@ -176,7 +181,10 @@ fn grid() -> (String, Vec<(String, f64, f64, BTreeSet<&'static str>)>) {
     );
     let mut shops = Vec::new();
     for i in 0..240 {
-        let (lat, lon) = (40.30 + (i / 16) as f64 * 0.013, -3.80 + (i % 16) as f64 * 0.013);
+        let (lat, lon) = (
+            40.30 + (i / 16) as f64 * 0.013,
+            -3.80 + (i % 16) as f64 * 0.013,
+        );
         let mut caps: BTreeSet<&str> = BTreeSet::new();
         let declared: Vec<&str> = ["step_free", "parking", "cash_on_delivery", "id_check"]
             .into_iter()
@@ -214,7 +222,13 @@ async fn capability_filter_is_exact_on_areas_and_clusters(backend: Backend) {
         &["step_free", "id_check"],
         &["open_24_7"],
         &["cash_on_delivery", "open_24_7"],
-        &["step_free", "parking", "cash_on_delivery", "id_check", "open_24_7"],
+        &[
+            "step_free",
+            "parking",
+            "cash_on_delivery",
+            "id_check",
+            "open_24_7",
+        ],
     ];
     for (w, s, e, n) in boxes {
         for wanted in filters {
@@ -252,7 +266,9 @@ async fn capability_filter_is_exact_on_areas_and_clusters(backend: Backend) {
     }
     // The nearest points with a capability are the nearest matching ones, in order.
     let answer = app
-        .get("/v1/pickup-points?lat=40.40&lon=-3.70&limit=5&capability=parking&capability=open_24_7")
+        .get(
+            "/v1/pickup-points?lat=40.40&lon=-3.70&limit=5&capability=parking&capability=open_24_7",
+        )
         .await;
     let haversine = |lat: f64, lon: f64| {
         let (p1, p2) = (40.40f64.to_radians(), lat.to_radians());
@@ -317,7 +333,10 @@ async fn capability_columns_round_trip(backend: Backend) {
                 ",step_free|parking|cash_on_delivery|id_check,https://img.example.com/shops/sol.jpg"
             ));
         } else {
-            assert!(text.contains(r#""capabilities":["step_free","id_check"]"#), "{text}");
+            assert!(
+                text.contains(r#""capabilities":["step_free","id_check"]"#),
+                "{text}"
+            );
         }
         let target = TestApp::new(backend);
         target
@@ -371,7 +390,12 @@ g,G,40.7,-3.7,5,,step_free,https://img.example.com/g h.jpg
         .as_array()
         .expect("errors")
         .iter()
-        .map(|e| (e["row"].as_u64().expect("row"), e["field"].as_str().expect("field")))
+        .map(|e| {
+            (
+                e["row"].as_u64().expect("row"),
+                e["field"].as_str().expect("field"),
+            )
+        })
         .collect();
     assert_eq!(
         found,
@@ -386,7 +410,11 @@ g,G,40.7,-3.7,5,,step_free,https://img.example.com/g h.jpg
         "{}",
         answer.text
     );
-    assert!(answer.text.contains("follows from opening_hours"), "{}", answer.text);
+    assert!(
+        answer.text.contains("follows from opening_hours"),
+        "{}",
+        answer.text
+    );
     assert_eq!(stored(&app), before, "nothing stored");
     // GeoJSON: arrays of names, or the same text; wrong item types are named too.
     let geojson = json!({"type": "FeatureCollection", "features": [
