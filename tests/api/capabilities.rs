@@ -3,6 +3,7 @@
 //! exports round-trip them; `open_24_7` follows the hours; search answers, the point's page and
 //! the partner's shop list them; `capability=` filters nearest, `bbox` (exact clusters) and `q=`.
 
+use crate::addresses::item;
 use crate::on_both_backends;
 use crate::support::{Backend, TestApp};
 use actix_web::test::TestRequest;
@@ -21,15 +22,6 @@ kiosko,Kiosko Carabanchel,40.3890,-3.7360,5,Europe/Madrid,Mo-Fr 09:00-20:00,park
 estanco,Estanco Ávila,40.4172,-3.7040,5,Europe/Madrid,Mo-Su 00:00-24:00,ID_CHECK | step_free,
 bare,Kiosko Latina,40.4100,-3.7100,5,Europe/Madrid,Mo-Fr 09:00-20:00,,
 ";
-
-fn item<'a>(answer: &'a Value, external_id: &str) -> &'a Value {
-    answer["items"]
-        .as_array()
-        .expect("items")
-        .iter()
-        .find(|i| i["external_id"] == external_id)
-        .unwrap_or_else(|| panic!("{external_id} listed in {answer}"))
-}
 
 fn ids(answer: &Value) -> BTreeSet<String> {
     answer["items"]
@@ -314,14 +306,7 @@ async fn capability_columns_round_trip(backend: Backend) {
         "canonical order, open_24_7 never stored"
     );
     for format in [Format::Csv, Format::GeoJson] {
-        let mut file = Vec::new();
-        pudo::network::export::export(
-            &mut source.state.pool.get().expect("conn"),
-            format,
-            &mut file,
-            &mut |_, _| {},
-        )
-        .expect("export");
+        let file = source.export(format);
         let text = String::from_utf8(file.clone()).expect("utf-8");
         if format == Format::Csv {
             assert!(text
@@ -338,25 +323,13 @@ async fn capability_columns_round_trip(backend: Backend) {
                 "{text}"
             );
         }
-        let target = TestApp::new(backend);
-        target
-            .state
-            .network
-            .import_file(&file, format, &mut |_| {})
-            .expect("the export imports");
+        let target = TestApp::imported(backend, &file, format);
         assert_eq!(stored(&target), original, "{format:?}");
     }
     // A network declaring nothing exports without the columns, as before.
     let plain =
         TestApp::new(backend).with_csv("external_id,name,latitude,longitude,capacity\na,A,1,1,3\n");
-    let mut file = Vec::new();
-    pudo::network::export::export(
-        &mut plain.state.pool.get().expect("conn"),
-        Format::Csv,
-        &mut file,
-        &mut |_, _| {},
-    )
-    .expect("export");
+    let file = plain.export(Format::Csv);
     assert!(!String::from_utf8(file)
         .expect("utf-8")
         .contains("capabilities"));
