@@ -167,7 +167,10 @@ on_both_backends!(capability_filter_on_nearest_and_text);
 
 /// A grid of shops around Madrid whose capabilities and hours follow their number, and the
 /// shops a filter keeps, computed from the same rule (the reference the answers are held to).
-fn grid() -> (String, Vec<(String, f64, f64, BTreeSet<&'static str>)>) {
+/// A grid shop: external id, latitude, longitude and capabilities (open_24_7 included).
+type GridShop = (String, f64, f64, BTreeSet<&'static str>);
+
+fn grid() -> (String, Vec<GridShop>) {
     let mut csv = String::from(
         "external_id,name,latitude,longitude,capacity,timezone,opening_hours,capabilities\n",
     );
