@@ -630,7 +630,13 @@ li[aria-disabled=true] .ck{visibility:hidden}
     _parcelParams(q) {
       const parcel = this.getAttribute('parcel');
       const kg = this.getAttribute('weight-kg');
-      const capability = (this.getAttribute('capability') || '').split(',').map((c) => c.trim()).filter(Boolean);
+      // Known names only: the server refuses an unknown one (400 `capability`), which the
+      // search would take for an older server and drop every new parameter.
+      const capability = [];
+      for (const c of (this.getAttribute('capability') || '').split(',').map((name) => name.trim().toLowerCase())) {
+        if (c in CAPABILITIES) capability.push(c);
+        else if (c) console.warn(`pudo-picker: unknown capability ${c} ignored`);
+      }
       if (parcel) q.set('parcel', parcel);
       if (kg) q.set('weight_kg', kg);
       if (capability.length) q.set('capability', capability.join(','));
