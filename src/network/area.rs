@@ -21,8 +21,12 @@
 //! keeps them when they are fewer than its shops by [`CLASS_TALLY_RATIO`], and the query adds
 //! up those of the classes open at the instant, deciding each class once. Nodes without them
 //! are opened to their children, and shops are checked one by one only at resolution 7, on
-//! their class without reading their record. Filters no tally can know (free slots, staged
-//! stock) make the walk check every shop inside the box on its record instead.
+//! their class without reading their record. Capabilities (`capability=`) are counted from the
+//! same tallies: their key holds the shops' capability bits too (a network has few
+//! combinations, and `open_24_7` follows the schedule class), so a filter on them sums the
+//! tallies of the combinations it covers, and a node without class tallies is opened as for
+//! `open_at`. Filters no tally can know (free slots, staged stock) make the walk check every
+//! shop inside the box on its record instead.
 //!
 //! Shops added or moved since the last build are not in the sorted runs; they are checked one
 //! by one on every query, as the k-d tree's `extra` list is (the index rebuilds both past
