@@ -300,6 +300,15 @@ impl TestApp {
         file
     }
 
+    /// The header line of an exported CSV file.
+    pub fn csv_header(file: &[u8]) -> String {
+        String::from_utf8_lossy(file)
+            .lines()
+            .next()
+            .expect("header")
+            .to_owned()
+    }
+
     /// A fresh app on `backend` with `file` imported through the domain.
     pub fn imported(backend: Backend, file: &[u8], format: pudo::network::import::Format) -> Self {
         let app = Self::new(backend);
