@@ -2,7 +2,8 @@
  *
  * <script src="https://pudo.example/widget/pudo-widget.js" defer></script>
  * <form> … <pudo-picker name="pickup_point" required lat="40.4168" lon="-3.7038"
- *              sku="SKU-1" arrive-at="2026-11-11T09:00:00+01:00" lang="es"></pudo-picker> … </form>
+ *              sku="SKU-1" arrive-at="2026-11-11T09:00:00+01:00" lang="es"
+ *              capability="step_free,parking"></pudo-picker> … </form>
  *
  * A form-associated custom element with its own shadow DOM (the page's CSS cannot reach it).
  * It asks the pudo API that served this script (simple cross-origin GETs, no credentials) for
@@ -19,7 +20,10 @@
   const DEFAULT_API = SCRIPT_URL ? new URL('..', SCRIPT_URL).href.replace(/\/$/, '') : '';
   // Query parameters of the ranking-and-availability search; an older server refuses them by
   // name (400), and the widget then searches without them.
-  const NEW_PARAMS = ['include_unavailable', 'rank', 'arrive_at', 'stock_sku', 'parcel', 'weight_kg'];
+  const NEW_PARAMS = ['include_unavailable', 'rank', 'arrive_at', 'stock_sku', 'parcel', 'weight_kg', 'capability'];
+  // What a point declares (and open_24_7, from its hours), in the server's order, with the
+  // symbol shown before each label.
+  const CAPABILITIES = { step_free: '♿', parking: 'P', cash_on_delivery: '¤', id_check: 'ID', open_24_7: '24h' };
   const legacyApis = new Set();
   const outlines = new Map(); // H3 cell → [[lat, lon], …], shared by every picker on the page
   const TIMEOUT_MS = 15000;
@@ -49,6 +53,8 @@
       cluster: '{n} pickup points here: zoom in', area: '{n} pickup points in this area.', opens: 'Opens {when}',
       does_not_fit: 'Your parcel does not fit here', max_weight: 'Your parcel is too heavy for this point',
       max_dimensions: 'Your parcel is too large for this point', size_class: 'No compartment here is large enough for your parcel',
+      cap_step_free: 'Step-free access', cap_parking: 'Parking', cap_cash_on_delivery: 'Cash on delivery',
+      cap_id_check: 'ID checks', cap_open_24_7: 'Open 24/7', photo: 'Photo of {name}',
     },
     zh: {
       where_ph_text: '城镇、邮编、自提点编号，或 纬度, 经度', zoom_in: '放大', zoom_out: '缩小',
@@ -74,6 +80,8 @@
       svc_dropoff: '包裹寄件', svc_returns: '退货', svc_staging: '大促备货',
       does_not_fit: '您的包裹放不进此自提点', max_weight: '您的包裹超过此自提点的重量上限',
       max_dimensions: '您的包裹超过此自提点的尺寸上限', size_class: '此自提点没有能放下您包裹的格口',
+      cap_step_free: '无障碍通行', cap_parking: '可停车', cap_cash_on_delivery: '货到付款',
+      cap_id_check: '可核验身份', cap_open_24_7: '24 小时营业', photo: '{name} 的照片',
     },
     es: {
       near: 'Buscar puntos de recogida cerca de', where_ph: 'Latitud, longitud', where_ph_geo: 'Dirección, o latitud, longitud',
@@ -99,6 +107,8 @@
       svc_dropoff: 'Envío de paquetes', svc_returns: 'Devoluciones', svc_staging: 'Stock para días punta',
       does_not_fit: 'Tu paquete no cabe en este punto', max_weight: 'Tu paquete pesa demasiado para este punto',
       max_dimensions: 'Tu paquete es demasiado grande para este punto', size_class: 'Ningún casillero de este punto es lo bastante grande para tu paquete',
+      cap_step_free: 'Acceso sin escalones', cap_parking: 'Aparcamiento', cap_cash_on_delivery: 'Pago contra reembolso',
+      cap_id_check: 'Verificación de identidad', cap_open_24_7: 'Abierto 24 h', photo: 'Foto de {name}',
     },
   };
 
@@ -157,6 +167,10 @@ li[aria-disabled=true] .n{background:#7a808c}
 .ck{flex:none;width:22px;height:22px;border-radius:50%;border:2px solid #6b7280;align-self:center}
 li[aria-selected=true] .ck{border:7px solid var(--a)}
 li[aria-disabled=true] .ck{visibility:hidden}
+.caps{display:flex;flex-wrap:wrap;gap:4px;margin-top:4px}
+.cap{display:inline-flex;align-items:center;gap:4px;padding:1px 7px;border-radius:99px;border:1px solid #b8c2d0;background:#f4f6f9;color:#2b3340;font-size:12px;font-weight:600}
+.cap i{font-style:normal;font-size:11px;min-width:14px;text-align:center;color:#1a55c4}
+.ph{display:block;width:100%;max-height:160px;object-fit:cover;margin-top:6px;border-radius:8px;background:#eef2ee}
 .sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}
 `;
 
@@ -248,7 +262,7 @@ li[aria-disabled=true] .ck{visibility:hidden}
 
   class PudoPicker extends HTMLElement {
     static formAssociated = true;
-    static observedAttributes = ['lat', 'lon', 'sku', 'arrive-at', 'lang', 'limit', 'radius-m', 'required', 'tile-url', 'cluster-over', 'parcel', 'weight-kg'];
+    static observedAttributes = ['lat', 'lon', 'sku', 'arrive-at', 'lang', 'limit', 'radius-m', 'required', 'tile-url', 'cluster-over', 'parcel', 'weight-kg', 'capability'];
     static TEXTS = TEXTS;
 
     constructor() {
@@ -595,8 +609,10 @@ li[aria-disabled=true] .ck{visibility:hidden}
             !open && p.next_open_at ? ` · ${this._t('opens', { when: this._when(p.next_open_at) })}` : null,
             open !== null && hours ? ' · ' : null, hours || null),
           h('div', { class: 'l' }, free, free && services ? ' · ' : null, services || null),
+          this._capabilities(p),
           p.in_stock ? h('div', { class: 's' }, `✓ ${this._t('in_stock')}`) : null,
-          p._av.ok ? null : h('div', { class: 'r' }, this._reason(p))),
+          p._av.ok ? null : h('div', { class: 'r' }, this._reason(p)),
+          chosen ? this._photo(p) : null),
         h('span', { class: 'ck', 'aria-hidden': 'true' }));
       }));
       this._syncActive();
@@ -609,12 +625,37 @@ li[aria-disabled=true] .ck{visibility:hidden}
       return new Intl.DateTimeFormat(lang, { weekday: 'short', hour: '2-digit', minute: '2-digit' }).format(new Date(t));
     }
 
-    /** The parcel's measurements (`parcel`, `weight-kg` attributes) as search parameters. */
+    /** The parcel's measurements (`parcel`, `weight-kg` attributes) and the capabilities
+     * every point must have (`capability`: names separated by commas) as search parameters. */
     _parcelParams(q) {
       const parcel = this.getAttribute('parcel');
       const kg = this.getAttribute('weight-kg');
+      // Known names only: the server refuses an unknown one (400 `capability`), which the
+      // search would take for an older server and drop every new parameter.
+      const capability = [];
+      for (const c of (this.getAttribute('capability') || '').split(',').map((name) => name.trim().toLowerCase())) {
+        if (c in CAPABILITIES) capability.push(c);
+        else if (c) console.warn(`pudo-picker: unknown capability ${c} ignored`);
+      }
       if (parcel) q.set('parcel', parcel);
       if (kg) q.set('weight_kg', kg);
+      if (capability.length) q.set('capability', capability.join(','));
+    }
+
+    /** The point's capabilities as small labels, each a symbol and words (known names only). */
+    _capabilities(p) {
+      const known = (Array.isArray(p.capabilities) ? p.capabilities : []).filter((c) => c in CAPABILITIES);
+      if (!known.length) return null;
+      // Spans, not a list: the point is an option of the listbox, read as one phrase.
+      return h('div', { class: 'caps' },
+        known.map((c) => h('span', { class: 'cap', 'data-cap': c },
+          h('i', { 'aria-hidden': 'true' }, CAPABILITIES[c]), this._t(`cap_${c}`), h('span', { class: 'sr' }, ';'))));
+    }
+
+    /** The point's photo, once chosen: only an https URL (the server accepts nothing else). */
+    _photo(p) {
+      if (typeof p.photo_url !== 'string' || !/^https:\/\//i.test(p.photo_url)) return null;
+      return h('img', { class: 'ph', src: p.photo_url, alt: this._t('photo', { name: this._name(p) }), loading: 'lazy', referrerpolicy: 'no-referrer' });
     }
 
     _reason(p) {

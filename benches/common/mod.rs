@@ -33,6 +33,7 @@ pub fn cn_shops() -> Vec<IndexedShop> {
             closures: Default::default(),
             details: s.details.map(Arc::new),
             sizes: Default::default(),
+            profile: Default::default(),
         })
         .collect()
 }

@@ -3,8 +3,9 @@
 use crate::error::ApiError;
 use std::collections::HashMap;
 
-/// The parameters of one request, each allowed once and checked against the parameters its
-/// route documents.
+/// The parameters of one request, each allowed once (a parameter documented as an array may be
+/// repeated, its values joined with `,`) and checked against the parameters its route
+/// documents.
 pub struct QueryParams {
     values: HashMap<String, String>,
     allowed: Vec<String>,
@@ -13,21 +14,27 @@ pub struct QueryParams {
 impl QueryParams {
     /// Reads pairs from the query string, accepting exactly the parameters that `P` documents
     /// in the OpenAPI document (so the documented and the accepted parameters cannot drift),
-    /// each once; unknown and repeated parameters are refused by name.
+    /// each once; unknown and repeated parameters are refused by name. A parameter documented
+    /// as an array (`capability=a&capability=b`) may repeat: its values are joined with `,`,
+    /// so `capability=a,b` reads the same.
     pub fn of<P: utoipa::IntoParams>(pairs: Vec<(String, String)>) -> Result<Self, ApiError> {
-        let allowed: Vec<String> =
-            P::into_params(|| Some(utoipa::openapi::path::ParameterIn::Query))
-                .into_iter()
-                .map(|p| p.name)
-                .collect();
-        let names: Vec<&str> = allowed.iter().map(String::as_str).collect();
-        let values = Self::read(pairs, &names)?;
+        use utoipa::openapi::{RefOr, Schema};
+        let params = P::into_params(|| Some(utoipa::openapi::path::ParameterIn::Query));
+        let lists: Vec<&str> = params
+            .iter()
+            .filter(|p| matches!(p.schema, Some(RefOr::T(Schema::Array(_)))))
+            .map(|p| p.name.as_str())
+            .collect();
+        let names: Vec<&str> = params.iter().map(|p| p.name.as_str()).collect();
+        let values = Self::read(pairs, &names, &lists)?;
+        let allowed = params.iter().map(|p| p.name.clone()).collect();
         Ok(Self { values, allowed })
     }
 
     fn read(
         pairs: Vec<(String, String)>,
         allowed: &[&str],
+        lists: &[&str],
     ) -> Result<HashMap<String, String>, ApiError> {
         let mut values = HashMap::new();
         for (name, value) in pairs {
@@ -45,6 +52,15 @@ impl QueryParams {
                     &name,
                     format!("{name} contains a NUL character (U+0000)"),
                 ));
+            }
+            if lists.contains(&name.as_str()) {
+                if let Some(earlier) = values.get_mut(&name) {
+                    // An empty item is refused by the parameter's own parser, which sees ",,".
+                    let joined: &mut String = earlier;
+                    joined.push(',');
+                    joined.push_str(&value);
+                    continue;
+                }
             }
             if values.insert(name.clone(), value).is_some() {
                 return Err(ApiError::bad_parameter(

@@ -5,6 +5,7 @@ use super::{blocking, AppState};
 use crate::error::{ApiError, Problem};
 use crate::network::address::{Address, Localized};
 use crate::network::availability::{self, UnavailableReason};
+use crate::network::capabilities::{Capabilities, Capability};
 use crate::network::geo::CellHex;
 use crate::network::services::{Service, Services};
 use crate::network::sizes::SizeClass;
@@ -97,6 +98,12 @@ pub(super) struct SearchQuery {
     /// `staging`.
     #[param(inline)]
     service: Option<ServiceParam>,
+    /// Only points with every one of these capabilities: `step_free`, `parking`,
+    /// `cash_on_delivery`, `id_check` (declared by the point) or `open_24_7` (open every
+    /// minute of the week, from its hours). Repeat the parameter or separate names with
+    /// commas (`capability=parking,step_free`); an unknown name is refused.
+    #[param(inline, explode = true, style = Form)]
+    capability: Option<Vec<CapabilityParam>>,
     /// The parcel's dimensions, `LxWxH` in centimetres (at most one decimal, any order): only
     /// points that take it (with `include_unavailable=true` the others too, not selectable,
     /// `does_not_fit`); `free_slots`, `min_free` and `rank=room` then count the slots of the
@@ -129,6 +136,25 @@ enum ServiceParam {
     Dropoff,
     Returns,
     Staging,
+}
+
+/// The values of `capability` (documentation only).
+#[derive(ToSchema)]
+#[allow(
+    dead_code,
+    reason = "describes the query for OpenAPI; parsed as Capabilities"
+)]
+enum CapabilityParam {
+    #[schema(rename = "step_free")]
+    StepFree,
+    #[schema(rename = "parking")]
+    Parking,
+    #[schema(rename = "cash_on_delivery")]
+    CashOnDelivery,
+    #[schema(rename = "id_check")]
+    IdCheck,
+    #[schema(rename = "open_24_7")]
+    Open24x7,
 }
 
 /// The values of `rank` (documentation only).
@@ -216,6 +242,12 @@ pub struct PickupPoint<'a> {
     /// What the point offers (`pickup`, `dropoff`, `returns`, `staging`).
     #[schema(value_type = Vec<Service>)]
     pub services: Services,
+    /// What the point declares (`step_free`, `parking`, `cash_on_delivery`, `id_check`) and
+    /// `open_24_7` when its hours say it never closes; in that order.
+    #[schema(value_type = Vec<Capability>)]
+    pub capabilities: Capabilities,
+    /// An https URL of a photo of the shop; null when the partner gave none.
+    pub photo_url: Option<&'a str>,
     /// Postal address; null when the partner gave none.
     pub address: Option<&'a Address>,
     /// Phone customers may call; null when the partner gave none.
@@ -382,6 +414,8 @@ fn describe<'a>(p: &RankedPoint<'a>, now: chrono::DateTime<Utc>) -> PickupPoint<
         opening_hours,
         in_stock: p.in_stock,
         services: shop.services,
+        capabilities: shop.capabilities(),
+        photo_url: shop.profile.photo_url.as_deref(),
         address: shop.details.as_ref().and_then(|d| d.address.as_ref()),
         phone: shop.details.as_ref().and_then(|d| d.phone.as_deref()),
         localized: shop.details.as_ref().and_then(|d| d.localized.as_deref()),

@@ -74,10 +74,10 @@ fn touch_strings<'p, 'a: 'p>(points: impl Iterator<Item = &'p PickupPoint<'a>>) 
 }
 
 /// The answer's likely size, to allocate its buffer once (about 420 bytes a point, up to
-/// about 200 more with an address and a phone, and 40 more with a parcel's `size_class` and
-/// `limit`).
+/// about 200 more with an address and a phone, 40 more with a parcel's `size_class` and
+/// `limit`, and about 100 more with capabilities and a photo URL).
 pub fn capacity_for(points: usize) -> usize {
-    16 + points * 720
+    16 + points * 820
 }
 
 fn write_point(p: &PickupPoint<'_>, out: &mut Vec<u8>) {
@@ -134,7 +134,16 @@ fn write_point(p: &PickupPoint<'_>, out: &mut Vec<u8>) {
         }
         plain(out, service.as_str());
     }
-    out.extend_from_slice(b"],\"address\":");
+    out.extend_from_slice(b"],\"capabilities\":[");
+    for (i, capability) in p.capabilities.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        plain(out, capability.as_str());
+    }
+    out.extend_from_slice(b"],\"photo_url\":");
+    optional_string(out, p.photo_url);
+    out.extend_from_slice(b",\"address\":");
     match p.address {
         Some(a) => address(out, a),
         None => null(out),

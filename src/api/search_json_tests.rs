@@ -2,6 +2,7 @@ use super::*;
 use crate::api::pickup_points::{PickupPoints, PointCluster};
 use crate::network::address::{Address, Country, LocalText, Localized, ShopDetails};
 use crate::network::availability::UnavailableReason;
+use crate::network::capabilities::{Capabilities, Capability};
 use crate::network::geo::CellHex;
 use crate::network::services::{Service, Services};
 use crate::network::sizes::SizeClass;
@@ -54,6 +55,17 @@ impl Owned {
                 .into_iter()
                 .filter(|s| self.services & (1 << (*s as u8)) != 0)
                 .collect::<Services>(),
+            // Capabilities and the photo from the id: every combination, and a photo text
+            // with whatever the external id's generator puts in it.
+            capabilities: Capability::ALL
+                .into_iter()
+                .enumerate()
+                .filter(|(i, _)| (self.id as u64 >> 2) & (1 << i) != 0)
+                .fold(Capabilities::none(), |mut set, (_, c)| {
+                    set.insert(c);
+                    set
+                }),
+            photo_url: (self.id % 3 == 0).then_some(self.external_id.as_str()),
             address: self.details.as_ref().and_then(|d| d.address.as_ref()),
             phone: self.details.as_ref().and_then(|d| d.phone.as_deref()),
             localized: self.details.as_ref().and_then(|d| d.localized.as_deref()),

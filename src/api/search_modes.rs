@@ -4,6 +4,7 @@
 use super::params::{instant, integer_in, number_in, QueryParams};
 use super::pickup_points::{boolean, parse_rank, sku_text, MAX_LIMIT};
 use crate::error::ApiError;
+use crate::network::capabilities::Capabilities;
 use crate::network::index::text::Query as TextQuery;
 use crate::network::services::Service;
 use crate::network::sizes::{self, ParcelSize};
@@ -133,6 +134,9 @@ pub fn point_query(q: &QueryParams) -> Result<PointQuery, ApiError> {
         service: q
             .optional("service", str::parse::<Service>)?
             .unwrap_or(Service::Pickup),
+        capabilities: q
+            .optional("capability", Capabilities::wanted)?
+            .unwrap_or_default(),
         parcel: parcel_size(q)?,
     })
 }

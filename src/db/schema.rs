@@ -65,6 +65,11 @@ diesel::table! {
         max_width_mm -> Nullable<Integer>,
         /// Largest parcel taken, shortest side, mm.
         max_height_mm -> Nullable<Integer>,
+        /// Declared capabilities, canonical comma-separated names (see
+        /// `network::capabilities`); empty: none.
+        capabilities -> Text,
+        /// An https URL of a photo of the shop.
+        photo_url -> Nullable<Text>,
     }
 }
 

@@ -21,8 +21,12 @@
 //! keeps them when they are fewer than its shops by [`CLASS_TALLY_RATIO`], and the query adds
 //! up those of the classes open at the instant, deciding each class once. Nodes without them
 //! are opened to their children, and shops are checked one by one only at resolution 7, on
-//! their class without reading their record. Filters no tally can know (free slots, staged
-//! stock) make the walk check every shop inside the box on its record instead.
+//! their class without reading their record. Capabilities (`capability=`) are counted from the
+//! same tallies: their key holds the shops' capability bits too (a network has few
+//! combinations, and `open_24_7` follows the schedule class), so a filter on them sums the
+//! tallies of the combinations it covers, and a node without class tallies is opened as for
+//! `open_at`. Filters no tally can know (free slots, staged stock) make the walk check every
+//! shop inside the box on its record instead.
 //!
 //! Shops added or moved since the last build are not in the sorted runs; they are checked one
 //! by one on every query, as the k-d tree's `extra` list is (the index rebuilds both past
@@ -194,6 +198,8 @@ struct AreaPoint {
     slot: u32,
     found_as: u8,
     services: u8,
+    /// Capabilities bits, derived ones included.
+    capabilities: u8,
     /// Schedule class (`schedule_classes.rs`), or [`IRREGULAR`].
     class: u16,
 }
@@ -201,23 +207,28 @@ struct AreaPoint {
 /// The shops of a node of one schedule class and kind: 24 bytes.
 #[derive(Debug, Clone, Copy)]
 struct ClassTally {
-    /// [`class_key`]: class, then found-as and services bits, so a node's tallies sort by class.
+    /// [`class_key`]: capabilities, class, then found-as and services bits.
     key: u32,
     count: u32,
     lat: i64,
     lon: i64,
 }
 
-/// The key of a class tally.
-fn class_key(class: u16, found: u8, services: u8) -> u32 {
-    (u32::from(class) << 8) | (u32::from(found) << 4) | u32::from(services & 0xf)
+/// The key of a class tally. Capabilities take the top byte: a shop's capabilities are few
+/// combinations in a network (none, in the seeds), so a node's tallies grow little with them,
+/// and a capability filter sums the tallies it covers instead of checking shops one by one.
+fn class_key(class: u16, found: u8, services: u8, capabilities: u8) -> u32 {
+    (u32::from(capabilities) << 24)
+        | (u32::from(class) << 8)
+        | (u32::from(found) << 4)
+        | u32::from(services & 0xf)
 }
 
 impl ClassTally {
     fn of(p: &AreaPoint) -> Self {
         let t = Tally::of(p.lat, p.lon);
         Self {
-            key: class_key(p.class, p.found_as, p.services),
+            key: class_key(p.class, p.found_as, p.services, p.capabilities),
             count: 1,
             lat: t.lat,
             lon: t.lon,
@@ -421,6 +432,7 @@ impl AreaIndex {
                 slot: i as u32,
                 found_as: found_as(true, s.shop.status),
                 services: s.shop.services.bits(),
+                capabilities: s.shop.capabilities().bits(),
                 class: schedules.class_of(&s.shop),
             })
             .collect();
@@ -463,11 +475,18 @@ impl AreaIndex {
         self.extra.push(slot);
     }
 
-    /// Brings a built shop's status, services and schedule class up to date, in its point and
-    /// in the tallies of every node above it. A node that has no tally yet for the shop's new
-    /// class and kind gives up its class tallies (its children are opened instead) until the
-    /// next build.
-    pub(super) fn sync(&mut self, slot: u32, found: u8, services: u8, shop: &IndexedShop) {
+    /// Brings a built shop's status, services, capabilities and schedule class up to date, in
+    /// its point and in the tallies of every node above it. A node that has no tally yet for
+    /// the shop's new class and kind gives up its class tallies (its children are opened
+    /// instead) until the next build.
+    pub(super) fn sync(
+        &mut self,
+        slot: u32,
+        found: u8,
+        services: u8,
+        capabilities: u8,
+        shop: &IndexedShop,
+    ) {
         let Some(&pos) = self.position.get(slot as usize) else {
             return;
         };
@@ -480,11 +499,15 @@ impl AreaIndex {
         } else {
             self.schedules.class_of(shop)
         };
-        if p.found_as == found && p.services == services && p.class == class {
+        if p.found_as == found
+            && p.services == services
+            && p.capabilities == capabilities
+            && p.class == class
+        {
             return;
         }
         let old = *p;
-        (p.found_as, p.services, p.class) = (found, services, class);
+        (p.found_as, p.services, p.capabilities, p.class) = (found, services, capabilities, class);
         let one = Tally::of(old.lat, old.lon);
         for (res, nodes) in self.levels.iter_mut().enumerate() {
             let cell = parent(old.cell, res as u8);
@@ -504,7 +527,7 @@ impl AreaIndex {
             let entries = &mut self.class_tallies[res][n.classes as usize..n.classes_end as usize];
             let mut kept = true;
             if old.found_as != HIDDEN {
-                let key = class_key(old.class, old.found_as, old.services);
+                let key = class_key(old.class, old.found_as, old.services, old.capabilities);
                 match entries.binary_search_by_key(&key, |t| t.key) {
                     Ok(e) => {
                         let t = &mut entries[e];
@@ -514,7 +537,7 @@ impl AreaIndex {
                 }
             }
             if found != HIDDEN {
-                let key = class_key(class, found, services);
+                let key = class_key(class, found, services, capabilities);
                 match entries.binary_search_by_key(&key, |t| t.key) {
                     Ok(e) if class != IRREGULAR => {
                         let t = &mut entries[e];
@@ -563,6 +586,8 @@ impl AreaIndex {
 pub(super) struct Check<'f, 'c> {
     filter: &'f SearchFilter<'f>,
     service_bit: u8,
+    /// Capabilities every shop found must have (0: any).
+    capability_bits: u8,
     active: usize,
     paused: Option<usize>,
     /// Whether a shop's record must be read: free slots or `accept`.
@@ -577,6 +602,7 @@ impl<'f, 'c> Check<'f, 'c> {
         Self {
             filter,
             service_bit: filter.service.map_or(0, |s| 1 << (s as u8)),
+            capability_bits: filter.capabilities.bits(),
             active: service * 2,
             paused: filter.include_paused.then_some(service * 2 + 1),
             dynamic: filter.min_free.is_some() || filter.accept.is_some(),
@@ -585,7 +611,7 @@ impl<'f, 'c> Check<'f, 'c> {
     }
 
     /// The node's shops of the wanted status and service as its tallies count them: exact
-    /// without `open_at` and record checks, else an upper bound.
+    /// without `open_at`, capabilities and record checks, else an upper bound.
     fn tally(&self, n: &Node) -> Tally {
         let mut t = n.tallies[self.active];
         if let Some(p) = self.paused {
@@ -594,26 +620,39 @@ impl<'f, 'c> Check<'f, 'c> {
         t
     }
 
+    /// Whether the node's tallies per class and kind are needed to count it exactly: with
+    /// `open_at` or capabilities (and no check of shops' records).
+    fn by_class(&self) -> bool {
+        (self.open.is_some() || self.capability_bits != 0) && !self.dynamic
+    }
+
     /// The node's matching shops exactly, when its tallies can say: `None` when a shop's record
-    /// must be read, or when `open_at` is given and the node has no class tallies.
+    /// must be read, or when `open_at` or capabilities are given and the node has no class
+    /// tallies.
     fn exact(&mut self, area: &AreaIndex, res: usize, n: &Node) -> Option<Tally> {
         if self.dynamic {
             return None;
         }
-        let Some(open) = &mut self.open else {
+        if self.open.is_none() && self.capability_bits == 0 {
             return Some(self.tally(n));
-        };
+        }
         if n.classes == NO_CLASSES {
             return None;
         }
         let (service_bit, paused) = (self.service_bit, self.paused.is_some());
+        let capability_bits = self.capability_bits;
         let mut sum = Tally::default();
         for t in &area.class_tallies[res][n.classes as usize..n.classes_end as usize] {
             let (found, services) = (((t.key >> 4) & 0xf) as u8, (t.key & 0xf) as u8);
+            let capabilities = (t.key >> 24) as u8;
             if t.count > 0
                 && (found == ACTIVE || (found == PAUSED && paused))
                 && services & service_bit == service_bit
-                && open.open((t.key >> 8) as u16)
+                && capabilities & capability_bits == capability_bits
+                && self
+                    .open
+                    .as_mut()
+                    .is_none_or(|open| open.open(((t.key >> 8) & 0xffff) as u16))
             {
                 sum.add(t.tally());
             }
@@ -621,9 +660,11 @@ impl<'f, 'c> Check<'f, 'c> {
         Some(sum)
     }
 
-    pub(super) fn kind(&self, found: u8, services: u8) -> bool {
+    /// Whether a shop is of the wanted status, service and capabilities.
+    pub(super) fn kind(&self, found: u8, services: u8, capabilities: u8) -> bool {
         (found == ACTIVE || (found == PAUSED && self.paused.is_some()))
             && services & self.service_bit == self.service_bit
+            && capabilities & self.capability_bits == self.capability_bits
     }
 
     /// Whether a shop of the wanted kind passes the rest of the filter, read from its record.
@@ -722,7 +763,7 @@ impl Walk<'_, '_> {
                 return;
             }
         }
-        let by_class = self.check.open.is_some() && !self.check.dynamic;
+        let by_class = self.check.by_class();
         if res < FINEST && (cluster_res.is_some_and(|r| r > res) || by_class) {
             for c in n.first_child as usize..n.end_child as usize {
                 if self.check.tally(&area.levels[res + 1][c]).count > 0 {
@@ -737,7 +778,9 @@ impl Walk<'_, '_> {
     fn scan(&mut self, b: &BoundingBox, range: std::ops::Range<usize>, edge: bool) {
         let index = self.index;
         for p in &self.area.points[range] {
-            if !self.check.kind(p.found_as, p.services) || (edge && !b.contains(p.lat, p.lon)) {
+            if !self.check.kind(p.found_as, p.services, p.capabilities)
+                || (edge && !b.contains(p.lat, p.lon))
+            {
                 continue;
             }
             if !self
@@ -754,10 +797,11 @@ impl Walk<'_, '_> {
         for &slot in &self.area.extra {
             let s = &self.index.slots[slot as usize];
             let shop = &s.shop;
-            if !self
-                .check
-                .kind(found_as(s.live, shop.status), shop.services.bits())
-                || !whole.contains(shop.latitude, shop.longitude)
+            if !self.check.kind(
+                found_as(s.live, shop.status),
+                shop.services.bits(),
+                shop.capabilities().bits(),
+            ) || !whole.contains(shop.latitude, shop.longitude)
                 || !self.check.record(shop)
             {
                 continue;
@@ -774,7 +818,8 @@ impl Walk<'_, '_> {
 impl GeoIndex {
     /// The matching shops inside `area`: all of them when there are at most `filter.limit`,
     /// else their clusters at [`BoundingBox::cluster_resolution`]. Uses the filter's status,
-    /// service, `open_at`, `min_free` and `accept`; `max_distance_m` does not apply.
+    /// service, capabilities, `open_at`, `min_free` and `accept`; `max_distance_m` does not
+    /// apply.
     pub fn in_area(&self, area: &BoundingBox, filter: &SearchFilter<'_>) -> AreaAnswer<'_> {
         let resolution = area.cluster_resolution();
         let clusters = self.walk(area, filter, Sink::Cells(u8::from(resolution), Vec::new()));

@@ -162,7 +162,7 @@ pub fn room(shop: &IndexedShop, size: Option<&ParcelSize>) -> Room {
 ///     h3_cell: 0, capacity: 2, live: 2, status: ShopStatus::Active,
 ///     timezone: chrono_tz::UTC, hours: WeeklyHours::always().into(),
 ///     services: Default::default(), closures: Default::default(), details: None,
-///     sizes: Default::default(),
+///     sizes: Default::default(), profile: Default::default(),
 /// };
 /// assert_eq!(assess(&shop, None, false).reason, Some(UnavailableReason::Full));
 /// assert!(assess(&shop, None, true).selectable);

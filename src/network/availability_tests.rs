@@ -20,6 +20,7 @@ fn shop(id: i64, capacity: i32, live: i32, status: ShopStatus, hours: &str) -> I
         closures: Default::default(),
         details: None,
         sizes: Default::default(),
+        profile: Default::default(),
     }
 }
 

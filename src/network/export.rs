@@ -2,15 +2,16 @@
 //! ([`super::import`]): CSV with the documented columns, or a GeoJSON FeatureCollection of
 //! Points. Exporting a network and importing the file into an empty database gives the same
 //! shops (same external ids, names, coordinates, capacities, time zones, hours, statuses,
-//! services, closures, addresses, phones and localised texts).
+//! services, closures, addresses, phones, localised texts, sizes, capabilities and photos).
 //!
 //! Shops are read in pages of [`PAGE`] inside one snapshot and written as they come, so
 //! memory stays flat at 600,000 shops.
 
 use super::address::ShopDetails;
+use super::capabilities::Profile;
 use super::closure_store;
 use super::closures::{self, Closure};
-use super::import::{Format, COLUMNS, FIRST_DETAIL, FIRST_SIZE};
+use super::import::{Format, COLUMNS, FIRST_CAPABILITY, FIRST_DETAIL, FIRST_SIZE};
 use super::services::Services;
 use super::shop::ShopInput;
 use super::sizes::{self, ShopSizes};
@@ -64,11 +65,18 @@ pub struct ShopRecord<'a> {
     pub details: Option<&'a ShopDetails>,
     /// `slots_s` … `max_dimensions_cm`: what the shop declares about sizes.
     pub sizes: ShopSizes,
+    /// `capabilities` (declared only: `open_24_7` follows from the hours) and `photo_url`.
+    pub profile: &'a Profile,
 }
 
 impl<'a> ShopRecord<'a> {
     /// A stored shop with its closures and details.
-    fn stored(r: &'a ShopRow, closures: &'a [Closure], details: &'a ShopDetails) -> Self {
+    fn stored(
+        r: &'a ShopRow,
+        closures: &'a [Closure],
+        details: &'a ShopDetails,
+        profile: &'a Profile,
+    ) -> Self {
         Self {
             external_id: &r.external_id,
             name: &r.name,
@@ -82,6 +90,7 @@ impl<'a> ShopRecord<'a> {
             closures: Some(closures),
             details: Some(details),
             sizes: r.sizes(),
+            profile,
         }
     }
 }
@@ -107,7 +116,7 @@ fn detail_values(d: &ShopDetails) -> [&str; FIRST_SIZE - FIRST_DETAIL] {
 
 /// The size columns of a record, in [`COLUMNS`] order; all empty for a shop that declares
 /// nothing (every slot `L`, the default limits), which is how the importer reads them back.
-fn size_values(s: &ShopSizes, capacity: i32) -> [String; COLUMNS.len() - FIRST_SIZE] {
+fn size_values(s: &ShopSizes, capacity: i32) -> [String; FIRST_CAPABILITY - FIRST_SIZE] {
     let slots = if s.slots_s == 0 && s.slots_m == 0 {
         [String::new(), String::new(), String::new()]
     } else {
@@ -135,6 +144,7 @@ pub struct ShopWriter<W: Write> {
     with_closures: bool,
     with_details: bool,
     with_sizes: bool,
+    with_capabilities: bool,
 }
 
 enum Inner<W: Write> {
@@ -153,16 +163,18 @@ impl<W: Write> ShopWriter<W> {
         with_closures: bool,
         with_details: bool,
     ) -> Result<Self, ExportError> {
-        Self::with_sizes(out, format, with_closures, with_details, false)
+        Self::with_sizes(out, format, with_closures, with_details, false, false)
     }
 
-    /// [`Self::new`], with the size columns when `with_sizes` (every record then gives them).
+    /// [`Self::new`], with the size columns when `with_sizes` and the capability columns when
+    /// `with_capabilities` (every record then gives them).
     pub fn with_sizes(
         out: W,
         format: Format,
         with_closures: bool,
         with_details: bool,
         with_sizes: bool,
+        with_capabilities: bool,
     ) -> Result<Self, ExportError> {
         let inner = match format {
             Format::Csv => {
@@ -175,7 +187,10 @@ impl<W: Write> ShopWriter<W> {
                     columns.extend_from_slice(&COLUMNS[FIRST_DETAIL..FIRST_SIZE]);
                 }
                 if with_sizes {
-                    columns.extend_from_slice(&COLUMNS[FIRST_SIZE..]);
+                    columns.extend_from_slice(&COLUMNS[FIRST_SIZE..FIRST_CAPABILITY]);
+                }
+                if with_capabilities {
+                    columns.extend_from_slice(&COLUMNS[FIRST_CAPABILITY..]);
                 }
                 w.write_record(columns)?;
                 Inner::Csv(Box::new(w))
@@ -191,6 +206,7 @@ impl<W: Write> ShopWriter<W> {
             with_closures,
             with_details,
             with_sizes,
+            with_capabilities,
         })
     }
 
@@ -223,6 +239,23 @@ impl<W: Write> ShopWriter<W> {
                 record.extend(closures.map(closures::format_list));
                 record.extend(details.iter().flatten().map(|v| (*v).to_owned()));
                 record.extend(size_cells.iter().flatten().cloned());
+                if self.with_capabilities {
+                    record.push(
+                        s.profile
+                            .capabilities
+                            .iter()
+                            .map(|c| c.as_str())
+                            .collect::<Vec<_>>()
+                            .join("|"),
+                    );
+                    record.push(
+                        s.profile
+                            .photo_url
+                            .as_deref()
+                            .unwrap_or_default()
+                            .to_owned(),
+                    );
+                }
                 w.write_record(&record)?;
             }
             Inner::GeoJson { out, first } => {
@@ -258,7 +291,7 @@ impl<W: Write> ShopWriter<W> {
                     }
                 }
                 // Slots as numbers, the limits as text (`2.5`, `64x38x19`), only when declared.
-                for (i, (name, value)) in COLUMNS[FIRST_SIZE..]
+                for (i, (name, value)) in COLUMNS[FIRST_SIZE..FIRST_CAPABILITY]
                     .iter()
                     .zip(size_cells.iter().flatten())
                     .enumerate()
@@ -270,6 +303,19 @@ impl<W: Write> ShopWriter<W> {
                         Ok(n) if i < 3 => serde_json::json!(n),
                         _ => serde_json::json!(value),
                     };
+                }
+                // Only what the shop declares: absent properties read back as nothing declared.
+                if self.with_capabilities && !s.profile.capabilities.is_empty() {
+                    feature["properties"]["capabilities"] =
+                        serde_json::json!(s.profile.capabilities);
+                }
+                if let Some(url) = s
+                    .profile
+                    .photo_url
+                    .as_deref()
+                    .filter(|_| self.with_capabilities)
+                {
+                    feature["properties"]["photo_url"] = serde_json::json!(url);
                 }
                 out.write_all(b"\n")?;
                 serde_json::to_writer(&mut *out, &feature).map_err(std::io::Error::from)?;
@@ -303,7 +349,9 @@ pub fn export(
         // Closures are few (holidays of some shops): all of them fit in memory at 600k shops.
         let closures = closure_store::all(conn)?;
         let with_sizes = store::any_sizes(conn)?;
-        let mut writer = ShopWriter::with_sizes(out, format, true, true, with_sizes)?;
+        let with_capabilities = store::any_profiles(conn)?;
+        let mut writer =
+            ShopWriter::with_sizes(out, format, true, true, with_sizes, with_capabilities)?;
         let (mut after, mut written) = (0, 0u64);
         loop {
             let page = store::shops_after(conn, after, PAGE)?;
@@ -311,8 +359,8 @@ pub fn export(
             after = last.id;
             for row in &page {
                 let closed = closures.get(&row.id).map_or(&[][..], Vec::as_slice);
-                let details = row.details();
-                writer.write(&ShopRecord::stored(row, closed, &details))?;
+                let (details, profile) = (row.details(), row.profile());
+                writer.write(&ShopRecord::stored(row, closed, &details, &profile))?;
             }
             written += page.len() as u64;
             progress(written, total.max(written));
@@ -332,7 +380,15 @@ pub fn write_inputs(
     let with_closures = shops.iter().any(|s| s.closures.is_some());
     let with_details = shops.iter().any(|s| s.details.is_some());
     let with_sizes = shops.iter().any(|s| s.sizes != ShopSizes::default());
-    let mut writer = ShopWriter::with_sizes(out, format, with_closures, with_details, with_sizes)?;
+    let with_capabilities = shops.iter().any(|s| !s.profile.is_empty());
+    let mut writer = ShopWriter::with_sizes(
+        out,
+        format,
+        with_closures,
+        with_details,
+        with_sizes,
+        with_capabilities,
+    )?;
     for s in shops {
         let hours = s.hours.to_string();
         writer.write(&ShopRecord {
@@ -348,6 +404,7 @@ pub fn write_inputs(
             closures: s.closures.as_deref(),
             details: s.details.as_ref(),
             sizes: s.sizes,
+            profile: &s.profile,
         })?;
     }
     writer.finish()?.flush()?;

@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use utoipa::ToSchema;
 
 /// Columns a shop file may have, in the documented order.
-pub const COLUMNS: [&str; 25] = [
+pub const COLUMNS: [&str; 27] = [
     "external_id",
     "name",
     "latitude",
@@ -42,6 +42,8 @@ pub const COLUMNS: [&str; 25] = [
     "slots_l",
     "max_weight_kg",
     "max_dimensions_cm",
+    "capabilities",
+    "photo_url",
 ];
 /// The position in [`COLUMNS`] of the first address column: from there on, the columns of
 /// [`super::address::ShopDetails`].
@@ -49,6 +51,9 @@ pub const FIRST_DETAIL: usize = 10;
 /// The position in [`COLUMNS`] of the first size column (`slots_s` … `max_dimensions_cm`, see
 /// [`super::sizes`]); the detail columns end there.
 pub const FIRST_SIZE: usize = 20;
+/// The position in [`COLUMNS`] of `capabilities`, followed by `photo_url` (see
+/// [`super::capabilities`]); the size columns end there.
+pub const FIRST_CAPABILITY: usize = 25;
 const REQUIRED: usize = 5;
 /// Errors listed at most; a file with more says so with `truncated`.
 pub const MAX_ERRORS: usize = 1000;
@@ -172,6 +177,7 @@ impl Validator {
             Some(None)
         };
         let size_fields: [Option<String>; 5] = std::array::from_fn(|_| fields.next().flatten());
+        let profile = self.profile(row, std::array::from_fn(|_| fields.next().flatten()));
         let external_id = self.text(row, 0, external_id, MAX_ID_LEN);
         let name = self.text(row, 1, name, MAX_NAME_LEN);
         let latitude = self.number(row, 2, lat, -90.0, 90.0);
@@ -268,6 +274,7 @@ impl Validator {
             Some(closures),
             Some(details),
             Some(sizes),
+            Some(profile),
         ) = (
             external_id,
             name,
@@ -281,6 +288,7 @@ impl Validator {
             closures,
             details,
             sizes,
+            profile,
         ) {
             self.shops.push(ShopInput {
                 external_id,
@@ -295,6 +303,7 @@ impl Validator {
                 closures,
                 details,
                 sizes,
+                profile,
             });
         }
     }
@@ -543,7 +552,9 @@ fn read_geojson(content: &[u8], v: &mut Validator) {
                 None | Some(serde_json::Value::Null) => None,
                 Some(serde_json::Value::String(s)) => Some(s.clone()),
                 Some(n @ serde_json::Value::Number(_)) => Some(n.to_string()),
-                Some(serde_json::Value::Array(items)) if c == 8 || c == 9 => {
+                Some(serde_json::Value::Array(items))
+                    if c == 8 || c == 9 || c == FIRST_CAPABILITY =>
+                {
                     match list_text(c, items) {
                         Ok(text) => Some(text),
                         Err(m) => {
@@ -566,8 +577,9 @@ fn read_geojson(content: &[u8], v: &mut Validator) {
     }
 }
 
-/// The text form of a GeoJSON array property: services (`["pickup", "dropoff"]`) or closures
-/// (compact strings, or `{"start", "end", "reason"}` objects).
+/// The text form of a GeoJSON array property: services (`["pickup", "dropoff"]`),
+/// capabilities (`["step_free"]`) or closures (compact strings, or `{"start", "end",
+/// "reason"}` objects).
 fn list_text(c: usize, items: &[serde_json::Value]) -> Result<String, String> {
     use serde_json::Value;
     let mut parts = Vec::with_capacity(items.len());
@@ -586,6 +598,7 @@ fn list_text(c: usize, items: &[serde_json::Value]) -> Result<String, String> {
             _ if COLUMNS[c] == "closures" => {
                 return Err("items must be strings or {start, end, reason} objects".into())
             }
+            _ if c == FIRST_CAPABILITY => return Err("items must be capability names".into()),
             _ => return Err("items must be service names".into()),
         });
     }
@@ -593,6 +606,8 @@ fn list_text(c: usize, items: &[serde_json::Value]) -> Result<String, String> {
     Ok(parts.join(separator))
 }
 
+#[path = "import_capabilities.rs"]
+mod capabilities;
 #[path = "import_details.rs"]
 mod details;
 #[path = "import_sizes.rs"]

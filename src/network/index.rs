@@ -26,6 +26,7 @@
 //! `index_tests.rs` and `search_tests.rs`.
 
 use super::address::{Localized, ShopDetails};
+use super::capabilities::{Capabilities, Profile};
 #[path = "area.rs"]
 pub mod area;
 #[path = "schedule_classes.rs"]
@@ -89,6 +90,8 @@ pub struct IndexedShop {
     pub details: Option<Arc<ShopDetails>>,
     /// What the shop declares about parcel sizes, and its slots held of classes S and M.
     pub sizes: Sizes,
+    /// Its declared capabilities and photo.
+    pub profile: Profile,
 }
 
 /// A shop's size declaration and its slots held per class, as the index knows them.
@@ -125,6 +128,11 @@ impl IndexedShop {
 }
 
 impl IndexedShop {
+    /// Its capabilities: the declared ones and `open_24_7` when its hours say so.
+    pub fn capabilities(&self) -> Capabilities {
+        self.profile.capabilities.with_hours(&self.hours)
+    }
+
     /// Whether the shop is open at `at`: within its weekly hours and not closed for a period.
     pub fn is_open_at(&self, at: DateTime<Utc>) -> bool {
         self.hours.is_open_at(self.timezone, at) && !self.closures.contains(at)
@@ -172,6 +180,8 @@ pub struct SearchFilter<'a> {
     pub include_paused: bool,
     /// Only shops offering this service.
     pub service: Option<Service>,
+    /// Only shops with every one of these capabilities (none: any shop).
+    pub capabilities: Capabilities,
 }
 
 impl SearchFilter<'_> {
@@ -185,6 +195,7 @@ impl SearchFilter<'_> {
             accept: None,
             include_paused: false,
             service: None,
+            capabilities: Capabilities::none(),
         }
     }
 
@@ -211,7 +222,8 @@ struct Slot {
     entry: u32,
 }
 
-/// The compact record the traversal reads: 32 bytes (the services byte fits in the padding).
+/// The compact record the traversal reads: 32 bytes (the services and capabilities bytes fit
+/// in the padding).
 #[derive(Debug, Clone, Copy)]
 struct Entry {
     v: [f64; 3],
@@ -220,6 +232,8 @@ struct Entry {
     found_as: u8,
     /// The shop's [`Services`] bits, filtered without reading the shop's record.
     services: u8,
+    /// The shop's [`Capabilities`] bits (derived ones included), likewise.
+    capabilities: u8,
 }
 
 /// An entry no search finds: a closed shop, or a slot whose shop moved or left.
@@ -348,6 +362,7 @@ impl GeoIndex {
             slot,
             found_as: found_as(true, s.shop.status),
             services: s.shop.services.bits(),
+            capabilities: s.shop.capabilities().bits(),
         });
         self.area.add_extra(slot);
         if self.extra.len() > REBUILD_AFTER {
@@ -372,7 +387,11 @@ impl GeoIndex {
         let strings: usize = self
             .slots
             .iter()
-            .map(|s| s.shop.external_id.len() + s.shop.name.len())
+            .map(|s| {
+                s.shop.external_id.len()
+                    + s.shop.name.len()
+                    + s.shop.profile.photo_url.as_ref().map_or(0, |u| u.len())
+            })
             .sum();
         let schedules: usize = self.schedules.len()
             * (size_of::<WeeklyHours>() + 7 * 2 * size_of::<(u16, u16)>() + 32);
@@ -456,12 +475,13 @@ impl GeoIndex {
         let s = &self.slots[slot as usize];
         let kind = found_as(s.live, s.shop.status);
         let services = s.shop.services.bits();
-        self.area.sync(slot, kind, services, &s.shop);
+        let capabilities = s.shop.capabilities().bits();
+        self.area.sync(slot, kind, services, capabilities, &s.shop);
         if s.entry != NOT_IN_TREE {
             let e = &mut self.entries[s.entry as usize];
-            (e.found_as, e.services) = (kind, services);
+            (e.found_as, e.services, e.capabilities) = (kind, services, capabilities);
         } else if let Some(e) = self.extra.iter_mut().find(|e| e.slot == slot) {
-            (e.found_as, e.services) = (kind, services);
+            (e.found_as, e.services, e.capabilities) = (kind, services, capabilities);
         }
     }
 
@@ -483,6 +503,7 @@ impl GeoIndex {
                 slot: i as u32,
                 found_as: found_as(true, s.shop.status),
                 services: s.shop.services.bits(),
+                capabilities: s.shop.capabilities().bits(),
             })
             .collect();
         self.nodes.clear();
@@ -587,6 +608,8 @@ struct Search<'i, 'f> {
     local_times: Vec<(Tz, (usize, u16))>,
     /// Services bits every found shop must have (0: any).
     service_bits: u8,
+    /// Capabilities bits every found shop must have (0: any).
+    capability_bits: u8,
 }
 
 impl<'i, 'f> Search<'i, 'f> {
@@ -604,6 +627,7 @@ impl<'i, 'f> Search<'i, 'f> {
             service_bits: filter
                 .service
                 .map_or(0, |s| std::iter::once(s).collect::<Services>().bits()),
+            capability_bits: filter.capabilities.bits(),
         }
     }
 
@@ -637,7 +661,9 @@ impl<'i, 'f> Search<'i, 'f> {
         if entry.found_as != ACTIVE && !(entry.found_as == PAUSED && self.filter.include_paused) {
             return;
         }
-        if self.service_bits & !entry.services != 0 {
+        if self.service_bits & !entry.services != 0
+            || self.capability_bits & !entry.capabilities != 0
+        {
             return;
         }
         let dx = entry.v[0] - self.qv[0];

@@ -23,6 +23,7 @@ fn shop(id: i64, lat: f64, lon: f64, status: ShopStatus, hours: &str) -> Indexed
         closures: Default::default(),
         details: None,
         sizes: Default::default(),
+        profile: Default::default(),
     }
 }
 
@@ -41,6 +42,7 @@ fn brute_force(index: &GeoIndex, lat: f64, lon: f64, filter: &SearchFilter<'_>) 
                 .is_none_or(|at| s.hours.is_open_at(s.timezone, at))
         })
         .filter(|s| filter.accept.is_none_or(|f| f(s)))
+        .filter(|s| s.capabilities().covers(filter.capabilities))
         .filter(|s| filter.min_free.is_none_or(|m| s.capacity - s.live >= m))
         .map(|s| {
             (
@@ -84,8 +86,61 @@ fn status() -> impl Strategy<Value = ShopStatus> {
     prop_oneof![6 => Just(ShopStatus::Active), 1 => Just(ShopStatus::Paused), 1 => Just(ShopStatus::Closed)]
 }
 
+/// Capabilities from bits: the four declared ones (bits 0 to 3; `open_24_7` comes from the
+/// hours).
+pub(super) fn declared(bits: u8) -> crate::network::capabilities::Profile {
+    use crate::network::capabilities::{Capabilities, Capability, Profile};
+    let mut set = Capabilities::none();
+    for c in &Capability::ALL[..4] {
+        if bits & (1 << *c as u8) != 0 {
+            set.insert(*c);
+        }
+    }
+    Profile {
+        capabilities: set,
+        photo_url: (bits & 1 != 0).then(|| "https://img.example/p.jpg".into()),
+    }
+}
+
+/// Wanted capabilities from bits (any of the five).
+pub(super) fn wanted(bits: u8) -> crate::network::capabilities::Capabilities {
+    use crate::network::capabilities::{Capabilities, Capability};
+    let mut set = Capabilities::none();
+    for c in Capability::ALL {
+        if bits & (1 << c as u8) != 0 {
+            set.insert(c);
+        }
+    }
+    set
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(300))]
+
+    #[test]
+    fn capability_search_equals_brute_force(
+        shops in prop::collection::vec((coord(), status(), 0u8..16, any::<bool>()), 0..400),
+        changes in prop::collection::vec((0usize..500, coord(), status(), 0u8..16, any::<bool>()), 0..100),
+        queries in prop::collection::vec(coord(), 6),
+        limit in 1usize..60,
+        want in 0u8..32,
+        include_paused in any::<bool>(),
+    ) {
+        // Shops open around the clock derive open_24_7; the others do not.
+        let make = |i: usize, (lat, lon): (f64, f64), st: ShopStatus, bits: u8, always: bool| IndexedShop {
+            profile: declared(bits),
+            ..shop(i as i64, lat, lon, st, if always { "24/7" } else { "Mo-Fr 09:00-14:00" })
+        };
+        let mut index = GeoIndex::build(shops.iter().enumerate().map(|(i, (c, st, bits, always))| make(i, *c, *st, *bits, *always)));
+        // Declared capabilities and hours change in place, and some shops move or are added.
+        for (i, c, st, bits, always) in changes {
+            index.upsert(make(i, c, st, bits, always));
+        }
+        let filter = SearchFilter { include_paused, capabilities: wanted(want), ..SearchFilter::nearest(limit) };
+        for (lat, lon) in queries {
+            prop_assert_eq!(answer(&index.search(lat, lon, &filter)), brute_force(&index, lat, lon, &filter));
+        }
+    }
 
     #[test]
     fn search_equals_brute_force(
@@ -102,7 +157,7 @@ proptest! {
             shop(1000 - i as i64, lat, lon, *st, "24/7")
         }).collect();
         let index = GeoIndex::build(shops);
-        let filter = SearchFilter { limit, max_distance_m: radius, open_at: None, min_free: None, accept: None, include_paused, service: None };
+        let filter = SearchFilter { limit, max_distance_m: radius, open_at: None, min_free: None, accept: None, include_paused, service: None, capabilities: Default::default() };
         for (lat, lon) in queries {
             prop_assert_eq!(answer(&index.search(lat, lon, &filter)), brute_force(&index, lat, lon, &filter));
         }
@@ -355,6 +410,7 @@ fn cn_index_memory() {
             closures: Default::default(),
             details: s.details.map(Arc::new),
             sizes: Default::default(),
+            profile: Default::default(),
         })
         .collect();
     let n = shops.len() as f64;

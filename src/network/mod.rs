@@ -5,6 +5,7 @@
 
 pub mod address;
 pub mod availability;
+pub mod capabilities;
 pub mod closure_store;
 pub mod closures;
 pub mod export;

@@ -49,6 +49,7 @@ fn shop(id: i64, lat: f64, lon: f64, status: ShopStatus, services: u8, name: usi
         closures: Default::default(),
         details: None,
         sizes: Default::default(),
+        profile: Default::default(),
     }
 }
 
@@ -171,6 +172,7 @@ fn area() -> impl Strategy<Value = BoundingBox> {
 fn qualifies(s: &IndexedShop, f: &SearchFilter<'_>) -> bool {
     (s.status == ShopStatus::Active || (f.include_paused && s.status == ShopStatus::Paused))
         && f.service.is_none_or(|sv| s.services.has(sv))
+        && s.capabilities().covers(f.capabilities)
         && f.open_at.is_none_or(|at| s.is_open_at(at))
         && f.min_free.is_none_or(|m| s.capacity - s.live >= m)
         && f.accept.is_none_or(|a| a(s))
@@ -215,8 +217,48 @@ fn check_area(
     Ok(())
 }
 
+/// Capabilities a test shop declares: few combinations, so that nodes keep their class tallies
+/// and the capability filter counts from them.
+fn few_capabilities() -> impl Strategy<Value = u8> {
+    prop::sample::select(vec![0u8, 0, 1, 3, 12, 15])
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(300))]
+
+    #[test]
+    fn capability_areas_equal_a_scan(
+        shops in prop::collection::vec((coord(), status(), few_services(), 0usize..60, few_capabilities()), 0..800),
+        changes in prop::collection::vec((0usize..900, coord(), status(), few_services(), 0usize..60, 0u8..16, any::<bool>()), 0..60),
+        boxes in prop::collection::vec(area(), 6),
+        limit in prop_oneof![1usize..5, 5usize..200],
+        include_paused in any::<bool>(),
+        service in prop::option::of(prop::sample::select(Service::ALL.to_vec())),
+        want in prop_oneof![Just(0u8), Just(16u8), 0u8..32],
+        at in prop::option::of(instant()),
+        min_free in prop::option::of(0i32..12),
+    ) {
+        use super::tests::{declared, wanted};
+        let make = |i: usize, c: (f64, f64), st: ShopStatus, sv: u8, v: usize, bits: u8| IndexedShop {
+            profile: declared(bits),
+            ..scheduled(i as i64, c, st, sv, v)
+        };
+        let mut index = GeoIndex::build(shops.iter().enumerate().map(|(i, (c, st, sv, v, bits))| make(i, *c, *st, *sv, *v, *bits)));
+        prop_assert!(shops.len() < 400 || index.area.class_tallied_nodes() > 0, "class tallies are used");
+        // Capabilities, hours (so open_24_7), status and places change in place or move.
+        for (i, c, st, sv, v, bits, moved) in changes {
+            let c = if moved || i >= shops.len() { c } else { shops[i].0 };
+            index.upsert(make(i, c, st, sv, v, bits));
+        }
+        let filter = SearchFilter { limit, max_distance_m: None, open_at: at, min_free, accept: None, include_paused, service, capabilities: wanted(want) };
+        for b in &boxes {
+            check_area(&index, b, &filter)?;
+        }
+        let text = Query::new("kiosko").expect("query");
+        let got: BTreeSet<i64> = index.find_text(&text, None, &SearchFilter { limit: usize::MAX, ..filter }).iter().map(|h| h.shop.id).collect();
+        let want: BTreeSet<i64> = index.shops().filter(|s| qualifies(s, &filter) && text.matches(s).is_some()).map(|s| s.id).collect();
+        prop_assert_eq!(got, want, "text search");
+    }
 
     #[test]
     fn areas_and_clusters_equal_a_scan(
@@ -230,7 +272,7 @@ proptest! {
     ) {
         let index = built(&shops);
         let at = open_at.map(|s| Utc.timestamp_opt(1_790_000_000 + s, 0).single().expect("time"));
-        let filter = SearchFilter { limit, max_distance_m: None, open_at: at, min_free, accept: None, include_paused, service };
+        let filter = SearchFilter { limit, max_distance_m: None, open_at: at, min_free, accept: None, include_paused, service, capabilities: Default::default() };
         for b in &boxes {
             check_area(&index, b, &filter)?;
         }
@@ -247,7 +289,7 @@ proptest! {
         min_free in prop::option::of(0i32..12),
     ) {
         let index = GeoIndex::build(shops.iter().enumerate().map(|(i, (c, st, sv, v))| scheduled(i as i64, *c, *st, *sv, *v)));
-        let filter = SearchFilter { limit, max_distance_m: None, open_at: Some(at), min_free, accept: None, include_paused, service };
+        let filter = SearchFilter { limit, max_distance_m: None, open_at: Some(at), min_free, accept: None, include_paused, service, capabilities: Default::default() };
         for b in &boxes {
             check_area(&index, b, &filter)?;
         }
@@ -271,7 +313,7 @@ proptest! {
                 index.upsert(scheduled(i as i64, c, st, sv, v));
             }
         }
-        let filter = SearchFilter { limit, max_distance_m: None, open_at: Some(at), min_free: None, accept: None, include_paused: true, service };
+        let filter = SearchFilter { limit, max_distance_m: None, open_at: Some(at), min_free: None, accept: None, include_paused: true, service, capabilities: Default::default() };
         for b in &boxes {
             check_area(&index, b, &filter)?;
         }
@@ -293,7 +335,7 @@ proptest! {
                 index.upsert(shop(i as i64, lat, lon, st, sv, i));
             }
         }
-        let filter = SearchFilter { limit, max_distance_m: None, open_at: None, min_free: None, accept: None, include_paused: true, service: Some(Service::Dropoff) };
+        let filter = SearchFilter { limit, max_distance_m: None, open_at: None, min_free: None, accept: None, include_paused: true, service: Some(Service::Dropoff), capabilities: Default::default() };
         for b in &boxes {
             check_area(&index, b, &filter)?;
         }
@@ -318,7 +360,7 @@ proptest! {
                 index.upsert(shop(i as i64, *lat, *lon, *st, *sv, name));
             }
         }
-        let filter = SearchFilter { limit: usize::MAX, max_distance_m: None, open_at: None, min_free: None, accept: None, include_paused, service: Some(Service::Pickup) };
+        let filter = SearchFilter { limit: usize::MAX, max_distance_m: None, open_at: None, min_free: None, accept: None, include_paused, service: Some(Service::Pickup), capabilities: Default::default() };
         for text in &queries {
             let Some(q) = Query::new(text) else { continue };
             let got: Vec<(i64, Quality)> = index.find_text(&q, near, &filter).iter().map(|h| (h.shop.id, h.quality)).collect();

@@ -151,6 +151,7 @@ fn place_shops(place: &Place, country: Country, tz: chrono_tz::Tz, out: &mut Vec
             closures: None,
             details: details.clone(),
             sizes: Default::default(),
+            profile: Default::default(),
         });
     }
 }

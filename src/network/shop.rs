@@ -82,6 +82,8 @@ pub struct ShopInput {
     /// Its slots by size class and the largest parcel it takes (the default: every slot `L`,
     /// up to the documented limits).
     pub sizes: super::sizes::ShopSizes,
+    /// Its declared capabilities and photo (none unless the file gives them).
+    pub profile: super::capabilities::Profile,
 }
 
 /// A shop as stored, with the derived geo keys and bookkeeping times (UTC).
@@ -118,6 +120,12 @@ pub struct Shop {
     pub phone: Option<String>,
     /// Names and addresses in Chinese and Spanish; null when none were given.
     pub localized: Option<Localized>,
+    /// What the point offers its customers beyond services: declared (`step_free`,
+    /// `parking`, `cash_on_delivery`, `id_check`) and `open_24_7`, derived from the hours.
+    #[schema(value_type = Vec<super::capabilities::Capability>)]
+    pub capabilities: super::capabilities::Capabilities,
+    /// An https URL of a photo of the shop; null when the partner gave none.
+    pub photo_url: Option<String>,
     /// When the shop was first stored.
     #[serde(serialize_with = "crate::timestamps::utc")]
     pub created_at: NaiveDateTime,

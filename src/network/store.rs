@@ -8,6 +8,7 @@
 //! (`upsert_shops` to `move_regions`) against reads (`current_revision` onwards).
 
 use super::address::ShopDetails;
+use super::capabilities::{Capabilities, Profile};
 use super::closures::{ClosedSpans, Closure};
 use super::geo::{cell_and_region, cell_hex};
 use super::hours::WeeklyHours;
@@ -23,7 +24,8 @@ use diesel::upsert::excluded;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-/// Rows per INSERT statement (30 parameters each: well inside both backends' limits).
+/// Rows per INSERT statement (32 parameters each: inside both backends' limits, SQLite's
+/// 32,766 included).
 const BATCH: usize = 1000;
 
 /// A `shops` row as stored.
@@ -92,6 +94,10 @@ pub struct ShopRow {
     pub max_width_mm: Option<i32>,
     /// Largest parcel taken, shortest side, mm.
     pub max_height_mm: Option<i32>,
+    /// Declared capabilities, stored text.
+    pub capabilities: String,
+    /// Photo URL (https).
+    pub photo_url: Option<String>,
 }
 
 #[derive(Insertable)]
@@ -127,6 +133,8 @@ struct NewShop<'a> {
     max_length_mm: Option<i32>,
     max_width_mm: Option<i32>,
     max_height_mm: Option<i32>,
+    capabilities: String,
+    photo_url: Option<&'a str>,
     /// Whether the input gave details (else the stored ones are kept).
     #[diesel(skip_insertion)]
     with_details: bool,
@@ -215,6 +223,8 @@ fn new_shop(s: &ShopInput, revision: i64, now: NaiveDateTime) -> NewShop<'_> {
         max_length_mm: s.sizes.max_dims_mm.map(|d| d[0]),
         max_width_mm: s.sizes.max_dims_mm.map(|d| d[1]),
         max_height_mm: s.sizes.max_dims_mm.map(|d| d[2]),
+        capabilities: s.profile.capabilities.to_string(),
+        photo_url: s.profile.photo_url.as_deref(),
         with_details: details.is_some(),
     }
 }
@@ -245,6 +255,8 @@ macro_rules! upsert_rows {
                     shops::max_length_mm.eq(excluded(shops::max_length_mm)),
                     shops::max_width_mm.eq(excluded(shops::max_width_mm)),
                     shops::max_height_mm.eq(excluded(shops::max_height_mm)),
+                    shops::capabilities.eq(excluded(shops::capabilities)),
+                    shops::photo_url.eq(excluded(shops::photo_url)),
                 ),
                 (
                     shops::street.eq(excluded(shops::street)),
@@ -286,6 +298,8 @@ macro_rules! upsert_rows {
                     shops::max_length_mm.eq(excluded(shops::max_length_mm)),
                     shops::max_width_mm.eq(excluded(shops::max_width_mm)),
                     shops::max_height_mm.eq(excluded(shops::max_height_mm)),
+                    shops::capabilities.eq(excluded(shops::capabilities)),
+                    shops::photo_url.eq(excluded(shops::photo_url)),
                 ),
             ))
             .execute($conn)
@@ -312,6 +326,9 @@ fn write_batch(conn: &mut DbConn, rows: &[NewShop<'_>], details: bool) -> QueryR
 const SIZE_COLUMNS: &str =
     "slots_s, slots_m, max_weight_g, max_length_mm, max_width_mm, max_height_mm";
 
+/// The capability columns, in the order `sqlite_upsert` binds them (after the size columns).
+const CAPABILITY_COLUMNS: &str = "capabilities, photo_url";
+
 /// The address columns, in the order `sqlite_upsert` binds them.
 const DETAIL_COLUMNS: &str = "street, postcode, city, address_region, country, phone, \
     name_zh, address_zh, name_es, address_es";
@@ -323,7 +340,8 @@ fn sqlite_upsert(
 ) -> QueryResult<usize> {
     use diesel::sql_types::{BigInt, Double, Integer, Nullable, Text, Timestamp};
     let placeholders =
-        vec!["(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"; rows.len()].join(",");
+        vec!["(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"; rows.len()]
+            .join(",");
     let set_details = if details {
         DETAIL_COLUMNS
             .split(", ")
@@ -335,7 +353,7 @@ fn sqlite_upsert(
     let sql = format!(
         "INSERT INTO shops (external_id, name, latitude, longitude, h3_cell, region, capacity, \
          timezone, opening_hours, status, revision, created_at, updated_at, services, \
-         {DETAIL_COLUMNS}, {SIZE_COLUMNS}) \
+         {DETAIL_COLUMNS}, {SIZE_COLUMNS}, {CAPABILITY_COLUMNS}) \
          VALUES {placeholders} \
          ON CONFLICT (external_id) DO UPDATE SET name = excluded.name, latitude = excluded.latitude, \
          longitude = excluded.longitude, h3_cell = excluded.h3_cell, region = excluded.region, \
@@ -345,7 +363,8 @@ fn sqlite_upsert(
          services = excluded.services, slots_s = excluded.slots_s, \
          slots_m = excluded.slots_m, max_weight_g = excluded.max_weight_g, \
          max_length_mm = excluded.max_length_mm, max_width_mm = excluded.max_width_mm, \
-         max_height_mm = excluded.max_height_mm{set_details}"
+         max_height_mm = excluded.max_height_mm, capabilities = excluded.capabilities, \
+         photo_url = excluded.photo_url{set_details}"
     );
     let mut query = diesel::sql_query(sql).into_boxed::<diesel::sqlite::Sqlite>();
     for r in rows {
@@ -389,6 +408,9 @@ fn sqlite_upsert(
         ] {
             query = query.bind::<Nullable<Integer>, _>(value);
         }
+        query = query
+            .bind::<Text, _>(r.capabilities.clone())
+            .bind::<Nullable<Text>, _>(r.photo_url);
     }
     query.execute(conn)
 }
@@ -577,6 +599,18 @@ pub fn any_sizes(conn: &mut DbConn) -> QueryResult<bool> {
     .get_result(conn)
 }
 
+/// Whether any shop declares capabilities or a photo: an export then carries those columns.
+pub fn any_profiles(conn: &mut DbConn) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        shops::table.filter(
+            shops::capabilities
+                .ne("")
+                .or(shops::photo_url.is_not_null()),
+        ),
+    ))
+    .get_result(conn)
+}
+
 /// Number of shops stored.
 pub fn count(conn: &mut DbConn) -> QueryResult<i64> {
     shops::table.count().get_result(conn)
@@ -586,6 +620,10 @@ impl ShopRow {
     /// The row as the API shows it.
     pub fn into_shop(self) -> Shop {
         let details = self.details();
+        let capabilities = self
+            .profile()
+            .capabilities
+            .with_stored_hours(&self.opening_hours);
         Shop {
             status: self.status.parse().unwrap_or(ShopStatus::Closed),
             h3_cell: cell_hex(self.h3_cell),
@@ -604,6 +642,8 @@ impl ShopRow {
             address: details.address,
             phone: details.phone.map(String::from),
             localized: details.localized.map(|l| *l),
+            capabilities,
+            photo_url: self.photo_url,
         }
     }
 
@@ -615,6 +655,14 @@ impl ShopRow {
             self.max_weight_g,
             [self.max_length_mm, self.max_width_mm, self.max_height_mm],
         )
+    }
+
+    /// What the shop declares about itself: capabilities and photo.
+    pub fn profile(&self) -> Profile {
+        Profile {
+            capabilities: Capabilities::from_stored(&self.capabilities),
+            photo_url: self.photo_url.as_deref().map(Box::from),
+        }
     }
 
     /// The address, phone and localised texts of the row.
@@ -676,6 +724,7 @@ impl ShopRow {
                 live_s: 0,
                 live_m: 0,
             },
+            profile: self.profile(),
         })
     }
 }

@@ -367,7 +367,7 @@ pub struct TextHit<'a> {
 }
 
 impl GeoIndex {
-    /// The shops matching `q` and the filter (status, service, `open_at`, `min_free`,
+    /// The shops matching `q` and the filter (status, service, capabilities, `open_at`, `min_free`,
     /// `accept`, and `max_distance_m` from `near`), best match first, then nearest to `near`
     /// (when given), then by id; at most `filter.limit`.
     pub fn find_text(
@@ -385,8 +385,11 @@ impl GeoIndex {
             .filter_map(|(slot, quality)| {
                 let s = &self.slots[slot as usize];
                 let shop = &s.shop;
-                if !check.kind(found_as(s.live, shop.status), shop.services.bits())
-                    || !check.record(shop)
+                if !check.kind(
+                    found_as(s.live, shop.status),
+                    shop.services.bits(),
+                    shop.capabilities().bits(),
+                ) || !check.record(shop)
                 {
                     return None;
                 }

@@ -135,6 +135,7 @@ pub fn redirect_options(
         accept: Some(&not_origin),
         include_paused: false,
         service: Some(crate::network::services::Service::Pickup),
+        capabilities: Default::default(),
     };
     index
         .search(origin.latitude, origin.longitude, &filter)

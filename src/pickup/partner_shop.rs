@@ -4,6 +4,7 @@ use super::PickupError;
 use crate::db::schema::{shop_load, shops};
 use crate::db::DbConn;
 use crate::network::address::{Address, Localized};
+use crate::network::capabilities::Capabilities;
 use crate::network::load;
 use crate::network::services::Services;
 use crate::network::ShopStatus;
@@ -43,6 +44,12 @@ pub struct PartnerShop {
     pub phone: Option<String>,
     /// Names and addresses in Chinese and Spanish; null when none were given.
     pub localized: Option<Localized>,
+    /// What the shop declares to customers (set by the network's planners on import) and
+    /// `open_24_7` when its hours never close.
+    #[schema(value_type = Vec<crate::network::capabilities::Capability>)]
+    pub capabilities: Capabilities,
+    /// The photo customers see (set on import); null when none was given.
+    pub photo_url: Option<String>,
 }
 
 /// The shop as its partner sees it.
@@ -77,9 +84,10 @@ pub fn view(conn: &mut DbConn, shop_id: i64) -> Result<PartnerShop, PickupError>
         .first(conn)
         .optional()?
         .ok_or(PickupError::ShopNotFound(shop_id))?;
-    let details = crate::network::store::find(conn, shop_id)?
-        .map(|row| row.details())
-        .unwrap_or_default();
+    let row = crate::network::store::find(conn, shop_id)?;
+    let details = row.as_ref().map(|r| r.details()).unwrap_or_default();
+    let profile = row.as_ref().map(|r| r.profile()).unwrap_or_default();
+    let capabilities = profile.capabilities.with_stored_hours(&opening_hours);
     Ok(PartnerShop {
         id,
         external_id,
@@ -94,6 +102,8 @@ pub fn view(conn: &mut DbConn, shop_id: i64) -> Result<PartnerShop, PickupError>
         address: details.address,
         phone: details.phone.map(String::from),
         localized: details.localized.map(|l| *l),
+        capabilities,
+        photo_url: profile.photo_url.map(String::from),
     })
 }
 

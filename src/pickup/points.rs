@@ -7,6 +7,7 @@
 //! [`nearest`] ranks from the in-memory index alone.
 
 use crate::network::availability::{self, Availability, RoomKey};
+use crate::network::capabilities::Capabilities;
 use crate::network::index::text::Query as TextQuery;
 use crate::network::index::IndexedShop;
 use crate::network::services::Service;
@@ -58,6 +59,8 @@ pub struct PointQuery {
     pub stock_sku: Option<String>,
     /// Only points offering this service.
     pub service: Service,
+    /// Only points with every one of these capabilities (`capability=`; none: any point).
+    pub capabilities: Capabilities,
     /// The parcel's measurements (`parcel=`, `weight_kg=`): only points that take it (with
     /// `include_unavailable`, the others too, marked `does_not_fit`), their room being that
     /// of the classes it may take ([`availability::room`]); `min_free` counts those.
@@ -182,6 +185,7 @@ pub fn nearest<'a>(
         accept: needs_check(q, stock).then_some(&check as &(dyn Fn(&IndexedShop) -> bool + Sync)),
         include_paused: q.include_unavailable,
         service: Some(q.service),
+        capabilities: q.capabilities,
     };
     let now = Utc::now();
     let mut ranked: Vec<(RoomKey, RankedPoint<'a>)> = index
@@ -246,6 +250,7 @@ fn filter_of<'f>(
         accept: in_stock,
         include_paused: q.include_unavailable,
         service: Some(q.service),
+        capabilities: q.capabilities,
     }
 }
 

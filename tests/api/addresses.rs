@@ -30,7 +30,8 @@ fn post_csv(app: &TestApp, token: &str, body: &str) -> TestRequest {
         .set_payload(body.to_owned())
 }
 
-fn item<'a>(answer: &'a Value, external_id: &str) -> &'a Value {
+/// The item of a search answer with this external id.
+pub fn item<'a>(answer: &'a Value, external_id: &str) -> &'a Value {
     answer["items"]
         .as_array()
         .expect("items")

@@ -2,6 +2,7 @@
 
 mod addresses;
 mod backup;
+mod capabilities;
 mod citus;
 mod citus_worker_down;
 mod cli;

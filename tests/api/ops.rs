@@ -258,6 +258,7 @@ async fn openapi_documents_every_route() {
             "rank",
             "stock_sku",
             "service",
+            "capability",
             "parcel",
             "weight_kg"
         ]

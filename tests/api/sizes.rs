@@ -438,42 +438,20 @@ only-m,Solo M,40.43,-3.71,5,,5,,999.999,
         )
     );
     for format in [Format::Csv, Format::GeoJson] {
-        let mut file = Vec::new();
-        pudo::network::export::export(
-            &mut source.state.pool.get().expect("conn"),
-            format,
-            &mut file,
-            &mut |_, _| {},
-        )
-        .expect("export");
+        let file = source.export(format);
         let text = String::from_utf8(file.clone()).expect("utf-8");
         if format == Format::Csv {
-            assert!(text
-                .lines()
-                .next()
-                .expect("header")
+            assert!(TestApp::csv_header(&file)
                 .ends_with("slots_s,slots_m,slots_l,max_weight_kg,max_dimensions_cm"));
             assert!(text.contains(",3,0,4,0.125,64x38.5x8.5"), "{text}");
         }
-        let target = TestApp::new(backend);
-        target
-            .state
-            .network
-            .import_file(&file, format, &mut |_| {})
-            .expect("the export imports");
+        let target = TestApp::imported(backend, &file, format);
         assert_eq!(stored_sizes(&target), original, "{format:?}");
     }
     // A network without sizes exports without the columns, as before.
     let plain =
         TestApp::new(backend).with_csv("external_id,name,latitude,longitude,capacity\na,A,1,1,3\n");
-    let mut file = Vec::new();
-    pudo::network::export::export(
-        &mut plain.state.pool.get().expect("conn"),
-        Format::Csv,
-        &mut file,
-        &mut |_, _| {},
-    )
-    .expect("export");
+    let file = plain.export(Format::Csv);
     assert!(!String::from_utf8(file).expect("utf-8").contains("slots_s"));
     // Re-imported without the columns: every slot L again.
     let reset = source.with_csv(

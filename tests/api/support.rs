@@ -287,6 +287,38 @@ impl TestApp {
         self.call(test::TestRequest::get().uri(uri)).await
     }
 
+    /// The network as `pudo export network` writes it.
+    pub fn export(&self, format: pudo::network::import::Format) -> Vec<u8> {
+        let mut file = Vec::new();
+        pudo::network::export::export(
+            &mut self.state.pool.get().expect("conn"),
+            format,
+            &mut file,
+            &mut |_, _| {},
+        )
+        .expect("export");
+        file
+    }
+
+    /// The header line of an exported CSV file.
+    pub fn csv_header(file: &[u8]) -> String {
+        String::from_utf8_lossy(file)
+            .lines()
+            .next()
+            .expect("header")
+            .to_owned()
+    }
+
+    /// A fresh app on `backend` with `file` imported through the domain.
+    pub fn imported(backend: Backend, file: &[u8], format: pudo::network::import::Format) -> Self {
+        let app = Self::new(backend);
+        app.state
+            .network
+            .import_file(file, format, &mut |_| {})
+            .expect("the file imports");
+        app
+    }
+
     pub fn shop_count(&self) -> i64 {
         pudo::network::store::count(&mut self.state.pool.get().expect("conn")).expect("count")
     }

@@ -105,6 +105,17 @@ ES-E2E-AMANTES,Kiosko Amantes,40.3437,-1.1076,10,active,Calle Matías Abad 3,440
 CSV
 curl -fsS -X POST "$URL/v1/shops/import" -H "authorization: Bearer $PLANNER" \
   -H 'content-type: text/csv' --data-binary @"$WORK/sized.csv" >/dev/null
+# Point capabilities (issue 19), around Cuenca's Plaza Mayor, away from the other fixtures: a
+# point declaring every capability with a photo and no hours (open around the clock), one with
+# parking on shop hours, and one declaring nothing. The photo's host is answered by the test.
+cat >"$WORK/capable.csv" <<CSV
+external_id,name,latitude,longitude,capacity,timezone,opening_hours,status,street,postcode,city,country,capabilities,photo_url
+ES-E2E-MAYOR,Farmacia Plaza Mayor,40.0784,-2.1297,10,Europe/Madrid,,active,Plaza Mayor 3,16001,Cuenca,ES,step_free|parking|cash_on_delivery|id_check,https://img.pudo.test/shops/mayor.svg
+ES-E2E-CATEDRAL,Kiosko Catedral,40.0790,-2.1290,10,Europe/Madrid,"Mo-Su 08:00-22:00",active,Calle Obispo Valero 1,16001,Cuenca,ES,parking,
+ES-E2E-PUENTE,Estanco Puente,40.0778,-2.1283,10,Europe/Madrid,"Mo-Su 08:00-22:00",active,Calle del Trabuco 2,16001,Cuenca,ES,,
+CSV
+curl -fsS -X POST "$URL/v1/shops/import" -H "authorization: Bearer $PLANNER" \
+  -H 'content-type: text/csv' --data-binary @"$WORK/capable.csv" >/dev/null
 keys="{}"
 for shop in ES-E2E-SOL ES-E2E-NORTE ES-E2E-RUZAFA ES-E2E-TRIANA ES-E2E-ALBAICIN ES-E2E-PILAR ES-E2E-ALFONSO \
             ES-E2E-COSO ES-E2E-SEO ES-E2E-DELICIAS; do

@@ -275,6 +275,60 @@ test('with a parcel, points it does not fit are greyed with the limit, in Englis
   assert.equal(refused.body.limit, 'max_weight');
 });
 
+test('capabilities: labels in English, Chinese and Spanish, the capability filter, the photo once chosen', async () => {
+  const MAYOR = { lat: 40.0784, lon: -2.1297 };
+  const all = await ok('GET', `/v1/pickup-points?lat=${MAYOR.lat}&lon=${MAYOR.lon}&radius_m=2000`);
+  const id = (external) => all.items.find((p) => p.external_id === external).id;
+  assert.deepEqual(all.items.find((p) => p.external_id === 'ES-E2E-MAYOR').capabilities,
+    ['step_free', 'parking', 'cash_on_delivery', 'id_check', 'open_24_7']);
+  // A shop front drawn for the photo's host (the fixture's URL), so the test needs no network.
+  const photo = '<svg xmlns="http://www.w3.org/2000/svg" width="320" height="160"><rect width="320" height="160" fill="#d9e4ec"/>'
+    + '<rect x="40" y="40" width="240" height="100" fill="#fff" stroke="#0b5d2a" stroke-width="4"/><rect x="40" y="24" width="240" height="22" fill="#0b5d2a"/>'
+    + '<text x="160" y="40" font-size="14" fill="#fff" text-anchor="middle" font-family="sans-serif">FARMACIA</text>'
+    + '<rect x="140" y="80" width="40" height="60" fill="#8aa4b8"/><rect x="60" y="70" width="60" height="40" fill="#bcd3e2"/><rect x="200" y="70" width="60" height="40" fill="#bcd3e2"/></svg>';
+  const labels = {
+    en: ['Step-free access', 'Parking', 'Cash on delivery', 'ID checks', 'Open 24/7'],
+    zh: ['无障碍通行', '可停车', '货到付款', '可核验身份', '24 小时营业'],
+    es: ['Acceso sin escalones', 'Aparcamiento', 'Pago contra reembolso', 'Verificación de identidad', 'Abierto 24 h'],
+  };
+  for (const [lang, shotName] of [['en', '13-capabilities'], ['zh', '14-capabilities-zh'], ['es', null]]) {
+    // In Spanish, a name in capitals and an unknown one: the widget sends the known name only.
+    const capability = lang === 'es' ? 'Parking, lift' : 'parking';
+    const attrs = `lat="${MAYOR.lat}" lon="${MAYOR.lon}" capability="${capability}" lang="${lang}"`;
+    const { context, page } = await open(`/capabilities-${lang}`, checkout({ attrs, lang }));
+    await context.route('https://img.pudo.test/**', (route) => route.fulfill({ contentType: 'image/svg+xml', body: photo }));
+    await options(page).first().waitFor();
+    const search = new URL(await page.evaluate(() => performance.getEntriesByType('resource')
+      .map((e) => e.name).find((n) => n.includes('/v1/pickup-points?'))));
+    assert.equal(search.searchParams.get('capability'), 'parking');
+    // Only the points with parking; the one declaring nothing is not offered.
+    const listed = await options(page).evaluateAll((lis) => lis.map((li) => Number(li.dataset.id)));
+    assert.deepEqual([...listed].sort((a, b) => a - b), [id('ES-E2E-MAYOR'), id('ES-E2E-CATEDRAL')].sort((a, b) => a - b));
+    const mayor = option(page, id('ES-E2E-MAYOR'));
+    const shown = await mayor.locator('.cap').allTextContents();
+    assert.deepEqual(await mayor.locator('.cap').evaluateAll((els) => els.map((el) => el.dataset.cap)),
+      ['step_free', 'parking', 'cash_on_delivery', 'id_check', 'open_24_7']);
+    for (const label of labels[lang]) assert.ok(shown.some((t) => t.includes(label)), `${lang}: ${label} in ${shown}`);
+    const catedral = option(page, id('ES-E2E-CATEDRAL'));
+    assert.deepEqual(await catedral.locator('.cap').evaluateAll((els) => els.map((el) => el.dataset.cap)), ['parking']);
+    // No photo until the point is chosen; then it loads from the point's URL.
+    assert.equal(await mayor.locator('img').count(), 0);
+    await mayor.click();
+    const img = mayor.locator('img.ph');
+    await img.waitFor();
+    assert.equal(await img.getAttribute('src'), 'https://img.pudo.test/shops/mayor.svg');
+    await until(() => img.evaluate((el) => el.complete && el.naturalWidth > 0), 'photo loaded');
+    assert.equal(await catedral.locator('img').count(), 0);
+    if (shotName) await shot(page, shotName, WIDGET_SCREENSHOTS);
+    assert.deepEqual(page.errors, []);
+    await context.close();
+  }
+  // An unknown capability is refused by name: the widget's attribute passes through as is.
+  const refused = await http('GET', `/v1/pickup-points?lat=${MAYOR.lat}&lon=${MAYOR.lon}&capability=lift`);
+  assert.equal(refused.status, 400);
+  assert.equal(refused.body.parameter, 'capability');
+});
+
 test('keyboard only: Tab to the list, arrows, Enter or Space chooses, and the order is placed', async () => {
   const { context, page } = await open('/keyboard', checkout());
   await options(page).first().waitFor();

@@ -130,6 +130,7 @@ impl GenShop {
             closures: None,
             details: None,
             sizes: Default::default(),
+            profile: Default::default(),
         }
     }
 

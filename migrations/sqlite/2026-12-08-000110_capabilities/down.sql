@@ -1,0 +1,2 @@
+ALTER TABLE shops DROP COLUMN photo_url;
+ALTER TABLE shops DROP COLUMN capabilities;
