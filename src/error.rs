@@ -58,6 +58,19 @@ pub enum ApiError {
         /// The size class the parcel needs.
         size_class: Option<&'static str>,
     },
+    /// A handover refused until the partner confirms a condition at the counter (409): reason
+    /// `cash_not_confirmed` naming the cash, or `id_check_required` naming the check.
+    #[error("{detail}")]
+    ConditionConflict {
+        /// `cash_not_confirmed` or `id_check_required`.
+        reason: &'static str,
+        /// In words.
+        detail: String,
+        /// The cash to collect, for `cash_not_confirmed`.
+        cash_on_delivery: Option<crate::pickup::CashOnDelivery>,
+        /// The check to make, for `id_check_required`.
+        id_check: Option<&'static str>,
+    },
     /// The path exists but not with this method (405); `allowed` goes into `Allow`.
     #[error("{method} is not allowed here; allowed: {}", allowed.join(", "))]
     MethodNotAllowed {
@@ -164,7 +177,8 @@ pub struct Problem {
     /// Rows of an uploaded file at fault, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub errors: Option<Vec<RowError>>,
-    /// Stable reason of a 409, e.g. `full`, `paused`, `closed`, `does_not_fit`.
+    /// Stable reason of a 409, e.g. `full`, `paused`, `closed`, `does_not_fit`,
+    /// `cash_not_confirmed`, `id_check_required`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     /// With `does_not_fit`: the point's limit the parcel exceeds (`max_weight`,
@@ -178,6 +192,12 @@ pub struct Problem {
     /// Whether more rows were at fault than `errors` lists.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub truncated: Option<bool>,
+    /// With `cash_not_confirmed`: the cash to collect before the handover.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cash_on_delivery: Option<crate::pickup::CashOnDelivery>,
+    /// With `id_check_required`: the check to make (`age_18`, `named_recipient`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_check: Option<String>,
 }
 
 impl ApiError {
@@ -188,7 +208,9 @@ impl ApiError {
             Self::NotFound(_) => ("not-found", "Not found"),
             Self::Unauthorized(_) => ("unauthorized", "Unauthorized"),
             Self::Forbidden(_) => ("forbidden", "Forbidden"),
-            Self::Conflict { .. } | Self::SizeConflict { .. } => ("conflict", "Conflict"),
+            Self::Conflict { .. } | Self::SizeConflict { .. } | Self::ConditionConflict { .. } => {
+                ("conflict", "Conflict")
+            }
             Self::MethodNotAllowed { .. } => ("method-not-allowed", "Method not allowed"),
             Self::Gone(_) => ("gone", "Gone"),
             Self::TooManyRequests { .. } => ("too-many-requests", "Too many requests"),
@@ -216,9 +238,9 @@ impl ApiError {
             errors,
             truncated,
             reason: match self {
-                Self::Conflict { reason, .. } | Self::SizeConflict { reason, .. } => {
-                    Some((*reason).to_owned())
-                }
+                Self::Conflict { reason, .. }
+                | Self::SizeConflict { reason, .. }
+                | Self::ConditionConflict { reason, .. } => Some((*reason).to_owned()),
                 _ => None,
             },
             limit: match self {
@@ -227,6 +249,16 @@ impl ApiError {
             },
             size_class: match self {
                 Self::SizeConflict { size_class, .. } => size_class.map(str::to_owned),
+                _ => None,
+            },
+            cash_on_delivery: match self {
+                Self::ConditionConflict {
+                    cash_on_delivery, ..
+                } => cash_on_delivery.clone(),
+                _ => None,
+            },
+            id_check: match self {
+                Self::ConditionConflict { id_check, .. } => id_check.map(str::to_owned),
                 _ => None,
             },
         }
@@ -240,7 +272,9 @@ impl ResponseError for ApiError {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
-            Self::Conflict { .. } | Self::SizeConflict { .. } => StatusCode::CONFLICT,
+            Self::Conflict { .. } | Self::SizeConflict { .. } | Self::ConditionConflict { .. } => {
+                StatusCode::CONFLICT
+            }
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::Gone(_) => StatusCode::GONE,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -313,6 +347,18 @@ impl From<crate::pickup::PickupError> for ApiError {
                     crate::network::sizes::DoesNotFit::NoClass(c) => Some(c.as_str()),
                     _ => None,
                 },
+            },
+            P::CashNotConfirmed(cod) => Self::ConditionConflict {
+                reason: "cash_not_confirmed",
+                detail,
+                cash_on_delivery: Some(cod),
+                id_check: None,
+            },
+            P::IdCheckRequired(check) => Self::ConditionConflict {
+                reason: "id_check_required",
+                detail,
+                cash_on_delivery: None,
+                id_check: Some(check.as_str()),
             },
             P::ClassFull(class) => Self::SizeConflict {
                 reason: "full",

@@ -280,6 +280,8 @@ pub fn problem_for_bare_errors<B: MessageBody + 'static>(
         reason: None,
         limit: None,
         size_class: None,
+        cash_on_delivery: None,
+        id_check: None,
     };
     let (req, _) = res.into_parts();
     let response = actix_web::HttpResponse::build(status)

@@ -10,6 +10,7 @@
 //! shops they touch in the same order and cannot deadlock each other.
 
 use super::attempts::{Outcome, ATTEMPT_WINDOW_MINUTES, MAX_WRONG_CODES};
+use super::conditions::{CashOnDelivery, Confirmations, IdCheck, Unmet};
 use super::{Handover, Parcel, ParcelState, PickupError};
 use crate::network::load::NoSlot;
 use crate::network::sizes::{DoesNotFit, ParcelSize, SizeClass};
@@ -173,6 +174,11 @@ pub fn created_view(
         picked_up_at: None,
         hold_extended_days: None,
         size_class,
+        // A reservation with conditions takes the statement path (`reservations`).
+        cash_on_delivery: None,
+        id_check: None,
+        recipient_name: None,
+        collector_name: None,
     }
 }
 
@@ -184,6 +190,8 @@ pub struct HandoverArgs<'a> {
     pub actor: &'a str,
     /// The code's keyed hash; `None` for text that is no code at all.
     pub code_hash: Option<String>,
+    /// What the partner confirmed (cash collected, ID checked).
+    pub confirmed: Confirmations,
 }
 
 #[derive(QueryableByName)]
@@ -202,6 +210,12 @@ struct HandoverRow {
     picked_up_at: Option<NaiveDateTime>,
     #[diesel(sql_type = Nullable<BigInt>)]
     retry_after_secs: Option<i64>,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    cod_amount_minor: Option<i64>,
+    #[diesel(sql_type = Nullable<Text>)]
+    cod_currency: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    id_check: Option<String>,
 }
 
 /// Runs handover attempts in one transaction, in the order given; one answer per attempt
@@ -212,13 +226,25 @@ pub fn handover_batch(
     now: NaiveDateTime,
 ) -> QueryResult<Vec<Result<Outcome<Handover>, PickupError>>> {
     let rows: Vec<HandoverRow> =
-        diesel::sql_query("SELECT * FROM pudo_handover_batch($1, $2, $3, $4, $5, $6, $7)")
+        diesel::sql_query("SELECT * FROM pudo_handover_batch($1, $2, $3, $4, $5, $6, $7, $8, $9)")
             .bind::<Array<BigInt>, _>(attempts.iter().map(|a| a.shop_id).collect::<Vec<_>>())
             .bind::<Array<Text>, _>(attempts.iter().map(|a| a.actor).collect::<Vec<_>>())
             .bind::<Array<Nullable<Text>>, _>(
                 attempts
                     .iter()
                     .map(|a| a.code_hash.as_deref())
+                    .collect::<Vec<_>>(),
+            )
+            .bind::<Array<Bool>, _>(
+                attempts
+                    .iter()
+                    .map(|a| a.confirmed.cash_collected)
+                    .collect::<Vec<_>>(),
+            )
+            .bind::<Array<Bool>, _>(
+                attempts
+                    .iter()
+                    .map(|a| a.confirmed.id_checked)
                     .collect::<Vec<_>>(),
             )
             .bind::<Timestamp, _>(now)
@@ -238,6 +264,8 @@ fn handover_outcome(
     shop_id: i64,
     now: NaiveDateTime,
 ) -> QueryResult<Result<Outcome<Handover>, PickupError>> {
+    let cod = cash(row.cod_amount_minor, row.cod_currency.as_deref());
+    let check: Option<IdCheck> = row.id_check.as_deref().and_then(|c| c.parse().ok());
     let handover = |replay| -> QueryResult<Handover> {
         Ok(Handover {
             parcel_id: row
@@ -246,6 +274,8 @@ fn handover_outcome(
             order_ref: row.order_ref.clone().unwrap_or_default(),
             replay,
             picked_up_at: row.picked_up_at.unwrap_or(now),
+            cash_collected: cod.clone(),
+            id_checked: check,
         })
     };
     let id = || {
@@ -268,6 +298,17 @@ fn handover_outcome(
         "rate_limited" => Outcome::RateLimited {
             retry_after_secs: row.retry_after_secs.unwrap_or(1),
         },
+        "cash_not_confirmed" => Outcome::Unmet(
+            id()?,
+            Unmet::Cash(
+                cod.clone()
+                    .ok_or_else(|| unexpected("handover", "no cash on delivery"))?,
+            ),
+        ),
+        "id_check_required" => Outcome::Unmet(
+            id()?,
+            Unmet::IdCheck(check.ok_or_else(|| unexpected("handover", "no id check"))?),
+        ),
         other => return Err(unexpected("pudo_handover_batch", other)),
     }))
 }
@@ -351,6 +392,24 @@ struct ArriveRow {
     hold_extended_days: Option<i32>,
     #[diesel(sql_type = Nullable<Text>)]
     size_class: Option<String>,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    cod_amount_minor: Option<i64>,
+    #[diesel(sql_type = Nullable<Text>)]
+    cod_currency: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    id_check: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    recipient_name: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    collector_name: Option<String>,
+}
+
+/// The cash on delivery a function answered, if any.
+fn cash(amount_minor: Option<i64>, currency: Option<&str>) -> Option<CashOnDelivery> {
+    Some(CashOnDelivery {
+        amount_minor: amount_minor?,
+        currency: currency?.to_owned(),
+    })
 }
 
 /// Marks a parcel as arrived in one call of `pudo_arrive`.
@@ -389,6 +448,10 @@ pub fn arrive(
             picked_up_at: row.picked_up_at,
             hold_extended_days: row.hold_extended_days,
             size_class: row.size_class.as_deref().and_then(|c| c.parse().ok()),
+            cash_on_delivery: cash(row.cod_amount_minor, row.cod_currency.as_deref()),
+            id_check: row.id_check.as_deref().and_then(|c| c.parse().ok()),
+            recipient_name: row.recipient_name.clone(),
+            collector_name: row.collector_name.clone(),
         })
     };
     Ok(match (row.status.as_str(), state) {
