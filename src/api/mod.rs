@@ -29,6 +29,7 @@ pub mod search_json;
 pub mod search_modes;
 pub mod shops;
 pub mod staging;
+pub mod strict;
 pub mod widget;
 
 use crate::error::ApiError;

@@ -120,9 +120,7 @@ impl<T: Subject> Outcome<T> {
                 Err(PickupError::TooManyAttempts { retry_after_secs })
             }
             (Self::Unmet(_, Unmet::Cash(cod)), _) => Err(PickupError::CashNotConfirmed(cod)),
-            (Self::Unmet(_, Unmet::IdCheck(check)), _) => {
-                Err(PickupError::IdCheckRequired(check))
-            }
+            (Self::Unmet(_, Unmet::IdCheck(check)), _) => Err(PickupError::IdCheckRequired(check)),
         }
     }
 }

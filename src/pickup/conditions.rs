@@ -109,8 +109,7 @@ impl Conditions {
                     ),
                 });
             }
-            if !(cod.currency.len() == 3 && cod.currency.bytes().all(|b| b.is_ascii_uppercase()))
-            {
+            if !(cod.currency.len() == 3 && cod.currency.bytes().all(|b| b.is_ascii_uppercase())) {
                 return Err(PickupError::Invalid {
                     field: "cash_on_delivery.currency",
                     message: format!(
@@ -124,8 +123,9 @@ impl Conditions {
             (Some(IdCheck::NamedRecipient), None) => {
                 return Err(PickupError::Invalid {
                     field: "recipient_name",
-                    message: "is required with id_check named_recipient (the name the ID must show)"
-                        .into(),
+                    message:
+                        "is required with id_check named_recipient (the name the ID must show)"
+                            .into(),
                 })
             }
             (Some(IdCheck::NamedRecipient), Some(name)) => {
@@ -233,10 +233,7 @@ mod tests {
             );
         }
         for bad in ["eur", "EU", "EURO", "E1R", ""] {
-            assert_eq!(
-                field_of(&cod(100, bad)),
-                Some("cash_on_delivery.currency")
-            );
+            assert_eq!(field_of(&cod(100, bad)), Some("cash_on_delivery.currency"));
         }
     }
 

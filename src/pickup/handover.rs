@@ -2,9 +2,9 @@
 //! handed over once (a repeat answers a replay), paid, and the merchant told.
 
 use super::attempts::{self, CodeKind, Outcome, Subject, MAX_WRONG_CODES};
+use super::conditions::{Conditions, Confirmations};
 use super::outbox::{self, Event};
 use super::parcels::{find_in, ParcelRow};
-use super::conditions::{Conditions, Confirmations};
 use super::{codes, Handover, ParcelState, PickupError};
 use crate::db::schema::{handover_attempts, parcels};
 use crate::db::DbConn;

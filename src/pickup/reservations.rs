@@ -336,7 +336,8 @@ fn reserve_once(
             parcels::width_mm.eq(size.dims_mm.map(|d| d[1])),
             parcels::height_mm.eq(size.dims_mm.map(|d| d[2])),
             parcels::weight_g.eq(size.weight_g),
-            parcels::cod_amount_minor.eq(conditions.cash_on_delivery.as_ref().map(|c| c.amount_minor)),
+            parcels::cod_amount_minor
+                .eq(conditions.cash_on_delivery.as_ref().map(|c| c.amount_minor)),
             parcels::cod_currency.eq(conditions.cash_on_delivery.as_ref().map(|c| &c.currency)),
             parcels::id_check.eq(conditions.id_check.map(|c| c.as_str())),
             parcels::recipient_name.eq(&conditions.recipient_name),

@@ -27,6 +27,7 @@ fn request(shop_id: i64, order_ref: &str) -> ReservationRequest {
         arrive_at: None,
         customer: None,
         size: Default::default(),
+        conditions: Default::default(),
     }
 }
 
@@ -156,6 +157,7 @@ async fn a_batch_of_handovers_answers_each_as_alone(backend: Backend) {
             shop_id,
             actor: "partner:test".into(),
             code: code.into(),
+            confirmed: Default::default(),
         };
         let batch = vec![
             attempt(small, &code_a),
@@ -313,6 +315,7 @@ async fn concurrent_requests_through_group_commit(backend: Backend) {
                         shop_id: big,
                         actor: "partner:test".into(),
                         code,
+                        confirmed: Default::default(),
                     })
                     .await
             })
