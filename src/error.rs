@@ -59,18 +59,9 @@ pub enum ApiError {
         size_class: Option<&'static str>,
     },
     /// A handover refused until the partner confirms a condition at the counter (409): reason
-    /// `cash_not_confirmed` naming the cash, or `id_check_required` naming the check.
-    #[error("{detail}")]
-    ConditionConflict {
-        /// `cash_not_confirmed` or `id_check_required`.
-        reason: &'static str,
-        /// In words.
-        detail: String,
-        /// The cash to collect, for `cash_not_confirmed`.
-        cash_on_delivery: Option<crate::pickup::CashOnDelivery>,
-        /// The check to make, for `id_check_required`.
-        id_check: Option<&'static str>,
-    },
+    /// `cash_not_confirmed` or `id_check_required`, with every condition of the parcel.
+    #[error("{0}")]
+    ConditionConflict(Box<crate::pickup::conditions::Unmet>),
     /// The path exists but not with this method (405); `allowed` goes into `Allow`.
     #[error("{method} is not allowed here; allowed: {}", allowed.join(", "))]
     MethodNotAllowed {
@@ -192,12 +183,19 @@ pub struct Problem {
     /// Whether more rows were at fault than `errors` lists.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub truncated: Option<bool>,
-    /// With `cash_not_confirmed`: the cash to collect before the handover.
+    /// With `cash_not_confirmed` and `id_check_required`, the parcel's conditions at the
+    /// counter, all of them, so that the counter confirms them at once: the cash to collect.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cash_on_delivery: Option<crate::pickup::CashOnDelivery>,
-    /// With `id_check_required`: the check to make (`age_18`, `named_recipient`).
+    /// The check to make (`age_18`, `named_recipient`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub id_check: Option<String>,
+    pub id_check: Option<crate::pickup::IdCheck>,
+    /// The name the ID must show (`named_recipient`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recipient_name: Option<String>,
+    /// The one person besides the customer authorised to collect.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub collector_name: Option<String>,
 }
 
 impl ApiError {
@@ -208,7 +206,7 @@ impl ApiError {
             Self::NotFound(_) => ("not-found", "Not found"),
             Self::Unauthorized(_) => ("unauthorized", "Unauthorized"),
             Self::Forbidden(_) => ("forbidden", "Forbidden"),
-            Self::Conflict { .. } | Self::SizeConflict { .. } | Self::ConditionConflict { .. } => {
+            Self::Conflict { .. } | Self::SizeConflict { .. } | Self::ConditionConflict(_) => {
                 ("conflict", "Conflict")
             }
             Self::MethodNotAllowed { .. } => ("method-not-allowed", "Method not allowed"),
@@ -224,6 +222,10 @@ impl ApiError {
     /// The problem document for this error.
     pub fn problem(&self) -> Problem {
         let (slug, title) = self.slug_and_title();
+        let conditions = match self {
+            Self::ConditionConflict(unmet) => Some(&unmet.conditions),
+            _ => None,
+        };
         let (parameter, errors, truncated) = match self {
             Self::BadParameter { parameter, .. } => (Some(parameter.clone()), None, None),
             Self::Rejected(r) => (None, Some(r.errors.clone()), Some(r.truncated)),
@@ -238,9 +240,10 @@ impl ApiError {
             errors,
             truncated,
             reason: match self {
-                Self::Conflict { reason, .. }
-                | Self::SizeConflict { reason, .. }
-                | Self::ConditionConflict { reason, .. } => Some((*reason).to_owned()),
+                Self::Conflict { reason, .. } | Self::SizeConflict { reason, .. } => {
+                    Some((*reason).to_owned())
+                }
+                Self::ConditionConflict(unmet) => Some(unmet.label().to_owned()),
                 _ => None,
             },
             limit: match self {
@@ -251,16 +254,10 @@ impl ApiError {
                 Self::SizeConflict { size_class, .. } => size_class.map(str::to_owned),
                 _ => None,
             },
-            cash_on_delivery: match self {
-                Self::ConditionConflict {
-                    cash_on_delivery, ..
-                } => cash_on_delivery.clone(),
-                _ => None,
-            },
-            id_check: match self {
-                Self::ConditionConflict { id_check, .. } => id_check.map(str::to_owned),
-                _ => None,
-            },
+            cash_on_delivery: conditions.and_then(|c| c.cash_on_delivery.clone()),
+            id_check: conditions.and_then(|c| c.id_check),
+            recipient_name: conditions.and_then(|c| c.recipient_name.clone()),
+            collector_name: conditions.and_then(|c| c.collector_name.clone()),
         }
     }
 }
@@ -272,7 +269,7 @@ impl ResponseError for ApiError {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
-            Self::Conflict { .. } | Self::SizeConflict { .. } | Self::ConditionConflict { .. } => {
+            Self::Conflict { .. } | Self::SizeConflict { .. } | Self::ConditionConflict(_) => {
                 StatusCode::CONFLICT
             }
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
@@ -348,18 +345,7 @@ impl From<crate::pickup::PickupError> for ApiError {
                     _ => None,
                 },
             },
-            P::CashNotConfirmed(cod) => Self::ConditionConflict {
-                reason: "cash_not_confirmed",
-                detail,
-                cash_on_delivery: Some(cod),
-                id_check: None,
-            },
-            P::IdCheckRequired(check) => Self::ConditionConflict {
-                reason: "id_check_required",
-                detail,
-                cash_on_delivery: None,
-                id_check: Some(check.as_str()),
-            },
+            P::ConditionUnmet(unmet) => Self::ConditionConflict(unmet),
             P::ClassFull(class) => Self::SizeConflict {
                 reason: "full",
                 detail,

@@ -283,6 +283,8 @@ pub fn problem_for_bare_errors<B: MessageBody + 'static>(
         size_class: None,
         cash_on_delivery: None,
         id_check: None,
+        recipient_name: None,
+        collector_name: None,
     };
     let (req, _) = res.into_parts();
     let response = actix_web::HttpResponse::build(status)

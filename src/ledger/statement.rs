@@ -434,7 +434,7 @@ mod tests {
         );
         let csv = to_csv(&s);
         assert!(csv.contains(
-            "cash_line,s1,2026-11,2026-11-02T00:00:00Z,cash_on_delivery,cod:1,1,1,1,,2550,EUR"
+            "cash_line,s1,2026-11,2026-11-01T00:00:00Z,cash_on_delivery,cod:1,1,1,1,,2550,EUR"
         ));
         assert!(csv.contains("net_owed,s1,2026-11,,,,,,,,2490,EUR"));
     }

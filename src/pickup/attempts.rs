@@ -71,7 +71,7 @@ pub enum Outcome<T> {
     },
     /// The right code for a waiting parcel (this id), but a condition at the counter was not
     /// confirmed (cash on delivery, an ID check): refused, nothing changed. Not a wrong code.
-    Unmet(i64, Unmet),
+    Unmet(i64, Box<Unmet>),
 }
 
 impl<T: Subject> Outcome<T> {
@@ -119,8 +119,7 @@ impl<T: Subject> Outcome<T> {
             (Self::RateLimited { retry_after_secs }, _) => {
                 Err(PickupError::TooManyAttempts { retry_after_secs })
             }
-            (Self::Unmet(_, Unmet::Cash(cod)), _) => Err(PickupError::CashNotConfirmed(cod)),
-            (Self::Unmet(_, Unmet::IdCheck(check)), _) => Err(PickupError::IdCheckRequired(check)),
+            (Self::Unmet(_, unmet), _) => Err(PickupError::ConditionUnmet(unmet)),
         }
     }
 }

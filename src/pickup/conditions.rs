@@ -147,15 +147,13 @@ impl Conditions {
 
     /// What the partner must still confirm for a handover, given what they confirmed: the
     /// cash first (it is what the counter is accountable for), then the check.
-    pub fn unmet(&self, confirmed: Confirmations) -> Option<Unmet> {
-        if let Some(cod) = &self.cash_on_delivery {
-            if !confirmed.cash_collected {
-                return Some(Unmet::Cash(cod.clone()));
-            }
-        }
-        match self.id_check {
-            Some(check) if !confirmed.id_checked => Some(Unmet::IdCheck(check)),
-            _ => None,
+    pub fn unmet(&self, confirmed: Confirmations) -> Option<Missing> {
+        if self.cash_on_delivery.is_some() && !confirmed.cash_collected {
+            Some(Missing::CashCollected)
+        } else if self.id_check.is_some() && !confirmed.id_checked {
+            Some(Missing::IdChecked)
+        } else {
+            None
         }
     }
 
@@ -183,21 +181,60 @@ pub struct Confirmations {
     pub id_checked: bool,
 }
 
-/// A condition not confirmed: the handover is refused (409), nothing changes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Unmet {
+/// The confirmation a handover lacks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Missing {
     /// The cash was not confirmed as collected.
-    Cash(CashOnDelivery),
-    /// The check was not confirmed.
-    IdCheck(IdCheck),
+    CashCollected,
+    /// The ID or age check was not confirmed.
+    IdChecked,
+}
+
+/// A handover refused for a confirmation it lacks (409; nothing changes): what is missing and
+/// every condition of the parcel, so that the counter can show them all at once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unmet {
+    /// The first confirmation missing.
+    pub missing: Missing,
+    /// The parcel's conditions.
+    pub conditions: Conditions,
 }
 
 impl Unmet {
     /// The stable word: the audit's `result`, the 409's `reason`.
     pub fn label(&self) -> &'static str {
-        match self {
-            Self::Cash(_) => "cash_not_confirmed",
-            Self::IdCheck(_) => "id_check_required",
+        match self.missing {
+            Missing::CashCollected => "cash_not_confirmed",
+            Missing::IdChecked => "id_check_required",
+        }
+    }
+}
+
+impl fmt::Display for Unmet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.missing, &self.conditions) {
+            (
+                Missing::CashCollected,
+                Conditions {
+                    cash_on_delivery: Some(cod),
+                    ..
+                },
+            ) => write!(
+                f,
+                "collect {cod} and confirm with cash_collected: true before handing the parcel over"
+            ),
+            (
+                Missing::IdChecked,
+                Conditions {
+                    id_check: Some(check),
+                    ..
+                },
+            ) => write!(
+                f,
+                "the parcel needs the {} check; confirm with id_checked: true once it is made",
+                check.as_str()
+            ),
+            _ => f.write_str("a condition of the handover is not confirmed"),
         }
     }
 }
@@ -270,12 +307,18 @@ mod tests {
             ..cod(500, "EUR")
         };
         let none = Confirmations::default();
-        assert_eq!(c.unmet(none).map(|u| u.label()), Some("cash_not_confirmed"));
+        assert_eq!(c.unmet(none), Some(Missing::CashCollected));
         let cash = Confirmations {
             cash_collected: true,
             ..none
         };
-        assert_eq!(c.unmet(cash), Some(Unmet::IdCheck(IdCheck::Age18)));
+        assert_eq!(c.unmet(cash), Some(Missing::IdChecked));
+        let unmet = Unmet {
+            missing: Missing::CashCollected,
+            conditions: c.clone(),
+        };
+        assert_eq!(unmet.label(), "cash_not_confirmed");
+        assert!(unmet.to_string().contains("500 EUR"));
         let both = Confirmations {
             cash_collected: true,
             id_checked: true,

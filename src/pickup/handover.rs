@@ -2,7 +2,7 @@
 //! handed over once (a repeat answers a replay), paid, and the merchant told.
 
 use super::attempts::{self, CodeKind, Outcome, Subject, MAX_WRONG_CODES};
-use super::conditions::{Conditions, Confirmations};
+use super::conditions::{Conditions, Confirmations, Unmet};
 use super::outbox::{self, Event};
 use super::parcels::{find_in, ParcelRow};
 use super::{codes, Handover, ParcelState, PickupError};
@@ -239,13 +239,19 @@ fn decide(
             picked_up_at: at,
             cash_collected: conditions.cash_on_delivery,
             id_checked: conditions.id_check,
+            collector_name: conditions.collector_name,
         }
     };
     // A waiting parcel's conditions at the counter come after the code and the holding period
     // (pudo_handover_one checks in the same order).
     let waiting = row.state() == ParcelState::AtPoint && !row.expires_at.is_some_and(|e| e <= now);
-    if let Some(unmet) = row.conditions().unmet(typed.confirmed).filter(|_| waiting) {
-        return Ok(Outcome::Unmet(row.id, unmet));
+    let conditions = row.conditions();
+    if let Some(missing) = conditions.unmet(typed.confirmed).filter(|_| waiting) {
+        let unmet = Unmet {
+            missing,
+            conditions,
+        };
+        return Ok(Outcome::Unmet(row.id, Box::new(unmet)));
     }
     match row.state() {
         ParcelState::AtPoint if row.expires_at.is_some_and(|e| e <= now) => {

@@ -233,6 +233,10 @@ pub struct Handover {
     /// The check the partner confirmed making; absent when the parcel asked for none.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub id_checked: Option<IdCheck>,
+    /// The one person besides the customer the merchant authorised to collect; absent when
+    /// none was named.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub collector_name: Option<String>,
 }
 
 /// Everything that can go wrong in the pickup flow.
@@ -280,12 +284,9 @@ pub enum PickupError {
     /// The parcel was returned or cancelled.
     #[error("this parcel was {0}; it cannot be handed over")]
     NotCollectable(ParcelState),
-    /// The parcel has cash on delivery and the partner did not confirm collecting it.
-    #[error("collect {0} and confirm with cash_collected: true before handing the parcel over")]
-    CashNotConfirmed(CashOnDelivery),
-    /// The parcel asks for an ID or age check and the partner did not confirm it.
-    #[error("the parcel needs the {} check (confirm with id_checked: true once made) before it is handed over", .0.as_str())]
-    IdCheckRequired(IdCheck),
+    /// The parcel has cash on delivery or an ID check the partner did not confirm.
+    #[error("{0}")]
+    ConditionUnmet(Box<conditions::Unmet>),
     /// Too many wrong codes at this shop recently.
     #[error("too many wrong pickup codes at this shop; try again in {retry_after_secs} s")]
     TooManyAttempts {

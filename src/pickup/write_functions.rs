@@ -10,7 +10,7 @@
 //! shops they touch in the same order and cannot deadlock each other.
 
 use super::attempts::{Outcome, ATTEMPT_WINDOW_MINUTES, MAX_WRONG_CODES};
-use super::conditions::{CashOnDelivery, Confirmations, IdCheck, Unmet};
+use super::conditions::{CashOnDelivery, Conditions, Confirmations, Missing, Unmet};
 use super::{Handover, Parcel, ParcelState, PickupError};
 use crate::network::load::NoSlot;
 use crate::network::sizes::{DoesNotFit, ParcelSize, SizeClass};
@@ -216,6 +216,10 @@ struct HandoverRow {
     cod_currency: Option<String>,
     #[diesel(sql_type = Nullable<Text>)]
     id_check: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    recipient_name: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    collector_name: Option<String>,
 }
 
 /// Runs handover attempts in one transaction, in the order given; one answer per attempt
@@ -264,8 +268,12 @@ fn handover_outcome(
     shop_id: i64,
     now: NaiveDateTime,
 ) -> QueryResult<Result<Outcome<Handover>, PickupError>> {
-    let cod = cash(row.cod_amount_minor, row.cod_currency.as_deref());
-    let check: Option<IdCheck> = row.id_check.as_deref().and_then(|c| c.parse().ok());
+    let conditions = Conditions {
+        cash_on_delivery: cash(row.cod_amount_minor, row.cod_currency.as_deref()),
+        id_check: row.id_check.as_deref().and_then(|c| c.parse().ok()),
+        recipient_name: row.recipient_name.clone(),
+        collector_name: row.collector_name.clone(),
+    };
     let handover = |replay| -> QueryResult<Handover> {
         Ok(Handover {
             parcel_id: row
@@ -274,13 +282,24 @@ fn handover_outcome(
             order_ref: row.order_ref.clone().unwrap_or_default(),
             replay,
             picked_up_at: row.picked_up_at.unwrap_or(now),
-            cash_collected: cod.clone(),
-            id_checked: check,
+            cash_collected: conditions.cash_on_delivery.clone(),
+            id_checked: conditions.id_check,
+            collector_name: conditions.collector_name.clone(),
         })
     };
     let id = || {
         row.parcel_id
             .ok_or_else(|| unexpected("handover", "no parcel"))
+    };
+    let unmet = |missing| -> QueryResult<Outcome<Handover>> {
+        let conditions = conditions.clone();
+        Ok(Outcome::Unmet(
+            id()?,
+            Box::new(Unmet {
+                missing,
+                conditions,
+            }),
+        ))
     };
     Ok(Ok(match row.outcome.as_str() {
         "unknown_shop" => return Ok(Err(PickupError::ShopNotFound(shop_id))),
@@ -298,17 +317,8 @@ fn handover_outcome(
         "rate_limited" => Outcome::RateLimited {
             retry_after_secs: row.retry_after_secs.unwrap_or(1),
         },
-        "cash_not_confirmed" => Outcome::Unmet(
-            id()?,
-            Unmet::Cash(
-                cod.clone()
-                    .ok_or_else(|| unexpected("handover", "no cash on delivery"))?,
-            ),
-        ),
-        "id_check_required" => Outcome::Unmet(
-            id()?,
-            Unmet::IdCheck(check.ok_or_else(|| unexpected("handover", "no id check"))?),
-        ),
+        "cash_not_confirmed" => unmet(Missing::CashCollected)?,
+        "id_check_required" => unmet(Missing::IdChecked)?,
         other => return Err(unexpected("pudo_handover_batch", other)),
     }))
 }

@@ -112,6 +112,9 @@ async fn handovers_wait_for_the_confirmations(backend: Backend) {
         json!({"amount_minor": 2550, "currency": "EUR"})
     );
     assert!(p["detail"].as_str().expect("detail").contains("2550 EUR"));
+    // Every condition at once, so that the counter shows them all before confirming.
+    assert_eq!(p["id_check"], "age_18");
+    assert_eq!(p["collector_name"], "Luis García");
     let refused = handover(json!({ "code": code, "cash_collected": true })).await;
     let p = refused.problem(409);
     assert_eq!(p["reason"], "id_check_required");
@@ -140,6 +143,7 @@ async fn handovers_wait_for_the_confirmations(backend: Backend) {
         json!({"amount_minor": 2550, "currency": "EUR"})
     );
     assert_eq!(done["id_checked"], "age_18");
+    assert_eq!(done["collector_name"], "Luis García");
     // A retry is a replay, whatever it confirms; the cash is recorded once.
     let again = handover(json!({ "code": code })).await;
     assert_eq!(again.ok()["replay"], true);
@@ -219,6 +223,11 @@ async fn a_named_recipient_and_a_collector(backend: Backend) {
     let p = refused.problem(409);
     assert_eq!(p["reason"], "id_check_required");
     assert_eq!(p["id_check"], "named_recipient");
+    assert_eq!(
+        p["recipient_name"], "Ana García",
+        "the name to compare the ID with"
+    );
+    assert!(p.get("cash_on_delivery").is_none());
     let done = app
         .post(
             "/v1/partner/handovers",
@@ -234,6 +243,7 @@ async fn a_named_recipient_and_a_collector(backend: Backend) {
         .post("/v1/partner/handovers", &partner, json!({ "code": code }))
         .await;
     assert_eq!(done.ok()["replay"], false);
+    assert_eq!(done.ok()["collector_name"], "Luis");
     assert_eq!(count(&app, "SELECT count(*) AS n FROM cash_ledger"), 0);
 }
 on_both_backends!(a_named_recipient_and_a_collector);

@@ -88,7 +88,7 @@ $$;
 --    confirmed answers `cash_not_confirmed`, one whose check was not confirmed
 --    `id_check_required` (nothing changes; the attempt is audited, and is no wrong code). A
 --    handover of a parcel with cash writes its `cash_ledger` row. Every answer with a parcel
---    carries its conditions. A reservation with conditions takes the statement path
+--    carries all its conditions (the counter shows them at once). A reservation with conditions takes the statement path
 --    (pickup::reservations), so pudo_reserve_one is unchanged.
 DROP FUNCTION pudo_handover_batch(bigint[], text[], text[], timestamp, timestamp, integer, bigint);
 DROP FUNCTION pudo_handover_one(bigint, text, text, timestamp, timestamp, integer, bigint);
@@ -98,7 +98,8 @@ CREATE FUNCTION pudo_handover_one(
     p_window_start timestamp, p_window_minutes integer, p_max_wrong bigint,
     OUT outcome text, OUT parcel_id bigint, OUT order_ref text, OUT state text,
     OUT picked_up_at timestamp, OUT retry_after_secs bigint,
-    OUT cod_amount_minor bigint, OUT cod_currency text, OUT id_check text
+    OUT cod_amount_minor bigint, OUT cod_currency text, OUT id_check text,
+    OUT recipient_name text, OUT collector_name text
 ) LANGUAGE plpgsql AS $$
 DECLARE
     v_region bigint;
@@ -140,6 +141,8 @@ BEGIN
         cod_amount_minor := p.cod_amount_minor;
         cod_currency := p.cod_currency;
         id_check := p.id_check;
+        recipient_name := p.recipient_name;
+        collector_name := p.collector_name;
         IF p.state = 'at_point' AND p.expires_at IS NOT NULL AND p.expires_at <= p_now THEN
             outcome := 'expired';
         ELSIF p.state = 'at_point' AND p.cod_amount_minor IS NOT NULL AND NOT coalesce(p_cash, false) THEN
@@ -200,7 +203,8 @@ CREATE FUNCTION pudo_handover_batch(
     p_now timestamp, p_window_start timestamp, p_window_minutes integer, p_max_wrong bigint
 ) RETURNS TABLE (idx integer, outcome text, parcel_id bigint, order_ref text, state text,
                  picked_up_at timestamp, retry_after_secs bigint, cod_amount_minor bigint,
-                 cod_currency text, id_check text) LANGUAGE plpgsql AS $$
+                 cod_currency text, id_check text, recipient_name text, collector_name text)
+LANGUAGE plpgsql AS $$
 DECLARE
     r record;
 BEGIN
@@ -218,6 +222,8 @@ BEGIN
         cod_amount_minor := r.cod_amount_minor;
         cod_currency := r.cod_currency;
         id_check := r.id_check;
+        recipient_name := r.recipient_name;
+        collector_name := r.collector_name;
         RETURN NEXT;
     END LOOP;
 END;
