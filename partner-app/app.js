@@ -978,12 +978,20 @@ function renderStatement() {
     h('td', {}, money(k.amount_minor, k.currency))));
   const grand = st.grand_totals.map((g) => h('tr', { class: 'grand', 'data-currency': g.currency },
     h('th', { scope: 'row' }, t('grand_total')), h('td', { id: `grand-${g.currency}` }, money(g.amount_minor, g.currency))));
+  // Cash on delivery is the merchants' money the shop holds, never a fee: its own rows, and
+  // the net once the shop keeps its fees out of it.
+  const cashRows = (st.settlement || []).filter((x) => x.cash_collected_minor > 0).flatMap((x) => [
+    h('tr', { class: 'cash', 'data-currency': x.currency },
+      h('th', { scope: 'row' }, t('cash_collected_total')), h('td', { id: `cash-${x.currency}` }, money(x.cash_collected_minor, x.currency))),
+    h('tr', { class: 'grand', 'data-currency': x.currency },
+      h('th', { scope: 'row' }, t('net_owed')), h('td', { id: `net-${x.currency}` }, money(x.net_owed_minor, x.currency)))
+  ]);
   box.replaceChildren(
     h('h2', {}, monthName(month)),
-    rows.length
+    rows.length || cashRows.length
       ? h('table', { class: 'totals' },
         h('caption', { class: 'hint' }, t('statement_caption', { shop: st.shop.name })),
-        h('tbody', {}, rows, grand))
+        h('tbody', {}, rows, grand, cashRows))
       : h('p', { class: 'hint', id: 'statement-empty' }, t('statement_empty')));
 }
 

@@ -176,6 +176,16 @@ async fn handovers_wait_for_the_confirmations(backend: Backend) {
             ("replay".to_owned(), None),
         ]
     );
+    // Counted apart from wrong codes.
+    let metrics = app.get("/metrics").await.text;
+    for (result, n) in [
+        ("cash_not_confirmed", 2),
+        ("id_check_required", 1),
+        ("wrong_code", 0),
+    ] {
+        let line = format!("pudo_handover_failures_total{{result=\"{result}\"}} {n}");
+        assert!(metrics.lines().any(|l| l == line), "{line}");
+    }
     // The events carry the conditions.
     use pudo::db::schema::outbox;
     let picked: String = outbox::table

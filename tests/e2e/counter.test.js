@@ -82,6 +82,12 @@ test('a cash-on-delivery handover waits until the cash is confirmed', async () =
   const eur = st.settlement.find((s) => s.currency === 'EUR');
   assert.equal(eur.cash_collected_minor, 2550);
   assert.equal(eur.net_owed_minor, 2550 - eur.fees_earned_minor);
+  // ... and so does the app's Statement screen.
+  await openTab(page, 'statement');
+  await page.locator('#cash-EUR').getByText('€25.50').waitFor();
+  const net = (2550 - eur.fees_earned_minor) / 100;
+  assert.equal(await page.locator('#net-EUR').textContent(), `€${net.toFixed(2)}`);
+  await shot(page, '25-statement-cash');
   assert.deepEqual(page.errors, []);
   await context.close();
 });
