@@ -244,7 +244,7 @@ fn decide(
     };
     // A waiting parcel's conditions at the counter come after the code and the holding period
     // (pudo_handover_one checks in the same order).
-    let waiting = row.state() == ParcelState::AtPoint && !row.expires_at.is_some_and(|e| e <= now);
+    let waiting = row.state() == ParcelState::AtPoint && row.expires_at.is_none_or(|e| e > now);
     let conditions = row.conditions();
     if let Some(missing) = conditions.unmet(typed.confirmed).filter(|_| waiting) {
         let unmet = Unmet {

@@ -210,16 +210,8 @@ struct HandoverRow {
     picked_up_at: Option<NaiveDateTime>,
     #[diesel(sql_type = Nullable<BigInt>)]
     retry_after_secs: Option<i64>,
-    #[diesel(sql_type = Nullable<BigInt>)]
-    cod_amount_minor: Option<i64>,
-    #[diesel(sql_type = Nullable<Text>)]
-    cod_currency: Option<String>,
-    #[diesel(sql_type = Nullable<Text>)]
-    id_check: Option<String>,
-    #[diesel(sql_type = Nullable<Text>)]
-    recipient_name: Option<String>,
-    #[diesel(sql_type = Nullable<Text>)]
-    collector_name: Option<String>,
+    #[diesel(embed)]
+    conditions: ConditionsRow,
 }
 
 /// Runs handover attempts in one transaction, in the order given; one answer per attempt
@@ -268,12 +260,7 @@ fn handover_outcome(
     shop_id: i64,
     now: NaiveDateTime,
 ) -> QueryResult<Result<Outcome<Handover>, PickupError>> {
-    let conditions = Conditions {
-        cash_on_delivery: cash(row.cod_amount_minor, row.cod_currency.as_deref()),
-        id_check: row.id_check.as_deref().and_then(|c| c.parse().ok()),
-        recipient_name: row.recipient_name.clone(),
-        collector_name: row.collector_name.clone(),
-    };
+    let conditions = row.conditions.conditions();
     let handover = |replay| -> QueryResult<Handover> {
         Ok(Handover {
             parcel_id: row
@@ -402,6 +389,13 @@ struct ArriveRow {
     hold_extended_days: Option<i32>,
     #[diesel(sql_type = Nullable<Text>)]
     size_class: Option<String>,
+    #[diesel(embed)]
+    conditions: ConditionsRow,
+}
+
+/// A parcel's conditions at the counter as the handover and arrival functions answer them.
+#[derive(QueryableByName)]
+struct ConditionsRow {
     #[diesel(sql_type = Nullable<BigInt>)]
     cod_amount_minor: Option<i64>,
     #[diesel(sql_type = Nullable<Text>)]
@@ -414,12 +408,22 @@ struct ArriveRow {
     collector_name: Option<String>,
 }
 
-/// The cash on delivery a function answered, if any.
-fn cash(amount_minor: Option<i64>, currency: Option<&str>) -> Option<CashOnDelivery> {
-    Some(CashOnDelivery {
-        amount_minor: amount_minor?,
-        currency: currency?.to_owned(),
-    })
+impl ConditionsRow {
+    fn conditions(&self) -> Conditions {
+        let cash = || {
+            Some(CashOnDelivery {
+                amount_minor: self.cod_amount_minor?,
+                currency: self.cod_currency.clone()?,
+            })
+        };
+        Conditions {
+            cash_on_delivery: cash(),
+            // The column's check constraint admits only known checks.
+            id_check: self.id_check.as_deref().and_then(|c| c.parse().ok()),
+            recipient_name: self.recipient_name.clone(),
+            collector_name: self.collector_name.clone(),
+        }
+    }
 }
 
 /// Marks a parcel as arrived in one call of `pudo_arrive`.
@@ -443,7 +447,9 @@ pub fn arrive(
         .state
         .as_deref()
         .and_then(|s| s.parse::<ParcelState>().ok());
+    let conditions = row.conditions.conditions();
     let parcel = |state: ParcelState| -> QueryResult<Parcel> {
+        let c = conditions.clone();
         Ok(Parcel {
             id: a.parcel_id,
             pickup_point_id: a.shop_id,
@@ -458,10 +464,10 @@ pub fn arrive(
             picked_up_at: row.picked_up_at,
             hold_extended_days: row.hold_extended_days,
             size_class: row.size_class.as_deref().and_then(|c| c.parse().ok()),
-            cash_on_delivery: cash(row.cod_amount_minor, row.cod_currency.as_deref()),
-            id_check: row.id_check.as_deref().and_then(|c| c.parse().ok()),
-            recipient_name: row.recipient_name.clone(),
-            collector_name: row.collector_name.clone(),
+            cash_on_delivery: c.cash_on_delivery,
+            id_check: c.id_check,
+            recipient_name: c.recipient_name,
+            collector_name: c.collector_name,
         })
     };
     Ok(match (row.status.as_str(), state) {

@@ -5,6 +5,7 @@
 
 use crate::on_both_backends;
 use crate::support::{Backend, TestApp};
+use crate::writes::count;
 use diesel::prelude::*;
 use pudo::auth::Role;
 use pudo::pickup::handover::{handover_many, HandoverRequest};
@@ -16,16 +17,12 @@ external_id,name,latitude,longitude,capacity,status
 kiosk,Kiosko Sol,40.4169,-3.7035,20,active
 ";
 
-fn count(app: &TestApp, sql: &str) -> i64 {
-    #[derive(QueryableByName)]
-    struct N {
-        #[diesel(sql_type = diesel::sql_types::BigInt)]
-        n: i64,
+/// `body` with the fields of `more` added.
+fn with(mut body: Value, more: &Value) -> Value {
+    for (k, v) in more.as_object().expect("object") {
+        body[k] = v.clone();
     }
-    diesel::sql_query(sql)
-        .get_result::<N>(&mut *app.state.pool.get().expect("conn"))
-        .expect("count")
-        .n
+    body
 }
 
 /// A parcel reserved over HTTP with `conditions` (merged into the body) and arrived at the
@@ -34,10 +31,10 @@ fn count(app: &TestApp, sql: &str) -> i64 {
 async fn waiting(app: &TestApp, order_ref: &str, conditions: Value) -> (Value, String) {
     let merchant = app.token(Role::Merchant, "acme");
     let partner = app.partner_token("kiosk");
-    let mut body = json!({"pickup_point_id": app.shop_id("kiosk"), "order_ref": order_ref});
-    for (k, v) in conditions.as_object().expect("object") {
-        body[k] = v.clone();
-    }
+    let body = with(
+        json!({"pickup_point_id": app.shop_id("kiosk"), "order_ref": order_ref}),
+        &conditions,
+    );
     let reserved = app.post("/v1/reservations", &merchant, body).await;
     assert_eq!(reserved.status.as_u16(), 201, "{}", reserved.text);
     let id = reserved.body["id"].as_i64().expect("id");
@@ -528,10 +525,10 @@ async fn bad_conditions_name_the_field(backend: Backend) {
         (json!({"collector_name": "a\u{7}b"}), "collector_name"),
     ];
     for (i, (conditions, field)) in cases.into_iter().enumerate() {
-        let mut body = json!({"pickup_point_id": shop, "order_ref": format!("BAD-{i}")});
-        for (k, v) in conditions.as_object().expect("object") {
-            body[k] = v.clone();
-        }
+        let body = with(
+            json!({"pickup_point_id": shop, "order_ref": format!("BAD-{i}")}),
+            &conditions,
+        );
         let answer = app.post("/v1/reservations", &merchant, body.clone()).await;
         let p = answer.problem(400);
         assert_eq!(p["parameter"], field, "{body}: {}", answer.text);

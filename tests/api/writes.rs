@@ -31,7 +31,8 @@ fn request(shop_id: i64, order_ref: &str) -> ReservationRequest {
     }
 }
 
-fn count(app: &TestApp, sql: &str) -> i64 {
+/// A count (`SELECT count(*) AS n …`) read from the test's database.
+pub fn count(app: &TestApp, sql: &str) -> i64 {
     #[derive(QueryableByName)]
     struct N {
         #[diesel(sql_type = diesel::sql_types::BigInt)]
