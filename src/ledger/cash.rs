@@ -85,21 +85,6 @@ pub fn shop_lines(
         .load(conn)
 }
 
-/// The cash collected for a merchant in a month, at every shop, oldest first.
-pub fn merchant_lines(
-    conn: &mut DbConn,
-    merchant: &str,
-    month: super::Month,
-) -> QueryResult<Vec<CashLine>> {
-    cash_ledger::table
-        .filter(cash_ledger::merchant.eq(merchant))
-        .filter(cash_ledger::occurred_at.ge(month.start()))
-        .filter(cash_ledger::occurred_at.lt(month.end()))
-        .select(CashLine::as_select())
-        .order((cash_ledger::occurred_at, cash_ledger::id))
-        .load(conn)
-}
-
 /// Shops with cash collected in the month, by id.
 pub fn shops_with_cash(conn: &mut DbConn, month: super::Month) -> QueryResult<Vec<i64>> {
     cash_ledger::table
