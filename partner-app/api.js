@@ -71,7 +71,16 @@ export const staging = (token) => request('GET', '/v1/partner/staging', { token 
 export function send(token, action) {
   switch (action.kind) {
     case 'handover':
-      return request('POST', '/v1/partner/handovers', { token, body: { code: action.code } });
+      // What the partner confirmed at the counter (cash collected, ID checked), when the
+      // parcel asked for it: only then is `true` sent.
+      return request('POST', '/v1/partner/handovers', {
+        token,
+        body: {
+          code: action.code,
+          ...(action.cash_collected ? { cash_collected: true } : {}),
+          ...(action.id_checked ? { id_checked: true } : {})
+        }
+      });
     case 'arrival':
       return request('POST', `/v1/partner/parcels/${action.id}/arrival`, { token });
     case 'return':

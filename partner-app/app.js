@@ -307,7 +307,8 @@ function parcelItem(p, action) {
       h('strong', {}, t('order', { order: p.order_ref })),
       h('span', {}, [t('parcel', { id: p.id }), p.sku ? t('sku', { sku: p.sku }) : null,
         p.expires_at && p.state === 'at_point' ? t('until', { date: dateTime(p.expires_at) }) : null]
-        .filter(Boolean).join(' · '))),
+        .filter(Boolean).join(' · ')),
+      conditionChips(p)),
     action && (q
       ? h('span', { class: 'chip' }, t('r_queued'))
       : h('button', {
@@ -551,19 +552,37 @@ async function confirmHandover(event) {
   if (code.length !== 8) { $('code').focus(); return; }
   if (Date.now() < S.blockedUntil) return showResult({ kind: 'limit' });
   if (S.mode === 'dropoff') return confirmDropoff(code);
-  const shop = S.session.shop;
   const button = $('confirm');
   button.disabled = true;
   button.textContent = t('checking');
   $('code-form').setAttribute('aria-busy', 'true');
   try {
-    const answer = await call((tk) => api.send(tk, { kind: 'handover', code }));
+    await handOver(code, {});
+  } finally {
+    button.textContent = t(S.mode === 'dropoff' ? 'confirm_dropoff' : 'confirm');
+    $('code-form').removeAttribute('aria-busy');
+    setCode($('code').value);
+  }
+}
+
+/** The 409 reasons of a parcel with conditions at the counter (cash on delivery, an ID check). */
+const CONDITIONS = ['cash_not_confirmed', 'id_check_required'];
+
+/**
+ * Sends a handover with what the partner confirmed (`cash_collected`, `id_checked`) and shows
+ * the answer. A parcel with conditions answers 409 with all of them: the conditions screen
+ * shows them and sends the code again once the partner confirmed each one.
+ */
+async function handOver(code, confirmed) {
+  const shop = S.session.shop;
+  try {
+    const answer = await call((tk) => api.send(tk, { kind: 'handover', code, ...confirmed }));
     showResult({ kind: answer.replay ? 'replay' : 'ok', answer });
     refresh();
   } catch (e) {
     if (e instanceof NetworkError || (e instanceof ApiError && e.status === 401)) {
       // Nothing was decided: keep the code on the phone and send it when possible.
-      queue.enqueue(shop, { kind: 'handover', code });
+      queue.enqueue(shop, { kind: 'handover', code, ...confirmed });
       if (e instanceof NetworkError) {
         showResult({ kind: 'queued', code });
         flushSoon();
@@ -573,15 +592,74 @@ async function confirmHandover(event) {
         S.blockedUntil = Date.now() + (e.retryAfter ?? 60) * 1000;
         store(sessionStorage, 'pudo.blocked', S.blockedUntil);
       }
+      if (e.status === 409 && CONDITIONS.includes(e.problem.reason)) {
+        return showResult({ kind: 'conditions', code, problem: e.problem });
+      }
       const kind = { 404: 'unknown', 410: 'expired', 409: 'gone', 429: 'limit' }[e.status] || 'error';
       showResult({ kind, detail: e.message });
     } else throw e;
-  } finally {
-    button.textContent = t(S.mode === 'dropoff' ? 'confirm_dropoff' : 'confirm');
-    $('code-form').removeAttribute('aria-busy');
-    setCode($('code').value);
   }
 }
+
+/** The cash on delivery of an answer or problem, as money. */
+const cash = (c) => money(c.amount_minor, c.currency);
+
+/**
+ * What the counter must see before the handover: the cash to collect, the ID check and the
+ * authorised collector, with one box per confirmation; Confirm handover sends the code again
+ * once every box is ticked.
+ */
+function conditionsForm(r) {
+  const p = r.problem;
+  const needs = [];
+  const lines = [];
+  if (p.cash_on_delivery) {
+    const amount = cash(p.cash_on_delivery);
+    lines.push(h('p', { class: 'cond', 'data-cond': 'cash' }, t('cond_cash', { amount })));
+    needs.push(['cash_collected', t('cond_cash_confirm', { amount })]);
+  }
+  if (p.id_check) {
+    lines.push(h('p', { class: 'cond', 'data-cond': 'id' }, p.id_check === 'named_recipient'
+      ? t('cond_named', { name: p.recipient_name || '' })
+      : t('cond_age_18')));
+    needs.push(['id_checked', t('cond_id_confirm')]);
+  }
+  if (p.collector_name) {
+    lines.push(h('p', { class: 'cond', 'data-cond': 'collector' }, t('cond_collector', { name: p.collector_name })));
+  }
+  const go = h('button', { type: 'submit', class: 'big', id: 'cond-confirm', disabled: true }, t('confirm'));
+  const boxes = needs.map(([name, label]) => h('label', { class: 'check' },
+    h('input', { type: 'checkbox', name, id: `cond-${name}` }), h('span', {}, label)));
+  const form = h('form', { id: 'cond-form', novalidate: true }, lines, boxes, go);
+  const ticked = (name) => Boolean(form.elements[name]?.checked);
+  form.addEventListener('change', () => { go.disabled = !needs.every(([n]) => ticked(n)); });
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    go.disabled = true;
+    go.textContent = t('checking');
+    await handOver(r.code, { cash_collected: ticked('cash_collected'), id_checked: ticked('id_checked') });
+  });
+  return form;
+}
+
+/** After a handover: the cash collected and who may collect, as the answer names them. */
+function handedOverNotes(a) {
+  return [
+    a.cash_collected ? h('p', { class: 'cond', 'data-cond': 'cash' }, t('r_cash_collected', { amount: cash(a.cash_collected) })) : null,
+    a.collector_name ? h('p', { class: 'cond', 'data-cond': 'collector' }, t('cond_collector', { name: a.collector_name })) : null
+  ].filter(Boolean);
+}
+
+/** The conditions of a waiting parcel as chips in the Today list. */
+function conditionChips(p) {
+  return [
+    p.cash_on_delivery ? h('span', { class: 'chip cond-chip' }, t('chip_cash', { amount: cash(p.cash_on_delivery) })) : null,
+    p.id_check === 'age_18' ? h('span', { class: 'chip cond-chip' }, t('chip_age_18')) : null,
+    p.id_check === 'named_recipient' ? h('span', { class: 'chip cond-chip' }, t('chip_named', { name: p.recipient_name || '' })) : null,
+    p.collector_name ? h('span', { class: 'chip cond-chip' }, t('chip_collector', { name: p.collector_name })) : null
+  ].filter(Boolean);
+}
+
 
 const ICONS = {
   ok: '<svg viewBox="0 0 24 24"><path d="M5 12.5l4.5 4.5L19 7.5" fill="none" stroke="#fff" stroke-width="2.6" stroke-linecap="round" stroke-linejoin="round"/></svg>',
@@ -612,6 +690,9 @@ function renderResult() {
     case 'replay':
       tone = 'replay'; title = t('r_replay'); main = t('r_ok_text', { order: a.order_ref });
       detail = t('r_replay_text', { time: dateTime(a.picked_up_at), order: a.order_ref });
+      break;
+    case 'conditions':
+      tone = 'replay'; title = t('cond_title'); detail = t('cond_text');
       break;
     case 'unknown': title = t('r_unknown'); detail = t('r_unknown_text'); break;
     case 'expired': title = t('r_expired'); detail = t('r_expired_text'); break;
@@ -652,6 +733,10 @@ function renderResult() {
   $('result-title').textContent = title;
   $('result-main').textContent = main;
   $('result-detail').textContent = detail;
+  const box = $('result-conditions');
+  const notes = r.kind === 'conditions' ? [conditionsForm(r)] : r.kind === 'ok' ? handedOverNotes(a) : [];
+  box.replaceChildren(...notes);
+  box.hidden = notes.length === 0;
 }
 
 function nextCustomer() {
@@ -893,12 +978,20 @@ function renderStatement() {
     h('td', {}, money(k.amount_minor, k.currency))));
   const grand = st.grand_totals.map((g) => h('tr', { class: 'grand', 'data-currency': g.currency },
     h('th', { scope: 'row' }, t('grand_total')), h('td', { id: `grand-${g.currency}` }, money(g.amount_minor, g.currency))));
+  // Cash on delivery is the merchants' money the shop holds, never a fee: its own rows, and
+  // the net once the shop keeps its fees out of it.
+  const cashRows = (st.settlement || []).filter((x) => x.cash_collected_minor > 0).flatMap((x) => [
+    h('tr', { class: 'cash', 'data-currency': x.currency },
+      h('th', { scope: 'row' }, t('cash_collected_total')), h('td', { id: `cash-${x.currency}` }, money(x.cash_collected_minor, x.currency))),
+    h('tr', { class: 'grand', 'data-currency': x.currency },
+      h('th', { scope: 'row' }, t('net_owed')), h('td', { id: `net-${x.currency}` }, money(x.net_owed_minor, x.currency)))
+  ]);
   box.replaceChildren(
     h('h2', {}, monthName(month)),
-    rows.length
+    rows.length || cashRows.length
       ? h('table', { class: 'totals' },
         h('caption', { class: 'hint' }, t('statement_caption', { shop: st.shop.name })),
-        h('tbody', {}, rows, grand))
+        h('tbody', {}, rows, grand, cashRows))
       : h('p', { class: 'hint', id: 'statement-empty' }, t('statement_empty')));
 }
 

@@ -58,6 +58,10 @@ pub enum ApiError {
         /// The size class the parcel needs.
         size_class: Option<&'static str>,
     },
+    /// A handover refused until the partner confirms a condition at the counter (409): reason
+    /// `cash_not_confirmed` or `id_check_required`, with every condition of the parcel.
+    #[error("{0}")]
+    ConditionConflict(Box<crate::pickup::conditions::Unmet>),
     /// The path exists but not with this method (405); `allowed` goes into `Allow`.
     #[error("{method} is not allowed here; allowed: {}", allowed.join(", "))]
     MethodNotAllowed {
@@ -173,7 +177,8 @@ pub struct Problem {
     /// Rows of an uploaded file at fault, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub errors: Option<Vec<RowError>>,
-    /// Stable reason of a 409, e.g. `full`, `paused`, `closed`, `does_not_fit`.
+    /// Stable reason of a 409, e.g. `full`, `paused`, `closed`, `does_not_fit`,
+    /// `cash_not_confirmed`, `id_check_required`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     /// With `does_not_fit`: the point's limit the parcel exceeds (`max_weight`,
@@ -187,6 +192,19 @@ pub struct Problem {
     /// Whether more rows were at fault than `errors` lists.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub truncated: Option<bool>,
+    /// With `cash_not_confirmed` and `id_check_required`, the parcel's conditions at the
+    /// counter, all of them, so that the counter confirms them at once: the cash to collect.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cash_on_delivery: Option<crate::pickup::CashOnDelivery>,
+    /// The check to make (`age_18`, `named_recipient`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_check: Option<crate::pickup::IdCheck>,
+    /// The name the ID must show (`named_recipient`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recipient_name: Option<String>,
+    /// The one person besides the customer authorised to collect.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub collector_name: Option<String>,
 }
 
 impl ApiError {
@@ -197,7 +215,9 @@ impl ApiError {
             Self::NotFound(_) => ("not-found", "Not found"),
             Self::Unauthorized(_) => ("unauthorized", "Unauthorized"),
             Self::Forbidden(_) => ("forbidden", "Forbidden"),
-            Self::Conflict { .. } | Self::SizeConflict { .. } => ("conflict", "Conflict"),
+            Self::Conflict { .. } | Self::SizeConflict { .. } | Self::ConditionConflict(_) => {
+                ("conflict", "Conflict")
+            }
             Self::MethodNotAllowed { .. } => ("method-not-allowed", "Method not allowed"),
             Self::Gone(_) => ("gone", "Gone"),
             Self::TooManyRequests { .. } => ("too-many-requests", "Too many requests"),
@@ -211,6 +231,10 @@ impl ApiError {
     /// The problem document for this error.
     pub fn problem(&self) -> Problem {
         let (slug, title) = self.slug_and_title();
+        let conditions = match self {
+            Self::ConditionConflict(unmet) => Some(&unmet.conditions),
+            _ => None,
+        };
         let (parameter, errors, truncated) = match self {
             Self::BadParameter { parameter, .. } => (Some(parameter.clone()), None, None),
             Self::Rejected(r) => (None, Some(r.errors.clone()), Some(r.truncated)),
@@ -228,6 +252,7 @@ impl ApiError {
                 Self::Conflict { reason, .. } | Self::SizeConflict { reason, .. } => {
                     Some((*reason).to_owned())
                 }
+                Self::ConditionConflict(unmet) => Some(unmet.label().to_owned()),
                 _ => None,
             },
             limit: match self {
@@ -238,6 +263,10 @@ impl ApiError {
                 Self::SizeConflict { size_class, .. } => size_class.map(str::to_owned),
                 _ => None,
             },
+            cash_on_delivery: conditions.and_then(|c| c.cash_on_delivery.clone()),
+            id_check: conditions.and_then(|c| c.id_check),
+            recipient_name: conditions.and_then(|c| c.recipient_name.clone()),
+            collector_name: conditions.and_then(|c| c.collector_name.clone()),
         }
     }
 }
@@ -249,7 +278,9 @@ impl ResponseError for ApiError {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
-            Self::Conflict { .. } | Self::SizeConflict { .. } => StatusCode::CONFLICT,
+            Self::Conflict { .. } | Self::SizeConflict { .. } | Self::ConditionConflict(_) => {
+                StatusCode::CONFLICT
+            }
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::Gone(_) => StatusCode::GONE,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -323,6 +354,7 @@ impl From<crate::pickup::PickupError> for ApiError {
                     _ => None,
                 },
             },
+            P::ConditionUnmet(unmet) => Self::ConditionConflict(unmet),
             P::ClassFull(class) => Self::SizeConflict {
                 reason: "full",
                 detail,

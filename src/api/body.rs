@@ -178,7 +178,8 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             format!("{name} contains a NUL character (U+0000)"),
         ));
     }
-    serde_path_to_error::deserialize(value).map_err(|e| {
+    // A struct only from an object, at every depth (the check above, carried inward).
+    serde_path_to_error::deserialize(super::strict::Strict(value)).map_err(|e| {
         let path = e.path().to_string();
         body_error(&path, e.into_inner())
     })
@@ -333,6 +334,12 @@ mod tests {
             Some("lines[0].x")
         );
         assert_eq!(at(r#"{"sku": "A"}"#).as_deref(), Some("lines"));
+        // A struct is read from an object only, at any depth.
+        assert_eq!(at(r#"[["A", 1]]"#).as_deref(), Some("lines[0]"));
+        assert_eq!(
+            at(r#"[{"sku": "A", "units": 1}, [null, null]]"#).as_deref(),
+            Some("lines[1]")
+        );
     }
 
     #[test]

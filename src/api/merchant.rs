@@ -64,6 +64,20 @@ pub struct ReservationRequest {
     pub customer_email: Option<String>,
     /// The language of the customer's e-mails (default `en`); only with `customer_email`.
     pub customer_language: Option<CustomerLanguage>,
+    /// Cash the partner collects from the customer at the handover (cash on delivery). The
+    /// partner confirms collecting it before the parcel is handed over; the shop's statement
+    /// shows it apart from its fees.
+    pub cash_on_delivery: Option<pickup::CashOnDelivery>,
+    /// A check the partner makes before the handover: `age_18` (an ID showing 18 or older) or
+    /// `named_recipient` (an ID showing `recipient_name`).
+    pub id_check: Option<pickup::IdCheck>,
+    /// The name the ID must show; required with, and only with, `id_check: named_recipient`.
+    #[schema(example = "Ana García", min_length = 1, max_length = 100)]
+    pub recipient_name: Option<String>,
+    /// One person besides the customer who may collect the parcel; the partner sees the name
+    /// at the handover (the pickup code is still needed).
+    #[schema(example = "Luis García", min_length = 1, max_length = 100)]
+    pub collector_name: Option<String>,
 }
 
 /// The languages of customer e-mails.
@@ -110,6 +124,12 @@ pub struct Reservation {
 /// With `customer_email` (and `customer_language`), pudo e-mails the customer when the parcel
 /// arrives, a day before its hold ends and when it is moved, if the merchant has customer
 /// e-mails on. 400 naming `customer_email` or `customer_language` when one is not accepted.
+///
+/// With `cash_on_delivery`, `id_check` (and `recipient_name`) or `collector_name`, the
+/// partner app shows the conditions at the counter and the handover needs the partner's
+/// confirmation; the answer and the webhook events carry them. 400 naming the field
+/// (`cash_on_delivery.amount_minor`, `cash_on_delivery.currency`, `id_check`,
+/// `recipient_name`, `collector_name`) when one is not accepted.
 ///
 /// 201 when created, 200 when `order_ref` already had this reservation. 409 with `reason`
 /// `full`, `paused`, `closed`, `no_pickup_service` or `closed_for_period` (at `arrive_at`)
@@ -173,6 +193,12 @@ pub async fn reserve(
             arrive_at,
             customer,
             size,
+            conditions: pickup::Conditions {
+                cash_on_delivery: body.cash_on_delivery,
+                id_check: body.id_check,
+                recipient_name: body.recipient_name,
+                collector_name: body.collector_name,
+            },
         })
         .await?;
     if created {

@@ -17,7 +17,14 @@ pub const DEFAULT_DB_FIGURES_TTL: Duration = Duration::from_secs(5);
 
 /// The refusals of a handover counted by `pudo_handover_failures_total`, by the label its
 /// [`Outcome`] carries (the same word as the audit table's `result`).
-const HANDOVER_FAILURES: [&str; 4] = ["wrong_code", "expired", "rate_limited", "not_collectable"];
+const HANDOVER_FAILURES: [&str; 6] = [
+    "wrong_code",
+    "expired",
+    "rate_limited",
+    "not_collectable",
+    "cash_not_confirmed",
+    "id_check_required",
+];
 
 /// Every metric pudo exports, registered in its own registry.
 pub struct Metrics {

@@ -29,6 +29,7 @@ pub mod search_json;
 pub mod search_modes;
 pub mod shops;
 pub mod staging;
+pub mod strict;
 pub mod widget;
 
 use crate::error::ApiError;
@@ -280,6 +281,10 @@ pub fn problem_for_bare_errors<B: MessageBody + 'static>(
         reason: None,
         limit: None,
         size_class: None,
+        cash_on_delivery: None,
+        id_check: None,
+        recipient_name: None,
+        collector_name: None,
     };
     let (req, _) = res.into_parts();
     let response = actix_web::HttpResponse::build(status)

@@ -238,13 +238,23 @@ pub struct HandoverRequest {
     /// The pickup code the customer shows (spaces and dashes are ignored).
     #[schema(example = "3917 4402")]
     pub code: String,
+    /// The partner collected the parcel's cash on delivery (needed for a parcel with one).
+    #[serde(default)]
+    pub cash_collected: bool,
+    /// The partner made the parcel's ID or age check and it passed (needed for a parcel with
+    /// one). Only that it was made is recorded, never anything of the ID.
+    #[serde(default)]
+    pub id_checked: bool,
 }
 
 /// Confirms a handover with the customer's pickup code.
 ///
 /// 200 with the order to hand over (`replay: true` when this code was confirmed before: hand
 /// nothing over again); 404 unknown code; 410 expired; 409 returned or cancelled; 429 with
-/// `Retry-After` after 5 wrong codes at the shop within 10 minutes.
+/// `Retry-After` after 5 wrong codes at the shop within 10 minutes. A parcel with cash on
+/// delivery needs `cash_collected: true` (else 409 `cash_not_confirmed` with the amount), one
+/// with an ID check `id_checked: true` (else 409 `id_check_required` with the check); the
+/// answer then names what was confirmed.
 #[utoipa::path(tag = "partner", context_path = "/v1", request_body = HandoverRequest, security(("bearer" = [])), responses(
     (status = 200, body = Handover),
     (status = 404, body = Problem, content_type = "application/problem+json"),
@@ -260,12 +270,17 @@ pub async fn handover(
 ) -> Result<web::Json<Handover>, ApiError> {
     let shop_id = auth.0.partner_shop()?;
     let actor = auth.0.sub.clone();
+    let body = body.into_inner();
     let outcome = state
         .writes
         .handover(pickup::HandoverRequest {
             shop_id,
             actor,
-            code: body.into_inner().code,
+            code: body.code,
+            confirmed: pickup::Confirmations {
+                cash_collected: body.cash_collected,
+                id_checked: body.id_checked,
+            },
         })
         .await;
     state

@@ -134,7 +134,16 @@ pub fn statements_command(
         Some(dir) => {
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
             let mut summary = csv::Writer::from_path(dir.join(format!("summary-{month}.csv")))?;
-            summary.write_record(["shop_external_id", "currency", "events", "amount_minor"])?;
+            // Fees (`events`, `amount_minor`) and, apart, the cash collected on delivery and
+            // the net the shop owes (`ledger::statement::Settlement`), per currency.
+            summary.write_record([
+                "shop_external_id",
+                "currency",
+                "events",
+                "amount_minor",
+                "cash_collected_minor",
+                "net_owed_minor",
+            ])?;
             for id in &shops {
                 let s = book::statement(conn, *id, month)?;
                 let path = dir.join(format!(
@@ -149,12 +158,19 @@ pub fn statements_command(
                 };
                 std::fs::write(&path, text)
                     .with_context(|| format!("writing {}", path.display()))?;
-                for g in &s.grand_totals {
+                for t in &s.settlement {
+                    let events = s
+                        .grand_totals
+                        .iter()
+                        .find(|g| g.currency == t.currency)
+                        .map_or(0, |g| g.events);
                     summary.write_record([
                         s.shop.external_id.as_str(),
-                        &g.currency,
-                        &g.events.to_string(),
-                        &g.amount_minor.to_string(),
+                        &t.currency,
+                        &events.to_string(),
+                        &t.fees_earned_minor.to_string(),
+                        &t.cash_collected_minor.to_string(),
+                        &t.net_owed_minor.to_string(),
                     ])?;
                 }
                 bar.inc(1);

@@ -191,6 +191,16 @@ diesel::table! {
         height_mm -> Nullable<Integer>,
         /// Weight, grams, when given.
         weight_g -> Nullable<Integer>,
+        /// Cash to collect at the handover, minor units of `cod_currency`; NULL: none.
+        cod_amount_minor -> Nullable<BigInt>,
+        /// ISO 4217 code of the cash to collect.
+        cod_currency -> Nullable<Text>,
+        /// `age_18` or `named_recipient`: the check the partner makes before handing over.
+        id_check -> Nullable<Text>,
+        /// The name a `named_recipient` check compares the ID with.
+        recipient_name -> Nullable<Text>,
+        /// The one person besides the customer the merchant authorised to collect.
+        collector_name -> Nullable<Text>,
     }
 }
 
@@ -215,6 +225,9 @@ diesel::table! {
         kind -> Text,
         /// The return, when a drop-off code matched one.
         return_id -> Nullable<BigInt>,
+        /// What the partner confirmed at a handover (`cash_collected`, `id_checked`), never
+        /// any data of the ID seen.
+        confirmed -> Nullable<Text>,
     }
 }
 
@@ -549,3 +562,30 @@ diesel::table! {
 }
 
 diesel::allow_tables_to_appear_in_same_query!(returns, shops, ledger, fee_schedule);
+
+diesel::table! {
+    /// Cash collected on delivery: what a shop holds for a merchant, one row per handover of
+    /// a parcel with cash on delivery. Never summed with the fees of `ledger`. Append-only.
+    cash_ledger (id) {
+        /// Id.
+        id -> BigInt,
+        /// The shop that collected.
+        shop_id -> BigInt,
+        /// The shop's region key.
+        region -> BigInt,
+        /// The merchant the cash is owed to.
+        merchant -> Text,
+        /// The parcel handed over.
+        parcel_id -> BigInt,
+        /// `cod:<parcel id>`: recorded once.
+        event_key -> Text,
+        /// Minor units.
+        amount_minor -> BigInt,
+        /// ISO 4217 code.
+        currency -> Text,
+        /// When it was collected (UTC).
+        occurred_at -> Timestamp,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(cash_ledger, shops);

@@ -154,6 +154,7 @@ pub fn statement(
         .optional()?
         .ok_or_else(|| super::LedgerError::ShopNotFound(shop_id.to_string()))?;
     let lines = lines(conn, shop_id, region, month)?;
+    let cash = super::cash::shop_lines(conn, shop_id, month)?;
     Ok(super::statement::build(
         super::statement::StatementShop {
             id,
@@ -162,20 +163,25 @@ pub fn statement(
         },
         month,
         lines,
+        cash,
     ))
 }
 
-/// Shops with at least one ledger row in the month, by id. On Citus with a worker down, an
-/// error naming its regions: statements of all shops without some regions' shops would look
-/// complete and not be (`db::citus::over_every_region`).
+/// Shops with at least one ledger or cash ledger row in the month, by id. On Citus with a
+/// worker down, an error naming its regions: statements of all shops without some regions'
+/// shops would look complete and not be (`db::citus::over_every_region`).
 pub fn shops_with_entries(conn: &mut DbConn, month: super::Month) -> QueryResult<Vec<i64>> {
     crate::db::citus::over_every_region(conn, |conn| {
-        ledger::table
+        let mut shops: Vec<i64> = ledger::table
             .filter(ledger::occurred_at.ge(month.start()))
             .filter(ledger::occurred_at.lt(month.end()))
             .select(ledger::shop_id)
             .distinct()
             .order(ledger::shop_id)
-            .load(conn)
+            .load(conn)?;
+        shops.extend(super::cash::shops_with_cash(conn, month)?);
+        shops.sort_unstable();
+        shops.dedup();
+        Ok(shops)
     })
 }

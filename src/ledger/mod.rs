@@ -9,6 +9,7 @@
 //! over, whatever happens to the schedule later.
 
 pub mod book;
+pub mod cash;
 pub mod fees;
 pub mod month;
 pub mod statement;

@@ -1,6 +1,9 @@
 //! A shop's monthly statement: its ledger rows of the month, totals per kind and currency,
-//! and grand totals per currency; as JSON or CSV. Totals are sums of the lines, in integers.
+//! and grand totals per currency; the cash it collected on delivery (its own ledger, never in
+//! those totals) and, per currency, the settlement: fees earned, cash collected and the net;
+//! as JSON or CSV. Totals are sums of the lines, in integers.
 
+use super::cash::CashLine;
 use super::{FeeKind, Month};
 use chrono::NaiveDateTime;
 use serde::Serialize;
@@ -89,10 +92,34 @@ pub struct Statement {
     /// Per currency (one entry unless the shop's fees changed currency); empty when nothing
     /// was paid.
     pub grand_totals: Vec<CurrencyTotal>,
+    /// Cash collected on delivery, oldest first: what the shop holds for merchants. Never
+    /// part of `totals` or `grand_totals` (fees).
+    pub cash_lines: Vec<CashLine>,
+    /// Per currency with fees or cash: fees earned, cash collected and the net.
+    pub settlement: Vec<Settlement>,
 }
 
-/// Builds the statement from the month's lines.
-pub fn build(shop: StatementShop, month: Month, lines: Vec<Line>) -> Statement {
+/// What a shop earned and collected in one currency, and the net.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct Settlement {
+    /// ISO 4217 code.
+    pub currency: String,
+    /// Fees earned (the grand total of the currency), minor units.
+    pub fees_earned_minor: i64,
+    /// Cash collected on delivery, minor units.
+    pub cash_collected_minor: i64,
+    /// `cash_collected_minor - fees_earned_minor`: what the shop owes once it keeps its fees
+    /// out of the cash it holds; negative when it is owed that much.
+    pub net_owed_minor: i64,
+}
+
+/// Builds the statement from the month's ledger lines and cash lines.
+pub fn build(
+    shop: StatementShop,
+    month: Month,
+    lines: Vec<Line>,
+    cash_lines: Vec<CashLine>,
+) -> Statement {
     let mut by_kind: BTreeMap<(FeeKind, String), KindTotal> = BTreeMap::new();
     let mut by_currency: BTreeMap<String, CurrencyTotal> = BTreeMap::new();
     for line in &lines {
@@ -118,6 +145,28 @@ pub fn build(shop: StatementShop, month: Month, lines: Vec<Line>) -> Statement {
         g.events += 1;
         g.amount_minor += line.amount_minor;
     }
+    let mut settlement: BTreeMap<String, Settlement> = BTreeMap::new();
+    let blank = |currency: &str| Settlement {
+        currency: currency.to_owned(),
+        fees_earned_minor: 0,
+        cash_collected_minor: 0,
+        net_owed_minor: 0,
+    };
+    for g in by_currency.values() {
+        settlement
+            .entry(g.currency.clone())
+            .or_insert_with(|| blank(&g.currency))
+            .fees_earned_minor += g.amount_minor;
+    }
+    for c in &cash_lines {
+        settlement
+            .entry(c.currency.clone())
+            .or_insert_with(|| blank(&c.currency))
+            .cash_collected_minor += c.amount_minor;
+    }
+    for s in settlement.values_mut() {
+        s.net_owed_minor = s.cash_collected_minor - s.fees_earned_minor;
+    }
     Statement {
         shop,
         month: month.to_string(),
@@ -126,11 +175,15 @@ pub fn build(shop: StatementShop, month: Month, lines: Vec<Line>) -> Statement {
         lines,
         totals: by_kind.into_values().collect(),
         grand_totals: by_currency.into_values().collect(),
+        cash_lines,
+        settlement: settlement.into_values().collect(),
     }
 }
 
-/// The CSV columns; `record` is `line`, `total` (per kind and currency) or `grand_total` (per
-/// currency), and columns that do not apply to a record are empty.
+/// The CSV columns; `record` is `line`, `total` (per kind and currency), `grand_total` (per
+/// currency), `cash_line` (cash collected on delivery: `kind` `cash_on_delivery`, `subject_id`
+/// the parcel), or `fees_earned`, `cash_collected` and `net_owed` (the settlement, per
+/// currency); columns that do not apply to a record are empty.
 pub const CSV_COLUMNS: [&str; 12] = [
     "record",
     "shop_external_id",
@@ -202,6 +255,44 @@ pub fn write_csv<W: std::io::Write>(w: &mut csv::Writer<W>, s: &Statement) -> cs
             &g.currency,
         ])?;
     }
+    for c in &s.cash_lines {
+        w.write_record([
+            "cash_line",
+            shop,
+            &s.month,
+            &time(c.occurred_at),
+            "cash_on_delivery",
+            &c.event_key,
+            &c.parcel_id.to_string(),
+            "1",
+            "1",
+            "",
+            &c.amount_minor.to_string(),
+            &c.currency,
+        ])?;
+    }
+    for t in &s.settlement {
+        for (record, amount) in [
+            ("fees_earned", t.fees_earned_minor),
+            ("cash_collected", t.cash_collected_minor),
+            ("net_owed", t.net_owed_minor),
+        ] {
+            w.write_record([
+                record,
+                shop,
+                &s.month,
+                "",
+                "",
+                "",
+                "",
+                "",
+                "",
+                "",
+                &amount.to_string(),
+                &t.currency,
+            ])?;
+        }
+    }
     Ok(())
 }
 
@@ -247,7 +338,7 @@ mod tests {
             line(4, FeeKind::Handover, 1, 31, "EUR"),
             line(5, FeeKind::Handover, 1, 100, "CNY"),
         ];
-        let s = build(shop, "2026-11".parse().expect("month"), lines);
+        let s = build(shop, "2026-11".parse().expect("month"), lines, Vec::new());
         let kinds: Vec<(FeeKind, &str, i64, i64, i64)> = s
             .totals
             .iter()
@@ -290,6 +381,61 @@ mod tests {
         assert_eq!(rows.next(), Some(CSV_COLUMNS.join(",").as_str()));
         // The external id holds a comma: it is quoted.
         assert!(csv.contains("grand_total,\"s,1\",2026-11,,,,,4,,,116,EUR"));
-        assert_eq!(csv.lines().count(), 1 + 5 + 4 + 2);
+        // Lines, totals, grand totals, and three settlement records per currency.
+        assert_eq!(csv.lines().count(), 1 + 5 + 4 + 2 + 3 * 2);
+    }
+
+    #[test]
+    fn cash_is_settled_apart_from_fees() {
+        let shop = StatementShop {
+            id: 1,
+            external_id: "s1".into(),
+            name: "S".into(),
+        };
+        let at = Month::of(chrono::NaiveDate::from_ymd_opt(2026, 11, 2).expect("day")).start();
+        let cash = |id: i64, amount_minor: i64, currency: &str| CashLine {
+            id,
+            occurred_at: at,
+            shop_id: 1,
+            merchant: "m".into(),
+            parcel_id: id,
+            event_key: format!("cod:{id}"),
+            amount_minor,
+            currency: currency.into(),
+        };
+        let lines = vec![
+            line(1, FeeKind::Handover, 1, 30, "EUR"),
+            line(2, FeeKind::Handover, 1, 30, "EUR"),
+        ];
+        let s = build(
+            shop,
+            "2026-11".parse().expect("month"),
+            lines,
+            vec![cash(1, 2550, "EUR"), cash(2, 1000, "PLN")],
+        );
+        // Cash never reaches the fee totals.
+        assert_eq!(s.grand_totals[0].amount_minor, 60);
+        assert_eq!(
+            s.settlement,
+            [
+                Settlement {
+                    currency: "EUR".into(),
+                    fees_earned_minor: 60,
+                    cash_collected_minor: 2550,
+                    net_owed_minor: 2490
+                },
+                Settlement {
+                    currency: "PLN".into(),
+                    fees_earned_minor: 0,
+                    cash_collected_minor: 1000,
+                    net_owed_minor: 1000
+                }
+            ]
+        );
+        let csv = to_csv(&s);
+        assert!(csv.contains(
+            "cash_line,s1,2026-11,2026-11-01T00:00:00Z,cash_on_delivery,cod:1,1,1,1,,2550,EUR"
+        ));
+        assert!(csv.contains("net_owed,s1,2026-11,,,,,,,,2490,EUR"));
     }
 }

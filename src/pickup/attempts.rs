@@ -5,6 +5,7 @@
 //! The outcome of an attempt is decided once, here, as an [`Outcome`]: the audit row, the
 //! metrics labels and the HTTP answer are all derived from it.
 
+use super::conditions::Unmet;
 use super::{ParcelState, PickupError, Unavailable};
 use crate::db::schema::handover_attempts;
 use crate::db::DbConn;
@@ -40,6 +41,12 @@ impl CodeKind {
 pub trait Subject {
     /// The parcel's or return's id.
     fn subject_id(&self) -> i64;
+
+    /// What the partner confirmed with the accepted attempt, as the audit records it
+    /// (`cash_collected,id_checked`); `None` when there was nothing to confirm.
+    fn confirmed(&self) -> Option<String> {
+        None
+    }
 }
 
 /// What came of one code typed at a shop.
@@ -62,6 +69,9 @@ pub enum Outcome<T> {
         /// Seconds until an attempt is allowed again.
         retry_after_secs: i64,
     },
+    /// The right code for a waiting parcel (this id), but a condition at the counter was not
+    /// confirmed (cash on delivery, an ID check): refused, nothing changed. Not a wrong code.
+    Unmet(i64, Box<Unmet>),
 }
 
 impl<T: Subject> Outcome<T> {
@@ -75,6 +85,7 @@ impl<T: Subject> Outcome<T> {
             Self::NotCollectable(..) => "not_collectable",
             Self::ShopUnavailable(..) => "shop_unavailable",
             Self::RateLimited { .. } => "rate_limited",
+            Self::Unmet(_, unmet) => unmet.label(),
         }
     }
 
@@ -87,9 +98,10 @@ impl<T: Subject> Outcome<T> {
     pub fn subject(&self) -> Option<i64> {
         match self {
             Self::Success(t) | Self::Replay(t) => Some(t.subject_id()),
-            Self::Expired(id) | Self::NotCollectable(id, _) | Self::ShopUnavailable(id, _) => {
-                Some(*id)
-            }
+            Self::Expired(id)
+            | Self::NotCollectable(id, _)
+            | Self::ShopUnavailable(id, _)
+            | Self::Unmet(id, _) => Some(*id),
             Self::WrongCode | Self::RateLimited { .. } => None,
         }
     }
@@ -107,6 +119,7 @@ impl<T: Subject> Outcome<T> {
             (Self::RateLimited { retry_after_secs }, _) => {
                 Err(PickupError::TooManyAttempts { retry_after_secs })
             }
+            (Self::Unmet(_, unmet), _) => Err(PickupError::ConditionUnmet(unmet)),
         }
     }
 }
@@ -132,6 +145,10 @@ pub fn guarded<T: Subject>(
             now - Duration::minutes(ATTEMPT_WINDOW_MINUTES),
         )?;
         let subject = outcome.subject();
+        let confirmed = match &outcome {
+            Outcome::Success(t) => t.confirmed(),
+            _ => None,
+        };
         let (parcel_id, return_id) = match kind {
             CodeKind::Handover => (subject, None),
             CodeKind::Dropoff => (None, subject),
@@ -146,6 +163,7 @@ pub fn guarded<T: Subject>(
                 handover_attempts::parcel_id.eq(parcel_id),
                 handover_attempts::return_id.eq(return_id),
                 handover_attempts::at.eq(now),
+                handover_attempts::confirmed.eq(confirmed),
             ))
             .execute(conn)?;
         Ok(outcome)

@@ -2,6 +2,7 @@
 //! handed over once (a repeat answers a replay), paid, and the merchant told.
 
 use super::attempts::{self, CodeKind, Outcome, Subject, MAX_WRONG_CODES};
+use super::conditions::{Conditions, Confirmations, Unmet};
 use super::outbox::{self, Event};
 use super::parcels::{find_in, ParcelRow};
 use super::{codes, Handover, ParcelState, PickupError};
@@ -18,6 +19,15 @@ impl Subject for Handover {
     fn subject_id(&self) -> i64 {
         self.parcel_id
     }
+
+    fn confirmed(&self) -> Option<String> {
+        Conditions {
+            cash_on_delivery: self.cash_collected.clone(),
+            id_check: self.id_checked,
+            ..Conditions::default()
+        }
+        .audit_text()
+    }
 }
 
 /// Confirms a handover at the partner's shop with the code the customer shows.
@@ -26,7 +36,8 @@ impl Subject for Handover {
 /// result flagged `replay`. After [`MAX_WRONG_CODES`] wrong codes within
 /// [`attempts::ATTEMPT_WINDOW_MINUTES`], every attempt (even a right one) is refused until the
 /// window moves on. Every attempt is audited, without the code. `Err` only when the shop is
-/// unknown or the database fails; a refused code is an [`Outcome`].
+/// unknown or the database fails; a refused code is an [`Outcome`]. The partner confirms
+/// nothing: a parcel with conditions at the counter is refused ([`handover_confirming`]).
 pub fn handover(
     conn: &mut DbConn,
     data_key: &[u8; 32],
@@ -35,14 +46,54 @@ pub fn handover(
     typed_code: &str,
     now: NaiveDateTime,
 ) -> Result<Outcome<Handover>, PickupError> {
+    handover_confirming(
+        conn,
+        data_key,
+        shop_id,
+        actor,
+        typed_code,
+        Confirmations::default(),
+        now,
+    )
+}
+
+/// [`handover`] with what the partner confirmed: a waiting parcel with cash on delivery is
+/// handed over only with `cash_collected`, one with an ID check only with `id_checked`
+/// ([`Outcome::Unmet`] otherwise, nothing changed). The handover of a parcel with cash
+/// records it in the cash ledger; the audit row records what was confirmed.
+pub fn handover_confirming(
+    conn: &mut DbConn,
+    data_key: &[u8; 32],
+    shop_id: i64,
+    actor: &str,
+    typed_code: &str,
+    confirmed: Confirmations,
+    now: NaiveDateTime,
+) -> Result<Outcome<Handover>, PickupError> {
     attempts::guarded(
         conn,
         shop_id,
         actor,
         CodeKind::Handover,
         now,
-        |conn, region, since| decide(conn, data_key, shop_id, region, typed_code, since, now),
+        |conn, region, since| {
+            let code = Typed {
+                shop_id,
+                region,
+                code: typed_code,
+                confirmed,
+            };
+            decide(conn, data_key, &code, since, now)
+        },
     )
+}
+
+/// A code typed at a shop's counter, with what the partner confirmed.
+struct Typed<'a> {
+    shop_id: i64,
+    region: i64,
+    code: &'a str,
+    confirmed: Confirmations,
 }
 
 /// A handover attempt owned by its caller, as the group committer queues it.
@@ -54,6 +105,8 @@ pub struct HandoverRequest {
     pub actor: String,
     /// The code as typed.
     pub code: String,
+    /// What the partner confirmed (cash collected, ID checked).
+    pub confirmed: Confirmations,
 }
 
 /// What [`handover`] answers.
@@ -75,7 +128,15 @@ pub fn handover_many(
     functions: bool,
 ) -> Vec<HandoverAnswer> {
     let alone = |conn: &mut DbConn, now, r: &HandoverRequest| {
-        handover(conn, data_key, r.shop_id, &r.actor, &r.code, now)
+        handover_confirming(
+            conn,
+            data_key,
+            r.shop_id,
+            &r.actor,
+            &r.code,
+            r.confirmed,
+            now,
+        )
     };
     if let (true, DbConn::Postgres(pg)) = (functions, &mut *conn) {
         use super::write_functions as wf;
@@ -92,6 +153,7 @@ pub fn handover_many(
                     actor: &r.actor,
                     code_hash: codes::normalise(&r.code)
                         .map(|code| codes::hash(data_key, r.shop_id, &code)),
+                    confirmed: r.confirmed,
                 }
             })
             .collect();
@@ -110,13 +172,12 @@ pub fn handover_many(
 fn decide(
     conn: &mut DbConn,
     data_key: &[u8; 32],
-    shop_id: i64,
-    region: i64,
-    typed_code: &str,
+    typed: &Typed<'_>,
     window_start: NaiveDateTime,
     now: NaiveDateTime,
 ) -> Result<Outcome<Handover>, PickupError> {
-    let Some(code) = codes::normalise(typed_code) else {
+    let (shop_id, region) = (typed.shop_id, typed.region);
+    let Some(code) = codes::normalise(typed.code) else {
         return Ok(attempts::wrong_or_limited(
             conn,
             shop_id,
@@ -169,12 +230,29 @@ fn decide(
     else {
         return Ok(Outcome::WrongCode);
     };
-    let handover = |row: &ParcelRow, at: NaiveDateTime, replay| Handover {
-        parcel_id: row.id,
-        order_ref: row.order_ref.clone(),
-        replay,
-        picked_up_at: at,
+    let handover = |row: &ParcelRow, at: NaiveDateTime, replay| {
+        let conditions = row.conditions();
+        Handover {
+            parcel_id: row.id,
+            order_ref: row.order_ref.clone(),
+            replay,
+            picked_up_at: at,
+            cash_collected: conditions.cash_on_delivery,
+            id_checked: conditions.id_check,
+            collector_name: conditions.collector_name,
+        }
     };
+    // A waiting parcel's conditions at the counter come after the code and the holding period
+    // (pudo_handover_one checks in the same order).
+    let waiting = row.state() == ParcelState::AtPoint && row.expires_at.is_none_or(|e| e > now);
+    let conditions = row.conditions();
+    if let Some(missing) = conditions.unmet(typed.confirmed).filter(|_| waiting) {
+        let unmet = Unmet {
+            missing,
+            conditions,
+        };
+        return Ok(Outcome::Unmet(row.id, Box::new(unmet)));
+    }
     match row.state() {
         ParcelState::AtPoint if row.expires_at.is_some_and(|e| e <= now) => {
             Ok(Outcome::Expired(row.id))
@@ -205,6 +283,9 @@ fn decide(
                 )));
             }
             load::release_slot_of(conn, shop_id, region, row.slot_class(), now)?;
+            if let Some(cod) = row.conditions().cash_on_delivery {
+                crate::ledger::cash::record(conn, row, &cod, now)?;
+            }
             let mut view = row.view();
             view.state = ParcelState::PickedUp;
             view.picked_up_at = Some(now);

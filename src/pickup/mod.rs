@@ -21,6 +21,7 @@
 pub mod attempts;
 pub mod codes;
 pub mod collections;
+pub mod conditions;
 pub mod contacts;
 pub mod dropoffs;
 pub mod gauges;
@@ -44,13 +45,15 @@ pub mod write_functions;
 pub mod writes;
 
 pub use attempts::{CodeKind, Outcome};
+pub use conditions::{CashOnDelivery, Conditions, Confirmations, IdCheck};
 pub use contacts::{Customer, Language};
 pub use handover::handover;
 pub use handover::HandoverRequest;
 pub use lifecycle::{cancel, return_parcel, sweep};
 pub use parcels::{find_for_merchant, find_for_shop, list_for_shop, read_reservation, ParcelRow};
 pub use reservations::{
-    arrive, reserve, reserve_for, CodeIssuer, NewReservation, ReservationRequest,
+    arrive, reserve, reserve_for, reserve_with, CodeIssuer, Extra, NewReservation,
+    ReservationRequest,
 };
 pub use writes::{WritePath, WriteSettings, Writes};
 
@@ -198,6 +201,18 @@ pub struct Parcel {
     /// sizes).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub size_class: Option<crate::network::sizes::SizeClass>,
+    /// Cash the partner collects at the handover; absent when none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cash_on_delivery: Option<CashOnDelivery>,
+    /// The ID or age check the partner makes before the handover; absent when none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_check: Option<IdCheck>,
+    /// The name the ID must show (with `id_check: named_recipient`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recipient_name: Option<String>,
+    /// The one person besides the customer the merchant authorised to collect.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub collector_name: Option<String>,
 }
 
 /// The answer to a handover.
@@ -212,6 +227,16 @@ pub struct Handover {
     /// When it was handed over (UTC).
     #[serde(serialize_with = "crate::timestamps::utc")]
     pub picked_up_at: NaiveDateTime,
+    /// The cash on delivery the partner confirmed collecting; absent when the parcel had none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cash_collected: Option<CashOnDelivery>,
+    /// The check the partner confirmed making; absent when the parcel asked for none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_checked: Option<IdCheck>,
+    /// The one person besides the customer the merchant authorised to collect; absent when
+    /// none was named.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub collector_name: Option<String>,
 }
 
 /// Everything that can go wrong in the pickup flow.
@@ -259,6 +284,9 @@ pub enum PickupError {
     /// The parcel was returned or cancelled.
     #[error("this parcel was {0}; it cannot be handed over")]
     NotCollectable(ParcelState),
+    /// The parcel has cash on delivery or an ID check the partner did not confirm.
+    #[error("{0}")]
+    ConditionUnmet(Box<conditions::Unmet>),
     /// Too many wrong codes at this shop recently.
     #[error("too many wrong pickup codes at this shop; try again in {retry_after_secs} s")]
     TooManyAttempts {

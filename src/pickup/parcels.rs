@@ -54,6 +54,16 @@ pub struct ParcelRow {
     pub height_mm: Option<i32>,
     /// Weight, grams.
     pub weight_g: Option<i32>,
+    /// Cash to collect, minor units.
+    pub cod_amount_minor: Option<i64>,
+    /// Its currency.
+    pub cod_currency: Option<String>,
+    /// The check to make (`age_18`, `named_recipient`).
+    pub id_check: Option<String>,
+    /// The name a `named_recipient` check compares with.
+    pub recipient_name: Option<String>,
+    /// The authorised collector.
+    pub collector_name: Option<String>,
 }
 
 impl ParcelRow {
@@ -76,6 +86,32 @@ impl ParcelRow {
             picked_up_at: self.picked_up_at,
             hold_extended_days: self.hold_extended_days,
             size_class: self.size_class.as_deref().and_then(|c| c.parse().ok()),
+            cash_on_delivery: self.cash_on_delivery(),
+            id_check: self.id_check(),
+            recipient_name: self.recipient_name.clone(),
+            collector_name: self.collector_name.clone(),
+        }
+    }
+
+    fn cash_on_delivery(&self) -> Option<super::CashOnDelivery> {
+        Some(super::CashOnDelivery {
+            amount_minor: self.cod_amount_minor?,
+            currency: self.cod_currency.clone()?,
+        })
+    }
+
+    fn id_check(&self) -> Option<super::IdCheck> {
+        // The column's check constraint admits only known checks.
+        self.id_check.as_deref().and_then(|c| c.parse().ok())
+    }
+
+    /// Its conditions at the counter.
+    pub fn conditions(&self) -> super::Conditions {
+        super::Conditions {
+            cash_on_delivery: self.cash_on_delivery(),
+            id_check: self.id_check(),
+            recipient_name: self.recipient_name.clone(),
+            collector_name: self.collector_name.clone(),
         }
     }
 

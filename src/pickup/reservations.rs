@@ -2,6 +2,7 @@
 //! staged unit already there), and the parcel's arrival issues its pickup code.
 
 use super::codes;
+use super::conditions::Conditions;
 use super::contacts::Customer;
 use super::outbox::{self, Event};
 use super::parcels::{check_text, find_in, find_order, find_order_in, ParcelRow};
@@ -62,12 +63,41 @@ pub fn reserve_for(
     issuer: &CodeIssuer<'_>,
     now: NaiveDateTime,
 ) -> Result<(Parcel, bool, i32), PickupError> {
+    let extra = Extra {
+        customer,
+        size,
+        conditions: &Conditions::default(),
+    };
+    reserve_with(conn, r, &extra, issuer, now)
+}
+
+/// What a reservation may carry besides its own fields.
+#[derive(Debug, Clone, Copy)]
+pub struct Extra<'a> {
+    /// The customer pudo may e-mail ([`reserve_for`]).
+    pub customer: Option<&'a Customer>,
+    /// What is known of the parcel's measurements.
+    pub size: &'a ParcelSize,
+    /// Its conditions at the counter, stored with the parcel (checked here).
+    pub conditions: &'a Conditions,
+}
+
+/// [`reserve_for`] with conditions at the counter (cash on delivery, an ID check, a named
+/// collector), checked before anything is written and stored with the parcel.
+pub fn reserve_with(
+    conn: &mut DbConn,
+    r: &NewReservation<'_>,
+    extra: &Extra<'_>,
+    issuer: &CodeIssuer<'_>,
+    now: NaiveDateTime,
+) -> Result<(Parcel, bool, i32), PickupError> {
     check(r)?;
+    extra.conditions.check()?;
     if let Some(existing) = find_order(conn, r.merchant, r.order_ref)? {
         return repeat(existing, r);
     }
     for _ in 0..5 {
-        match conn.transaction(|conn| reserve_once(conn, r, customer, size, issuer, now)) {
+        match conn.transaction(|conn| reserve_once(conn, r, extra, issuer, now)) {
             Ok((parcel, live)) => return Ok((parcel, true, live)),
             Err(PickupError::CodeClash) => continue,
             // Two calls with one order_ref raced: the other one won; answer like a repeat.
@@ -98,9 +128,20 @@ pub struct ReservationRequest {
     pub customer: Option<Customer>,
     /// The parcel's measurements, as far as known.
     pub size: ParcelSize,
+    /// Its conditions at the counter (none: `Conditions::default()`).
+    pub conditions: Conditions,
 }
 
 impl ReservationRequest {
+    /// The customer, size and conditions as [`reserve_with`] takes them.
+    pub fn extra(&self) -> Extra<'_> {
+        Extra {
+            customer: self.customer.as_ref(),
+            size: &self.size,
+            conditions: &self.conditions,
+        }
+    }
+
     /// The request as [`reserve`] takes it.
     pub fn borrowed(&self) -> NewReservation<'_> {
         NewReservation {
@@ -133,14 +174,7 @@ pub fn reserve_many(
     functions: bool,
 ) -> Vec<ReserveAnswer> {
     let alone = |conn: &mut DbConn, r: &ReservationRequest| {
-        reserve_for(
-            conn,
-            &r.borrowed(),
-            r.customer.as_ref(),
-            &r.size,
-            issuer,
-            now,
-        )
+        reserve_with(conn, &r.borrowed(), &r.extra(), issuer, now)
     };
     if let (true, DbConn::Postgres(_)) = (functions, &*conn) {
         return reserve_with_functions(conn, requests, issuer, now);
@@ -158,12 +192,13 @@ fn reserve_with_functions(
     let now = wf::to_micros(now);
     let mut answers: Vec<Option<ReserveAnswer>> = requests.iter().map(|_| None).collect();
     let mut todo = Vec::with_capacity(requests.len());
-    // A reservation with a customer takes the statement path, which stores the customer in
-    // the same transaction (the functions know nothing of customers; docs/scaling.md).
+    // A reservation with a customer or conditions at the counter takes the statement path,
+    // which stores them in the same transaction (the functions know nothing of either;
+    // docs/scaling.md).
     let mut with_customer = Vec::new();
     for (i, r) in requests.iter().enumerate() {
         match check(&r.borrowed()) {
-            Ok(()) if r.customer.is_some() => with_customer.push(i),
+            Ok(()) if r.customer.is_some() || !r.conditions.is_empty() => with_customer.push(i),
             Ok(()) => todo.push(i),
             Err(e) => answers[i] = Some(Err(e)),
         }
@@ -219,14 +254,7 @@ fn reserve_with_functions(
     }
     for i in with_customer {
         let r = &requests[i];
-        answers[i] = Some(reserve_for(
-            conn,
-            &r.borrowed(),
-            r.customer.as_ref(),
-            &r.size,
-            issuer,
-            now,
-        ));
+        answers[i] = Some(reserve_with(conn, &r.borrowed(), &r.extra(), issuer, now));
     }
     answers
         .into_iter()
@@ -246,11 +274,11 @@ pub struct CodeIssuer<'a> {
 fn reserve_once(
     conn: &mut DbConn,
     r: &NewReservation<'_>,
-    customer: Option<&Customer>,
-    size: &ParcelSize,
+    extra: &Extra<'_>,
     issuer: &CodeIssuer<'_>,
     now: NaiveDateTime,
 ) -> Result<(Parcel, i32), PickupError> {
+    let (customer, size, conditions) = (extra.customer, extra.size, extra.conditions);
     // A received staged unit of the SKU at the shop makes this an instant pickup: the item is
     // already there, so the parcel goes straight to `at_point`. The unit already holds a slot,
     // which becomes the parcel's: no new slot is taken, so the shop stays within capacity.
@@ -308,6 +336,12 @@ fn reserve_once(
             parcels::width_mm.eq(size.dims_mm.map(|d| d[1])),
             parcels::height_mm.eq(size.dims_mm.map(|d| d[2])),
             parcels::weight_g.eq(size.weight_g),
+            parcels::cod_amount_minor
+                .eq(conditions.cash_on_delivery.as_ref().map(|c| c.amount_minor)),
+            parcels::cod_currency.eq(conditions.cash_on_delivery.as_ref().map(|c| &c.currency)),
+            parcels::id_check.eq(conditions.id_check.map(|c| c.as_str())),
+            parcels::recipient_name.eq(&conditions.recipient_name),
+            parcels::collector_name.eq(&conditions.collector_name),
         ))
         .execute(conn)?;
     let row = find_order_in(conn, r.merchant, r.order_ref, region)?.ok_or(DbErr::NotFound)?;

@@ -10,6 +10,7 @@
 //! shops they touch in the same order and cannot deadlock each other.
 
 use super::attempts::{Outcome, ATTEMPT_WINDOW_MINUTES, MAX_WRONG_CODES};
+use super::conditions::{CashOnDelivery, Conditions, Confirmations, Missing, Unmet};
 use super::{Handover, Parcel, ParcelState, PickupError};
 use crate::network::load::NoSlot;
 use crate::network::sizes::{DoesNotFit, ParcelSize, SizeClass};
@@ -173,6 +174,11 @@ pub fn created_view(
         picked_up_at: None,
         hold_extended_days: None,
         size_class,
+        // A reservation with conditions takes the statement path (`reservations`).
+        cash_on_delivery: None,
+        id_check: None,
+        recipient_name: None,
+        collector_name: None,
     }
 }
 
@@ -184,6 +190,8 @@ pub struct HandoverArgs<'a> {
     pub actor: &'a str,
     /// The code's keyed hash; `None` for text that is no code at all.
     pub code_hash: Option<String>,
+    /// What the partner confirmed (cash collected, ID checked).
+    pub confirmed: Confirmations,
 }
 
 #[derive(QueryableByName)]
@@ -202,6 +210,8 @@ struct HandoverRow {
     picked_up_at: Option<NaiveDateTime>,
     #[diesel(sql_type = Nullable<BigInt>)]
     retry_after_secs: Option<i64>,
+    #[diesel(embed)]
+    conditions: ConditionsRow,
 }
 
 /// Runs handover attempts in one transaction, in the order given; one answer per attempt
@@ -212,13 +222,25 @@ pub fn handover_batch(
     now: NaiveDateTime,
 ) -> QueryResult<Vec<Result<Outcome<Handover>, PickupError>>> {
     let rows: Vec<HandoverRow> =
-        diesel::sql_query("SELECT * FROM pudo_handover_batch($1, $2, $3, $4, $5, $6, $7)")
+        diesel::sql_query("SELECT * FROM pudo_handover_batch($1, $2, $3, $4, $5, $6, $7, $8, $9)")
             .bind::<Array<BigInt>, _>(attempts.iter().map(|a| a.shop_id).collect::<Vec<_>>())
             .bind::<Array<Text>, _>(attempts.iter().map(|a| a.actor).collect::<Vec<_>>())
             .bind::<Array<Nullable<Text>>, _>(
                 attempts
                     .iter()
                     .map(|a| a.code_hash.as_deref())
+                    .collect::<Vec<_>>(),
+            )
+            .bind::<Array<Bool>, _>(
+                attempts
+                    .iter()
+                    .map(|a| a.confirmed.cash_collected)
+                    .collect::<Vec<_>>(),
+            )
+            .bind::<Array<Bool>, _>(
+                attempts
+                    .iter()
+                    .map(|a| a.confirmed.id_checked)
                     .collect::<Vec<_>>(),
             )
             .bind::<Timestamp, _>(now)
@@ -238,6 +260,7 @@ fn handover_outcome(
     shop_id: i64,
     now: NaiveDateTime,
 ) -> QueryResult<Result<Outcome<Handover>, PickupError>> {
+    let conditions = row.conditions.conditions();
     let handover = |replay| -> QueryResult<Handover> {
         Ok(Handover {
             parcel_id: row
@@ -246,11 +269,24 @@ fn handover_outcome(
             order_ref: row.order_ref.clone().unwrap_or_default(),
             replay,
             picked_up_at: row.picked_up_at.unwrap_or(now),
+            cash_collected: conditions.cash_on_delivery.clone(),
+            id_checked: conditions.id_check,
+            collector_name: conditions.collector_name.clone(),
         })
     };
     let id = || {
         row.parcel_id
             .ok_or_else(|| unexpected("handover", "no parcel"))
+    };
+    let unmet = |missing| -> QueryResult<Outcome<Handover>> {
+        let conditions = conditions.clone();
+        Ok(Outcome::Unmet(
+            id()?,
+            Box::new(Unmet {
+                missing,
+                conditions,
+            }),
+        ))
     };
     Ok(Ok(match row.outcome.as_str() {
         "unknown_shop" => return Ok(Err(PickupError::ShopNotFound(shop_id))),
@@ -268,6 +304,8 @@ fn handover_outcome(
         "rate_limited" => Outcome::RateLimited {
             retry_after_secs: row.retry_after_secs.unwrap_or(1),
         },
+        "cash_not_confirmed" => unmet(Missing::CashCollected)?,
+        "id_check_required" => unmet(Missing::IdChecked)?,
         other => return Err(unexpected("pudo_handover_batch", other)),
     }))
 }
@@ -351,6 +389,41 @@ struct ArriveRow {
     hold_extended_days: Option<i32>,
     #[diesel(sql_type = Nullable<Text>)]
     size_class: Option<String>,
+    #[diesel(embed)]
+    conditions: ConditionsRow,
+}
+
+/// A parcel's conditions at the counter as the handover and arrival functions answer them.
+#[derive(QueryableByName)]
+struct ConditionsRow {
+    #[diesel(sql_type = Nullable<BigInt>)]
+    cod_amount_minor: Option<i64>,
+    #[diesel(sql_type = Nullable<Text>)]
+    cod_currency: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    id_check: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    recipient_name: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    collector_name: Option<String>,
+}
+
+impl ConditionsRow {
+    fn conditions(&self) -> Conditions {
+        let cash = || {
+            Some(CashOnDelivery {
+                amount_minor: self.cod_amount_minor?,
+                currency: self.cod_currency.clone()?,
+            })
+        };
+        Conditions {
+            cash_on_delivery: cash(),
+            // The column's check constraint admits only known checks.
+            id_check: self.id_check.as_deref().and_then(|c| c.parse().ok()),
+            recipient_name: self.recipient_name.clone(),
+            collector_name: self.collector_name.clone(),
+        }
+    }
 }
 
 /// Marks a parcel as arrived in one call of `pudo_arrive`.
@@ -374,7 +447,9 @@ pub fn arrive(
         .state
         .as_deref()
         .and_then(|s| s.parse::<ParcelState>().ok());
+    let conditions = row.conditions.conditions();
     let parcel = |state: ParcelState| -> QueryResult<Parcel> {
+        let c = conditions.clone();
         Ok(Parcel {
             id: a.parcel_id,
             pickup_point_id: a.shop_id,
@@ -389,6 +464,10 @@ pub fn arrive(
             picked_up_at: row.picked_up_at,
             hold_extended_days: row.hold_extended_days,
             size_class: row.size_class.as_deref().and_then(|c| c.parse().ok()),
+            cash_on_delivery: c.cash_on_delivery,
+            id_check: c.id_check,
+            recipient_name: c.recipient_name,
+            collector_name: c.collector_name,
         })
     };
     Ok(match (row.status.as_str(), state) {

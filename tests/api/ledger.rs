@@ -759,7 +759,7 @@ fn statements_cli_on(db: TestDb) {
     let summary = std::fs::read_to_string(dir.path().join("summary-2026-11.csv")).expect("summary");
     assert_eq!(
         summary,
-        "shop_external_id,currency,events,amount_minor\nmad,EUR,1,30\nmad2,EUR,1,30\n"
+        "shop_external_id,currency,events,amount_minor,cash_collected_minor,net_owed_minor\nmad,EUR,1,30,0,-30\nmad2,EUR,1,30,0,-30\n"
     );
     let one = run(&["statements", "--month", "2026-11", "--shop", "mad"]);
     assert!(one.status.success());

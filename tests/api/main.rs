@@ -8,6 +8,7 @@ mod citus_worker_down;
 mod cli;
 mod closures;
 mod contract;
+mod counter;
 mod customer;
 mod export;
 mod find;

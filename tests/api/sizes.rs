@@ -55,6 +55,7 @@ pub fn sized(shop_id: i64, order_ref: &str, dims: &str) -> pudo::pickup::Reserva
             dims_mm: Some(pudo::network::sizes::parse_dims_cm(dims).expect("dims")),
             weight_g: None,
         },
+        conditions: Default::default(),
     }
 }
 

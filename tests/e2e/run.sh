@@ -70,7 +70,7 @@ echo "== seeding: shops, API keys, tokens"
 PLANNER="$("$BIN" token --role planner --sub e2e-planner)"
 MERCHANT="$("$BIN" token --role merchant --sub e2e-merchant)"
 # One shop per partner-app test file, far enough apart (Madrid, Barcelona, Valencia, Seville,
-# Granada)
+# Granada; Bilbao for the conditions at the counter)
 # that a staging plan for one never reaches another; and a neighbourhood of Zaragoza for the
 # checkout widget (one shop of 1 slot, to be made full; one paused; one open on weekdays only).
 # Addresses are test fixtures (issue 20): street, postcode, city, region, country, phone.
@@ -91,6 +91,7 @@ ES-E2E-SEO,Kiosko La Seo,41.6553,-0.8755,8,Europe/Madrid,"Mo-Fr 10:00-14:00",act
 ES-E2E-DELICIAS,Bazar Delicias,41.6480,-0.9050,20,Europe/Madrid,,active,,Avenida de Madrid 100,50010,Zaragoza,Aragón,ES,
 ES-E2E-FIESTA,Bar Fiesta,42.1401,-0.4089,10,Europe/Madrid,,active,$TODAY Fiesta,Calle del Coso Alto 1,22003,Huesca,Aragón,ES,
 ES-E2E-CALLE,Bar Calle,42.1405,-0.4085,10,Europe/Madrid,,active,,Calle del Coso Alto 9,22003,Huesca,Aragón,ES,
+ES-E2E-ARENAL,Estanco Arenal,43.2590,-2.9253,20,Europe/Madrid,,active,,Calle del Arenal 3,48005,Bilbao,País Vasco,ES,
 CSV
 curl -fsS -X POST "$URL/v1/shops/import" -H "authorization: Bearer $PLANNER" \
   -H 'content-type: text/csv' --data-binary @"$WORK/shops.csv" >/dev/null
@@ -118,7 +119,7 @@ curl -fsS -X POST "$URL/v1/shops/import" -H "authorization: Bearer $PLANNER" \
   -H 'content-type: text/csv' --data-binary @"$WORK/capable.csv" >/dev/null
 keys="{}"
 for shop in ES-E2E-SOL ES-E2E-NORTE ES-E2E-RUZAFA ES-E2E-TRIANA ES-E2E-ALBAICIN ES-E2E-PILAR ES-E2E-ALFONSO \
-            ES-E2E-COSO ES-E2E-SEO ES-E2E-DELICIAS; do
+            ES-E2E-COSO ES-E2E-SEO ES-E2E-DELICIAS ES-E2E-ARENAL; do
   key="$("$BIN" partner-key --shop "$shop" 2>/dev/null)"
   keys="$(node -e 'const k=JSON.parse(process.argv[1]);k[process.argv[2]]=process.argv[3];console.log(JSON.stringify(k))' "$keys" "$shop" "$key")"
 done
