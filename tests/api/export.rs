@@ -313,6 +313,7 @@ fn plans_export(backend: Backend) {
             zone,
             sku: sku.into(),
             units,
+            size: pudo::network::sizes::SizeClass::S,
         });
         demand::replace_forecast(&mut conn, event.id, &rows).expect("forecast");
         let plan = plans::compute_plan(

@@ -566,9 +566,10 @@ async fn the_contract_states_the_parcel_patterns() {
     assert_eq!(body["weight_kg"]["maximum"], 1000.0);
 }
 
-/// Staged units (no size class in a forecast yet) hold L slots: a receipt never takes more
-/// than the L slots free, and the allocator's room at a point is its L room.
-async fn staged_units_hold_l_slots(backend: Backend) {
+/// Staged units hold slots of their class or larger (`staging::stock`): received stock takes
+/// slots per class, never beyond a class's slots, and the allocator's room at a point is its
+/// free slots per class.
+async fn staged_units_hold_slots_by_class(backend: Backend) {
     use pudo::network::load;
     let app = TestApp::new(backend).with_csv(SHOPS);
     let wall = app.shop_id("wall");
@@ -578,14 +579,19 @@ async fn staged_units_hold_l_slots(backend: Backend) {
         .expect("shop");
     let now = chrono::Utc::now().naive_utc();
     assert_eq!(
-        load::free(&mut conn, wall, region).expect("free"),
-        2,
-        "L slots of wall"
+        load::free_by_class(&mut conn, wall, region).expect("free"),
+        [2, 2, 2],
+        "S, M and L slots of wall"
     );
-    assert!(!load::take_slots_for_stock(&mut conn, wall, region, 3, now).expect("take"));
-    assert!(load::take_slots_for_stock(&mut conn, wall, region, 2, now).expect("take"));
+    assert!(!load::take_slots_for_stock(&mut conn, wall, region, [0, 0, 3], now).expect("take"));
+    assert!(!load::take_slots_for_stock(&mut conn, wall, region, [3, 0, 0], now).expect("take"));
+    assert!(load::take_slots_for_stock(&mut conn, wall, region, [1, 1, 2], now).expect("take"));
+    assert_eq!(
+        load::free_by_class(&mut conn, wall, region).expect("free"),
+        [1, 1, 0]
+    );
     drop(conn);
-    assert_eq!(held(&app, "wall"), (2, 0, 0));
+    assert_eq!(held(&app, "wall"), (4, 1, 1));
     // The L slots are held; S and M still take their parcels, L ones are full.
     let small = reserve(&app, "wall", "ST-1", Some(SMALL), None).await;
     assert_eq!(small.body["size_class"], "S", "{}", small.text);
@@ -595,7 +601,16 @@ async fn staged_units_hold_l_slots(backend: Backend) {
         pudo::staging::plans::staging_shops(&mut app.state.pool.get().expect("conn"), None, None)
             .expect("rooms");
     let counter = app.shop_id("counter");
-    let room = |id: i64| rooms.iter().find(|s| s.id == id).map(|s| s.capacity);
-    assert_eq!((room(wall), room(counter)), (Some(0), Some(2)));
+    let room = |id: i64| {
+        rooms
+            .iter()
+            .find(|s| s.id == id)
+            .map(|s| SizeClass::ALL.map(|c| s.room(c)))
+    };
+    // wall: its M slot left (the S one went to ST-1); counter: every slot L.
+    assert_eq!(
+        (room(wall), room(counter)),
+        (Some([0, 1, 0]), Some([0, 0, 2]))
+    );
 }
-on_both_backends!(staged_units_hold_l_slots);
+on_both_backends!(staged_units_hold_slots_by_class);
