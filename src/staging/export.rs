@@ -1,6 +1,7 @@
 //! A plan's files, as `pudo plan` writes them and `pudo export plans` writes stored plans:
 //! `plan.json` (figures, parameters, report), `manifests.csv`
-//! (`shop_external_id,sku,units,size`: `size` the units' size class) and `map.svg`. Each file is written whole or not at all ([`crate::output`]).
+//! (`shop_external_id,sku,units,size`: `size` the units' size class) and `map.svg`. Each file
+//! is written whole or not at all ([`crate::output`]).
 
 use super::plans::{self, PlanView};
 use super::StagingError;
