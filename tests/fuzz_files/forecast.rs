@@ -248,6 +248,10 @@ proptest! {
         let mut lines = f.lines();
         lines[second + 1][0] = lines[first + 1][0].clone();
         lines[second + 1][1] = lines[first + 1][1].clone();
+        if f.sized {
+            // The same size too: a SKU given two sizes is another error.
+            lines[second + 1][3] = lines[first + 1][3].clone();
+        }
         let err = read(csv_text(&lines, f.layout).as_bytes()).expect_err("repeated pair");
         prop_assert_eq!(err.errors.len(), 1);
         prop_assert!(names(&err, second + 2, "zone"), "{:?}", err.errors);
