@@ -210,6 +210,7 @@ impl PlanRow {
                 coverage: Vec::new(),
                 utilisation: Vec::new(),
                 unmet_by_zone: Vec::new(),
+                by_size: Vec::new(),
             }),
             created_at: self.created_at,
             approved_at: self.approved_at,

@@ -104,6 +104,14 @@ async fn sizes_from_forecast_to_instant_pickup(backend: Backend) {
         "{plan}"
     );
     assert_eq!(plan["report"]["unmet_by_zone"][0]["units"], 1);
+    assert_eq!(
+        plan["report"]["by_size"],
+        json!([
+            {"size": "S", "served_units": 2, "unmet_units": 0},
+            {"size": "M", "served_units": 1, "unmet_units": 0},
+            {"size": "L", "served_units": 4, "unmet_units": 1}
+        ])
+    );
     let event_id = plan["event_id"].as_i64().expect("event");
     let demand = pudo::staging::demand::forecast_demand(
         &mut app.state.pool.get().expect("conn"),
@@ -283,3 +291,114 @@ fn zone_next() -> String {
         .to_cell(h3o::Resolution::Nine)
         .to_string()
 }
+
+/// A receipt racing reservations of small and medium parcels at `lockers` (2 S, 2 M): however
+/// they interleave, no class holds more than its slots, and the slots held are exactly the
+/// live parcels' and the staged units' of each class.
+async fn receipts_and_reservations_never_overbook_a_class(backend: Backend) {
+    use pudo::network::sizes::ParcelSize;
+    use pudo::pickup::{CodeIssuer, NewReservation, PickupError};
+    use pudo::staging::{receipts, StagingError};
+    let app = TestApp::new(backend).with_csv(SHOPS);
+    let (plan_id, _) = dispatched_plan(&app).await;
+    let lockers = app.shop_id("lockers");
+    let key = *app.state.keys.data_key();
+    let pool = app.state.pool.clone();
+    let receipt = {
+        let pool = pool.clone();
+        std::thread::spawn(move || {
+            let mut conn = pool.get().expect("conn");
+            match receipts::receive(
+                &mut conn,
+                lockers,
+                plan_id,
+                &receipts::Receipt::default(),
+                chrono::Utc::now().naive_utc(),
+            ) {
+                Ok(_) => true,
+                Err(StagingError::NoRoom { .. }) => false,
+                Err(e) => panic!("unexpected refusal: {e}"),
+            }
+        })
+    };
+    let parcels: Vec<_> = (0..6)
+        .map(|n| {
+            let pool = pool.clone();
+            std::thread::spawn(move || {
+                let dims = if n % 2 == 0 { "30x20x5" } else { "30x30x15" };
+                let r = NewReservation {
+                    merchant: "acme",
+                    shop_id: lockers,
+                    order_ref: &format!("R-{n}"),
+                    sku: None,
+                    arrive_at: None,
+                };
+                let size = ParcelSize {
+                    dims_mm: Some(pudo::network::sizes::parse_dims_cm(dims).expect("dims")),
+                    weight_g: None,
+                };
+                let issuer = CodeIssuer {
+                    data_key: &key,
+                    hold: chrono::Duration::days(7),
+                };
+                let mut conn = pool.get().expect("conn");
+                match pudo::pickup::reserve_for(
+                    &mut conn,
+                    &r,
+                    None,
+                    &size,
+                    &issuer,
+                    chrono::Utc::now().naive_utc(),
+                ) {
+                    Ok(_) => true,
+                    Err(PickupError::ClassFull(_)) => false,
+                    Err(e) => panic!("unexpected refusal: {e}"),
+                }
+            })
+        })
+        .collect();
+    let received = receipt.join().expect("receipt");
+    let reserved = parcels
+        .into_iter()
+        .map(|t| t.join().expect("thread"))
+        .filter(|&ok| ok)
+        .count();
+    let (live, live_s, live_m) = held(&app, "lockers");
+    assert!(
+        live <= 4 && live_s <= 2 && live_m <= 2,
+        "held {live} ({live_s} S, {live_m} M)"
+    );
+    let mut conn = app.state.pool.get().expect("conn");
+    let classes: Vec<Option<String>> = {
+        use pudo::db::schema::parcels as p;
+        p::table
+            .filter(p::shop_id.eq(lockers))
+            .filter(p::state.eq_any(["reserved", "at_point"]))
+            .select(p::size_class)
+            .load(&mut *conn)
+            .expect("parcels")
+    };
+    let stock: Vec<(i32, i32, i32)> = {
+        use pudo::db::schema::staged_stock as s;
+        s::table
+            .filter(s::shop_id.eq(lockers))
+            .select((s::units, s::units_s, s::units_m))
+            .load(&mut *conn)
+            .expect("stock")
+    };
+    let of = |c: &str| classes.iter().filter(|k| k.as_deref() == Some(c)).count() as i32;
+    let units: (i32, i32, i32) = stock
+        .iter()
+        .fold((0, 0, 0), |a, s| (a.0 + s.0, a.1 + s.1, a.2 + s.2));
+    assert_eq!(classes.len(), reserved);
+    assert_eq!(units.0, if received { 3 } else { 0 });
+    assert_eq!(
+        (live, live_s, live_m),
+        (
+            classes.len() as i32 + units.0,
+            of("S") + units.1,
+            of("M") + units.2
+        )
+    );
+}
+on_both_backends!(receipts_and_reservations_never_overbook_a_class);
