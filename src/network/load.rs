@@ -308,11 +308,10 @@ pub fn is_active(conn: &mut DbConn, shop_id: i64) -> QueryResult<bool> {
     Ok(status.as_deref() == Some(ShopStatus::Active.as_str()))
 }
 
-/// Free slots per class at a shop (S, M, L in that order; each never below zero, together
-/// never more than the free slots in all; 0 for an unknown shop), where received staged
-/// units go.
+/// Free slots per class at a shop (S, M, L in that order; [`super::sizes::free_by_class`];
+/// 0 for an unknown shop), where received staged units go.
 pub fn free_by_class(conn: &mut DbConn, shop_id: i64, region: i64) -> QueryResult<[i32; 3]> {
-    let row: Option<((i32, i32, i32), (i32, i32, i32))> = shop_load::table
+    let row: Option<(Counts, Counts)> = shop_load::table
         .inner_join(shops::table)
         .filter(shop_load::shop_id.eq(shop_id))
         .filter(shop_load::region.eq(region))
@@ -322,28 +321,25 @@ pub fn free_by_class(conn: &mut DbConn, shop_id: i64, region: i64) -> QueryResul
         ))
         .first(conn)
         .optional()?;
-    Ok(row.map_or([0; 3], |((capacity, slots_s, slots_m), (live, live_s, live_m))| {
-        let sizes = ShopSizes {
-            slots_s,
-            slots_m,
-            ..ShopSizes::default()
-        };
-        let held = Held {
-            live,
-            live_s,
-            live_m,
-        };
-        let mut free = SizeClass::ALL.map(|c| (sizes.slots(capacity, c) - held.of(c)).max(0));
-        // Never more than the free slots in all (a class held beyond its slots counts
-        // against the others), taken off the largest class first.
-        let mut over = free.iter().sum::<i32>() - (capacity - live).max(0);
-        for f in free.iter_mut().rev() {
-            let cut = over.clamp(0, *f);
-            *f -= cut;
-            over -= cut;
-        }
-        free
-    }))
+    Ok(row.map_or([0; 3], |(slots, held)| free_of(slots, held)))
+}
+
+/// Slot counts as selected: (capacity, slots_s, slots_m) or (live, live_s, live_m).
+pub type Counts = (i32, i32, i32);
+
+/// [`super::sizes::free_by_class`] of a shop's selected slot counts.
+pub fn free_of((capacity, slots_s, slots_m): Counts, (live, live_s, live_m): Counts) -> [i32; 3] {
+    let sizes = ShopSizes {
+        slots_s,
+        slots_m,
+        ..ShopSizes::default()
+    };
+    let held = Held {
+        live,
+        live_s,
+        live_m,
+    };
+    super::sizes::free_by_class(&sizes, capacity, &held)
 }
 
 /// Frees one slot at a shop.

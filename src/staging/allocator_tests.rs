@@ -161,7 +161,11 @@ fn check_feasible(plan: &Plan, shops: &[StagingShop], demand: &[DemandRow], p: &
     let size_of: HashMap<&str, SizeClass> =
         demand.iter().map(|r| (r.sku.as_str(), r.size)).collect();
     for a in &plan.allocations {
-        assert_eq!(a.size, size_of[a.sku.as_str()], "an allocation keeps its SKU's size");
+        assert_eq!(
+            a.size,
+            size_of[a.sku.as_str()],
+            "an allocation keeps its SKU's size"
+        );
     }
     for r in demand.iter().filter(|r| r.units > 0) {
         *want.entry((r.zone, r.sku.clone())).or_default() += u64::from(r.units);

@@ -66,16 +66,16 @@ pub fn parse(content: &[u8]) -> Result<Vec<ForecastRow>, Rejected> {
     } else if header == ["zone", "sku", "units", "size"] {
         4
     } else {
-            push(
-                &mut errors,
-                1,
-                "header",
-                format!(
-                    "the header must be zone,sku,units or zone,sku,units,size (found {})",
-                    header.join(",")
-                ),
-            );
-            return Err(Rejected { errors, truncated });
+        push(
+            &mut errors,
+            1,
+            "header",
+            format!(
+                "the header must be zone,sku,units or zone,sku,units,size (found {})",
+                header.join(",")
+            ),
+        );
+        return Err(Rejected { errors, truncated });
     };
     let mut rows = Vec::new();
     let mut seen: HashMap<(CellIndex, String), usize> = HashMap::new();
@@ -215,6 +215,14 @@ pub fn region_of(zone: CellIndex) -> CellIndex {
 mod tests {
     use super::*;
 
+    /// (row, field) of each error.
+    fn fields(err: &Rejected) -> Vec<(usize, &str)> {
+        err.errors
+            .iter()
+            .map(|e| (e.row, e.field.as_str()))
+            .collect()
+    }
+
     #[test]
     fn good_file() {
         let rows = parse(b"zone,sku,units\n88390cb1b1fffff,PHONE-1,12\n88390cb1b1fffff,TV-2,0\n")
@@ -236,11 +244,7 @@ mod tests {
                     88390cb1b1fffff,A,3\n\
                     88390cb1b1fffff,A\n";
         let err = parse(body.as_bytes()).expect_err("bad");
-        let fields: Vec<(usize, &str)> = err
-            .errors
-            .iter()
-            .map(|e| (e.row, e.field.as_str()))
-            .collect();
+        let fields = fields(&err);
         assert_eq!(
             fields,
             [
@@ -287,8 +291,7 @@ mod tests {
               88390cb1b1fffff,KETTLE,1,M\n88390cb1b1fffff,CARD,4,\n88390cb1b3fffff,TV,1,L\n",
         )
         .expect("valid");
-        let sizes: Vec<(&str, SizeClass)> =
-            rows.iter().map(|r| (r.sku.as_str(), r.size)).collect();
+        let sizes: Vec<(&str, SizeClass)> = rows.iter().map(|r| (r.sku.as_str(), r.size)).collect();
         assert_eq!(
             sizes,
             [
@@ -309,13 +312,17 @@ mod tests {
                     88390cb1b3fffff,A,1,M\n\
                     88390cb1b1fffff,C,1\n";
         let err = parse(body.as_bytes()).expect_err("bad");
-        let fields: Vec<(usize, &str)> = err
-            .errors
-            .iter()
-            .map(|e| (e.row, e.field.as_str()))
-            .collect();
+        let fields = fields(&err);
         assert_eq!(fields, [(3, "size"), (4, "size"), (5, "*")]);
-        assert!(err.errors[0].message.contains("\"XL\""), "{}", err.errors[0].message);
-        assert!(err.errors[1].message.contains("row 2"), "{}", err.errors[1].message);
+        assert!(
+            err.errors[0].message.contains("\"XL\""),
+            "{}",
+            err.errors[0].message
+        );
+        assert!(
+            err.errors[1].message.contains("row 2"),
+            "{}",
+            err.errors[1].message
+        );
     }
 }

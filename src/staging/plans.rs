@@ -7,7 +7,8 @@ use super::report::{self, Report};
 use super::StagingError;
 use crate::db::schema::{events, manifest_lines, plans, shop_load, shops};
 use crate::db::DbConn;
-use crate::network::sizes::{Held, ShopSizes, SizeClass};
+use crate::network::load;
+use crate::network::sizes::SizeClass;
 use crate::network::ShopStatus;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -35,7 +36,7 @@ pub fn staging_shops(
         }
         None => Default::default(),
     };
-    type Row = (i64, f64, f64, i64, (i32, i32, i32), (i32, i32, i32));
+    type Row = (i64, f64, f64, i64, load::Counts, load::Counts);
     let rows: Vec<Row> = shops::table
         .inner_join(shop_load::table)
         .filter(shops::status.eq(ShopStatus::Active.as_str()))
@@ -54,28 +55,11 @@ pub fn staging_shops(
     Ok(rows
         .into_iter()
         .filter(|row| !closed.contains(&row.0))
-        .map(|(id, latitude, longitude, cell, (capacity, slots_s, slots_m), held)| {
-            let sizes = ShopSizes {
-                slots_s,
-                slots_m,
-                ..ShopSizes::default()
-            };
-            let held = Held {
-                live: held.0,
-                live_s: held.1,
-                live_m: held.2,
-            };
-            let free = |c: SizeClass| (sizes.slots(capacity, c) - held.of(c)).max(0) as u32;
+        .map(|(id, latitude, longitude, cell, slots, held)| {
+            let [s, m, l] = load::free_of(slots, held).map(|f| f as u32);
             let (capacity, room_s, room_m) = match override_units {
                 Some(units) => (units, 0, 0),
-                // Never more than the shop's free slots in all (a capacity lowered below the
-                // slots held leaves none), as `network::sizes::free_for` counts them.
-                None => (
-                    (free(SizeClass::S) + free(SizeClass::M) + free(SizeClass::L))
-                        .min((capacity - held.live).max(0) as u32),
-                    free(SizeClass::S),
-                    free(SizeClass::M),
-                ),
+                None => (s + m + l, s, m),
             };
             StagingShop {
                 id,

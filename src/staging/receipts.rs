@@ -3,10 +3,10 @@
 
 use super::plans::PlanState;
 use super::stock;
-use crate::network::sizes::SizeClass;
 use super::StagingError;
 use crate::db::schema::{events, manifest_lines, plans};
 use crate::db::DbConn;
+use crate::network::sizes::SizeClass;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};

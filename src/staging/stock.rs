@@ -67,9 +67,10 @@ pub fn take_unit(
             .filter(staged_stock::region.eq(region))
             .filter(staged_stock::sku.eq(sku))
     };
-    let l = diesel::update(of_sku().filter(
-        (staged_stock::units - staged_stock::units_s - staged_stock::units_m).gt(0),
-    ))
+    let l = diesel::update(
+        of_sku()
+            .filter((staged_stock::units - staged_stock::units_s - staged_stock::units_m).gt(0)),
+    )
     .set(staged_stock::units.eq(staged_stock::units - 1))
     .execute(conn)?;
     if l == 1 {

@@ -58,8 +58,47 @@ pub fn sized(shop_id: i64, order_ref: &str, dims: &str) -> pudo::pickup::Reserva
     }
 }
 
+/// A reservation of a parcel of `dims` at `shop` straight through `reserve_for` (as many
+/// threads at once do): the class it took, or `None` when no class it fits had room.
+pub fn reserve_sized(
+    pool: &pudo::db::Pool,
+    key: &[u8; 32],
+    shop: i64,
+    order: &str,
+    dims: &str,
+) -> Option<SizeClass> {
+    let r = NewReservation {
+        merchant: "acme",
+        shop_id: shop,
+        order_ref: order,
+        sku: None,
+        arrive_at: None,
+    };
+    let size = ParcelSize {
+        dims_mm: Some(pudo::network::sizes::parse_dims_cm(dims).expect("dims")),
+        weight_g: None,
+    };
+    let issuer = CodeIssuer {
+        data_key: key,
+        hold: chrono::Duration::days(7),
+    };
+    let mut conn = pool.get().expect("conn");
+    match pudo::pickup::reserve_for(
+        &mut conn,
+        &r,
+        None,
+        &size,
+        &issuer,
+        chrono::Utc::now().naive_utc(),
+    ) {
+        Ok((p, _, _)) => Some(p.size_class.expect("sized parcels name their class")),
+        Err(PickupError::ClassFull(_)) => None,
+        Err(e) => panic!("unexpected refusal: {e}"),
+    }
+}
+
 /// Slots held at a shop: (live, live_s, live_m) as the database counts them.
-fn held(app: &TestApp, shop: &str) -> (i32, i32, i32) {
+pub fn held(app: &TestApp, shop: &str) -> (i32, i32, i32) {
     use pudo::db::schema::shop_load as l;
     l::table
         .filter(l::shop_id.eq(app.shop_id(shop)))
@@ -218,34 +257,7 @@ async fn classes_are_never_overbooked_under_concurrency(backend: Backend) {
         .map(|n| {
             let pool = pool.clone();
             std::thread::spawn(move || {
-                let r = NewReservation {
-                    merchant: "acme",
-                    shop_id: wall,
-                    order_ref: &format!("T-{n}"),
-                    sku: None,
-                    arrive_at: None,
-                };
-                let size = ParcelSize {
-                    dims_mm: Some(pudo::network::sizes::parse_dims_cm(sizes[n % 3]).expect("dims")),
-                    weight_g: None,
-                };
-                let issuer = CodeIssuer {
-                    data_key: &key,
-                    hold: chrono::Duration::days(7),
-                };
-                let mut conn = pool.get().expect("conn");
-                match pudo::pickup::reserve_for(
-                    &mut conn,
-                    &r,
-                    None,
-                    &size,
-                    &issuer,
-                    chrono::Utc::now().naive_utc(),
-                ) {
-                    Ok((p, _, _)) => Some(p.size_class.expect("sized parcels name their class")),
-                    Err(PickupError::ClassFull(_)) => None,
-                    Err(e) => panic!("unexpected refusal: {e}"),
-                }
+                reserve_sized(&pool, &key, wall, &format!("T-{n}"), sizes[n % 3])
             })
         })
         .collect();

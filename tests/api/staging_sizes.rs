@@ -3,6 +3,7 @@
 //! slots of the units' class or larger, on both backends.
 
 use crate::on_both_backends;
+use crate::sizes::held;
 use crate::support::{Backend, TestApp};
 use actix_web::test::TestRequest;
 use diesel::prelude::*;
@@ -39,13 +40,17 @@ async fn upload(app: &TestApp, event_id: i64, body: String) -> crate::support::A
     .await
 }
 
+/// A new event's id.
+async fn new_event(app: &TestApp) -> i64 {
+    let event = app
+        .post("/v1/events", &app.token(Role::Planner, "pat"), json!({"name": "11.11", "starts_at": "2026-11-11T00:00:00Z", "ends_at": "2026-11-12T00:00:00Z"}))
+        .await;
+    event.body["id"].as_i64().expect("id")
+}
+
 /// A dispatched plan of 2 cards (S), 1 kettle (M) and 5 TVs (L) at `lockers` and `wall`.
 async fn dispatched_plan(app: &TestApp) -> (i64, serde_json::Value) {
-    let planner = app.token(Role::Planner, "pat");
-    let event = app
-        .post("/v1/events", &planner, json!({"name": "11.11", "starts_at": "2026-11-11T00:00:00Z", "ends_at": "2026-11-12T00:00:00Z"}))
-        .await;
-    let event_id = event.body["id"].as_i64().expect("id");
+    let event_id = new_event(app).await;
     let z = here();
     let up = upload(
         app,
@@ -54,6 +59,7 @@ async fn dispatched_plan(app: &TestApp) -> (i64, serde_json::Value) {
     )
     .await;
     assert_eq!(up.ok()["units"], 8, "{}", up.text);
+    let planner = app.token(Role::Planner, "pat");
     let plan = app
         .post(&format!("/v1/events/{event_id}/plans"), &planner, json!({}))
         .await;
@@ -82,15 +88,6 @@ fn lines(manifest: &serde_json::Value) -> Vec<(String, i64, String)> {
         .collect()
 }
 
-fn held(app: &TestApp, shop: &str) -> (i32, i32, i32) {
-    use pudo::db::schema::shop_load as l;
-    l::table
-        .filter(l::shop_id.eq(app.shop_id(shop)))
-        .select((l::live, l::live_s, l::live_m))
-        .first(&mut *app.state.pool.get().expect("conn"))
-        .expect("load row")
-}
-
 /// The whole path with sizes: the forecast's classes stored and read back, a plan that puts
 /// the TVs only in L slots (one unmet although `lockers` has a free M slot), manifests and
 /// exported files naming each line's class, receipts holding slots of each class, and an
@@ -113,11 +110,9 @@ async fn sizes_from_forecast_to_instant_pickup(backend: Backend) {
         ])
     );
     let event_id = plan["event_id"].as_i64().expect("event");
-    let demand = pudo::staging::demand::forecast_demand(
-        &mut app.state.pool.get().expect("conn"),
-        event_id,
-    )
-    .expect("forecast");
+    let demand =
+        pudo::staging::demand::forecast_demand(&mut app.state.pool.get().expect("conn"), event_id)
+            .expect("forecast");
     let sizes: Vec<(&str, SizeClass)> = demand.iter().map(|r| (r.sku.as_str(), r.size)).collect();
     assert_eq!(
         sizes,
@@ -130,17 +125,18 @@ async fn sizes_from_forecast_to_instant_pickup(backend: Backend) {
     let (lockers, wall) = (app.partner_token("lockers"), app.partner_token("wall"));
     assert_eq!(
         lines(app.get_as("/v1/partner/staging", &lockers).await.ok()),
-        [("CARD".into(), 2, "S".into()), ("KETTLE".into(), 1, "M".into())]
+        [
+            ("CARD".into(), 2, "S".into()),
+            ("KETTLE".into(), 1, "M".into())
+        ]
     );
     assert_eq!(
         lines(app.get_as("/v1/partner/staging", &wall).await.ok()),
         [("TV".into(), 4, "L".into())]
     );
-    let files = pudo::staging::export::stored_plan_files(
-        &mut app.state.pool.get().expect("conn"),
-        plan_id,
-    )
-    .expect("files");
+    let files =
+        pudo::staging::export::stored_plan_files(&mut app.state.pool.get().expect("conn"), plan_id)
+            .expect("files");
     assert_eq!(
         files.manifests,
         [
@@ -156,33 +152,33 @@ async fn sizes_from_forecast_to_instant_pickup(backend: Backend) {
     assert_eq!(held(&app, "lockers"), (3, 2, 1));
     assert_eq!(held(&app, "wall"), (4, 0, 0));
     // The kettle becomes a parcel at once, in the M slot it held: nothing new is taken.
-    let merchant = app.token(Role::Merchant, "acme");
-    let kettle = app
-        .post(
-            "/v1/reservations",
-            &merchant,
-            json!({"pickup_point_id": app.shop_id("lockers"), "order_ref": "K-1", "sku": "KETTLE"}),
-        )
-        .await;
+    let kettle = instant(&app, "lockers", "K-1", "KETTLE").await;
     assert_eq!(
-        (kettle.body["state"].as_str(), kettle.body["size_class"].as_str()),
+        (
+            kettle.body["state"].as_str(),
+            kettle.body["size_class"].as_str()
+        ),
         (Some("at_point"), Some("M")),
         "{}",
         kettle.text
     );
     assert_eq!(held(&app, "lockers"), (3, 2, 1));
     // A TV held an L slot: as a parcel it stays in it (shown as before sizes: no class).
-    let tv = app
-        .post(
-            "/v1/reservations",
-            &merchant,
-            json!({"pickup_point_id": app.shop_id("wall"), "order_ref": "T-1", "sku": "TV"}),
-        )
-        .await;
+    let tv = instant(&app, "wall", "T-1", "TV").await;
     assert_eq!(tv.body["state"], "at_point", "{}", tv.text);
     assert_eq!(held(&app, "wall"), (4, 0, 0));
 }
 on_both_backends!(sizes_from_forecast_to_instant_pickup);
+
+/// A merchant's reservation of a staged `sku` at `shop`.
+async fn instant(app: &TestApp, shop: &str, order: &str, sku: &str) -> crate::support::Answer {
+    app.post(
+        "/v1/reservations",
+        &app.token(Role::Merchant, "acme"),
+        json!({"pickup_point_id": app.shop_id(shop), "order_ref": order, "sku": sku}),
+    )
+    .await
+}
 
 /// A receipt whose units do not fit the free slots of their class or larger is refused with
 /// `full` naming the class, and takes nothing; confirming fewer then fits.
@@ -235,11 +231,7 @@ on_both_backends!(a_receipt_is_refused_naming_the_class_without_room);
 /// and the event keeps its forecast (all or nothing).
 async fn a_bad_size_is_named_and_nothing_is_replaced(backend: Backend) {
     let app = TestApp::new(backend).with_csv(SHOPS);
-    let planner = app.token(Role::Planner, "pat");
-    let event = app
-        .post("/v1/events", &planner, json!({"name": "11.11", "starts_at": "2026-11-11T00:00:00Z", "ends_at": "2026-11-12T00:00:00Z"}))
-        .await;
-    let event_id = event.body["id"].as_i64().expect("id");
+    let event_id = new_event(&app).await;
     let z = here();
     upload(&app, event_id, format!("zone,sku,units\n{z},CARD,2\n"))
         .await
@@ -259,11 +251,9 @@ async fn a_bad_size_is_named_and_nothing_is_replaced(backend: Backend) {
     assert!(errors[0]["message"]
         .as_str()
         .is_some_and(|m| m.contains("XL")));
-    let demand = pudo::staging::demand::forecast_demand(
-        &mut app.state.pool.get().expect("conn"),
-        event_id,
-    )
-    .expect("forecast");
+    let demand =
+        pudo::staging::demand::forecast_demand(&mut app.state.pool.get().expect("conn"), event_id)
+            .expect("forecast");
     assert_eq!(demand.len(), 1, "the earlier forecast stays");
     assert_eq!(
         (demand[0].sku.as_str(), demand[0].size),
@@ -296,8 +286,6 @@ fn zone_next() -> String {
 /// they interleave, no class holds more than its slots, and the slots held are exactly the
 /// live parcels' and the staged units' of each class.
 async fn receipts_and_reservations_never_overbook_a_class(backend: Backend) {
-    use pudo::network::sizes::ParcelSize;
-    use pudo::pickup::{CodeIssuer, NewReservation, PickupError};
     use pudo::staging::{receipts, StagingError};
     let app = TestApp::new(backend).with_csv(SHOPS);
     let (plan_id, _) = dispatched_plan(&app).await;
@@ -326,34 +314,7 @@ async fn receipts_and_reservations_never_overbook_a_class(backend: Backend) {
             let pool = pool.clone();
             std::thread::spawn(move || {
                 let dims = if n % 2 == 0 { "30x20x5" } else { "30x30x15" };
-                let r = NewReservation {
-                    merchant: "acme",
-                    shop_id: lockers,
-                    order_ref: &format!("R-{n}"),
-                    sku: None,
-                    arrive_at: None,
-                };
-                let size = ParcelSize {
-                    dims_mm: Some(pudo::network::sizes::parse_dims_cm(dims).expect("dims")),
-                    weight_g: None,
-                };
-                let issuer = CodeIssuer {
-                    data_key: &key,
-                    hold: chrono::Duration::days(7),
-                };
-                let mut conn = pool.get().expect("conn");
-                match pudo::pickup::reserve_for(
-                    &mut conn,
-                    &r,
-                    None,
-                    &size,
-                    &issuer,
-                    chrono::Utc::now().naive_utc(),
-                ) {
-                    Ok(_) => true,
-                    Err(PickupError::ClassFull(_)) => false,
-                    Err(e) => panic!("unexpected refusal: {e}"),
-                }
+                crate::sizes::reserve_sized(&pool, &key, lockers, &format!("R-{n}"), dims).is_some()
             })
         })
         .collect();
