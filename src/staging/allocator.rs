@@ -17,9 +17,10 @@
 //! model. With one class in the demand (every forecast without a `size` column: all `S`), the
 //! network is exactly the single-class one of before sizes (zones → shops → sink, plus a zone
 //! → sink arc at cost P), with the shop's arc carrying its room in every class it may use.
-//! Distances are haversine metres between the
-//! zone's cell centre and the shop, rounded to whole micrometres for the solver (≤ 0.5 µm per
-//! unit and arc, ~1e-10 relative), and reported from the exact values.
+//!
+//! Distances are haversine metres between the zone's cell centre and the shop, rounded to
+//! whole micrometres for the solver (≤ 0.5 µm per unit and arc, ~1e-10 relative), and
+//! reported from the exact values.
 //!
 //! Candidate arcs come from H3 disks, never from an all-pairs scan: shops are bucketed by
 //! their resolution-7 cell, and each zone looks only at the grid disk of buckets that covers
