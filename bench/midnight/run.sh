@@ -84,6 +84,9 @@ if [ "$BACKEND" = postgres ]; then
     echo "== template database $tpl: the $SEED seed network" >&2
     $PG -c "DROP DATABASE IF EXISTS ${tpl}_new" -c "CREATE DATABASE ${tpl}_new"
     DATABASE_URL=$DB_BASE/${tpl}_new seed_into
+    # Statistics for the seeded tables, whether or not the server runs autovacuum (this
+    # machine's CI configuration turns it off); the copies inherit them.
+    $PG -d "${tpl}_new" -c "VACUUM ANALYZE"
     $PG -c "ALTER DATABASE ${tpl}_new RENAME TO $tpl"
   fi
   $PG -c "DROP DATABASE IF EXISTS pudo_midnight" -c "CREATE DATABASE pudo_midnight TEMPLATE $tpl"

@@ -145,9 +145,13 @@ pub fn find_for_merchant(
     merchant: &str,
     id: i64,
 ) -> Result<ParcelRow, PickupError> {
+    // By id alone, the owner compared here: with `merchant = $2` in the statement too, a plan
+    // made before the table had statistics could take the unique (merchant, order_ref) index
+    // and read every parcel of the merchant (seen at 40 requests/s on a server without
+    // autovacuum; BENCHMARKS.md, "Handovers and reservations").
     crate::db::citus::lookup_across_regions(conn, false, |conn, regions| {
         let mut query = parcels::table
-            .filter(parcels::id.eq(id).and(parcels::merchant.eq(merchant)))
+            .filter(parcels::id.eq(id))
             .select(ParcelRow::as_select())
             .into_boxed();
         if let Some(regions) = regions {
@@ -155,6 +159,7 @@ pub fn find_for_merchant(
         }
         query.first(conn).optional()
     })?
+    .filter(|row| row.merchant == merchant)
     .ok_or(PickupError::ParcelNotFound(id))
 }
 
