@@ -183,6 +183,9 @@ fn main() {
             latitude: s.latitude,
             longitude: s.longitude,
             capacity: s.capacity as u32,
+            // The seed declares no sizes: every slot L, which any unit may take.
+            room_s: 0,
+            room_m: 0,
             // As stored in the database at import (resolution 9).
             cell: LatLng::new(s.latitude, s.longitude)
                 .ok()
@@ -210,6 +213,8 @@ fn main() {
                 zone,
                 sku: format!("SKU-{k:02}"),
                 units: rng.random_range(0..=8),
+                // A forecast without a `size` column: the single-class model.
+                size: pudo::network::sizes::SizeClass::S,
             })
             .collect();
         let units: u64 = demand.iter().map(|r| u64::from(r.units)).sum();

@@ -454,9 +454,11 @@ impl From<crate::staging::StagingError> for ApiError {
                 reason: "already_received",
                 detail,
             },
-            S::NoRoom { .. } => Self::Conflict {
+            S::NoRoom { size, .. } => Self::SizeConflict {
                 reason: "full",
                 detail,
+                limit: None,
+                size_class: Some(size.as_str()),
             },
             S::WrongState { .. } => Self::Conflict {
                 reason: "wrong_state",

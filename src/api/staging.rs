@@ -115,10 +115,11 @@ pub struct ForecastSummary {
     pub units: u64,
 }
 
-/// Uploads an event's forecast (CSV `zone,sku,units`), replacing any earlier one; all or nothing.
+/// Uploads an event's forecast (CSV `zone,sku,units[,size]`), replacing any earlier one; all or
+/// nothing.
 #[utoipa::path(tag = "planner", context_path = "/v1", params(("id" = i64, Path, description = "event id", example = 1)),
-    request_body(content = String, content_type = "text/csv", description = "zone,sku,units; zone an H3 cell in hex, resolution 5 to 10",
-        example = json!("zone,sku,units\n89390cb1b0bffff,TEA,2\n")),
+    request_body(content = String, content_type = "text/csv", description = "zone,sku,units or zone,sku,units,size; zone an H3 cell in hex, resolution 5 to 10; size the size class of the SKU's units, S, M or L (empty or no column: S, the smallest; one size per SKU)",
+        example = json!("zone,sku,units,size\n89390cb1b0bffff,TEA,2,S\n89390cb1b0bffff,KETTLE,1,M\n")),
     security(("bearer" = [])), responses(
     (status = 200, body = ForecastSummary),
     (status = 404, body = Problem, content_type = "application/problem+json"),

@@ -37,6 +37,7 @@ pub fn plan(
             zone: r.zone,
             sku: r.sku,
             units: r.units,
+            size: r.size,
         })
         .collect();
     let pool = server::open_database(settings)?;
@@ -80,7 +81,14 @@ pub fn plan(
     let external = pudo::network::store::external_ids(&mut conn)?;
     let manifests = plans::manifest(&plan)
         .into_iter()
-        .map(|((shop, sku), units)| (external.get(&shop).cloned().unwrap_or_default(), sku, units))
+        .map(|((shop, sku), (size, units))| {
+            (
+                external.get(&shop).cloned().unwrap_or_default(),
+                sku,
+                units,
+                size.as_str().to_owned(),
+            )
+        })
         .collect();
     let summary = serde_json::json!({
         "total_cost_km": plan.total_cost_km,

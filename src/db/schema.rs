@@ -380,6 +380,8 @@ diesel::table! {
         sku -> Text,
         /// Expected units.
         units -> Integer,
+        /// Size class of the SKU's units: S, M or L (`network::sizes`).
+        size_class -> Text,
     }
 }
 
@@ -444,6 +446,8 @@ diesel::table! {
         received -> Nullable<Integer>,
         /// UTC.
         received_at -> Nullable<Timestamp>,
+        /// Size class of the SKU's units: S, M or L.
+        size_class -> Text,
     }
 }
 
@@ -458,6 +462,10 @@ diesel::table! {
         region -> BigInt,
         /// Units on hand.
         units -> Integer,
+        /// Of which held in S slots.
+        units_s -> Integer,
+        /// Of which held in M slots (the rest are in L slots).
+        units_m -> Integer,
     }
 }
 

@@ -245,38 +245,51 @@ pub fn release_slot_of(
     .execute(conn)
 }
 
-/// Takes `units` slots at a shop whatever its status (stock the shop has physically received),
-/// provided they fit its capacity; `false` when they do not (nothing is taken).
+/// Takes slots for received stock at a shop whatever its status (stock the shop has
+/// physically received): `slots[c]` of each class (S, M, L in that order), provided they fit
+/// its capacity and each class's slots; `false` when they do not (nothing is taken).
 pub fn take_slots_for_stock(
     conn: &mut DbConn,
     shop_id: i64,
     region: i64,
-    units: i32,
+    slots: [i32; 3],
     now: NaiveDateTime,
 ) -> QueryResult<bool> {
+    let [s, m, l] = slots;
+    let units = s + m + l;
     if units <= 0 {
         return Ok(true);
     }
-    let capacity = shops::table
-        .filter(shops::id.eq(shop_id))
-        .select(shops::capacity)
-        .single_value();
-    // Staged units hold L slots (`super::sizes`): room in all, and in L.
-    let l_slots = shops::table
-        .filter(shops::id.eq(shop_id))
-        .select(shops::capacity - shops::slots_s - shops::slots_m)
-        .single_value();
+    let of_shop = shops::table.filter(shops::id.eq(shop_id));
     Ok(
         diesel::update(shop_load::table.filter(shop_load::shop_id.eq(shop_id)))
             .filter(shop_load::region.eq(region))
-            .filter((shop_load::live + units).nullable().le(capacity))
             .filter(
-                (shop_load::live - shop_load::live_s - shop_load::live_m + units)
+                (shop_load::live + units)
                     .nullable()
-                    .le(l_slots),
+                    .le(of_shop.select(shops::capacity).single_value()),
+            )
+            .filter(
+                (shop_load::live_s + s)
+                    .nullable()
+                    .le(of_shop.select(shops::slots_s).single_value()),
+            )
+            .filter(
+                (shop_load::live_m + m)
+                    .nullable()
+                    .le(of_shop.select(shops::slots_m).single_value()),
+            )
+            .filter(
+                (shop_load::live - shop_load::live_s - shop_load::live_m + l)
+                    .nullable()
+                    .le(of_shop
+                        .select(shops::capacity - shops::slots_s - shops::slots_m)
+                        .single_value()),
             )
             .set((
                 shop_load::live.eq(shop_load::live + units),
+                shop_load::live_s.eq(shop_load::live_s + s),
+                shop_load::live_m.eq(shop_load::live_m + m),
                 shop_load::changed_at.eq(now),
             ))
             .execute(conn)?
@@ -295,20 +308,38 @@ pub fn is_active(conn: &mut DbConn, shop_id: i64) -> QueryResult<bool> {
     Ok(status.as_deref() == Some(ShopStatus::Active.as_str()))
 }
 
-/// Free L slots at a shop, where staged units go (its L slots minus those held, never below
-/// zero; for a shop declaring no sizes, capacity minus slots held; 0 for an unknown shop).
-pub fn free(conn: &mut DbConn, shop_id: i64, region: i64) -> QueryResult<i32> {
-    let row: Option<(i32, i32)> = shop_load::table
+/// Free slots per class at a shop (S, M, L in that order; [`super::sizes::free_by_class`];
+/// 0 for an unknown shop), where received staged units go.
+pub fn free_by_class(conn: &mut DbConn, shop_id: i64, region: i64) -> QueryResult<[i32; 3]> {
+    let row: Option<(Counts, Counts)> = shop_load::table
         .inner_join(shops::table)
         .filter(shop_load::shop_id.eq(shop_id))
         .filter(shop_load::region.eq(region))
         .select((
-            shops::capacity - shops::slots_s - shops::slots_m,
-            shop_load::live - shop_load::live_s - shop_load::live_m,
+            (shops::capacity, shops::slots_s, shops::slots_m),
+            (shop_load::live, shop_load::live_s, shop_load::live_m),
         ))
         .first(conn)
         .optional()?;
-    Ok(row.map_or(0, |(capacity, live)| (capacity - live).max(0)))
+    Ok(row.map_or([0; 3], |(slots, held)| free_of(slots, held)))
+}
+
+/// Slot counts as selected: (capacity, slots_s, slots_m) or (live, live_s, live_m).
+pub type Counts = (i32, i32, i32);
+
+/// [`super::sizes::free_by_class`] of a shop's selected slot counts.
+pub fn free_of((capacity, slots_s, slots_m): Counts, (live, live_s, live_m): Counts) -> [i32; 3] {
+    let sizes = ShopSizes {
+        slots_s,
+        slots_m,
+        ..ShopSizes::default()
+    };
+    let held = Held {
+        live,
+        live_s,
+        live_m,
+    };
+    super::sizes::free_by_class(&sizes, capacity, &held)
 }
 
 /// Frees one slot at a shop.

@@ -419,6 +419,20 @@ pub fn free_for(sizes: &ShopSizes, capacity: i32, held: &Held, placement: &Place
     by_class.min((capacity - held.live).max(0))
 }
 
+/// Free slots of each class at a point (S, M, L in that order), each never below zero and
+/// together never more than its free slots in all (a class held beyond its slots, after its
+/// slots were lowered, counts against the others: taken off the largest class first).
+pub fn free_by_class(sizes: &ShopSizes, capacity: i32, held: &Held) -> [i32; 3] {
+    let mut free = SizeClass::ALL.map(|c| (sizes.slots(capacity, c) - held.of(c)).max(0));
+    let mut over = free.iter().sum::<i32>() - (capacity - held.live).max(0);
+    for f in free.iter_mut().rev() {
+        let cut = over.clamp(0, *f);
+        *f -= cut;
+        over -= cut;
+    }
+    free
+}
+
 #[cfg(test)]
 #[path = "sizes_tests.rs"]
 mod tests;

@@ -154,3 +154,19 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn free_slots_by_class_never_add_up_to_more_than_the_free_slots_in_all() {
+    let held = |live, live_s, live_m| Held {
+        live,
+        live_s,
+        live_m,
+    };
+    // 2 S, 2 M, 2 L: one of each held.
+    assert_eq!(free_by_class(&shop(2, 2), 6, &held(3, 1, 1)), [1, 1, 1]);
+    // No sizes declared: every slot L, as before sizes.
+    assert_eq!(free_by_class(&shop(0, 0), 5, &held(2, 0, 0)), [0, 0, 3]);
+    // S slots lowered to 1 while 3 are held: the S overhang takes room off L first, then M.
+    assert_eq!(free_by_class(&shop(1, 2), 5, &held(3, 3, 0)), [0, 2, 0]);
+    assert_eq!(free_by_class(&shop(1, 2), 5, &held(4, 4, 0)), [0, 1, 0]);
+}

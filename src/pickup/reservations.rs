@@ -293,12 +293,13 @@ fn reserve_once(
     let placement = sizes
         .place(capacity, size)
         .map_err(PickupError::DoesNotFit)?;
-    let staged = match r.sku {
+    let staged_in = match r.sku {
         Some(sku) => crate::staging::stock::take_unit(conn, r.shop_id, region, sku)?,
-        None => false,
+        None => None,
     };
-    // A staged unit's slot is counted as L (staged stock has no class).
-    let mut class = staged.then_some(SizeClass::L);
+    let staged = staged_in.is_some();
+    // A staged unit's slot, of the class it was received in, becomes the parcel's.
+    let mut class = staged_in;
     if staged {
         if !load::is_active(conn, r.shop_id)? {
             class = None;

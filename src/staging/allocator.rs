@@ -1,12 +1,26 @@
 //! The exact staging allocator (DESIGN.md, "The allocation model").
 //!
 //! Minimise Σ x·dist(zone, shop) + P·unmet subject to each zone-SKU's demand being staged or
-//! unmet, each shop's staging capacity, and no unit farther than R. The cost does not depend
-//! on the SKU, so the problem is solved as one single-commodity min-cost flow
-//! (zones → shops → sink, plus a zone → sink arc at cost P), whose optimum is integral, and
-//! each zone's flows are then split over its SKUs. Distances are haversine metres between the
-//! zone's cell centre and the shop, rounded to whole micrometres for the solver (≤ 0.5 µm per
-//! unit and arc, ~1e-10 relative), and reported from the exact values.
+//! unmet, each shop's staging room per size class, and no unit farther than R. The cost does
+//! not depend on the SKU, so the problem is solved as one min-cost flow, whose optimum is
+//! integral, and each zone's flows are then split over its SKUs.
+//!
+//! Size classes (`network::sizes`): a unit of class c may take a slot of class c or larger,
+//! as a parcel does, so the classes are nested (S ⊂ M ⊂ L by who may use them) and need no
+//! separate commodities. With K the classes present in the demand, smallest first, the network
+//! has a node per (zone, class in K) with that class's units as supply, a node per (shop,
+//! class k in K) with an arc to the sink carrying the shop's room in the slot classes from k
+//! up to the next class of K, and a free uncapacitated arc (shop, k) → (shop, next class of
+//! K). A unit of class k enters its shop at (shop, k) and can only move up the chain, so every
+//! path ends in a slot class ≥ k; conversely every placement of units in slots of their class
+//! or larger is such a flow, at the same cost: the optimum of this flow is the optimum of the
+//! model. With one class in the demand (every forecast without a `size` column: all `S`), the
+//! network is exactly the single-class one of before sizes (zones → shops → sink, plus a zone
+//! → sink arc at cost P), with the shop's arc carrying its room in every class it may use.
+//!
+//! Distances are haversine metres between the zone's cell centre and the shop, rounded to
+//! whole micrometres for the solver (≤ 0.5 µm per unit and arc, ~1e-10 relative), and
+//! reported from the exact values.
 //!
 //! Candidate arcs come from H3 disks, never from an all-pairs scan: shops are bucketed by
 //! their resolution-7 cell, and each zone looks only at the grid disk of buckets that covers
@@ -14,6 +28,7 @@
 
 use super::mcf;
 use crate::network::geo::{haversine_m, Point};
+use crate::network::sizes::SizeClass;
 use h3o::{CellIndex, LatLng, Resolution};
 use rayon::prelude::*;
 use std::collections::{BTreeMap, HashMap};
@@ -35,10 +50,36 @@ pub struct StagingShop {
     pub latitude: f64,
     /// Degrees.
     pub longitude: f64,
-    /// Units it can take.
+    /// Units it can take, in slots of every class.
     pub capacity: u32,
+    /// Of which in `S` slots (more than `capacity` counts as `capacity`).
+    pub room_s: u32,
+    /// Of which in `M` slots; the rest of `capacity` is in `L` slots, which any unit may take.
+    pub room_m: u32,
     /// The shop's stored H3 cell (resolution 7 or finer), if known; saves computing it.
     pub cell: Option<CellIndex>,
+}
+
+impl StagingShop {
+    /// Room in slots of `class`: `room_s` and `room_m` within `capacity`, the rest `L`.
+    pub fn room(&self, class: SizeClass) -> u32 {
+        let s = self.room_s.min(self.capacity);
+        let m = self.room_m.min(self.capacity - s);
+        match class {
+            SizeClass::S => s,
+            SizeClass::M => m,
+            SizeClass::L => self.capacity - s - m,
+        }
+    }
+
+    /// Room a unit of `class` may take: its class's slots and every larger class's.
+    pub fn room_for(&self, class: SizeClass) -> u32 {
+        SizeClass::ALL
+            .into_iter()
+            .filter(|&c| c >= class)
+            .map(|c| self.room(c))
+            .sum()
+    }
 }
 
 /// Forecast demand of one zone and SKU.
@@ -50,6 +91,8 @@ pub struct DemandRow {
     pub sku: String,
     /// Expected units.
     pub units: u32,
+    /// Size class of the units (they take slots of this class or larger).
+    pub size: SizeClass,
 }
 
 /// Model parameters.
@@ -83,6 +126,8 @@ pub struct Allocation {
     pub units: u32,
     /// Haversine distance from the zone's centre, km.
     pub distance_km: f64,
+    /// Size class of the units.
+    pub size: SizeClass,
 }
 
 /// Units of one SKU of one zone left unstaged.
@@ -94,6 +139,8 @@ pub struct Unmet {
     pub sku: String,
     /// Units.
     pub units: u32,
+    /// Size class of the units.
+    pub size: SizeClass,
 }
 
 /// The optimal plan.
@@ -111,7 +158,7 @@ pub struct Plan {
     pub unmet_units: u64,
     /// Shops receiving at least one unit.
     pub shops_used: usize,
-    /// Candidate zone–shop arcs within the radius.
+    /// Candidate arcs within the radius: one per zone, size class and shop with room for it.
     pub arcs: usize,
     /// Wall time of the whole solve.
     pub solve_ms: u64,
@@ -164,22 +211,39 @@ pub fn solve(
         )));
     }
     let started = Instant::now();
-    // Zones in cell order, each with its SKUs in name order (duplicate rows summed).
-    let mut by_zone: BTreeMap<CellIndex, BTreeMap<&str, u64>> = BTreeMap::new();
+    // Zone-class nodes in (zone, class) order, each with its SKUs in name order (duplicate
+    // rows summed).
+    let mut by_node: BTreeMap<(CellIndex, SizeClass), BTreeMap<&str, u64>> = BTreeMap::new();
     for row in demand.iter().filter(|r| r.units > 0) {
-        *by_zone
-            .entry(row.zone)
+        *by_node
+            .entry((row.zone, row.size))
             .or_default()
             .entry(row.sku.as_str())
             .or_default() += u64::from(row.units);
     }
-    let zones: Vec<(CellIndex, u64)> = by_zone
+    let nodes: Vec<(CellIndex, SizeClass, u64)> = by_node
         .iter()
-        .map(|(z, skus)| (*z, skus.values().sum()))
+        .map(|(&(z, c), skus)| (z, c, skus.values().sum()))
         .collect();
+    // The classes present, smallest first: K in the module's note.
+    let mut classes: Vec<SizeClass> = nodes.iter().map(|n| n.1).collect();
+    classes.sort_unstable();
+    classes.dedup();
+    let class_at = |c: SizeClass| classes.iter().position(|&k| k == c).unwrap_or(0);
+    // Candidate shops are found once per zone, whatever its classes.
+    let mut zones: Vec<(CellIndex, u64)> = Vec::new();
+    let mut zone_of = Vec::with_capacity(nodes.len());
+    for &(z, _, units) in &nodes {
+        match zones.last_mut() {
+            Some(last) if last.0 == z => last.1 += units,
+            _ => zones.push((z, units)),
+        }
+        zone_of.push(zones.len() - 1);
+    }
     let open = open_shops(shops);
     let near_by_zone = candidate_arcs(&zones, &open, params);
-    // Only shops some zone can reach take part: node numbers for them, in index order.
+    // Only shops some zone can reach take part: node numbers for them, in index order, one
+    // node per class of K.
     let mut node_of = vec![u32::MAX; open.len()];
     let mut reached: Vec<u32> = Vec::new();
     for &(si, _) in near_by_zone.iter().flatten() {
@@ -189,74 +253,93 @@ pub fn solve(
         }
     }
     reached.sort_unstable();
-    let z_count = zones.len();
+    let n_count = nodes.len();
     for (n, &si) in reached.iter().enumerate() {
-        node_of[si as usize] = (z_count + n) as u32;
+        node_of[si as usize] = (n_count + n * classes.len()) as u32;
     }
-    let sink = z_count + reached.len();
+    let sink = n_count + reached.len() * classes.len();
     let mut net = mcf::Network::new(sink + 1);
-    // Candidate arcs per zone: (shop index, exact distance m, arc id).
-    let mut candidates: Vec<Vec<(u32, f64, usize)>> = Vec::with_capacity(z_count);
+    // Candidate arcs per zone-class node: (shop index, exact distance m, arc id); a shop
+    // without room for the class gets none.
+    let mut candidates: Vec<Vec<(u32, f64, usize)>> = Vec::with_capacity(n_count);
     let mut arcs = 0;
-    for (zi, ((_, units), near)) in zones.iter().zip(near_by_zone).enumerate() {
-        arcs += near.len();
-        let cap = *units as i64;
-        let list = near
-            .into_iter()
-            .map(|(si, d)| {
+    for (ni, &(_, class, units)) in nodes.iter().enumerate() {
+        let cap = units as i64;
+        let k = class_at(class);
+        let list: Vec<_> = near_by_zone[zone_of[ni]]
+            .iter()
+            .filter(|&&(si, _)| open[si as usize].room_for(class) > 0)
+            .map(|&(si, d)| {
                 (
                     si,
                     d,
                     net.add_arc(
-                        zi,
-                        node_of[si as usize] as usize,
+                        ni,
+                        node_of[si as usize] as usize + k,
                         cap,
                         (d * MICROMETRES).round() as i64,
                     ),
                 )
             })
             .collect();
+        arcs += list.len();
         candidates.push(list);
-        if zi.is_multiple_of(1024) {
+        if ni.is_multiple_of(1024) {
             progress(Stage::BuildingArcs {
-                done: zi,
-                total: z_count,
+                done: ni,
+                total: n_count,
             });
         }
     }
     let penalty = (params.penalty_km * 1000.0 * MICROMETRES).round() as i64;
-    for (zi, (_, units)) in zones.iter().enumerate() {
-        net.add_arc(zi, sink, *units as i64, penalty);
+    for (ni, &(_, _, units)) in nodes.iter().enumerate() {
+        net.add_arc(ni, sink, units as i64, penalty);
     }
+    // (shop, k) → sink: the room in slot classes from k up to the next class of K.
     for &si in &reached {
-        net.add_arc(
-            node_of[si as usize] as usize,
-            sink,
-            i64::from(open[si as usize].capacity),
-            0,
-        );
+        let shop = open[si as usize];
+        for (k, &class) in classes.iter().enumerate() {
+            let next = classes.get(k + 1).copied();
+            let room: u32 = SizeClass::ALL
+                .into_iter()
+                .filter(|&c| c >= class && next.is_none_or(|n| c < n))
+                .map(|c| shop.room(c))
+                .sum();
+            if room > 0 {
+                net.add_arc(node_of[si as usize] as usize + k, sink, i64::from(room), 0);
+            }
+        }
+    }
+    // (shop, k) → (shop, k + 1): a unit may take a larger slot.
+    let all_units: i64 = nodes.iter().map(|n| n.2 as i64).sum();
+    for &si in &reached {
+        let first = node_of[si as usize] as usize;
+        for k in 1..classes.len() {
+            net.add_arc(first + k - 1, first + k, all_units, 0);
+        }
     }
     let mut supply = vec![0i64; sink + 1];
-    for (zi, (_, units)) in zones.iter().enumerate() {
-        supply[zi] = *units as i64;
+    for (ni, &(_, _, units)) in nodes.iter().enumerate() {
+        supply[ni] = units as i64;
     }
     net.solve(&mut supply, sink, &mut |left| {
         progress(Stage::Solving { left: left as u64 })
     });
     progress(Stage::Splitting);
-    // Split each zone's flows over its SKUs: SKUs in name order fill the nearest shops first.
+    // Split each zone-class's flows over its SKUs: SKUs in name order fill the nearest shops
+    // first.
     let mut allocations = Vec::new();
     let mut unmet = Vec::new();
     let mut total_cost_m = 0.0;
     let (mut served_units, mut unmet_units) = (0u64, 0u64);
-    for (zi, (zone, _)) in zones.iter().enumerate() {
-        let mut flows: Vec<(u32, f64, u64)> = candidates[zi]
+    for (ni, &(zone, size, _)) in nodes.iter().enumerate() {
+        let mut flows: Vec<(u32, f64, u64)> = candidates[ni]
             .iter()
             .map(|&(si, d, a)| (si, d, net.flow(a) as u64))
             .filter(|f| f.2 > 0)
             .collect();
         let mut flow_at = 0;
-        for (sku, &want) in &by_zone[zone] {
+        for (sku, &want) in &by_node[&(zone, size)] {
             let mut need = want;
             while need > 0 && flow_at < flows.len() {
                 let (si, d, ref mut left) = flows[flow_at];
@@ -266,11 +349,12 @@ pub fn solve(
                 total_cost_m += take as f64 * d;
                 served_units += take;
                 allocations.push(Allocation {
-                    zone: *zone,
+                    zone,
                     sku: (*sku).to_owned(),
                     shop_id: open[si as usize].id,
                     units: take as u32,
                     distance_km: d / 1000.0,
+                    size,
                 });
                 if flows[flow_at].2 == 0 {
                     flow_at += 1;
@@ -279,14 +363,16 @@ pub fn solve(
             if need > 0 {
                 unmet_units += need;
                 unmet.push(Unmet {
-                    zone: *zone,
+                    zone,
                     sku: (*sku).to_owned(),
                     units: need as u32,
+                    size,
                 });
             }
         }
     }
     allocations.sort_by(|a, b| (a.shop_id, &a.sku, a.zone).cmp(&(b.shop_id, &b.sku, b.zone)));
+    unmet.sort_by(|a, b| (a.zone, &a.sku).cmp(&(b.zone, &b.sku)));
     let mut used: Vec<i64> = allocations.iter().map(|a| a.shop_id).collect();
     used.dedup();
     Ok(Plan {
@@ -441,8 +527,11 @@ struct Bucket {
     shops: Vec<u32>,
 }
 
-/// The single-commodity model of a staging problem, for checking the allocator against a
-/// general LP solver: zone supplies, shop capacities and candidate arcs in kilometres.
+/// The single-commodity model of a staging problem of one size class, for checking the
+/// allocator against a general LP solver: zone supplies, shop capacities (the room the class
+/// may take) and candidate arcs in kilometres. With several classes in the demand the model
+/// is the chained network described at the top of this module; the allocator's tests check
+/// that one against exhaustive search.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Instance {
     /// Units per zone (all SKUs), in cell order.
@@ -453,14 +542,31 @@ pub struct Instance {
     pub arcs: Vec<(u32, u32, f64)>,
 }
 
-/// Builds the [`Instance`] that [`solve`] optimises.
+/// Builds the [`Instance`] that [`solve`] optimises when every unit of `demand` is of one
+/// size class (the smallest class present is taken for all).
 pub fn instance(shops: &[StagingShop], demand: &[DemandRow], params: &Params) -> Instance {
     let mut by_zone: BTreeMap<CellIndex, u64> = BTreeMap::new();
     for row in demand.iter().filter(|r| r.units > 0) {
         *by_zone.entry(row.zone).or_default() += u64::from(row.units);
     }
     let zones: Vec<(CellIndex, u64)> = by_zone.into_iter().collect();
-    let open = open_shops(shops);
+    let class = demand
+        .iter()
+        .filter(|r| r.units > 0)
+        .map(|r| r.size)
+        .min()
+        .unwrap_or(SizeClass::S);
+    // A shop without room for the class is no shop of this instance (as in `solve`).
+    let fitting: Vec<StagingShop> = shops
+        .iter()
+        .map(|s| StagingShop {
+            capacity: s.room_for(class),
+            room_s: 0,
+            room_m: 0,
+            ..s.clone()
+        })
+        .collect();
+    let open = open_shops(&fitting);
     let arcs = candidate_arcs(&zones, &open, params)
         .into_iter()
         .enumerate()

@@ -8,6 +8,7 @@ use super::StagingError;
 use crate::db::schema::{forecasts, parcels, shops};
 use crate::db::DbConn;
 use crate::network::geo::cell_to_i64;
+use crate::network::sizes::SizeClass;
 use crate::pickup::ParcelState;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -36,6 +37,7 @@ pub fn replace_forecast(
                         forecasts::region.eq(cell_to_i64(region_of(r.zone))),
                         forecasts::sku.eq(&r.sku),
                         forecasts::units.eq(r.units as i32),
+                        forecasts::size_class.eq(r.size.as_str()),
                     )
                 })
                 .collect();
@@ -57,7 +59,8 @@ pub fn replace_forecast(
 }
 
 /// Derives a forecast from the reservations of the last `days` days: per zone (the shop's
-/// cell at `resolution`) and SKU (`ANY` when none was given), units = ⌈count × uplift⌉.
+/// cell at `resolution`) and SKU (`ANY` when none was given), units = ⌈count × uplift⌉, all
+/// of size class `S` (a file's default: the units may take slots of every class).
 pub fn derive_forecast(
     conn: &mut DbConn,
     event_id: i64,
@@ -95,6 +98,7 @@ pub fn derive_forecast(
                 zone,
                 sku,
                 units: ((n as f64) * uplift).ceil().min(10_000_000.0) as u32,
+                size: SizeClass::S,
             })
         })
         .collect())
@@ -103,18 +107,25 @@ pub fn derive_forecast(
 /// The demand rows of an event's forecast.
 pub fn forecast_demand(conn: &mut DbConn, event_id: i64) -> Result<Vec<DemandRow>, StagingError> {
     event(conn, event_id)?;
-    let rows: Vec<(i64, String, i32)> = forecasts::table
+    let rows: Vec<(i64, String, i32, String)> = forecasts::table
         .filter(forecasts::event_id.eq(event_id))
-        .select((forecasts::zone, forecasts::sku, forecasts::units))
+        .select((
+            forecasts::zone,
+            forecasts::sku,
+            forecasts::units,
+            forecasts::size_class,
+        ))
         .order((forecasts::zone, forecasts::sku))
         .load(conn)?;
     Ok(rows
         .into_iter()
-        .filter_map(|(zone, sku, units)| {
+        .filter_map(|(zone, sku, units, size)| {
             Some(DemandRow {
                 zone: CellIndex::try_from(zone as u64).ok()?,
                 sku,
                 units: units.max(0) as u32,
+                // The column's check allows S, M and L only.
+                size: size.parse().unwrap_or(SizeClass::S),
             })
         })
         .collect())

@@ -26,12 +26,14 @@ pub enum StagingError {
         wanted: PlanState,
     },
     /// The units received do not fit the shop's free slots.
-    #[error("the shop has {free} free slots for the {received} units received; confirm at most {free} (every unit in the shop holds a slot) and send the rest back")]
+    #[error("the shop has {free} free slots of size {size} or larger for the {received} units of size {size} or larger received; confirm at most {free} of them (every unit in the shop holds a slot of its size or larger) and send the rest back")]
     NoRoom {
-        /// Units the receipt confirms.
+        /// Units of `size` or larger the receipt confirms.
         received: i32,
-        /// Free slots at the shop.
+        /// Free slots of `size` or larger at the shop.
         free: i32,
+        /// The smallest class of the units that do not fit (`S`: any unit).
+        size: crate::network::sizes::SizeClass,
     },
     /// Bad input, with the field at fault.
     #[error("{field}: {message}")]

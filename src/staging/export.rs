@@ -1,6 +1,7 @@
 //! A plan's files, as `pudo plan` writes them and `pudo export plans` writes stored plans:
-//! `plan.json` (figures, parameters, report), `manifests.csv` (`shop_external_id,sku,units`)
-//! and `map.svg`. Each file is written whole or not at all ([`crate::output`]).
+//! `plan.json` (figures, parameters, report), `manifests.csv`
+//! (`shop_external_id,sku,units,size`: `size` the units' size class) and `map.svg`. Each file
+//! is written whole or not at all ([`crate::output`]).
 
 use super::plans::{self, PlanView};
 use super::StagingError;
@@ -13,8 +14,8 @@ use std::path::Path;
 pub struct PlanFiles {
     /// Content of `plan.json`.
     pub summary: serde_json::Value,
-    /// Lines of `manifests.csv`: shop external id, SKU, units.
-    pub manifests: Vec<(String, String, u64)>,
+    /// Lines of `manifests.csv`: shop external id, SKU, units, size class.
+    pub manifests: Vec<(String, String, u64, String)>,
     /// Content of `map.svg`.
     pub map_svg: String,
 }
@@ -53,9 +54,9 @@ pub fn write_plan_dir(dir: &Path, files: &PlanFiles) -> Result<(), PlanFilesErro
         &dir.join("manifests.csv"),
         |out| -> Result<(), PlanFilesError> {
             let mut csv = csv::Writer::from_writer(out);
-            csv.write_record(["shop_external_id", "sku", "units"])?;
-            for (shop, sku, units) in &files.manifests {
-                csv.write_record([shop.as_str(), sku.as_str(), &units.to_string()])?;
+            csv.write_record(["shop_external_id", "sku", "units", "size"])?;
+            for (shop, sku, units, size) in &files.manifests {
+                csv.write_record([shop.as_str(), sku.as_str(), &units.to_string(), size])?;
             }
             csv.flush()?;
             Ok(())
@@ -87,7 +88,7 @@ pub fn stored_plan_files(conn: &mut DbConn, plan_id: i64) -> Result<PlanFiles, S
     });
     let manifests = plans::manifest_rows(conn, plan_id)?
         .into_iter()
-        .map(|(shop, sku, units)| (shop, sku, u64::try_from(units).unwrap_or(0)))
+        .map(|(shop, sku, units, size)| (shop, sku, u64::try_from(units).unwrap_or(0), size))
         .collect();
     Ok(PlanFiles {
         summary,

@@ -1,6 +1,8 @@
-//! Demand forecasts: `zone,sku,units` files, validated all or nothing like shop imports.
+//! Demand forecasts: `zone,sku,units[,size]` files, validated all or nothing like shop
+//! imports.
 
 use crate::network::import::{Lines, Rejected, RowError, MAX_ERRORS};
+use crate::network::sizes::SizeClass;
 use h3o::{CellIndex, Resolution};
 use std::collections::HashMap;
 
@@ -16,10 +18,15 @@ pub struct ForecastRow {
     pub sku: String,
     /// Expected units.
     pub units: u32,
+    /// Size class of the SKU's units (`S` when the file does not say).
+    pub size: SizeClass,
 }
 
-/// Parses a forecast CSV with the header `zone,sku,units`. Repeated (zone, sku) pairs are an
-/// error (a planner's file should say each once); `row` numbers are file lines.
+/// Parses a forecast CSV with the header `zone,sku,units` or `zone,sku,units,size`. `size` is
+/// the size class of the SKU's units (`S`, `M` or `L`; empty or absent: `S`, the smallest).
+/// Repeated (zone, sku) pairs are an error (a planner's file should say each once), and so is
+/// a SKU given two sizes (one product has one size; its manifest lines and staged stock are
+/// per SKU); `row` numbers are file lines.
 pub fn parse(content: &[u8]) -> Result<Vec<ForecastRow>, Rejected> {
     let mut errors = Vec::new();
     let mut truncated = false;
@@ -54,20 +61,26 @@ pub fn parse(content: &[u8]) -> Result<Vec<ForecastRow>, Rejected> {
             return Err(Rejected { errors, truncated });
         }
     };
-    if header != ["zone", "sku", "units"] {
+    let fields = if header == ["zone", "sku", "units"] {
+        3
+    } else if header == ["zone", "sku", "units", "size"] {
+        4
+    } else {
         push(
             &mut errors,
             1,
             "header",
             format!(
-                "the header must be zone,sku,units (found {})",
+                "the header must be zone,sku,units or zone,sku,units,size (found {})",
                 header.join(",")
             ),
         );
         return Err(Rejected { errors, truncated });
-    }
+    };
     let mut rows = Vec::new();
     let mut seen: HashMap<(CellIndex, String), usize> = HashMap::new();
+    // The first row giving each SKU, and the size it gave.
+    let mut sizes: HashMap<String, (SizeClass, usize)> = HashMap::new();
     for record in reader.records() {
         let record = match record {
             Ok(r) => r,
@@ -78,12 +91,12 @@ pub fn parse(content: &[u8]) -> Result<Vec<ForecastRow>, Rejected> {
             }
         };
         let row = record.position().map_or(0, |p| lines.line(p.byte()));
-        if record.len() != 3 {
+        if record.len() != fields {
             push(
                 &mut errors,
                 row,
                 "*",
-                format!("expected 3 fields, found {}", record.len()),
+                format!("expected {fields} fields, found {}", record.len()),
             );
             continue;
         }
@@ -141,7 +154,34 @@ pub fn parse(content: &[u8]) -> Result<Vec<ForecastRow>, Rejected> {
                 None
             }
         };
-        if let (Some(zone), true, Some(units)) = (zone, sku_ok, units) {
+        let size = match record.get(3).unwrap_or("") {
+            "" => Some(SizeClass::S),
+            text => match text.parse::<SizeClass>() {
+                Ok(size) => Some(size),
+                Err(message) => {
+                    push(&mut errors, row, "size", message);
+                    None
+                }
+            },
+        };
+        if let (true, Some(size)) = (sku_ok, size) {
+            match sizes.get(&sku) {
+                Some(&(other, first)) if other != size => {
+                    push(
+                        &mut errors,
+                        row,
+                        "size",
+                        format!("sku {sku:?} is size {other} in row {first}; a SKU has one size"),
+                    );
+                    continue;
+                }
+                Some(_) => {}
+                None => {
+                    sizes.insert(sku.clone(), (size, row));
+                }
+            }
+        }
+        if let (Some(zone), true, Some(units), Some(size)) = (zone, sku_ok, units, size) {
             if let Some(first) = seen.insert((zone, sku.clone()), row) {
                 push(
                     &mut errors,
@@ -150,7 +190,12 @@ pub fn parse(content: &[u8]) -> Result<Vec<ForecastRow>, Rejected> {
                     format!("zone {zone} and sku {sku:?} already appear in row {first}"),
                 );
             } else {
-                rows.push(ForecastRow { zone, sku, units });
+                rows.push(ForecastRow {
+                    zone,
+                    sku,
+                    units,
+                    size,
+                });
             }
         }
     }
@@ -169,6 +214,14 @@ pub fn region_of(zone: CellIndex) -> CellIndex {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// (row, field) of each error.
+    fn fields(err: &Rejected) -> Vec<(usize, &str)> {
+        err.errors
+            .iter()
+            .map(|e| (e.row, e.field.as_str()))
+            .collect()
+    }
 
     #[test]
     fn good_file() {
@@ -191,11 +244,7 @@ mod tests {
                     88390cb1b1fffff,A,3\n\
                     88390cb1b1fffff,A\n";
         let err = parse(body.as_bytes()).expect_err("bad");
-        let fields: Vec<(usize, &str)> = err
-            .errors
-            .iter()
-            .map(|e| (e.row, e.field.as_str()))
-            .collect();
+        let fields = fields(&err);
         assert_eq!(
             fields,
             [
@@ -225,5 +274,55 @@ mod tests {
     fn header_must_match() {
         let err = parse(b"cell,sku,units\n").expect_err("bad header");
         assert_eq!(err.errors[0].field, "header");
+        let err = parse(b"zone,sku,units,colour\n").expect_err("bad header");
+        assert_eq!(err.errors[0].field, "header");
+    }
+
+    #[test]
+    fn without_a_size_column_every_unit_is_the_smallest_class() {
+        let rows = parse(b"zone,sku,units\n88390cb1b1fffff,PHONE-1,12\n").expect("valid");
+        assert_eq!(rows[0].size, SizeClass::S);
+    }
+
+    #[test]
+    fn the_size_column_gives_each_sku_its_class() {
+        let rows = parse(
+            b"zone,sku,units,size\n88390cb1b1fffff,PHONE,3,s\n88390cb1b1fffff,TV,2,L\n\
+              88390cb1b1fffff,KETTLE,1,M\n88390cb1b1fffff,CARD,4,\n88390cb1b3fffff,TV,1,L\n",
+        )
+        .expect("valid");
+        let sizes: Vec<(&str, SizeClass)> = rows.iter().map(|r| (r.sku.as_str(), r.size)).collect();
+        assert_eq!(
+            sizes,
+            [
+                ("PHONE", SizeClass::S),
+                ("TV", SizeClass::L),
+                ("KETTLE", SizeClass::M),
+                ("CARD", SizeClass::S),
+                ("TV", SizeClass::L)
+            ]
+        );
+    }
+
+    #[test]
+    fn a_bad_size_names_row_and_field_and_nothing_is_taken() {
+        let body = "zone,sku,units,size\n\
+                    88390cb1b1fffff,A,1,S\n\
+                    88390cb1b1fffff,B,1,XL\n\
+                    88390cb1b3fffff,A,1,M\n\
+                    88390cb1b1fffff,C,1\n";
+        let err = parse(body.as_bytes()).expect_err("bad");
+        let fields = fields(&err);
+        assert_eq!(fields, [(3, "size"), (4, "size"), (5, "*")]);
+        assert!(
+            err.errors[0].message.contains("\"XL\""),
+            "{}",
+            err.errors[0].message
+        );
+        assert!(
+            err.errors[1].message.contains("row 2"),
+            "{}",
+            err.errors[1].message
+        );
     }
 }

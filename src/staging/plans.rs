@@ -7,6 +7,8 @@ use super::report::{self, Report};
 use super::StagingError;
 use crate::db::schema::{events, manifest_lines, plans, shop_load, shops};
 use crate::db::DbConn;
+use crate::network::load;
+use crate::network::sizes::SizeClass;
 use crate::network::ShopStatus;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -18,10 +20,11 @@ use utoipa::ToSchema;
 /// Manifest lines per INSERT statement.
 const BATCH: usize = 1000;
 
-/// Active shops offering `staging` with their staging capacity: their free L slots (staged
-/// units hold L slots; a point declaring no sizes: capacity minus every slot held),
-/// or `override_units`. With an event `window` (UTC), shops closed for a period at any
-/// moment of it are left out: stock staged there could not be collected.
+/// Active shops offering `staging` with their staging room: their free slots per size class
+/// (`network::sizes`; a point declaring no sizes has only L slots: capacity minus every slot
+/// held), or `override_units` in every shop, all of them L slots (any unit fits). With an
+/// event `window` (UTC), shops closed for a period at any moment of it are left out: stock
+/// staged there could not be collected.
 pub fn staging_shops(
     conn: &mut DbConn,
     override_units: Option<u32>,
@@ -33,7 +36,8 @@ pub fn staging_shops(
         }
         None => Default::default(),
     };
-    let rows: Vec<(i64, f64, f64, i32, i32, i64)> = shops::table
+    type Row = (i64, f64, f64, i64, load::Counts, load::Counts);
+    let rows: Vec<Row> = shops::table
         .inner_join(shop_load::table)
         .filter(shops::status.eq(ShopStatus::Active.as_str()))
         // Canonical stored text: the name can only appear as itself.
@@ -42,26 +46,31 @@ pub fn staging_shops(
             shops::id,
             shops::latitude,
             shops::longitude,
-            // Staged units hold L slots (`network::sizes`): the room is the L slots free, which
-            // for a point declaring no sizes is its capacity less every slot held.
-            shops::capacity - shops::slots_s - shops::slots_m,
-            shop_load::live - shop_load::live_s - shop_load::live_m,
             shops::h3_cell,
+            (shops::capacity, shops::slots_s, shops::slots_m),
+            (shop_load::live, shop_load::live_s, shop_load::live_m),
         ))
         .order(shops::id)
         .load(conn)?;
     Ok(rows
         .into_iter()
         .filter(|row| !closed.contains(&row.0))
-        .map(
-            |(id, latitude, longitude, capacity, live, cell)| StagingShop {
+        .map(|(id, latitude, longitude, cell, slots, held)| {
+            let [s, m, l] = load::free_of(slots, held).map(|f| f as u32);
+            let (capacity, room_s, room_m) = match override_units {
+                Some(units) => (units, 0, 0),
+                None => (s + m + l, s, m),
+            };
+            StagingShop {
                 id,
                 latitude,
                 longitude,
-                capacity: override_units.unwrap_or_else(|| (capacity - live).max(0) as u32),
+                capacity,
+                room_s,
+                room_m,
                 cell: CellIndex::try_from(cell as u64).ok(),
-            },
-        )
+            }
+        })
         .collect())
 }
 
@@ -185,6 +194,7 @@ impl PlanRow {
                 coverage: Vec::new(),
                 utilisation: Vec::new(),
                 unmet_by_zone: Vec::new(),
+                by_size: Vec::new(),
             }),
             created_at: self.created_at,
             approved_at: self.approved_at,
@@ -322,13 +332,14 @@ fn store_plan(
             .collect();
         let rows: Vec<_> = lines
             .iter()
-            .map(|((shop, sku), units)| {
+            .map(|((shop, sku), (size, units))| {
                 (
                     manifest_lines::plan_id.eq(plan_id),
                     manifest_lines::shop_id.eq(*shop),
                     manifest_lines::region.eq(regions.get(shop).copied().unwrap_or(0)),
                     manifest_lines::sku.eq(sku.clone()),
                     manifest_lines::units.eq(*units as i32),
+                    manifest_lines::size_class.eq(size.as_str()),
                 )
             })
             .collect();
@@ -352,11 +363,16 @@ fn store_plan(
     })
 }
 
-/// Units per (shop, SKU) of a plan.
-pub fn manifest(plan: &Plan) -> BTreeMap<(i64, String), u64> {
-    let mut lines: BTreeMap<(i64, String), u64> = BTreeMap::new();
+/// Size class and units per (shop, SKU) of a plan. A SKU has one size (a forecast file
+/// cannot give it two); were it given two, the line takes the larger, whose slots fit both.
+pub fn manifest(plan: &Plan) -> BTreeMap<(i64, String), (SizeClass, u64)> {
+    let mut lines: BTreeMap<(i64, String), (SizeClass, u64)> = BTreeMap::new();
     for a in &plan.allocations {
-        *lines.entry((a.shop_id, a.sku.clone())).or_default() += u64::from(a.units);
+        let line = lines
+            .entry((a.shop_id, a.sku.clone()))
+            .or_insert((a.size, 0));
+        line.0 = line.0.max(a.size);
+        line.1 += u64::from(a.units);
     }
     lines
 }
@@ -383,9 +399,12 @@ pub fn plan_ids(conn: &mut DbConn, event_id: Option<i64>) -> Result<Vec<i64>, St
     Ok(query.load(conn)?)
 }
 
-/// A stored plan's manifest lines as `(shop external id, sku, units)`, by shop id then SKU
-/// (the order `pudo plan` writes them in).
-pub fn manifest_rows(conn: &mut DbConn, plan_id: i64) -> QueryResult<Vec<(String, String, i32)>> {
+/// A stored plan's manifest lines as `(shop external id, sku, units, size class)`, by shop id
+/// then SKU (the order `pudo plan` writes them in).
+pub fn manifest_rows(
+    conn: &mut DbConn,
+    plan_id: i64,
+) -> QueryResult<Vec<(String, String, i32, String)>> {
     manifest_lines::table
         .inner_join(shops::table.on(shops::id.eq(manifest_lines::shop_id)))
         .filter(manifest_lines::plan_id.eq(plan_id))
@@ -393,6 +412,7 @@ pub fn manifest_rows(conn: &mut DbConn, plan_id: i64) -> QueryResult<Vec<(String
             shops::external_id,
             manifest_lines::sku,
             manifest_lines::units,
+            manifest_lines::size_class,
         ))
         .order((manifest_lines::shop_id, manifest_lines::sku))
         .load(conn)

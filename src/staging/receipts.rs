@@ -6,6 +6,7 @@ use super::stock;
 use super::StagingError;
 use crate::db::schema::{events, manifest_lines, plans};
 use crate::db::DbConn;
+use crate::network::sizes::SizeClass;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -20,6 +21,8 @@ pub struct ManifestLine {
     pub units: i32,
     /// Units the partner confirmed (null until receipt).
     pub received: Option<i32>,
+    /// Size class of the units: each takes a slot of this class or a larger one.
+    pub size: SizeClass,
 }
 
 /// A shop's part of a dispatched plan.
@@ -41,7 +44,7 @@ pub fn shop_manifests(conn: &mut DbConn, shop_id: i64) -> QueryResult<Vec<ShopMa
     let Some(region) = crate::network::load::region_of(conn, shop_id)? else {
         return Ok(Vec::new());
     };
-    let rows: Vec<(i64, String, String, i32, Option<i32>)> = manifest_lines::table
+    let rows: Vec<(i64, String, String, i32, Option<i32>, String)> = manifest_lines::table
         .inner_join(plans::table.inner_join(events::table))
         .filter(manifest_lines::shop_id.eq(shop_id))
         .filter(manifest_lines::region.eq(region))
@@ -52,11 +55,12 @@ pub fn shop_manifests(conn: &mut DbConn, shop_id: i64) -> QueryResult<Vec<ShopMa
             manifest_lines::sku,
             manifest_lines::units,
             manifest_lines::received,
+            manifest_lines::size_class,
         ))
         .order((plans::id.desc(), manifest_lines::sku))
         .load(conn)?;
     let mut out: Vec<ShopManifest> = Vec::new();
-    for (plan_id, event, sku, units, received) in rows {
+    for (plan_id, event, sku, units, received, size) in rows {
         if out.last().map(|m| m.plan_id) != Some(plan_id) {
             out.push(ShopManifest {
                 plan_id,
@@ -71,6 +75,7 @@ pub fn shop_manifests(conn: &mut DbConn, shop_id: i64) -> QueryResult<Vec<ShopMa
                 sku,
                 units,
                 received,
+                size: class_of(&size),
             });
         }
     }
@@ -106,12 +111,19 @@ struct LineRow {
     units: i32,
     received: Option<i32>,
     region: i64,
+    size_class: String,
+}
+
+/// A stored size class (the column's check allows S, M and L only).
+fn class_of(text: &str) -> SizeClass {
+    text.parse().unwrap_or(SizeClass::S)
 }
 
 /// Confirms receipt of a shop's manifest; received units become staged stock for instant
-/// pickup, each holding a slot (refused with [`StagingError::NoRoom`] when they do not fit
-/// the shop's free slots: the partner then confirms fewer and sends the rest back). When
-/// every shop of the plan has confirmed, the plan is `received`.
+/// pickup, each holding a slot of its size class or a larger one ([`stock::slots_for`];
+/// refused with [`StagingError::NoRoom`] when they do not fit the shop's free slots: the
+/// partner then confirms fewer and sends the rest back). When every shop of the plan has
+/// confirmed, the plan is `received`.
 pub fn receive(
     conn: &mut DbConn,
     shop_id: i64,
@@ -190,16 +202,37 @@ pub fn receive(
                     .map_or(l.units, |g| g.received)
             })
             .collect();
-        // Every unit in the shop holds a slot, like a parcel: the units received must fit.
-        let total: i32 = received.iter().sum();
-        if !crate::network::load::take_slots_for_stock(conn, shop_id, region, total, now)? {
-            let free = crate::network::load::free(conn, shop_id, region)?;
+        // Every unit in the shop holds a slot of its class or larger, like a parcel: the units
+        // received must fit. The shop's load row is locked while its free slots are read and
+        // taken, so the slots chosen are still free when taken.
+        crate::network::load::lock_in(conn, shop_id, region)?;
+        let free = crate::network::load::free_by_class(conn, shop_id, region)?;
+        let wanted: Vec<(SizeClass, i32)> = lines
+            .iter()
+            .zip(&received)
+            .map(|(l, &n)| (class_of(&l.size_class), n))
+            .collect();
+        let slots = stock::slots_for(free, &wanted).map_err(|short| StagingError::NoRoom {
+            received: short.units,
+            free: short.free,
+            size: short.size,
+        })?;
+        let mut taken = [0; 3];
+        for line in &slots {
+            for (t, n) in taken.iter_mut().zip(line) {
+                *t += n;
+            }
+        }
+        if !crate::network::load::take_slots_for_stock(conn, shop_id, region, taken, now)? {
+            // Only when a class holds more than its slots (slots lowered below those held):
+            // refused like any shortfall.
             return Err(StagingError::NoRoom {
-                received: total,
-                free,
+                received: received.iter().sum(),
+                free: free.iter().sum(),
+                size: SizeClass::S,
             });
         }
-        for (line, &received) in lines.iter().zip(&received) {
+        for ((line, &received), slots) in lines.iter().zip(&received).zip(&slots) {
             diesel::update(
                 manifest_lines::table
                     .filter(manifest_lines::id.eq(line.id))
@@ -210,7 +243,7 @@ pub fn receive(
                 manifest_lines::received_at.eq(now),
             ))
             .execute(conn)?;
-            stock::add(conn, shop_id, &line.sku, line.region, received)?;
+            stock::add(conn, shop_id, &line.sku, line.region, *slots)?;
             // Paid per unit received, in this transaction (nothing for a line of 0 units).
             crate::ledger::book::record(
                 conn,

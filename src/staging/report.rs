@@ -1,6 +1,7 @@
 //! What a planner looks at: coverage, utilisation, unmet demand by zone, and a map.
 
 use super::allocator::{Plan, StagingShop};
+use crate::network::sizes::SizeClass;
 use h3o::CellIndex;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
@@ -21,6 +22,21 @@ pub struct Report {
     pub utilisation: Vec<Bucket>,
     /// Zones with unmet demand, most unmet first (at most 200).
     pub unmet_by_zone: Vec<ZoneUnmet>,
+    /// Units staged and not staged per size class of the forecast, smallest class first
+    /// (only the classes it has; empty in reports stored before sizes).
+    #[serde(default)]
+    pub by_size: Vec<SizeUnits>,
+}
+
+/// Units of one size class.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct SizeUnits {
+    /// The class.
+    pub size: SizeClass,
+    /// Units staged.
+    pub served_units: u64,
+    /// Units not staged.
+    pub unmet_units: u64,
 }
 
 /// Coverage within a distance.
@@ -101,11 +117,26 @@ pub fn report(plan: &Plan, shops: &[StagingShop]) -> Report {
         .collect();
     unmet_by_zone.sort_by(|a, b| b.units.cmp(&a.units).then_with(|| a.zone.cmp(&b.zone)));
     unmet_by_zone.truncate(UNMET_ZONES_LISTED);
+    let mut by_size: BTreeMap<SizeClass, (u64, u64)> = BTreeMap::new();
+    for a in &plan.allocations {
+        by_size.entry(a.size).or_default().0 += u64::from(a.units);
+    }
+    for u in &plan.unmet {
+        by_size.entry(u.size).or_default().1 += u64::from(u.units);
+    }
     Report {
         forecast_units,
         coverage,
         utilisation,
         unmet_by_zone,
+        by_size: by_size
+            .into_iter()
+            .map(|(size, (served_units, unmet_units))| SizeUnits {
+                size,
+                served_units,
+                unmet_units,
+            })
+            .collect(),
     }
 }
 

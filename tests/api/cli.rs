@@ -177,14 +177,14 @@ fn plan_writes_a_plan_manifests_and_a_map() {
     );
     let manifests = std::fs::read_to_string(out.join("manifests.csv")).expect("manifests");
     let lines: Vec<&str> = manifests.lines().collect();
-    assert_eq!(lines[0], "shop_external_id,sku,units");
+    assert_eq!(lines[0], "shop_external_id,sku,units,size");
+    // A forecast without a size column: every line is of class S.
     let total: u32 = lines[1..]
         .iter()
         .map(|l| {
-            l.rsplit(',')
-                .next()
-                .and_then(|u| u.parse::<u32>().ok())
-                .expect("units")
+            let fields: Vec<&str> = l.split(',').collect();
+            assert_eq!(fields.get(3), Some(&"S"), "{l}");
+            fields[2].parse::<u32>().expect("units")
         })
         .sum();
     assert_eq!(total, 8);

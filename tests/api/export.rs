@@ -313,6 +313,7 @@ fn plans_export(backend: Backend) {
             zone,
             sku: sku.into(),
             units,
+            size: pudo::network::sizes::SizeClass::S,
         });
         demand::replace_forecast(&mut conn, event.id, &rows).expect("forecast");
         let plan = plans::compute_plan(
@@ -350,7 +351,7 @@ fn plans_export(backend: Backend) {
         assert_eq!(summary["parameters"]["radius_km"], 3.0);
         let manifests = std::fs::read_to_string(plan_dir.join("manifests.csv")).expect("csv");
         let mut lines = manifests.lines();
-        assert_eq!(lines.next(), Some("shop_external_id,sku,units"));
+        assert_eq!(lines.next(), Some("shop_external_id,sku,units,size"));
         let units: u64 = lines
             .map(|l| {
                 let fields: Vec<&str> = l.split(',').collect();

@@ -33,6 +33,7 @@ mod security;
 mod sizes;
 mod smtp_sink;
 mod staging;
+mod staging_sizes;
 mod support;
 mod webhook_sink;
 mod widget;

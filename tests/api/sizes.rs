@@ -59,8 +59,47 @@ pub fn sized(shop_id: i64, order_ref: &str, dims: &str) -> pudo::pickup::Reserva
     }
 }
 
+/// A reservation of a parcel of `dims` at `shop` straight through `reserve_for` (as many
+/// threads at once do): the class it took, or `None` when no class it fits had room.
+pub fn reserve_sized(
+    pool: &pudo::db::Pool,
+    key: &[u8; 32],
+    shop: i64,
+    order: &str,
+    dims: &str,
+) -> Option<SizeClass> {
+    let r = NewReservation {
+        merchant: "acme",
+        shop_id: shop,
+        order_ref: order,
+        sku: None,
+        arrive_at: None,
+    };
+    let size = ParcelSize {
+        dims_mm: Some(pudo::network::sizes::parse_dims_cm(dims).expect("dims")),
+        weight_g: None,
+    };
+    let issuer = CodeIssuer {
+        data_key: key,
+        hold: chrono::Duration::days(7),
+    };
+    let mut conn = pool.get().expect("conn");
+    match pudo::pickup::reserve_for(
+        &mut conn,
+        &r,
+        None,
+        &size,
+        &issuer,
+        chrono::Utc::now().naive_utc(),
+    ) {
+        Ok((p, _, _)) => Some(p.size_class.expect("sized parcels name their class")),
+        Err(PickupError::ClassFull(_)) => None,
+        Err(e) => panic!("unexpected refusal: {e}"),
+    }
+}
+
 /// Slots held at a shop: (live, live_s, live_m) as the database counts them.
-fn held(app: &TestApp, shop: &str) -> (i32, i32, i32) {
+pub fn held(app: &TestApp, shop: &str) -> (i32, i32, i32) {
     use pudo::db::schema::shop_load as l;
     l::table
         .filter(l::shop_id.eq(app.shop_id(shop)))
@@ -219,34 +258,7 @@ async fn classes_are_never_overbooked_under_concurrency(backend: Backend) {
         .map(|n| {
             let pool = pool.clone();
             std::thread::spawn(move || {
-                let r = NewReservation {
-                    merchant: "acme",
-                    shop_id: wall,
-                    order_ref: &format!("T-{n}"),
-                    sku: None,
-                    arrive_at: None,
-                };
-                let size = ParcelSize {
-                    dims_mm: Some(pudo::network::sizes::parse_dims_cm(sizes[n % 3]).expect("dims")),
-                    weight_g: None,
-                };
-                let issuer = CodeIssuer {
-                    data_key: &key,
-                    hold: chrono::Duration::days(7),
-                };
-                let mut conn = pool.get().expect("conn");
-                match pudo::pickup::reserve_for(
-                    &mut conn,
-                    &r,
-                    None,
-                    &size,
-                    &issuer,
-                    chrono::Utc::now().naive_utc(),
-                ) {
-                    Ok((p, _, _)) => Some(p.size_class.expect("sized parcels name their class")),
-                    Err(PickupError::ClassFull(_)) => None,
-                    Err(e) => panic!("unexpected refusal: {e}"),
-                }
+                reserve_sized(&pool, &key, wall, &format!("T-{n}"), sizes[n % 3])
             })
         })
         .collect();
@@ -545,9 +557,10 @@ async fn the_contract_states_the_parcel_patterns() {
     assert_eq!(body["weight_kg"]["maximum"], 1000.0);
 }
 
-/// Staged units (no size class in a forecast yet) hold L slots: a receipt never takes more
-/// than the L slots free, and the allocator's room at a point is its L room.
-async fn staged_units_hold_l_slots(backend: Backend) {
+/// Staged units hold slots of their class or larger (`staging::stock`): received stock takes
+/// slots per class, never beyond a class's slots, and the allocator's room at a point is its
+/// free slots per class.
+async fn staged_units_hold_slots_by_class(backend: Backend) {
     use pudo::network::load;
     let app = TestApp::new(backend).with_csv(SHOPS);
     let wall = app.shop_id("wall");
@@ -557,14 +570,19 @@ async fn staged_units_hold_l_slots(backend: Backend) {
         .expect("shop");
     let now = chrono::Utc::now().naive_utc();
     assert_eq!(
-        load::free(&mut conn, wall, region).expect("free"),
-        2,
-        "L slots of wall"
+        load::free_by_class(&mut conn, wall, region).expect("free"),
+        [2, 2, 2],
+        "S, M and L slots of wall"
     );
-    assert!(!load::take_slots_for_stock(&mut conn, wall, region, 3, now).expect("take"));
-    assert!(load::take_slots_for_stock(&mut conn, wall, region, 2, now).expect("take"));
+    assert!(!load::take_slots_for_stock(&mut conn, wall, region, [0, 0, 3], now).expect("take"));
+    assert!(!load::take_slots_for_stock(&mut conn, wall, region, [3, 0, 0], now).expect("take"));
+    assert!(load::take_slots_for_stock(&mut conn, wall, region, [1, 1, 2], now).expect("take"));
+    assert_eq!(
+        load::free_by_class(&mut conn, wall, region).expect("free"),
+        [1, 1, 0]
+    );
     drop(conn);
-    assert_eq!(held(&app, "wall"), (2, 0, 0));
+    assert_eq!(held(&app, "wall"), (4, 1, 1));
     // The L slots are held; S and M still take their parcels, L ones are full.
     let small = reserve(&app, "wall", "ST-1", Some(SMALL), None).await;
     assert_eq!(small.body["size_class"], "S", "{}", small.text);
@@ -574,7 +592,16 @@ async fn staged_units_hold_l_slots(backend: Backend) {
         pudo::staging::plans::staging_shops(&mut app.state.pool.get().expect("conn"), None, None)
             .expect("rooms");
     let counter = app.shop_id("counter");
-    let room = |id: i64| rooms.iter().find(|s| s.id == id).map(|s| s.capacity);
-    assert_eq!((room(wall), room(counter)), (Some(0), Some(2)));
+    let room = |id: i64| {
+        rooms
+            .iter()
+            .find(|s| s.id == id)
+            .map(|s| SizeClass::ALL.map(|c| s.room(c)))
+    };
+    // wall: its M slot left (the S one went to ST-1); counter: every slot L.
+    assert_eq!(
+        (room(wall), room(counter)),
+        (Some([0, 1, 0]), Some([0, 0, 2]))
+    );
 }
-on_both_backends!(staged_units_hold_l_slots);
+on_both_backends!(staged_units_hold_slots_by_class);

@@ -454,11 +454,13 @@ async fn concurrent_events_and_plans_answer_their_own(backend: Backend) {
             zone: here,
             sku: "PHONE".into(),
             units: 4,
+            size: pudo::network::sizes::SizeClass::S,
         },
         ForecastRow {
             zone: far,
             sku: "PHONE".into(),
             units: 3,
+            size: pudo::network::sizes::SizeClass::S,
         },
     ];
     demand::replace_forecast(&mut conn, event, &rows).expect("forecast");
@@ -491,7 +493,7 @@ async fn concurrent_events_and_plans_answer_their_own(backend: Backend) {
                 let lines: i64 = plans::manifest_rows(&mut conn, plan.id)
                     .expect("lines")
                     .iter()
-                    .map(|(_, _, units)| i64::from(*units))
+                    .map(|(_, _, units, _)| i64::from(*units))
                     .sum();
                 assert_eq!(lines, plan.served_units, "plan {}'s manifest", plan.id);
                 plan.id

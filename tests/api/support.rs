@@ -155,8 +155,8 @@ impl Drop for TestDb {
     }
 }
 
-/// Puts `units` received staged units of `sku` at a shop, as a receipt does: each takes a slot
-/// of the shop's capacity (panics when they do not fit).
+/// Puts `units` received staged units of `sku` at a shop, as a receipt does: each takes an L
+/// slot of the shop (panics when they do not fit).
 pub fn stage(app: &TestApp, shop: i64, sku: &str, units: i32) {
     use diesel::Connection;
     let mut conn = app.state.pool.get().expect("conn");
@@ -164,10 +164,10 @@ pub fn stage(app: &TestApp, shop: i64, sku: &str, units: i32) {
         let region = pudo::network::load::lock(conn, shop)?.expect("shop");
         let now = chrono::Utc::now().naive_utc();
         assert!(
-            pudo::network::load::take_slots_for_stock(conn, shop, region, units, now)?,
+            pudo::network::load::take_slots_for_stock(conn, shop, region, [0, 0, units], now)?,
             "{units} staged units do not fit shop {shop}"
         );
-        pudo::staging::stock::add(conn, shop, sku, region, units)
+        pudo::staging::stock::add(conn, shop, sku, region, [0, 0, units])
     })
     .expect("stage");
 }

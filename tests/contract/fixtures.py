@@ -132,7 +132,7 @@ call(
     "POST",
     f"/v1/events/{made['event']}/forecast",
     PL,
-    "zone,sku,units\n89390cb1b0bffff,TEA,2\n",
+    "zone,sku,units,size\n89390cb1b0bffff,TEA,2,S\n",
     "text/csv",
 )
 made["receipt"] = call("POST", f"/v1/events/{made['event']}/plans", PL, {})["id"]

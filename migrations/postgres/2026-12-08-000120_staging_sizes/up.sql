@@ -1,0 +1,15 @@
+-- Size classes in staging (issue 19, section 1): a forecast row's size class, a manifest
+-- line's, and the slots of each class staged stock holds (src/staging/allocator.rs).
+--
+-- Forecasts and manifest lines written before sizes are class S, the smallest, which may use
+-- slots of every class: on points declaring no sizes (only L slots) that is exactly the
+-- staging of before. `staged_stock.units` stays the count of every unit held; `units_s` and
+-- `units_m` count those in S and M slots (the rest are in L slots), as `shop_load.live_s` and
+-- `live_m` do for slots held. On Citus the three tables are distributed by region: new
+-- columns only, no key changes.
+ALTER TABLE forecasts ADD COLUMN size_class TEXT NOT NULL DEFAULT 'S'
+    CHECK (size_class IN ('S', 'M', 'L'));
+ALTER TABLE manifest_lines ADD COLUMN size_class TEXT NOT NULL DEFAULT 'S'
+    CHECK (size_class IN ('S', 'M', 'L'));
+ALTER TABLE staged_stock ADD COLUMN units_s INTEGER NOT NULL DEFAULT 0 CHECK (units_s >= 0);
+ALTER TABLE staged_stock ADD COLUMN units_m INTEGER NOT NULL DEFAULT 0 CHECK (units_m >= 0);
