@@ -35,6 +35,7 @@ pub mod widget;
 use crate::error::ApiError;
 use crate::network::service::Network;
 use actix_web::{body::MessageBody, dev::ServiceResponse, middleware::ErrorHandlerResponse, web};
+use merchant::ReservationConditionsSchema;
 use openapi::{BearerAuth, CommonProblems};
 use std::sync::Arc;
 use utoipa::OpenApi;
@@ -139,7 +140,7 @@ pub struct AppState {
     modifiers(
         &BearerAuth,
         &CommonProblems,
-        &merchant::ReservationConditionsSchema
+        &ReservationConditionsSchema
     )
 )]
 pub struct ApiDoc;

@@ -97,7 +97,7 @@ pub fn shops_with_cash(conn: &mut DbConn, month: super::Month) -> QueryResult<Ve
 }
 
 /// One cash collection as its merchant sees it: which parcel (and order), at which shop.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct MerchantCashLine {
     /// Cash ledger row id.
     pub id: i64,
@@ -120,7 +120,7 @@ pub struct MerchantCashLine {
 }
 
 /// A merchant's cash of one currency in a month.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct CurrencyCash {
     /// ISO 4217 code.
     #[schema(example = "EUR")]
@@ -135,7 +135,7 @@ pub struct CurrencyCash {
 
 /// The cash collected on delivery for a merchant in a month (UTC), per currency: what the
 /// shops hold for it. The same rows as the cash lines of the shops' statements.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct MerchantCash {
     /// The merchant (the token's subject).
     pub merchant: String,
