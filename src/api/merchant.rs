@@ -120,7 +120,9 @@ impl utoipa::Modify for ReservationConditionsSchema {
             let mut variant = request.clone();
             variant.title = Some(title.to_owned());
             variant.description = None;
-            variant.properties.insert("id_check".into(), id_check.into());
+            variant
+                .properties
+                .insert("id_check".into(), id_check.into());
             variant
                 .properties
                 .insert("recipient_name".into(), recipient_name.into());
@@ -147,9 +149,7 @@ impl utoipa::Modify for ReservationConditionsSchema {
             ObjectBuilder::new()
                 .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
                 .enum_values(Some([serde_json::json!("age_18"), serde_json::Value::Null]))
-                .description(Some(
-                    "`age_18` (an ID showing 18 or older), or no check.",
-                ))
+                .description(Some("`age_18` (an ID showing 18 or older), or no check."))
                 .into(),
             ObjectBuilder::new()
                 .schema_type(Type::Null)
@@ -161,7 +161,10 @@ impl utoipa::Modify for ReservationConditionsSchema {
             .description(request.description.clone())
             .item(named)
             .item(other);
-        schemas.insert("ReservationRequest".into(), Schema::OneOf(one_of.build()).into());
+        schemas.insert(
+            "ReservationRequest".into(),
+            Schema::OneOf(one_of.build()).into(),
+        );
     }
 }
 

@@ -151,6 +151,10 @@ pub struct MerchantCash {
     pub currencies: Vec<CurrencyCash>,
 }
 
+/// A cash ledger row with its shop: id, collected at, parcel, amount, shop id, external id and
+/// name, currency (the order of `merchant_month`'s select).
+type MerchantCashRow = (i64, NaiveDateTime, i64, i64, i64, String, String, String);
+
 /// The cash collected for `merchant` in `month`, per currency, oldest first (the cash
 /// ledger's `(merchant, occurred_at)` index). On Citus with a worker down, an error naming
 /// its regions: a month without some regions' cash would look complete and not be.
@@ -160,26 +164,25 @@ pub fn merchant_month(
     month: super::Month,
 ) -> QueryResult<MerchantCash> {
     use crate::db::schema::{parcels, shops};
-    let rows: Vec<(i64, NaiveDateTime, i64, i64, i64, String, String, String)> =
-        crate::db::citus::over_every_region(conn, |conn| {
-            cash_ledger::table
-                .inner_join(shops::table.on(shops::id.eq(cash_ledger::shop_id)))
-                .filter(cash_ledger::merchant.eq(merchant))
-                .filter(cash_ledger::occurred_at.ge(month.start()))
-                .filter(cash_ledger::occurred_at.lt(month.end()))
-                .select((
-                    cash_ledger::id,
-                    cash_ledger::occurred_at,
-                    cash_ledger::parcel_id,
-                    cash_ledger::amount_minor,
-                    shops::id,
-                    shops::external_id,
-                    shops::name,
-                    cash_ledger::currency,
-                ))
-                .order((cash_ledger::occurred_at, cash_ledger::id))
-                .load(conn)
-        })?;
+    let rows: Vec<MerchantCashRow> = crate::db::citus::over_every_region(conn, |conn| {
+        cash_ledger::table
+            .inner_join(shops::table.on(shops::id.eq(cash_ledger::shop_id)))
+            .filter(cash_ledger::merchant.eq(merchant))
+            .filter(cash_ledger::occurred_at.ge(month.start()))
+            .filter(cash_ledger::occurred_at.lt(month.end()))
+            .select((
+                cash_ledger::id,
+                cash_ledger::occurred_at,
+                cash_ledger::parcel_id,
+                cash_ledger::amount_minor,
+                shops::id,
+                shops::external_id,
+                shops::name,
+                cash_ledger::currency,
+            ))
+            .order((cash_ledger::occurred_at, cash_ledger::id))
+            .load(conn)
+    })?;
     // The order references: parcels are kept (never deleted) once handed over.
     let ids: Vec<i64> = rows.iter().map(|r| r.2).collect();
     let mut order_refs = std::collections::HashMap::new();
@@ -194,8 +197,7 @@ pub fn merchant_month(
         order_refs.extend(found);
     }
     let mut by_currency: std::collections::BTreeMap<String, CurrencyCash> = Default::default();
-    for (id, collected_at, parcel_id, amount_minor, shop_id, external_id, name, currency) in rows
-    {
+    for (id, collected_at, parcel_id, amount_minor, shop_id, external_id, name, currency) in rows {
         let c = by_currency
             .entry(currency.clone())
             .or_insert_with(|| CurrencyCash {

@@ -606,16 +606,21 @@ async fn the_contract_states_the_named_recipient_rule(backend: Backend) {
         }
     }
     let takes = |variant: &Value, body: &Value| {
-        ["id_check", "recipient_name"].iter().all(|field| {
-            match body.get(*field) {
+        ["id_check", "recipient_name"]
+            .iter()
+            .all(|field| match body.get(*field) {
                 Some(value) => fits(&variant["properties"][*field], value),
                 None => !variant["required"]
                     .as_array()
                     .is_some_and(|r| r.iter().any(|f| f == *field)),
-            }
-        })
+            })
     };
-    let id_checks = [None, Some(Value::Null), Some(json!("age_18")), Some(json!("named_recipient"))];
+    let id_checks = [
+        None,
+        Some(Value::Null),
+        Some(json!("age_18")),
+        Some(json!("named_recipient")),
+    ];
     let names = [None, Some(Value::Null), Some(json!("Ana García"))];
     let mut accepted = 0;
     for (i, id_check) in id_checks.iter().enumerate() {
@@ -678,42 +683,36 @@ async fn merchants_see_the_cash_collected_for_them(backend: Backend) {
     let cash = answer.ok().clone();
     assert_eq!(cash["merchant"], "acme");
     assert_eq!(cash["month"], month.as_str());
-    let summary: Vec<(String, i64, i64, Vec<(String, String, i64)>)> = cash["currencies"]
+    // What matters of each currency and line (ids and times aside).
+    let summary: Vec<Value> = cash["currencies"]
         .as_array()
         .expect("currencies")
         .iter()
         .map(|c| {
-            let lines = c["lines"]
+            let lines: Vec<Value> = c["lines"]
                 .as_array()
                 .expect("lines")
                 .iter()
-                .map(|l| {
-                    (
-                        l["order_ref"].as_str().expect("order_ref").to_owned(),
-                        l["shop"]["external_id"].as_str().expect("shop").to_owned(),
-                        l["amount_minor"].as_i64().expect("amount"),
-                    )
-                })
+                .map(|l| json!([l["order_ref"], l["shop"]["external_id"], l["amount_minor"]]))
                 .collect();
-            (
-                c["currency"].as_str().expect("currency").to_owned(),
-                c["collections"].as_i64().expect("collections"),
-                c["cash_collected_minor"].as_i64().expect("sum"),
-                lines,
-            )
+            json!([
+                c["currency"],
+                c["collections"],
+                c["cash_collected_minor"],
+                lines
+            ])
         })
         .collect();
-    let line = |o: &str, s: &str, a: i64| (o.to_owned(), s.to_owned(), a);
     assert_eq!(
         summary,
         vec![
-            (
-                "EUR".to_owned(),
+            json!([
+                "EUR",
                 2,
                 3550,
-                vec![line("A-1", "kiosk", 2550), line("A-2", "corner", 1000)]
-            ),
-            ("GBP".to_owned(), 1, 500, vec![line("A-3", "corner", 500)]),
+                [["A-1", "kiosk", 2550], ["A-2", "corner", 1000]]
+            ]),
+            json!(["GBP", 1, 500, [["A-3", "corner", 500]]]),
         ]
     );
 
@@ -768,7 +767,10 @@ async fn merchants_see_the_cash_collected_for_them(backend: Backend) {
 
     // CSV: a line per collection and a total per currency.
     let csv = app
-        .get_as(&format!("/v1/merchant/cash?month={month}&format=csv"), &acme)
+        .get_as(
+            &format!("/v1/merchant/cash?month={month}&format=csv"),
+            &acme,
+        )
         .await;
     assert_eq!(csv.status.as_u16(), 200, "{}", csv.text);
     let mut rows = csv.text.lines();
@@ -778,9 +780,17 @@ async fn merchants_see_the_cash_collected_for_them(backend: Backend) {
     );
     let rows: Vec<&str> = rows.collect();
     assert_eq!(rows.len(), 3 + 2, "{}", csv.text);
-    assert!(rows[0].starts_with(&format!("line,{month},")), "{}", rows[0]);
+    assert!(
+        rows[0].starts_with(&format!("line,{month},")),
+        "{}",
+        rows[0]
+    );
     assert!(rows[0].contains(",A-1,"), "{}", rows[0]);
-    assert!(rows[0].ends_with(",kiosk,Kiosko Sol,1,2550,EUR"), "{}", rows[0]);
+    assert!(
+        rows[0].ends_with(",kiosk,Kiosko Sol,1,2550,EUR"),
+        "{}",
+        rows[0]
+    );
     assert_eq!(rows[3], format!("total,{month},,,,,,,2,3550,EUR"));
     assert_eq!(rows[4], format!("total,{month},,,,,,,1,500,GBP"));
 
@@ -790,7 +800,10 @@ async fn merchants_see_the_cash_collected_for_them(backend: Backend) {
     let missing = app.get_as("/v1/merchant/cash", &acme).await;
     assert_eq!(missing.problem(400)["parameter"], "month");
     let format = app
-        .get_as(&format!("/v1/merchant/cash?month={month}&format=xml"), &acme)
+        .get_as(
+            &format!("/v1/merchant/cash?month={month}&format=xml"),
+            &acme,
+        )
         .await;
     assert_eq!(format.problem(400)["parameter"], "format");
     let partner = app
