@@ -102,6 +102,8 @@ impl utoipa::Modify for ReservationConditionsSchema {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, SchemaType, Type};
         use utoipa::openapi::RefOr;
+        // Another shape than the derive's leaves the schema as it is, and
+        // `the_contract_states_the_named_recipient_rule` (tests/api/counter.rs) fails.
         let Some(schemas) = openapi.components.as_mut().map(|c| &mut c.schemas) else {
             return;
         };
