@@ -1097,7 +1097,12 @@ function renderShop() {
       h('dt', {}, t('nav_today')), h('dd', {}, t('slots', { free: s.free_slots, capacity: s.capacity })),
       h('dt', {}, t('hours')), h('dd', {}, s.opening_hours ? `${s.opening_hours} (${s.timezone})` : t('hours_always')),
       h('dt', {}, t('address')), h('dd', { id: 'shop-address' }, addressLines(s) || t('address_none')),
-      ...(s.phone ? [h('dt', {}, t('phone')), h('dd', {}, s.phone)] : [])));
+      ...(s.phone ? [h('dt', {}, t('phone')), h('dd', {}, s.phone)] : []),
+      h('dt', {}, t('capabilities')), h('dd', { id: 'shop-capabilities' }, capabilityList(s) || t('capabilities_none')),
+      ...(photoUrl(s) ? [h('dt', {}, t('photo')), h('dd', {}, h('img', {
+        id: 'shop-photo', class: 'shop-photo', src: photoUrl(s), alt: t('photo_alt', { name: s.name }),
+        referrerpolicy: 'no-referrer', loading: 'lazy',
+      }))] : [])));
   const pause = $('pause');
   pause.hidden = s.status === 'closed';
   pause.textContent = s.status === 'paused' ? t('reopen') : t('pause');
@@ -1105,6 +1110,16 @@ function renderShop() {
   $('pause-hint').textContent = s.status === 'closed' ? t('closed_hint') : t('pause_hint');
   const n = S.session ? queue.pending(S.session.shop).length : 0;
   $('signout-note').textContent = n ? t('signout_pending', { n }) : '';
+}
+
+/** What the shop offers customers, as the search shows it (read-only: set in the shop file). */
+function capabilityList(s) {
+  return (s.capabilities || []).map((c) => t(`cap_${c}`)).join(', ');
+}
+
+/** The photo customers see, when there is one: only an https URL (the server accepts nothing else). */
+function photoUrl(s) {
+  return typeof s.photo_url === 'string' && s.photo_url.startsWith('https://') ? s.photo_url : null;
 }
 
 /** The shop's address as customers are given it: street, postcode and city, region, country. */

@@ -6,6 +6,7 @@ use super::params::QueryParams;
 use super::{with_conn, AppState};
 use crate::auth::Role;
 use crate::error::{ApiError, Problem};
+use crate::ledger::cash::{self, MerchantCash};
 use crate::ledger::fees::{self, Fee, NewFee};
 use crate::ledger::statement::{self, Statement};
 use crate::ledger::{book, Month};
@@ -116,6 +117,29 @@ enum StatementFormat {
     Csv,
 }
 
+/// The month of a statement query and whether CSV is asked for: `format=csv`, or without
+/// `format`, `Accept: text/csv`.
+fn month_and_format(
+    req: &HttpRequest,
+    query: Vec<(String, String)>,
+) -> Result<(Month, bool), ApiError> {
+    let q = QueryParams::of::<StatementQuery>(query)?;
+    let month: Month = q.required("month", str::parse)?;
+    let csv = match q.optional("format", |f| match f {
+        "json" => Ok(false),
+        "csv" => Ok(true),
+        other => Err(format!("unknown format {other:?} (use json or csv)")),
+    })? {
+        Some(csv) => csv,
+        None => req
+            .headers()
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("text/csv")),
+    };
+    Ok((month, csv))
+}
+
 /// The partner's statement of a month: every paid event, totals per kind and a grand total,
 /// in integer minor units. JSON, or CSV with `format=csv` or `Accept: text/csv`.
 #[utoipa::path(tag = "partner", context_path = "/v1", params(StatementQuery),
@@ -135,20 +159,7 @@ pub async fn partner_statement(
     query: web::Query<Vec<(String, String)>>,
 ) -> Result<HttpResponse, ApiError> {
     let shop_id = auth.0.partner_shop()?;
-    let q = QueryParams::of::<StatementQuery>(query.into_inner())?;
-    let month: Month = q.required("month", str::parse)?;
-    let csv = match q.optional("format", |f| match f {
-        "json" => Ok(false),
-        "csv" => Ok(true),
-        other => Err(format!("unknown format {other:?} (use json or csv)")),
-    })? {
-        Some(csv) => csv,
-        None => req
-            .headers()
-            .get(header::ACCEPT)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.contains("text/csv")),
-    };
+    let (month, csv) = month_and_format(&req, query.into_inner())?;
     let statement = with_conn(&state, move |conn| {
         Ok(book::statement(conn, shop_id, month)?)
     })
@@ -163,5 +174,46 @@ pub async fn partner_statement(
             .body(statement::to_csv(&statement))
     } else {
         HttpResponse::Ok().json(statement)
+    })
+}
+
+/// The cash collected on delivery for the merchant in a month (merchant): per currency, the
+/// sum and every collection (parcel, order reference, the shop that holds the cash, amount,
+/// when), oldest first. The same rows as the cash lines of the shops' statements
+/// (`GET /v1/partner/statement`). JSON, or CSV with `format=csv` or `Accept: text/csv`
+/// (columns: docs/merchants.md).
+#[utoipa::path(tag = "merchant", context_path = "/v1", params(StatementQuery),
+    security(("bearer" = [])), responses(
+    (status = 200, content(
+        (MerchantCash = "application/json"),
+        (String = "text/csv"),
+    )),
+    (status = 400, body = Problem, content_type = "application/problem+json"),
+    (status = 401, body = Problem, content_type = "application/problem+json"),
+    (status = 403, body = Problem, content_type = "application/problem+json"),
+))]
+#[get("/merchant/cash")]
+pub async fn merchant_cash(
+    state: web::Data<AppState>,
+    auth: Bearer,
+    req: HttpRequest,
+    query: web::Query<Vec<(String, String)>>,
+) -> Result<HttpResponse, ApiError> {
+    let merchant = auth.require(&[Role::Merchant])?.sub.clone();
+    let (month, csv) = month_and_format(&req, query.into_inner())?;
+    let cash = with_conn(&state, move |conn| {
+        Ok(cash::merchant_month(conn, &merchant, month)?)
+    })
+    .await?;
+    Ok(if csv {
+        HttpResponse::Ok()
+            .content_type("text/csv; charset=utf-8")
+            .insert_header((
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"cash-{month}.csv\""),
+            ))
+            .body(cash::merchant_csv(&cash))
+    } else {
+        HttpResponse::Ok().json(cash)
     })
 }

@@ -35,6 +35,7 @@ pub mod widget;
 use crate::error::ApiError;
 use crate::network::service::Network;
 use actix_web::{body::MessageBody, dev::ServiceResponse, middleware::ErrorHandlerResponse, web};
+use merchant::ReservationConditionsSchema;
 use openapi::{BearerAuth, CommonProblems};
 use std::sync::Arc;
 use utoipa::OpenApi;
@@ -106,6 +107,7 @@ pub struct AppState {
         ledger::list_fees,
         ledger::set_fees,
         ledger::partner_statement,
+        ledger::merchant_cash,
         staging::create_event,
         staging::list_events,
         staging::upload_forecast,
@@ -135,7 +137,11 @@ pub struct AppState {
         widget::favicon,
     ),
     components(schemas(crate::error::Problem, crate::network::import::RowError)),
-    modifiers(&BearerAuth, &CommonProblems)
+    modifiers(
+        &BearerAuth,
+        &CommonProblems,
+        &ReservationConditionsSchema
+    )
 )]
 pub struct ApiDoc;
 
@@ -189,6 +195,7 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
                     .service(ledger::list_fees)
                     .service(ledger::set_fees)
                     .service(ledger::partner_statement)
+                    .service(ledger::merchant_cash)
                     .service(staging::create_event)
                     .service(staging::list_events)
                     .service(staging::upload_forecast)

@@ -30,8 +30,10 @@ const FILES: &[Embedded] = &[
 ];
 
 /// The content security policy of every app file: scripts, styles and API calls from this
-/// origin only; the camera preview and icons may come from blob:/data: URLs.
-const CSP: &str = "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; \
+/// origin only; the camera preview and icons may come from blob:/data: URLs, and the shop's
+/// photo (the one customers see, shown on the Shop screen) from its https URL, wherever the
+/// network hosts it (the image is loaded without a referrer).
+const CSP: &str = "default-src 'self'; img-src 'self' data: blob: https:; media-src 'self' blob:; \
                    object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
 
 /// Weak ETags of the files, in the order of [`FILES`].

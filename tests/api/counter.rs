@@ -17,6 +17,13 @@ external_id,name,latitude,longitude,capacity,status
 kiosk,Kiosko Sol,40.4169,-3.7035,20,active
 ";
 
+/// [`SHOPS`] and a second shop.
+const TWO_SHOPS: &str = "\
+external_id,name,latitude,longitude,capacity,status
+kiosk,Kiosko Sol,40.4169,-3.7035,20,active
+corner,Tienda Esquina,40.4180,-3.7010,20,active
+";
+
 /// `body` with the fields of `more` added.
 fn with(mut body: Value, more: &Value) -> Value {
     for (k, v) in more.as_object().expect("object") {
@@ -29,10 +36,21 @@ fn with(mut body: Value, more: &Value) -> Value {
 /// kiosk: the reservation's answer (the arrival's answer carries the same conditions) and the
 /// pickup code.
 async fn waiting(app: &TestApp, order_ref: &str, conditions: Value) -> (Value, String) {
-    let merchant = app.token(Role::Merchant, "acme");
-    let partner = app.partner_token("kiosk");
+    waiting_at(app, "acme", "kiosk", order_ref, conditions).await
+}
+
+/// As [`waiting`], for `merchant` at the shop `shop` (its external id).
+async fn waiting_at(
+    app: &TestApp,
+    merchant: &str,
+    shop: &str,
+    order_ref: &str,
+    conditions: Value,
+) -> (Value, String) {
+    let merchant = app.token(Role::Merchant, merchant);
+    let partner = app.partner_token(shop);
     let body = with(
-        json!({"pickup_point_id": app.shop_id("kiosk"), "order_ref": order_ref}),
+        json!({"pickup_point_id": app.shop_id(shop), "order_ref": order_ref}),
         &conditions,
     );
     let reserved = app.post("/v1/reservations", &merchant, body).await;
@@ -546,3 +564,254 @@ async fn bad_conditions_name_the_field(backend: Backend) {
     assert_eq!(answer.problem(400)["parameter"], "cash_collected");
 }
 on_both_backends!(bad_conditions_name_the_field);
+
+/// Whether `value` fits a property's schema as the reservation's variants state them: its
+/// `enum` when it has one, otherwise its `type` (`string` or `null`).
+fn fits(property: &Value, value: &Value) -> bool {
+    if let Some(values) = property["enum"].as_array() {
+        return values.contains(value);
+    }
+    match property["type"].as_str() {
+        Some("null") => value.is_null(),
+        Some("string") => value.is_string(),
+        other => panic!("unexpected type {other:?} in {property}"),
+    }
+}
+
+/// The OpenAPI document says the rule of `recipient_name` (with, and only with, `id_check:
+/// named_recipient`) as `oneOf` two objects, and it says it exactly: for every combination of
+/// the two fields (absent, null, a value), the API accepts the request when exactly one
+/// variant takes it, and refuses it naming `recipient_name` otherwise. The contract fuzzing
+/// (tests/contract) relies on it to send only requests the API accepts. The names share the
+/// order reference's pattern (not blank, no control characters).
+async fn the_contract_states_the_named_recipient_rule(backend: Backend) {
+    let app = TestApp::new(backend).with_csv(SHOPS);
+    let merchant = app.token(Role::Merchant, "acme");
+    let doc = app.get("/openapi.json").await.ok().clone();
+    let variants = doc["components"]["schemas"]["ReservationRequest"]["oneOf"]
+        .as_array()
+        .expect("oneOf")
+        .clone();
+    assert_eq!(variants.len(), 2);
+    let order_ref_pattern = &variants[0]["properties"]["order_ref"]["pattern"];
+    assert!(order_ref_pattern.is_string());
+    for variant in &variants {
+        assert_eq!(variant["additionalProperties"], false);
+        for name in ["recipient_name", "collector_name"] {
+            let property = &variant["properties"][name];
+            if property["type"] != "null" {
+                assert_eq!(&property["pattern"], order_ref_pattern, "{name}");
+                assert_eq!(property["maxLength"], 100, "{name}");
+            }
+        }
+    }
+    let takes = |variant: &Value, body: &Value| {
+        ["id_check", "recipient_name"]
+            .iter()
+            .all(|field| match body.get(*field) {
+                Some(value) => fits(&variant["properties"][*field], value),
+                None => !variant["required"]
+                    .as_array()
+                    .is_some_and(|r| r.iter().any(|f| f == *field)),
+            })
+    };
+    let id_checks = [
+        None,
+        Some(Value::Null),
+        Some(json!("age_18")),
+        Some(json!("named_recipient")),
+    ];
+    let names = [None, Some(Value::Null), Some(json!("Ana García"))];
+    let mut accepted = 0;
+    for (i, id_check) in id_checks.iter().enumerate() {
+        for (j, name) in names.iter().enumerate() {
+            let mut body = json!({"pickup_point_id": app.shop_id("kiosk"), "order_ref": format!("RULE-{i}-{j}")});
+            if let Some(v) = id_check {
+                body["id_check"] = v.clone();
+            }
+            if let Some(v) = name {
+                body["recipient_name"] = v.clone();
+            }
+            let matching = variants.iter().filter(|v| takes(v, &body)).count();
+            let answer = app.post("/v1/reservations", &merchant, body.clone()).await;
+            if matching == 1 {
+                assert_eq!(answer.status.as_u16(), 201, "{body}: {}", answer.text);
+                accepted += 1;
+            } else {
+                assert_eq!(matching, 0, "{body} fits both variants");
+                assert_eq!(answer.problem(400)["parameter"], "recipient_name", "{body}");
+            }
+        }
+    }
+    // Without a check or with age_18 (absent, null): no name or a null one; named: a name.
+    assert_eq!(accepted, 3 * 2 + 1);
+}
+on_both_backends!(the_contract_states_the_named_recipient_rule);
+
+/// A merchant's cash of a month (`GET /v1/merchant/cash`): per currency the sum and every
+/// collection (parcel, order reference, shop, amount, when), only its own, only handed-over
+/// parcels, and the same rows as the cash lines of the shops' statements (JSON and CSV); a
+/// bad month is refused naming it, and a partner may not read it.
+async fn merchants_see_the_cash_collected_for_them(backend: Backend) {
+    let app = TestApp::new(backend).with_csv(TWO_SHOPS);
+    let collected = [
+        ("acme", "kiosk", "A-1", 2550, "EUR"),
+        ("acme", "corner", "A-2", 1000, "EUR"),
+        ("acme", "corner", "A-3", 500, "GBP"),
+        ("zeta", "kiosk", "Z-1", 700, "EUR"),
+    ];
+    for (merchant, shop, order_ref, amount, currency) in collected {
+        let conditions =
+            json!({"cash_on_delivery": {"amount_minor": amount, "currency": currency}});
+        let (_, code) = waiting_at(&app, merchant, shop, order_ref, conditions).await;
+        app.post(
+            "/v1/partner/handovers",
+            &app.partner_token(shop),
+            json!({ "code": code, "cash_collected": true }),
+        )
+        .await
+        .ok();
+    }
+    // Waiting, not handed over: no cash yet.
+    waiting_at(&app, "acme", "kiosk", "A-4", cod()).await;
+
+    let acme = app.token(Role::Merchant, "acme");
+    let month = chrono::Utc::now().format("%Y-%m").to_string();
+    let answer = app
+        .get_as(&format!("/v1/merchant/cash?month={month}"), &acme)
+        .await;
+    let cash = answer.ok().clone();
+    assert_eq!(cash["merchant"], "acme");
+    assert_eq!(cash["month"], month.as_str());
+    // What matters of each currency and line (ids and times aside).
+    let summary: Vec<Value> = cash["currencies"]
+        .as_array()
+        .expect("currencies")
+        .iter()
+        .map(|c| {
+            let lines: Vec<Value> = c["lines"]
+                .as_array()
+                .expect("lines")
+                .iter()
+                .map(|l| json!([l["order_ref"], l["shop"]["external_id"], l["amount_minor"]]))
+                .collect();
+            json!([
+                c["currency"],
+                c["collections"],
+                c["cash_collected_minor"],
+                lines
+            ])
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            json!([
+                "EUR",
+                2,
+                3550,
+                [["A-1", "kiosk", 2550], ["A-2", "corner", 1000]]
+            ]),
+            json!(["GBP", 1, 500, [["A-3", "corner", 500]]]),
+        ]
+    );
+
+    // The same rows as the statements' cash lines of acme, at both shops.
+    let key = |l: &Value| {
+        (
+            l["id"].as_i64().expect("id"),
+            l["parcel_id"].as_i64().expect("parcel"),
+            l["amount_minor"].as_i64().expect("amount"),
+            l["currency"].as_str().expect("currency").to_owned(),
+        )
+    };
+    let mut from_statements = Vec::new();
+    for shop in ["kiosk", "corner"] {
+        let st = app
+            .get_as(
+                &format!("/v1/partner/statement?month={month}"),
+                &app.partner_token(shop),
+            )
+            .await;
+        for l in st.ok()["cash_lines"].as_array().expect("cash lines") {
+            if l["merchant"] == "acme" {
+                assert_eq!(l["shop_id"], app.shop_id(shop));
+                from_statements.push(key(l));
+            }
+        }
+    }
+    let mut from_merchant: Vec<_> = cash["currencies"]
+        .as_array()
+        .expect("currencies")
+        .iter()
+        .flat_map(|c| c["lines"].as_array().expect("lines").iter().map(key))
+        .collect();
+    from_statements.sort();
+    from_merchant.sort();
+    assert_eq!(from_merchant, from_statements);
+
+    // Only its own: zeta sees its one collection.
+    let zeta = app
+        .get_as(
+            &format!("/v1/merchant/cash?month={month}"),
+            &app.token(Role::Merchant, "zeta"),
+        )
+        .await;
+    let zeta = zeta.ok();
+    assert_eq!(zeta["currencies"][0]["cash_collected_minor"], 700);
+    assert_eq!(zeta["currencies"][0]["lines"][0]["order_ref"], "Z-1");
+    assert_eq!(zeta["currencies"].as_array().map(Vec::len), Some(1));
+    // Another month: nothing.
+    let before = app.get_as("/v1/merchant/cash?month=2020-01", &acme).await;
+    assert_eq!(before.ok()["currencies"], json!([]));
+
+    // CSV: a line per collection and a total per currency.
+    let csv = app
+        .get_as(
+            &format!("/v1/merchant/cash?month={month}&format=csv"),
+            &acme,
+        )
+        .await;
+    assert_eq!(csv.status.as_u16(), 200, "{}", csv.text);
+    let mut rows = csv.text.lines();
+    assert_eq!(
+        rows.next(),
+        Some("record,month,collected_at,parcel_id,order_ref,shop_id,shop_external_id,shop_name,collections,amount_minor,currency")
+    );
+    let rows: Vec<&str> = rows.collect();
+    assert_eq!(rows.len(), 3 + 2, "{}", csv.text);
+    assert!(
+        rows[0].starts_with(&format!("line,{month},")),
+        "{}",
+        rows[0]
+    );
+    assert!(rows[0].contains(",A-1,"), "{}", rows[0]);
+    assert!(
+        rows[0].ends_with(",kiosk,Kiosko Sol,1,2550,EUR"),
+        "{}",
+        rows[0]
+    );
+    assert_eq!(rows[3], format!("total,{month},,,,,,,2,3550,EUR"));
+    assert_eq!(rows[4], format!("total,{month},,,,,,,1,500,GBP"));
+
+    // Bad input and other roles.
+    let bad = app.get_as("/v1/merchant/cash?month=2026-13", &acme).await;
+    assert_eq!(bad.problem(400)["parameter"], "month");
+    let missing = app.get_as("/v1/merchant/cash", &acme).await;
+    assert_eq!(missing.problem(400)["parameter"], "month");
+    let format = app
+        .get_as(
+            &format!("/v1/merchant/cash?month={month}&format=xml"),
+            &acme,
+        )
+        .await;
+    assert_eq!(format.problem(400)["parameter"], "format");
+    let partner = app
+        .get_as(
+            &format!("/v1/merchant/cash?month={month}"),
+            &app.partner_token("kiosk"),
+        )
+        .await;
+    partner.problem(403);
+}
+on_both_backends!(merchants_see_the_cash_collected_for_them);

@@ -185,6 +185,7 @@ async fn openapi_documents_every_route() {
             "GET /v1/carrier/parcels/{id}/redirect-options",
             "GET /v1/events",
             "GET /v1/h3-cells",
+            "GET /v1/merchant/cash",
             "GET /v1/merchant/notifications",
             "GET /v1/ops/fees",
             "GET /v1/ops/health",

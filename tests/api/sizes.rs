@@ -551,10 +551,17 @@ async fn the_contract_states_the_parcel_patterns() {
     };
     assert_eq!(pattern("parcel"), DIMS_PATTERN);
     assert_eq!(pattern("weight_kg"), WEIGHT_PATTERN);
-    let body = &doc["components"]["schemas"]["ReservationRequest"]["properties"];
-    assert_eq!(body["parcel"]["pattern"], DIMS_PATTERN);
-    assert_eq!(body["weight_kg"]["minimum"], 0.001);
-    assert_eq!(body["weight_kg"]["maximum"], 1000.0);
+    // The request is `oneOf` two objects (with and without a named recipient), alike here.
+    let variants = doc["components"]["schemas"]["ReservationRequest"]["oneOf"]
+        .as_array()
+        .expect("oneOf");
+    assert_eq!(variants.len(), 2);
+    for variant in variants {
+        let body = &variant["properties"];
+        assert_eq!(body["parcel"]["pattern"], DIMS_PATTERN);
+        assert_eq!(body["weight_kg"]["minimum"], 0.001);
+        assert_eq!(body["weight_kg"]["maximum"], 1000.0);
+    }
 }
 
 /// Staged units hold slots of their class or larger (`staging::stock`): received stock takes

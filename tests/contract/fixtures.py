@@ -185,8 +185,13 @@ EXPECTED = [
     (path_example("POST", "/v1/plans/{id}/dispatch"), "dispatch"),
 ]
 made["sol"], made["plaza"] = SOL, PLAZA
+# The reservation's schema is `oneOf` two objects (with and without a named recipient): the
+# example is in each.
 EXPECTED += [
-    (schemas["ReservationRequest"]["properties"]["pickup_point_id"].get("example"), "sol"),
+    (variant["properties"]["pickup_point_id"].get("example"), "sol")
+    for variant in schemas["ReservationRequest"]["oneOf"]
+]
+EXPECTED += [
     (schemas["ReturnRequest"]["properties"]["pickup_point_id"].get("example"), "sol"),
     (schemas["MoveRequest"]["properties"]["pickup_point_id"].get("example"), "plaza"),
     (schemas["RedirectRequest"]["properties"]["pickup_point_id"].get("example"), "plaza"),

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import {
   KEYS, MERCHANT, URL, arriveAndReadCode, http, keypad, launch, metric, ok, openTab, partner, phone,
-  reservation, reserve, shot, signIn, wrongCode
+  reservation, reserve, shot, signIn, until, wrongCode
 } from './lib.js';
 
 const SHOP = 'ES-E2E-SOL';
@@ -225,6 +225,39 @@ test('pause and reopen the shop', async () => {
   await page.getByRole('button', { name: 'Reopen the shop' }).click();
   await page.getByText('Open', { exact: true }).waitFor();
   assert.equal((await ok('GET', '/v1/partner/shop', { token: shop.token })).status, 'active');
+  await context.close();
+});
+
+test('the shop screen shows what customers are told: capabilities and photo, in three languages', async () => {
+  const photo = '<svg xmlns="http://www.w3.org/2000/svg" width="40" height="30"><rect width="40" height="30" fill="#2a7"/></svg>';
+  const expected = {
+    'en-GB': ['Step-free access', 'Parking', 'Cash on delivery', 'ID checks', 'Open around the clock'],
+    'zh-CN': ['无台阶通道', '可停车', '货到付款', '身份核验', '24 小时营业'],
+    'es-ES': ['Acceso sin escalones', 'Aparcamiento', 'Pago contra reembolso', 'Verificación de identidad', 'Abierta las 24 horas'],
+  };
+  for (const [locale, names] of Object.entries(expected)) {
+    const { context, page } = await phone(browser, { locale });
+    await context.route('https://img.pudo.test/**', (route) => route.fulfill({ contentType: 'image/svg+xml', body: photo }));
+    await signIn(page, 'ES-E2E-MAYOR');
+    await openTab(page, 'shop');
+    // Declared in the shop file (no opening hours: open around the clock), as the API says.
+    const declared = (await ok('GET', '/v1/partner/shop', { token: (await partner('ES-E2E-MAYOR')).token })).capabilities;
+    assert.deepEqual(declared, ['step_free', 'parking', 'cash_on_delivery', 'id_check', 'open_24_7']);
+    await until(async () => (await page.locator('#shop-capabilities').textContent()) === names.join(', '), `capabilities in ${locale}`);
+    const img = page.locator('#shop-photo');
+    assert.equal(await img.getAttribute('src'), 'https://img.pudo.test/shops/mayor.svg');
+    assert.match(await img.getAttribute('alt'), /Farmacia Plaza Mayor/);
+    await until(() => img.evaluate((el) => el.complete && el.naturalWidth > 0), 'photo loaded');
+    if (locale === 'en-GB') await shot(page, '26-shop-capabilities');
+    assert.deepEqual(page.errors, []);
+    await context.close();
+  }
+  // A shop declaring nothing: said so, and no photo.
+  const { context, page } = await phone(browser);
+  await signIn(page, 'ES-E2E-PUENTE');
+  await openTab(page, 'shop');
+  await page.locator('#shop-capabilities').getByText('Nothing declared').waitFor();
+  assert.equal(await page.locator('#shop-photo').count(), 0);
   await context.close();
 });
 

@@ -119,7 +119,7 @@ curl -fsS -X POST "$URL/v1/shops/import" -H "authorization: Bearer $PLANNER" \
   -H 'content-type: text/csv' --data-binary @"$WORK/capable.csv" >/dev/null
 keys="{}"
 for shop in ES-E2E-SOL ES-E2E-NORTE ES-E2E-RUZAFA ES-E2E-TRIANA ES-E2E-ALBAICIN ES-E2E-PILAR ES-E2E-ALFONSO \
-            ES-E2E-COSO ES-E2E-SEO ES-E2E-DELICIAS ES-E2E-ARENAL; do
+            ES-E2E-COSO ES-E2E-SEO ES-E2E-DELICIAS ES-E2E-ARENAL ES-E2E-MAYOR ES-E2E-PUENTE; do
   key="$("$BIN" partner-key --shop "$shop" 2>/dev/null)"
   keys="$(node -e 'const k=JSON.parse(process.argv[1]);k[process.argv[2]]=process.argv[3];console.log(JSON.stringify(k))' "$keys" "$shop" "$key")"
 done
