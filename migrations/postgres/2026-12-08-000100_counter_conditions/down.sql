@@ -1,3 +1,8 @@
+-- On Citus, the DDL of the distributed tables below runs shard by shard on one connection per
+-- worker, so that the function definitions that follow may be propagated in the same
+-- transaction ("cannot run function command because there was a parallel operation on a
+-- distributed table in the transaction"); on plain PostgreSQL the setting is inert.
+SET LOCAL citus.multi_shard_modify_mode TO 'sequential';
 -- Back to the handover and parcel view of 2026-12-07-000090 and the tables before conditions.
 DROP FUNCTION pudo_handover_batch(bigint[], text[], text[], boolean[], boolean[], timestamp, timestamp, integer, bigint);
 DROP FUNCTION pudo_handover_one(bigint, text, text, boolean, boolean, timestamp, timestamp, integer, bigint);

@@ -1,3 +1,8 @@
+-- On Citus, the DDL of the distributed tables below runs shard by shard on one connection per
+-- worker, so that the function definitions that follow may be propagated in the same
+-- transaction ("cannot run function command because there was a parallel operation on a
+-- distributed table in the transaction"); on plain PostgreSQL the setting is inert.
+SET LOCAL citus.multi_shard_modify_mode TO 'sequential';
 -- Conditions at the counter (issue 19, section 2; src/pickup/conditions.rs): cash on delivery,
 -- ID and age checks, a named collector.
 --
