@@ -290,7 +290,9 @@ pub async fn reserve(
                 collector_name: body.collector_name,
             },
         })
-        .await?;
+        .await
+        .map_err(ApiError::from)
+        .inspect_err(|e| state.metrics.reservation_refused(e))?;
     if created {
         let class = parcel
             .size_class

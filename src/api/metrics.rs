@@ -26,6 +26,18 @@ const HANDOVER_FAILURES: [&str; 6] = [
     "id_check_required",
 ];
 
+/// The reasons of a refused reservation present in `pudo_reservation_refusals_total` from the
+/// start (the `reason` words of the 409 answers; `size_class` empty): a midnight dashboard
+/// sees the series before the first refusal.
+const RESERVATION_REFUSALS: [&str; 6] = [
+    "full",
+    "paused",
+    "closed_at_arrival",
+    "closed_for_period",
+    "does_not_fit",
+    "order_ref_in_use",
+];
+
 /// Every metric pudo exports, registered in its own registry.
 pub struct Metrics {
     registry: Registry,
@@ -58,6 +70,7 @@ pub struct Metrics {
     /// Network revision this instance's geo index reflects.
     pub index_revision: IntGauge,
     handover_failures: IntCounterVec,
+    reservation_refusals: IntCounterVec,
     outbox_pending: IntGauge,
     outbox_oldest_age: Gauge,
     shops_full: IntGauge,
@@ -149,6 +162,17 @@ impl Metrics {
             ),
             &["result"],
         )?;
+        let reservation_refusals = IntCounterVec::new(
+            Opts::new(
+                "reservation_refusals_total",
+                "Reservations refused with 409, by reason and the size class it names (full, paused, closed_at_arrival, closed_for_period, does_not_fit, order_ref_in_use)",
+            ),
+            &["reason", "size_class"],
+        )?;
+        registry.register(Box::new(reservation_refusals.clone()))?;
+        for reason in RESERVATION_REFUSALS {
+            reservation_refusals.with_label_values(&[reason, ""]);
+        }
         let outbox_pending = IntGauge::new(
             "outbox_pending_events",
             "Undelivered webhook events of merchants with a webhook URL (from the database)",
@@ -201,6 +225,7 @@ impl Metrics {
             index_shops,
             index_revision,
             handover_failures,
+            reservation_refusals,
             outbox_pending,
             outbox_oldest_age,
             shops_full,
@@ -243,6 +268,24 @@ impl Metrics {
             }
             CodeKind::Dropoff => self.returns.with_label_values(&[summary]).inc(),
         }
+    }
+
+    /// Counts a reservation refused with a 409 (`pudo_reservation_refusals_total`) by the
+    /// answer's `reason` and the size class it names; other errors (bad input, a database
+    /// that does not answer) are the request metrics' business, not a refusal.
+    pub fn reservation_refused(&self, error: &crate::error::ApiError) {
+        use crate::error::ApiError as E;
+        let (reason, size_class) = match error {
+            E::Conflict { reason, .. } => (*reason, ""),
+            E::SizeConflict {
+                reason, size_class, ..
+            } => (*reason, size_class.unwrap_or("")),
+            E::ConditionConflict(unmet) => (unmet.label(), ""),
+            _ => return,
+        };
+        self.reservation_refusals
+            .with_label_values(&[reason, size_class])
+            .inc();
     }
 
     /// Whether the database figures should be read for this scrape. At most one scrape per

@@ -281,3 +281,67 @@ async fn handover_failures_by_result(backend: Backend) {
     );
 }
 on_both_backends!(handover_failures_by_result);
+
+/// Reservations refused with 409 are counted by the answer's reason and the size class it
+/// names; every reason's series is there at 0 before the first refusal, and a created
+/// reservation or a repeat of one is not a refusal.
+async fn reservation_refusals_by_reason(backend: Backend) {
+    let app = TestApp::new(backend).with_csv(SHOPS);
+    let merchant = app.token(Role::Merchant, "acme");
+    let refusals = |text: &str, reason: &str, class: &str| {
+        sample(
+            text,
+            &format!(
+                "pudo_reservation_refusals_total{{reason=\"{reason}\",size_class=\"{class}\"}}"
+            ),
+        )
+    };
+    let text = scrape(&app).await;
+    for reason in ["full", "paused", "does_not_fit", "order_ref_in_use"] {
+        assert_eq!(refusals(&text, reason, ""), 0.0, "{reason} from the start");
+    }
+
+    let refused = |shop: i64, order_ref: &'static str, body: serde_json::Value| {
+        let app = &app;
+        let merchant = merchant.clone();
+        async move {
+            let mut request = json!({"pickup_point_id": shop, "order_ref": order_ref});
+            request
+                .as_object_mut()
+                .expect("object")
+                .extend(body.as_object().expect("object").clone());
+            let answer = app.post("/v1/reservations", &merchant, request).await;
+            assert_eq!(answer.status.as_u16(), 409, "{}", answer.text);
+            answer.body["reason"].as_str().expect("reason").to_owned()
+        }
+    };
+    let one = app.shop_id("one");
+    reserve(&app, &merchant, one, "R-1").await;
+    // A repeat of the same order is the same reservation again (200), not a refusal.
+    let again = app
+        .post(
+            "/v1/reservations",
+            &merchant,
+            json!({"pickup_point_id": one, "order_ref": "R-1"}),
+        )
+        .await;
+    assert_eq!(again.status.as_u16(), 200, "{}", again.text);
+    assert_eq!(refused(one, "R-2", json!({})).await, "full");
+    assert_eq!(refused(one, "R-3", json!({})).await, "full");
+    assert_eq!(
+        refused(app.shop_id("resting"), "R-4", json!({})).await,
+        "paused"
+    );
+    assert_eq!(
+        refused(app.shop_id("two"), "R-5", json!({"weight_kg": 500})).await,
+        "does_not_fit"
+    );
+
+    let text = scrape(&app).await;
+    assert_eq!(refusals(&text, "full", ""), 2.0, "{text}");
+    assert_eq!(refusals(&text, "paused", ""), 1.0);
+    assert_eq!(refusals(&text, "does_not_fit", ""), 1.0);
+    assert_eq!(refusals(&text, "order_ref_in_use", ""), 0.0);
+    assert_eq!(sample(&text, "pudo_reservations_total"), 1.0);
+}
+on_both_backends!(reservation_refusals_by_reason);
