@@ -1199,7 +1199,9 @@ async function saveCaps(event) {
     if (e instanceof NetworkError) setMsg($('caps-msg'), t('need_network'), 'info');
     else if (e instanceof ApiError && e.status !== 401) {
       const photoAtFault = e.problem.parameter === 'photo_url';
-      setMsg($('caps-msg'), t(photoAtFault ? 'caps_refused_photo' : 'caps_refused', { detail: e.message }));
+      // The detail starts with the field's name (`photo_url: …`), which the text already says.
+      const detail = e.message.replace(/^(photo_url|capabilities(\[\d+\])?): /, '');
+      setMsg($('caps-msg'), t(photoAtFault ? 'caps_refused_photo' : 'caps_refused', { detail }));
       (photoAtFault ? $('caps-photo') : form.elements.cap[0]).focus();
     } else if (!(e instanceof ApiError)) throw e;
   } finally {
