@@ -105,6 +105,9 @@ export const collect = (token, returnIds) =>
   request('POST', '/v1/partner/collections', { token, body: { return_ids: returnIds } });
 export const statement = (token, month) =>
   request('GET', `/v1/partner/statement?month=${encodeURIComponent(month)}`, { token });
+/** Replaces what the shop declares to customers: capability names and a photo URL (or null). */
+export const setCapabilities = (token, capabilities, photoUrl) =>
+  request('PUT', '/v1/partner/shop/capabilities', { token, body: { capabilities, photo_url: photoUrl } });
 export const closures = (token) => request('GET', '/v1/partner/shop/closures', { token });
 export const setClosures = (token, list) =>
   request('PUT', '/v1/partner/shop/closures', { token, body: { closures: list } });

@@ -31,6 +31,7 @@ const S = {
   month: null, // the statement's month, YYYY-MM
   statement: null,
   closures: null, // GET /v1/partner/shop/closures
+  editingCaps: false, // the Shop screen's declaration form is open
   blockedUntil: 0,
   retryDelay: 5000,
   retryTimer: 0,
@@ -184,7 +185,7 @@ function endSession(message) {
   saveSession();
   Object.assign(S, {
     shop: null, lists: { arriving: [], waiting: [], to_return: [] }, staging: [], updatedAt: null,
-    collections: null, statement: null, closures: null
+    collections: null, statement: null, closures: null, editingCaps: false
   });
   S.picked.clear();
   clearTimeout(S.retryTimer);
@@ -327,9 +328,9 @@ function manifestItem(m) {
     const id = `recv-${m.plan_id}-${l.sku}`.replace(/[^\w-]/g, '_');
     return h('li', {},
       open
-        ? [h('label', { for: id }, t('received_label', { sku: l.sku, units: l.units })),
+        ? [h('label', { for: id }, t('received_label', { sku: l.sku, units: l.units })), sizeChip(l),
           h('input', { id, type: 'number', inputmode: 'numeric', min: 0, max: l.units, value: l.units, 'data-sku': l.sku, 'data-units': l.units })]
-        : [h('span', {}, l.sku),
+        : [h('span', {}, l.sku, sizeChip(l)),
           h('strong', {}, l.received === null || l.received === undefined
             ? t('units', { units: l.units })
             : t('received_of', { received: l.received, units: l.units }))]);
@@ -348,6 +349,11 @@ function manifestItem(m) {
   return h('li', { 'data-plan': m.plan_id },
     h('div', { class: 'item-main' }, h('strong', {}, m.event), h('span', {}, t('units', { units: total }))),
     lines, actions);
+}
+
+/** A manifest line's size class (S, M or L): which compartment its units go in. */
+function sizeChip(l) {
+  return l.size ? h('span', { class: 'chip size', 'data-size': l.size }, t('size_class', { size: l.size })) : null;
 }
 
 function renderToday() {
@@ -1108,11 +1114,12 @@ function renderShop() {
   pause.textContent = s.status === 'paused' ? t('reopen') : t('pause');
   pause.className = `big ${s.status === 'paused' ? 'primary' : 'secondary'}`;
   $('pause-hint').textContent = s.status === 'closed' ? t('closed_hint') : t('pause_hint');
+  renderCapsForm();
   const n = S.session ? queue.pending(S.session.shop).length : 0;
   $('signout-note').textContent = n ? t('signout_pending', { n }) : '';
 }
 
-/** What the shop offers customers, as the search shows it (read-only: set in the shop file). */
+/** What the shop offers customers, as the search shows it (declared here or in the shop file). */
 function capabilityList(s) {
   return (s.capabilities || []).map((c) => t(`cap_${c}`)).join(', ');
 }
@@ -1143,6 +1150,62 @@ async function togglePause() {
   } finally {
     button.disabled = false;
     if (S.view === 'shop') renderShop();
+  }
+}
+
+// ---------------------------------------------------------------- Shop: the declaration
+
+/** The declaration form: closed, or open with what the shop declares now (while not editing). */
+function renderCapsForm() {
+  const form = $('caps-form');
+  $('caps-edit').hidden = S.editingCaps || !S.shop;
+  form.hidden = !S.editingCaps;
+}
+
+function editCaps() {
+  if (!S.shop) return;
+  const form = $('caps-form');
+  const declared = new Set(S.shop.capabilities || []);
+  for (const box of form.elements.cap) box.checked = declared.has(box.value);
+  $('caps-photo').value = S.shop.photo_url || '';
+  setMsg($('caps-msg'), '');
+  S.editingCaps = true;
+  renderCapsForm();
+  form.elements.cap[0].focus();
+}
+
+function closeCaps() {
+  S.editingCaps = false;
+  setMsg($('caps-msg'), '');
+  renderCapsForm();
+  $('caps-edit').focus();
+}
+
+/** Saves the ticked capabilities and the photo link; a refusal names the field at fault. */
+async function saveCaps(event) {
+  event.preventDefault();
+  const form = $('caps-form');
+  const capabilities = [...form.elements.cap].filter((b) => b.checked).map((b) => b.value);
+  const photo = $('caps-photo').value.trim();
+  const button = $('caps-save');
+  button.disabled = true;
+  try {
+    S.shop = await call((tk) => api.setCapabilities(tk, capabilities, photo || null));
+    S.editingCaps = false;
+    setMsg($('caps-msg'), '');
+    toast(t('caps_saved'));
+    if (S.view === 'shop') { renderShop(); $('caps-edit').focus(); }
+  } catch (e) {
+    if (e instanceof NetworkError) setMsg($('caps-msg'), t('need_network'), 'info');
+    else if (e instanceof ApiError && e.status !== 401) {
+      const photoAtFault = e.problem.parameter === 'photo_url';
+      // The detail starts with the field's name (`photo_url: …`), which the text already says.
+      const detail = e.message.replace(/^(photo_url|capabilities(\[\d+\])?): /, '');
+      setMsg($('caps-msg'), t(photoAtFault ? 'caps_refused_photo' : 'caps_refused', { detail }));
+      (photoAtFault ? $('caps-photo') : form.elements.cap[0]).focus();
+    } else if (!(e instanceof ApiError)) throw e;
+  } finally {
+    button.disabled = false;
   }
 }
 
@@ -1199,6 +1262,9 @@ function start() {
   $('returns-refresh').addEventListener('click', loadCollections);
   $('csv').addEventListener('click', downloadCsv);
   $('closure-form').addEventListener('submit', addClosure);
+  $('caps-edit').addEventListener('click', editCaps);
+  $('caps-cancel').addEventListener('click', closeCaps);
+  $('caps-form').addEventListener('submit', saveCaps);
   $('scan-box').hidden = !('BarcodeDetector' in window && navigator.mediaDevices?.getUserMedia);
   window.addEventListener('hashchange', route);
   for (const a of $('nav').querySelectorAll('a')) {

@@ -19,6 +19,7 @@ pub mod ops;
 pub mod params;
 pub mod partner;
 pub mod partner_app;
+pub mod partner_capabilities;
 pub mod pickup_points;
 pub mod places;
 pub mod rate_limit;
@@ -95,6 +96,7 @@ pub struct AppState {
         moves::carrier_redirect,
         partner::get_shop,
         partner::patch_shop,
+        partner_capabilities::put_capabilities,
         partner::parcels,
         partner::arrival,
         partner::return_parcel,
@@ -183,6 +185,7 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
                     .service(moves::carrier_redirect)
                     .service(partner::get_shop)
                     .service(partner::patch_shop)
+                    .service(partner_capabilities::put_capabilities)
                     .service(partner::parcels)
                     .service(partner::arrival)
                     .service(partner::return_parcel)

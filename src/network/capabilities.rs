@@ -183,6 +183,47 @@ impl Capabilities {
         Ok(set)
     }
 
+    /// Reads what a partner declares through the API: each item exactly one declarable name
+    /// (`step_free`, `parking`, `cash_on_delivery`, `id_check`; no other spelling, as the
+    /// OpenAPI document's enum says), none twice. An error gives the index of the item at fault.
+    ///
+    /// ```
+    /// use pudo::network::capabilities::{Capabilities, Capability};
+    /// let c = Capabilities::from_names(&["parking", "step_free"]).unwrap();
+    /// assert!(c.has(Capability::StepFree) && c.has(Capability::Parking));
+    /// assert_eq!(Capabilities::from_names(&["open_24_7"]).unwrap_err().0, 0);
+    /// assert_eq!(Capabilities::from_names(&["parking", "Lift"]).unwrap_err().0, 1);
+    /// assert!(Capabilities::from_names::<&str>(&[]).unwrap().is_empty());
+    /// ```
+    pub fn from_names<S: AsRef<str>>(names: &[S]) -> Result<Self, (usize, String)> {
+        let mut set = Self::none();
+        for (i, name) in names.iter().enumerate() {
+            let name = name.as_ref();
+            let Some(c) = Capability::ALL.into_iter().find(|c| c.as_str() == name) else {
+                return Err((
+                    i,
+                    format!(
+                        "unknown capability {name:?} (use step_free, parking, cash_on_delivery \
+                         or id_check)"
+                    ),
+                ));
+            };
+            if c == Capability::Open24x7 {
+                return Err((
+                    i,
+                    "open_24_7 is not declared: it follows from the opening hours (open every \
+                     day 00:00-24:00)"
+                        .into(),
+                ));
+            }
+            if set.has(c) {
+                return Err((i, format!("{} is listed twice", c.as_str())));
+            }
+            set.insert(c);
+        }
+        Ok(set)
+    }
+
     /// Reads the stored text; an unreadable value (edited by hand) declares nothing.
     pub fn from_stored(text: &str) -> Self {
         Self::declared(text).unwrap_or_default()

@@ -15,6 +15,7 @@ pub mod import;
 pub mod index;
 pub mod load;
 pub mod places;
+pub mod profile_store;
 pub mod seed;
 pub mod service;
 pub mod services;

@@ -24,6 +24,7 @@ mod mail;
 mod metrics;
 mod midnight;
 mod ops;
+mod partner_capabilities;
 mod pickup;
 mod processes;
 mod returns;

@@ -233,6 +233,7 @@ async fn openapi_documents_every_route() {
             "PUT /v1/merchant/notifications",
             "PUT /v1/merchant/webhook",
             "PUT /v1/ops/fees",
+            "PUT /v1/partner/shop/capabilities",
             "PUT /v1/partner/shop/closures",
         ]
     );

@@ -83,7 +83,10 @@ export async function dispatchPlan(shop, name, lines) {
     token: PLANNER,
     json: { name, starts_at: '2030-11-11T00:00:00+01:00', ends_at: '2030-11-12T00:00:00+01:00', timezone: 'Europe/Madrid' }
   });
-  const csv = ['zone,sku,units', ...lines.map(([sku, units]) => `${zone},${sku},${units}`)].join('\n');
+  // A line may give its size class third (`['SKU-RING', 2, 'S']`): the forecast then has sizes.
+  const sized = lines.some((l) => l.length > 2);
+  const csv = [sized ? 'zone,sku,units,size' : 'zone,sku,units',
+    ...lines.map(([sku, units, size]) => (sized ? `${zone},${sku},${units},${size || ''}` : `${zone},${sku},${units}`))].join('\n');
   await ok('POST', `/v1/events/${event.id}/forecast`, { token: PLANNER, text: csv, contentType: 'text/csv' });
   const plan = await ok('POST', `/v1/events/${event.id}/plans`, { token: PLANNER, json: {} });
   await ok('POST', `/v1/plans/${plan.id}/approve`, { token: PLANNER });

@@ -109,17 +109,20 @@ curl -fsS -X POST "$URL/v1/shops/import" -H "authorization: Bearer $PLANNER" \
 # Point capabilities (issue 19), around Cuenca's Plaza Mayor, away from the other fixtures: a
 # point declaring every capability with a photo and no hours (open around the clock), one with
 # parking on shop hours, and one declaring nothing. The photo's host is answered by the test.
+# Kiosko Soria, far from them, is the one whose owner changes its declaration in the app
+# (capabilities.test.js), and gets staged stock of two size classes.
 cat >"$WORK/capable.csv" <<CSV
 external_id,name,latitude,longitude,capacity,timezone,opening_hours,status,street,postcode,city,country,capabilities,photo_url
 ES-E2E-MAYOR,Farmacia Plaza Mayor,40.0784,-2.1297,10,Europe/Madrid,,active,Plaza Mayor 3,16001,Cuenca,ES,step_free|parking|cash_on_delivery|id_check,https://img.pudo.test/shops/mayor.svg
 ES-E2E-CATEDRAL,Kiosko Catedral,40.0790,-2.1290,10,Europe/Madrid,"Mo-Su 08:00-22:00",active,Calle Obispo Valero 1,16001,Cuenca,ES,parking,
 ES-E2E-PUENTE,Estanco Puente,40.0778,-2.1283,10,Europe/Madrid,"Mo-Su 08:00-22:00",active,Calle del Trabuco 2,16001,Cuenca,ES,,
+ES-E2E-SORIA,Kiosko Soria,41.7636,-2.4649,10,Europe/Madrid,"Mo-Sa 09:00-21:00",active,Plaza Mayor 1,42002,Soria,ES,parking,
 CSV
 curl -fsS -X POST "$URL/v1/shops/import" -H "authorization: Bearer $PLANNER" \
   -H 'content-type: text/csv' --data-binary @"$WORK/capable.csv" >/dev/null
 keys="{}"
 for shop in ES-E2E-SOL ES-E2E-NORTE ES-E2E-RUZAFA ES-E2E-TRIANA ES-E2E-ALBAICIN ES-E2E-PILAR ES-E2E-ALFONSO \
-            ES-E2E-COSO ES-E2E-SEO ES-E2E-DELICIAS ES-E2E-ARENAL ES-E2E-MAYOR ES-E2E-PUENTE; do
+            ES-E2E-COSO ES-E2E-SEO ES-E2E-DELICIAS ES-E2E-ARENAL ES-E2E-MAYOR ES-E2E-PUENTE ES-E2E-SORIA; do
   key="$("$BIN" partner-key --shop "$shop" 2>/dev/null)"
   keys="$(node -e 'const k=JSON.parse(process.argv[1]);k[process.argv[2]]=process.argv[3];console.log(JSON.stringify(k))' "$keys" "$shop" "$key")"
 done
