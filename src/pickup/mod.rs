@@ -32,6 +32,7 @@ pub mod lifecycle;
 pub mod mail_text;
 pub mod mails;
 pub mod moves;
+pub mod names;
 pub mod outbox;
 pub mod parcels;
 pub mod partner_shop;
