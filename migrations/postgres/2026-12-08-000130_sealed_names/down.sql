@@ -242,6 +242,14 @@ DO $$ BEGIN
         id_check IN ('age_18', 'named_recipient')
         AND (id_check = 'named_recipient') = (recipient_name IS NOT NULL)) NOT VALID;
 END $$;
-DROP INDEX parcels_clear_names;
-ALTER TABLE parcels DROP COLUMN collector_name_sealed;
-ALTER TABLE parcels DROP COLUMN recipient_name_sealed;
+DO $$ BEGIN
+    DROP INDEX parcels_clear_names;
+END $$;
+-- In DO blocks: on Citus, a DROP COLUMN of a distributed table in a multi-statement
+-- migration is refused ("cannot insert multiple commands into a prepared statement").
+DO $$ BEGIN
+    ALTER TABLE parcels DROP COLUMN collector_name_sealed;
+END $$;
+DO $$ BEGIN
+    ALTER TABLE parcels DROP COLUMN recipient_name_sealed;
+END $$;

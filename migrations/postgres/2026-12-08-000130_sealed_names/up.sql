@@ -14,9 +14,13 @@ SET LOCAL citus.multi_shard_modify_mode TO 'sequential';
 ALTER TABLE parcels ADD COLUMN recipient_name_sealed TEXT;
 ALTER TABLE parcels ADD COLUMN collector_name_sealed TEXT;
 -- What is left in clear, for the start-up step to find without reading every parcel: empty
--- once it ran, so it costs nothing after.
-CREATE INDEX parcels_clear_names ON parcels (id)
-    WHERE recipient_name IS NOT NULL OR collector_name IS NOT NULL;
+-- once it ran, so it costs nothing after. In a DO block: on Citus, an index on a distributed
+-- table in a multi-statement migration is refused ("cannot insert multiple commands into a
+-- prepared statement"); alone in its block it is propagated to every shard.
+DO $$ BEGIN
+    CREATE INDEX parcels_clear_names ON parcels (id)
+        WHERE recipient_name IS NOT NULL OR collector_name IS NOT NULL;
+END $$;
 -- The check of 000100 tied the clear name to `named_recipient`; a name erased after the
 -- parcel's life keeps its check, so only a name without that check is refused now. Apart from
 -- the ADD COLUMN, in DO blocks (Citus; see 2026-12-06-000070_shop_addresses).
