@@ -53,6 +53,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
             let pool = open_database(&s)?;
             let network = Network::new(pool.clone());
             let keys = load_keys(&pool, &s)?;
+            seal_clear_names(&pool, &keys)?;
             seed_if_empty(&pool, &network, s.seed)?;
             network.refresh()?;
             Ok((pool, network, keys))
@@ -165,6 +166,23 @@ pub fn start_writes(
     )?))
 }
 
+/// Seals the people's names a database of before sealing holds in clear (migration
+/// `2026-12-08-000130_sealed_names`; the database never sees the data key, so it cannot).
+/// Run at start, before anything is answered; costs one empty index scan once done.
+pub fn seal_clear_names(pool: &db::Pool, keys: &Keys) -> anyhow::Result<()> {
+    let (sealed, left_out) = pickup::names::seal_clear(keys.data_key(), &mut *pool.get()?)?;
+    if sealed > 0 {
+        tracing::info!(parcels = sealed, "names held in clear now sealed");
+    }
+    if !left_out.is_empty() {
+        tracing::warn!(
+            regions = left_out.len(),
+            "names in clear left in regions whose worker is down: sealed at the next start"
+        );
+    }
+    Ok(())
+}
+
 /// Loads the token keys and the data key (generating them on first start).
 pub fn load_keys(pool: &db::Pool, settings: &Settings) -> anyhow::Result<Keys> {
     let a = &settings.auth;
@@ -176,8 +194,8 @@ pub fn load_keys(pool: &db::Pool, settings: &Settings) -> anyhow::Result<Keys> {
     )?)
 }
 
-/// Moves parcels past their holding period to expired, and erases the customers of parcels
-/// whose life ended more than `erase_after_days` ago.
+/// Moves parcels past their holding period to expired, and erases the customers (e-mail
+/// addresses, people's names) of parcels whose life ended more than `erase_after_days` ago.
 async fn sweep_expired(pool: db::Pool, every: std::time::Duration, erase_after_days: i64) {
     let mut tick = tokio::time::interval(every);
     loop {
@@ -188,6 +206,10 @@ async fn sweep_expired(pool: db::Pool, every: std::time::Duration, erase_after_d
             let mut conn = p.get()?;
             let expired = pickup::sweep(&mut conn, now)?;
             let erased = pickup::contacts::erase_ended(&mut conn, now, erase_after_days)?;
+            let names = pickup::names::erase_ended(&mut conn, now, erase_after_days)?;
+            if names > 0 {
+                tracing::info!(parcels = names, "names erased");
+            }
             Ok((expired, erased))
         })
         .await;

@@ -165,8 +165,11 @@ pub async fn parcels(
             ParcelState::Expired,
         ]
     });
+    let data_key = *state.keys.data_key();
     let items = with_conn(&state, move |conn| {
-        Ok(pickup::list_for_shop(conn, shop_id, &wanted, 500)?)
+        Ok(pickup::list_for_shop(
+            conn, &data_key, shop_id, &wanted, 500,
+        )?)
     })
     .await?;
     Ok(web::Json(Parcels { items }))

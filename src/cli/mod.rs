@@ -29,7 +29,7 @@ struct Cli {
 enum Command {
     /// Migrate, seed an empty database (PUDO_SEED), load the geo index and serve HTTP.
     Serve,
-    /// Apply pending database migrations and exit.
+    /// Apply pending database migrations, seal names stored in clear before, and exit.
     Migrate,
     /// Load (or write) the seed network built from real place data.
     Seed {
@@ -72,9 +72,9 @@ enum Command {
         #[arg(long)]
         shop: String,
     },
-    /// Move parcels past their holding period to expired and erase the e-mail addresses of
-    /// customers whose parcels ended over PUDO_CUSTOMER_DATA_DAYS ago (serve does both every
-    /// minute).
+    /// Move parcels past their holding period to expired and erase the e-mail addresses and
+    /// names of customers whose parcels ended over PUDO_CUSTOMER_DATA_DAYS ago (serve does both
+    /// every minute).
     Sweep,
     /// Show or change the fee schedule partners are paid by.
     Fees {
@@ -180,7 +180,9 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             actix_web::rt::System::new().block_on(server::serve(settings))?;
         }
         Command::Migrate => {
-            server::open_database(&settings)?;
+            let pool = server::open_database(&settings)?;
+            // Names stored in clear before they were sealed need the data key (see serve).
+            server::seal_clear_names(&pool, &server::load_keys(&pool, &settings)?)?;
             eprintln!(
                 "migrations are up to date on {}",
                 settings.database.redacted()
@@ -248,6 +250,8 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             eprintln!(
                 "{erased} customer e-mail address(es) erased (parcels ended over {days} days ago)"
             );
+            let names = pudo::pickup::names::erase_ended(&mut *pool.get()?, now, days)?;
+            eprintln!("{names} parcel(s) with names erased (ended over {days} days ago)");
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -197,10 +197,15 @@ diesel::table! {
         cod_currency -> Nullable<Text>,
         /// `age_18` or `named_recipient`: the check the partner makes before handing over.
         id_check -> Nullable<Text>,
-        /// The name a `named_recipient` check compares the ID with.
+        /// Clear names of before 2026-12-08-000130: NULL once `pickup::names::seal_clear` ran
+        /// (at every start); nothing writes them.
         recipient_name -> Nullable<Text>,
-        /// The one person besides the customer the merchant authorised to collect.
+        /// As `recipient_name`: clear names of before sealing, NULL after.
         collector_name -> Nullable<Text>,
+        /// The name a `named_recipient` check compares the ID with, sealed with the data key.
+        recipient_name_sealed -> Nullable<Text>,
+        /// The one person besides the customer the merchant authorised to collect, sealed.
+        collector_name_sealed -> Nullable<Text>,
     }
 }
 

@@ -154,7 +154,7 @@ pub fn statement(
         .optional()?
         .ok_or_else(|| super::LedgerError::ShopNotFound(shop_id.to_string()))?;
     let lines = lines(conn, shop_id, region, month)?;
-    let cash = super::cash::shop_lines(conn, shop_id, month)?;
+    let cash = super::cash::shop_lines(conn, shop_id, region, month)?;
     Ok(super::statement::build(
         super::statement::StatementShop {
             id,

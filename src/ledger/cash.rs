@@ -70,14 +70,17 @@ pub fn record(
     Ok(())
 }
 
-/// The shop's cash collections of a month, oldest first.
+/// The shop's cash collections of a month, oldest first. Naming the shop's region keeps the
+/// query on one shard (on Citus: working while another region's worker is down).
 pub fn shop_lines(
     conn: &mut DbConn,
     shop_id: i64,
+    region: i64,
     month: super::Month,
 ) -> QueryResult<Vec<CashLine>> {
     cash_ledger::table
         .filter(cash_ledger::shop_id.eq(shop_id))
+        .filter(cash_ledger::region.eq(region))
         .filter(cash_ledger::occurred_at.ge(month.start()))
         .filter(cash_ledger::occurred_at.lt(month.end()))
         .select(CashLine::as_select())

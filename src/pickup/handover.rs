@@ -157,7 +157,7 @@ pub fn handover_many(
                 }
             })
             .collect();
-        if let Ok(decided) = wf::handover_batch(pg, &args, now) {
+        if let Ok(decided) = wf::handover_batch(pg, data_key, &args, now) {
             let mut answers: Vec<Option<HandoverAnswer>> = requests.iter().map(|_| None).collect();
             for (&i, d) in order.iter().zip(decided) {
                 answers[i] = Some(d);
@@ -231,7 +231,7 @@ fn decide(
         return Ok(Outcome::WrongCode);
     };
     let handover = |row: &ParcelRow, at: NaiveDateTime, replay| {
-        let conditions = row.conditions();
+        let conditions = row.conditions(data_key);
         Handover {
             parcel_id: row.id,
             order_ref: row.order_ref.clone(),
@@ -245,7 +245,7 @@ fn decide(
     // A waiting parcel's conditions at the counter come after the code and the holding period
     // (pudo_handover_one checks in the same order).
     let waiting = row.state() == ParcelState::AtPoint && row.expires_at.is_none_or(|e| e > now);
-    let conditions = row.conditions();
+    let conditions = row.conditions(data_key);
     if let Some(missing) = conditions.unmet(typed.confirmed).filter(|_| waiting) {
         let unmet = Unmet {
             missing,
@@ -283,7 +283,7 @@ fn decide(
                 )));
             }
             load::release_slot_of(conn, shop_id, region, row.slot_class(), now)?;
-            if let Some(cod) = row.conditions().cash_on_delivery {
+            if let Some(cod) = row.cod() {
                 crate::ledger::cash::record(conn, row, &cod, now)?;
             }
             let mut view = row.view();

@@ -32,6 +32,7 @@ pub mod lifecycle;
 pub mod mail_text;
 pub mod mails;
 pub mod moves;
+pub mod names;
 pub mod outbox;
 pub mod parcels;
 pub mod partner_shop;
@@ -207,10 +208,14 @@ pub struct Parcel {
     /// The ID or age check the partner makes before the handover; absent when none.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub id_check: Option<IdCheck>,
-    /// The name the ID must show (with `id_check: named_recipient`).
+    /// The name the ID must show (with `id_check: named_recipient`). Personal data: shown in
+    /// the reservation's own answers and to the partner at the counter, never in webhook
+    /// events or other answers, and absent once erased (`PUDO_CUSTOMER_DATA_DAYS` after the
+    /// parcel's life ends).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub recipient_name: Option<String>,
-    /// The one person besides the customer the merchant authorised to collect.
+    /// The one person besides the customer the merchant authorised to collect. Shown and
+    /// erased as `recipient_name`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub collector_name: Option<String>,
 }
@@ -234,7 +239,7 @@ pub struct Handover {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub id_checked: Option<IdCheck>,
     /// The one person besides the customer the merchant authorised to collect; absent when
-    /// none was named.
+    /// none was named, or once the name was erased (a replay long after the handover).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub collector_name: Option<String>,
 }

@@ -60,10 +60,10 @@ pub struct ParcelRow {
     pub cod_currency: Option<String>,
     /// The check to make (`age_18`, `named_recipient`).
     pub id_check: Option<String>,
-    /// The name a `named_recipient` check compares with.
-    pub recipient_name: Option<String>,
-    /// The authorised collector.
-    pub collector_name: Option<String>,
+    /// The name a `named_recipient` check compares with, sealed ([`super::names`]).
+    pub recipient_name_sealed: Option<String>,
+    /// The authorised collector, sealed.
+    pub collector_name_sealed: Option<String>,
 }
 
 impl ParcelRow {
@@ -72,7 +72,8 @@ impl ParcelRow {
         self.state.parse().unwrap_or(ParcelState::Cancelled)
     }
 
-    /// The public view.
+    /// The public view without people's names: what events carry, and every answer that is
+    /// not about the handover at the counter (see [`Self::named_view`]).
     pub fn view(&self) -> Parcel {
         Parcel {
             id: self.id,
@@ -88,8 +89,19 @@ impl ParcelRow {
             size_class: self.size_class.as_deref().and_then(|c| c.parse().ok()),
             cash_on_delivery: self.cash_on_delivery(),
             id_check: self.id_check(),
-            recipient_name: self.recipient_name.clone(),
-            collector_name: self.collector_name.clone(),
+            recipient_name: None,
+            collector_name: None,
+        }
+    }
+
+    /// The public view with the names opened in memory, for the answers that show them: the
+    /// merchant's reservation and the partner's parcels, arrival and handover.
+    pub fn named_view(&self, data_key: &[u8; 32]) -> Parcel {
+        let c = self.conditions(data_key);
+        Parcel {
+            recipient_name: c.recipient_name,
+            collector_name: c.collector_name,
+            ..self.view()
         }
     }
 
@@ -105,14 +117,19 @@ impl ParcelRow {
         self.id_check.as_deref().and_then(|c| c.parse().ok())
     }
 
-    /// Its conditions at the counter.
-    pub fn conditions(&self) -> super::Conditions {
+    /// Its conditions at the counter, the names opened with `data_key`.
+    pub fn conditions(&self, data_key: &[u8; 32]) -> super::Conditions {
         super::Conditions {
             cash_on_delivery: self.cash_on_delivery(),
             id_check: self.id_check(),
-            recipient_name: self.recipient_name.clone(),
-            collector_name: self.collector_name.clone(),
+            recipient_name: super::names::unseal(data_key, self.recipient_name_sealed.as_deref()),
+            collector_name: super::names::unseal(data_key, self.collector_name_sealed.as_deref()),
         }
+    }
+
+    /// Its cash on delivery, if any (no key needed).
+    pub fn cod(&self) -> Option<super::CashOnDelivery> {
+        self.cash_on_delivery()
     }
 
     /// The class of the slot it holds (NULL: L).
@@ -272,12 +289,14 @@ pub fn read_reservation(
         .set(parcels::code_sealed.eq(None::<String>))
         .execute(conn)
     })?;
-    Ok((row.view(), code))
+    Ok((row.named_view(data_key), code))
 }
 
-/// A shop's parcels in the given states, newest first (at most `limit`).
+/// A shop's parcels in the given states, newest first (at most `limit`), with the names the
+/// partner checks at the counter.
 pub fn list_for_shop(
     conn: &mut DbConn,
+    data_key: &[u8; 32],
     shop_id: i64,
     states: &[ParcelState],
     limit: i64,
@@ -299,5 +318,5 @@ pub fn list_for_shop(
         .order(parcels::id.desc())
         .limit(limit)
         .load(conn)?;
-    Ok(rows.iter().map(ParcelRow::view).collect())
+    Ok(rows.iter().map(|r| r.named_view(data_key)).collect())
 }

@@ -94,7 +94,7 @@ pub fn reserve_with(
     check(r)?;
     extra.conditions.check()?;
     if let Some(existing) = find_order(conn, r.merchant, r.order_ref)? {
-        return repeat(existing, r);
+        return repeat(existing, r, issuer.data_key);
     }
     for _ in 0..5 {
         match conn.transaction(|conn| reserve_once(conn, r, extra, issuer, now)) {
@@ -103,7 +103,7 @@ pub fn reserve_with(
             // Two calls with one order_ref raced: the other one won; answer like a repeat.
             Err(PickupError::Db(DbErr::DatabaseError(DatabaseErrorKind::UniqueViolation, _))) => {
                 let existing = find_order(conn, r.merchant, r.order_ref)?.ok_or(DbErr::NotFound)?;
-                return repeat(existing, r);
+                return repeat(existing, r, issuer.data_key);
             }
             Err(e) => return Err(e),
         }
@@ -235,7 +235,7 @@ fn reserve_with_functions(
                     Reserved::Repeat(_) => find_order(conn, &r.merchant, &r.order_ref)
                         .map_err(PickupError::from)
                         .and_then(|row| row.ok_or(PickupError::Db(DbErr::NotFound)))
-                        .and_then(|row| repeat(row, &r.borrowed())),
+                        .and_then(|row| repeat(row, &r.borrowed(), issuer.data_key)),
                     Reserved::NoSlot(why) => Err(no_slot(why, &r.size, None)),
                     Reserved::ClassFull(class) => {
                         Err(no_slot(load::NoSlot::Full, &r.size, Some(class)))
@@ -341,8 +341,15 @@ fn reserve_once(
                 .eq(conditions.cash_on_delivery.as_ref().map(|c| c.amount_minor)),
             parcels::cod_currency.eq(conditions.cash_on_delivery.as_ref().map(|c| &c.currency)),
             parcels::id_check.eq(conditions.id_check.map(|c| c.as_str())),
-            parcels::recipient_name.eq(&conditions.recipient_name),
-            parcels::collector_name.eq(&conditions.collector_name),
+            // Sealed: a person's name is personal data (`names`).
+            parcels::recipient_name_sealed.eq(super::names::seal(
+                issuer.data_key,
+                conditions.recipient_name.as_deref(),
+            )),
+            parcels::collector_name_sealed.eq(super::names::seal(
+                issuer.data_key,
+                conditions.collector_name.as_deref(),
+            )),
         ))
         .execute(conn)?;
     let row = find_order_in(conn, r.merchant, r.order_ref, region)?.ok_or(DbErr::NotFound)?;
@@ -360,7 +367,7 @@ fn reserve_once(
     let parcel = if staged {
         issue_code(conn, issuer, &row, now)?
     } else {
-        row.view()
+        row.named_view(issuer.data_key)
     };
     Ok((parcel, load::live(conn, r.shop_id, region)?))
 }
@@ -393,11 +400,15 @@ fn check(r: &NewReservation<'_>) -> Result<(), PickupError> {
     Ok(())
 }
 
-fn repeat(existing: ParcelRow, r: &NewReservation<'_>) -> Result<(Parcel, bool, i32), PickupError> {
+fn repeat(
+    existing: ParcelRow,
+    r: &NewReservation<'_>,
+    data_key: &[u8; 32],
+) -> Result<(Parcel, bool, i32), PickupError> {
     if existing.shop_id != r.shop_id {
         return Err(PickupError::OrderRefConflict(r.order_ref.to_owned()));
     }
-    Ok((existing.view(), false, -1))
+    Ok((existing.named_view(data_key), false, -1))
 }
 
 /// Marks a reserved parcel as arrived at the partner's shop and issues its pickup code.
@@ -427,7 +438,7 @@ pub fn arrive(
                     super::scan_in::record_arrival(conn, id, region, now)?;
                     Ok(parcel)
                 }
-                ParcelState::AtPoint => Ok(row.view()),
+                ParcelState::AtPoint => Ok(row.named_view(issuer.data_key)),
                 state => Err(PickupError::WrongState {
                     state,
                     action: "marked as arrived",
@@ -479,7 +490,7 @@ pub fn arrive_scanned(
             code_escrow: &escrow,
             event_sealed: &event_sealed,
         };
-        match wf::arrive(pg, &args, now) {
+        match wf::arrive(pg, issuer.data_key, &args, now) {
             Ok(Arrived::Now(parcel, late)) => return Ok((parcel, late)),
             Ok(Arrived::Already(parcel)) => return Ok((parcel, false)),
             Ok(Arrived::NotFound) => return Err(PickupError::ParcelNotFound(id)),
@@ -582,5 +593,5 @@ fn issue_code(
         data,
         now,
     )?;
-    Ok(row.view())
+    Ok(row.named_view(issuer.data_key))
 }

@@ -218,6 +218,7 @@ struct HandoverRow {
 /// (`Err(ShopNotFound)` for an unknown shop, as [`super::handover`]).
 pub fn handover_batch(
     pg: &mut PgConnection,
+    data_key: &[u8; 32],
     attempts: &[HandoverArgs<'_>],
     now: NaiveDateTime,
 ) -> QueryResult<Vec<Result<Outcome<Handover>, PickupError>>> {
@@ -251,16 +252,17 @@ pub fn handover_batch(
     in_order(rows, attempts.len(), |r| r.idx)?
         .into_iter()
         .zip(attempts)
-        .map(|(row, args)| handover_outcome(row, args.shop_id, now))
+        .map(|(row, args)| handover_outcome(row, data_key, args.shop_id, now))
         .collect()
 }
 
 fn handover_outcome(
     row: HandoverRow,
+    data_key: &[u8; 32],
     shop_id: i64,
     now: NaiveDateTime,
 ) -> QueryResult<Result<Outcome<Handover>, PickupError>> {
-    let conditions = row.conditions.conditions();
+    let conditions = row.conditions.conditions(data_key);
     let handover = |replay| -> QueryResult<Handover> {
         Ok(Handover {
             parcel_id: row
@@ -393,7 +395,8 @@ struct ArriveRow {
     conditions: ConditionsRow,
 }
 
-/// A parcel's conditions at the counter as the handover and arrival functions answer them.
+/// A parcel's conditions at the counter as the handover and arrival functions answer them
+/// (the names sealed, as stored: the functions carry them through, pudo opens them here).
 #[derive(QueryableByName)]
 struct ConditionsRow {
     #[diesel(sql_type = Nullable<BigInt>)]
@@ -403,13 +406,13 @@ struct ConditionsRow {
     #[diesel(sql_type = Nullable<Text>)]
     id_check: Option<String>,
     #[diesel(sql_type = Nullable<Text>)]
-    recipient_name: Option<String>,
+    recipient_name_sealed: Option<String>,
     #[diesel(sql_type = Nullable<Text>)]
-    collector_name: Option<String>,
+    collector_name_sealed: Option<String>,
 }
 
 impl ConditionsRow {
-    fn conditions(&self) -> Conditions {
+    fn conditions(&self, data_key: &[u8; 32]) -> Conditions {
         let cash = || {
             Some(CashOnDelivery {
                 amount_minor: self.cod_amount_minor?,
@@ -420,8 +423,8 @@ impl ConditionsRow {
             cash_on_delivery: cash(),
             // The column's check constraint admits only known checks.
             id_check: self.id_check.as_deref().and_then(|c| c.parse().ok()),
-            recipient_name: self.recipient_name.clone(),
-            collector_name: self.collector_name.clone(),
+            recipient_name: super::names::unseal(data_key, self.recipient_name_sealed.as_deref()),
+            collector_name: super::names::unseal(data_key, self.collector_name_sealed.as_deref()),
         }
     }
 }
@@ -429,6 +432,7 @@ impl ConditionsRow {
 /// Marks a parcel as arrived in one call of `pudo_arrive`.
 pub fn arrive(
     pg: &mut PgConnection,
+    data_key: &[u8; 32],
     a: &ArriveArgs<'_>,
     now: NaiveDateTime,
 ) -> QueryResult<Arrived> {
@@ -447,7 +451,7 @@ pub fn arrive(
         .state
         .as_deref()
         .and_then(|s| s.parse::<ParcelState>().ok());
-    let conditions = row.conditions.conditions();
+    let conditions = row.conditions.conditions(data_key);
     let parcel = |state: ParcelState| -> QueryResult<Parcel> {
         let c = conditions.clone();
         Ok(Parcel {

@@ -23,6 +23,7 @@ mod load;
 mod mail;
 mod metrics;
 mod midnight;
+mod names;
 mod ops;
 mod partner_capabilities;
 mod pickup;
