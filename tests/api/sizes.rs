@@ -244,6 +244,127 @@ async fn a_parcel_that_does_not_fit_is_refused_naming_the_limit(backend: Backend
 }
 on_both_backends!(a_parcel_that_does_not_fit_is_refused_naming_the_limit);
 
+/// The id of a reservation just created (201).
+fn created(answer: &crate::support::Answer) -> i64 {
+    assert_eq!(answer.status.as_u16(), 201, "{}", answer.text);
+    answer.body["id"].as_i64().expect("id")
+}
+
+/// A sized parcel is moved by its merchant and redirected at the counter only to points it
+/// fits, taking a slot of its class there: a point too small or too weak for it is 409
+/// `does_not_fit` naming the limit (nothing changes), the redirect options leave it out, and
+/// the slots of both points follow the parcel.
+async fn moves_and_redirects_go_only_where_the_parcel_fits(backend: Backend) {
+    let app = TestApp::new(backend).with_csv(SHOPS);
+    let merchant = app.token(Role::Merchant, "acme");
+
+    // A large parcel at `wall` (an L slot): `mini` has S slots only, `lockers` is 19 cm high.
+    let large = reserve(&app, "wall", "MV-1", Some(LARGE), None).await;
+    let id = created(&large);
+    assert_eq!(large.body["size_class"], "L");
+    let uri = format!("/v1/reservations/{id}/move");
+    let move_to = |shop: &str| json!({ "pickup_point_id": app.shop_id(shop) });
+    for (shop, limit) in [("mini", "size_class"), ("lockers", "max_dimensions")] {
+        let refused = app.post(&uri, &merchant, move_to(shop)).await;
+        let p = refused.problem(409);
+        assert_eq!(
+            (p["reason"].as_str(), p["limit"].as_str()),
+            (Some("does_not_fit"), Some(limit)),
+            "move to {shop}: {p}"
+        );
+    }
+    assert_eq!(held(&app, "wall").0, 1, "refused moves change nothing");
+    assert_eq!(parcels_by_class(&app, "wall"), [0, 0, 1]);
+    let moved = app.post(&uri, &merchant, move_to("counter")).await;
+    assert_eq!(moved.ok()["pickup_point_id"], app.shop_id("counter"));
+    assert_eq!(held(&app, "wall").0, 0);
+    assert_eq!(held(&app, "counter").0, 1);
+    assert_eq!(parcels_by_class(&app, "counter"), [0, 0, 1]);
+
+    // A heavy small parcel (12 kg) at `wall`: `lockers` takes at most 10 kg.
+    let heavy = reserve(&app, "wall", "MV-2", Some(SMALL), Some(12.0)).await;
+    let heavy = created(&heavy);
+    let refused = app
+        .post(
+            &format!("/v1/reservations/{heavy}/move"),
+            &merchant,
+            move_to("lockers"),
+        )
+        .await;
+    assert_eq!(refused.problem(409)["limit"], "max_weight");
+
+    // A medium parcel waits at `lockers` (an M slot) and the shop pauses: the options are
+    // the points with room that it fits, never `mini` (50 m away, S slots only).
+    let medium = reserve(&app, "lockers", "MV-3", Some(MEDIUM), None).await;
+    let medium = created(&medium);
+    assert_eq!(held(&app, "lockers"), (1, 0, 1));
+    let partner = app.partner_token("lockers");
+    app.post(
+        &format!("/v1/partner/parcels/{medium}/arrival"),
+        &partner,
+        json!({}),
+    )
+    .await
+    .ok();
+    let pause = app
+        .call(
+            actix_web::test::TestRequest::patch()
+                .uri("/v1/partner/shop")
+                .insert_header(("authorization", format!("Bearer {partner}")))
+                .set_json(json!({"status": "paused"})),
+        )
+        .await;
+    assert_eq!(pause.ok()["status"], "paused");
+    let options = app
+        .get_as(
+            &format!("/v1/partner/parcels/{medium}/redirect-options"),
+            &partner,
+        )
+        .await;
+    let offered: Vec<String> = options.ok()["options"]
+        .as_array()
+        .expect("options")
+        .iter()
+        .map(|o| o["external_id"].as_str().expect("id").to_owned())
+        .collect();
+    assert_eq!(
+        offered,
+        ["counter", "wall"],
+        "nearest first, only where it fits"
+    );
+    let redirect = format!("/v1/partner/parcels/{medium}/redirect");
+    let refused = app
+        .post(
+            &redirect,
+            &partner,
+            json!({"pickup_point_id": app.shop_id("mini")}),
+        )
+        .await;
+    assert_eq!(refused.status.as_u16(), 409, "{}", refused.text);
+    assert_eq!(held(&app, "mini"), (0, 0, 0));
+    assert_eq!(
+        held(&app, "lockers"),
+        (1, 0, 1),
+        "a refused redirect changes nothing"
+    );
+    let redirected = app
+        .post(
+            &redirect,
+            &partner,
+            json!({"pickup_point_id": app.shop_id("wall")}),
+        )
+        .await;
+    assert_eq!(redirected.ok()["pickup_point_id"], app.shop_id("wall"));
+    assert_eq!(held(&app, "lockers"), (0, 0, 0));
+    assert_eq!(
+        held(&app, "wall"),
+        (2, 1, 1),
+        "the heavy S parcel and this M parcel"
+    );
+    assert_eq!(parcels_by_class(&app, "wall"), [1, 1, 0]);
+}
+on_both_backends!(moves_and_redirects_go_only_where_the_parcel_fits);
+
 /// Many threads (the statement path) and many HTTP requests (the write path: group commit,
 /// and the functions on PostgreSQL) race for the slots of each class: no class is ever held
 /// beyond its slots, the counters match the parcels, and a parcel never holds a slot smaller
