@@ -219,15 +219,25 @@ pub fn webhook(
 /// Undelivered events that are due, for merchants with a webhook, oldest first. On Citus with
 /// a worker down, those of the regions on the workers that answer (the others wait for it).
 pub fn due(conn: &mut DbConn, now: NaiveDateTime, limit: i64) -> QueryResult<Vec<OutboxRow>> {
+    // The merchants with a webhook first (a small table): the events of the others wait for
+    // one, and a poll that joined them in read every one of those waiting events each time
+    // (109,000 per poll on a merchant that never set a webhook), where the pending index by
+    // merchant reads only the events that can be sent.
+    let with_webhook: Vec<String> = merchants::table
+        .filter(merchants::webhook_url.is_not_null())
+        .select(merchants::id)
+        .load(conn)?;
+    if with_webhook.is_empty() {
+        return Ok(Vec::new());
+    }
     let found = crate::db::citus::lookup_across_regions(conn, true, |conn, regions| {
         let mut query = outbox::table
-            .inner_join(merchants::table.on(merchants::id.eq(outbox::merchant)))
             .filter(
                 outbox::delivered_at
                     .is_null()
                     .and(outbox::next_attempt_at.le(now)),
             )
-            .filter(merchants::webhook_url.is_not_null())
+            .filter(outbox::merchant.eq_any(&with_webhook))
             .select(OutboxRow::as_select())
             .order(outbox::id)
             .limit(limit)

@@ -650,6 +650,80 @@ async fn failed_webhooks_are_retried(backend: Backend) {
 }
 on_both_backends!(failed_webhooks_are_retried);
 
+/// Events of a merchant without a webhook URL wait for one: the poll leaves them alone (it
+/// asks only for the events of merchants with a webhook), they never hold up another
+/// merchant's deliveries, and once the merchant sets a URL they are delivered, oldest first.
+async fn events_wait_for_their_merchants_webhook(backend: Backend) {
+    let app = TestApp::new(backend).with_csv(SHOPS);
+    let (quiet, hooked) = (
+        app.token(Role::Merchant, "quiet"),
+        app.token(Role::Merchant, "hooked"),
+    );
+    let big = app.shop_id("big");
+    for i in 0..3 {
+        app.post(
+            "/v1/reservations",
+            &quiet,
+            json!({"pickup_point_id": big, "order_ref": format!("Q-{i}")}),
+        )
+        .await;
+    }
+    let sink = Sink::start();
+    let put = |token: &str| {
+        TestRequest::put()
+            .uri("/v1/merchant/webhook")
+            .insert_header(("authorization", format!("Bearer {token}")))
+            .set_json(json!({"url": sink.url}))
+    };
+    app.call(put(&hooked)).await.ok();
+    app.post(
+        "/v1/reservations",
+        &hooked,
+        json!({"pickup_point_id": big, "order_ref": "H-1"}),
+    )
+    .await;
+    let pool = &app.state.pool;
+    let (key, agent) = (app.state.keys.data_key(), pudo::pickup::webhooks::agent());
+    let now = chrono::Utc::now().naive_utc();
+    {
+        let mut conn = pool.get().expect("conn");
+        let due = pudo::pickup::outbox::due(&mut conn, now, 100).expect("due");
+        let merchants: Vec<&str> = due.iter().map(|e| e.merchant.as_str()).collect();
+        assert_eq!(
+            merchants,
+            ["hooked"],
+            "only events that can be sent are asked for"
+        );
+    }
+    assert_eq!(
+        pudo::pickup::webhooks::dispatch_due(pool, key, &agent).expect("dispatch"),
+        1
+    );
+    assert_eq!(sink.events().len(), 1);
+    // The quiet merchant's three events waited; with a URL they go, in order.
+    app.call(put(&quiet)).await.ok();
+    assert_eq!(
+        pudo::pickup::webhooks::dispatch_due(pool, key, &agent).expect("dispatch"),
+        3
+    );
+    let refs: Vec<String> = sink.events()[1..]
+        .iter()
+        .map(|e| {
+            e["data"]["reservation"]["order_ref"]
+                .as_str()
+                .expect("ref")
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(refs, ["Q-0", "Q-1", "Q-2"]);
+    let mut conn = pool.get().expect("conn");
+    assert_eq!(
+        pudo::pickup::outbox::pending(&mut conn).expect("pending"),
+        0
+    );
+}
+on_both_backends!(events_wait_for_their_merchants_webhook);
+
 use crate::support::stage;
 
 async fn staged_stock_makes_pickup_instant(backend: Backend) {
