@@ -32,7 +32,7 @@
 //! by one on every query, as the k-d tree's `extra` list is (the index rebuilds both past
 //! [`super::REBUILD_AFTER`] of them).
 //!
-//! Kept in one file past 500 lines: the runs, the node tallies, their incremental updates and
+//! Kept in one file (about 900 lines): the runs, the node tallies, their incremental updates and
 //! the walk share one invariant (a node's tallies are exactly its run's shops) that is easier
 //! to check read together; the tests are in `search_tests.rs`.
 

@@ -18,7 +18,7 @@
 //! A general-purpose k-d tree crate was not used because search must filter candidates
 //! (status, opening hours, free capacity) inside the traversal and break distance ties by id.
 //!
-//! Kept in one file (about 750 lines) on purpose: the shop record the tree lays out, the
+//! Kept in one file (about 780 lines) on purpose: the shop record the tree lays out, the
 //! filter its traversal applies, the tree's layout, its traversal and the pending list of
 //! changed shops share invariants (exactness against a scan, the tree-order layout, the slot
 //! numbers the child indexes hold) that are easier to check when read together. What could

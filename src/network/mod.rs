@@ -16,6 +16,7 @@ pub mod index;
 pub mod load;
 pub mod places;
 pub mod profile_store;
+mod region_moves;
 pub mod seed;
 pub mod service;
 pub mod services;

@@ -4,8 +4,10 @@
 //! Kept in one file past 600 lines: the row types (`ShopRow` read, `NewShop` written), the
 //! SQLite upsert's hand-written column list and the reads must name the same columns in the
 //! same order, and a column added to one and not the others (as sizes and addresses each
-//! did) is caught by reading them together. The seam for a later split is writes
-//! (`upsert_shops` to `move_regions`) against reads (`current_revision` onwards).
+//! did) is caught by reading them together. What does not name those columns lives beside
+//! it: the rows of a shop that moved to another region, in `region_moves`. The seam for a
+//! later split is writes (`upsert_shops` to `ensure_load_rows`) against reads
+//! (`current_revision` onwards).
 
 use super::address::ShopDetails;
 use super::capabilities::{Capabilities, Profile};
@@ -430,7 +432,7 @@ fn ensure_load_rows(conn: &mut DbConn, revision: i64) -> QueryResult<()> {
     // `revision` is our own integer, so inlining it is safe and keeps one SQL text for both
     // backends (their placeholders differ). Moved shops first, so that their load row is in
     // the new region before the insert below looks for it.
-    move_regions(conn, revision)?;
+    super::region_moves::move_regions(conn, revision)?;
     // ON CONFLICT without a target: the key is `(shop_id)`, or `(shop_id, region)` on Citus,
     // and only a new shop has no row under either.
     conn.batch_execute(&format!(
@@ -442,66 +444,6 @@ fn ensure_load_rows(conn: &mut DbConn, revision: i64) -> QueryResult<()> {
            FROM shops s WHERE s.id = shop_load.shop_id AND s.revision = {revision};"
     ))
 }
-
-/// Gives every row of the shops written at `revision` that moved to another region their new
-/// region, in every table keyed by shop. Only a moved shop has rows to move: an ordinary
-/// import touches no region (the distribution key on Citus).
-fn move_regions(conn: &mut DbConn, revision: i64) -> QueryResult<()> {
-    use diesel::connection::SimpleConnection;
-    if super::load::moved_regions(conn, revision)? == 0 {
-        return Ok(());
-    }
-    if crate::db::is_citus(conn)? {
-        // Citus never updates a distribution key: copy the rows with the new region, then
-        // delete the old ones (children of the `handins → parcels` key first).
-        let mut copies = Vec::new();
-        let mut deletes = Vec::new();
-        for (table, only) in std::iter::once(("shop_load", "")).chain(REGION_KEYED) {
-            let only = only.replace(&format!("{table}."), "t.");
-            let (copy, delete) = crate::db::citus_move_sql(
-                conn,
-                table,
-                "shops s",
-                &format!(
-                    "s.id = t.shop_id AND s.revision = {revision} AND t.region <> s.region{only}"
-                ),
-                "s.region",
-            )?;
-            copies.push(copy);
-            deletes.push(delete);
-        }
-        deletes.reverse();
-        for sql in copies.iter().chain(&deletes) {
-            conn.batch_execute(sql)?;
-        }
-        return Ok(());
-    }
-    let mut sql = format!(
-        "UPDATE shop_load SET region = s.region FROM shops s \
-           WHERE s.id = shop_load.shop_id AND s.revision = {revision} \
-           AND shop_load.region <> s.region;"
-    );
-    for (table, only) in REGION_KEYED {
-        sql.push_str(&format!(
-            " UPDATE {table} SET region = s.region FROM shops s \
-               WHERE s.id = {table}.shop_id AND s.revision = {revision} \
-               AND {table}.region <> s.region{only};"
-        ));
-    }
-    conn.batch_execute(&sql)
-}
-
-/// The tables whose rows carry their shop's region, with the rows of a moved shop that move
-/// with it (an extra condition, or all).
-const REGION_KEYED: [(&str, &str); 7] = [
-    ("parcels", ""),
-    ("returns", ""),
-    ("staged_stock", ""),
-    ("shop_closures", ""),
-    ("handover_attempts", ""),
-    ("handins", ""),
-    ("manifest_lines", " AND manifest_lines.received IS NULL"),
-];
 
 /// Takes the next network revision. Must be the first statement of a write transaction: on
 /// PostgreSQL its row lock makes concurrent writers commit in revision order.
