@@ -376,17 +376,7 @@ pub fn erase_ended(conn: &mut DbConn, now: NaiveDateTime, days: i64) -> Result<u
                     .eq(contacts::parcel_id)
                     .and(parcels::region.eq(contacts::region))),
             )
-            .filter(
-                parcels::state
-                    .eq(ParcelState::PickedUp.as_str())
-                    .and(parcels::picked_up_at.le(cutoff))
-                    .or(parcels::state
-                        .eq_any([
-                            ParcelState::Returned.as_str(),
-                            ParcelState::Cancelled.as_str(),
-                        ])
-                        .and(parcels::updated_at.le(cutoff))),
-            )
+            .filter(super::parcels::ended_by(cutoff))
             .select((contacts::parcel_id, contacts::region))
             .limit(1000)
             .into_boxed();

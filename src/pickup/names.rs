@@ -9,7 +9,7 @@
 //! Databases of before migration `2026-12-08-000130_sealed_names` hold names in clear; the
 //! database cannot seal them (it never sees the key), so [`seal_clear`] does at every start.
 
-use super::{codes, ParcelState, PickupError};
+use super::{codes, PickupError};
 use crate::db::schema::parcels;
 use crate::db::DbConn;
 use chrono::{Duration, NaiveDateTime};
@@ -114,17 +114,7 @@ pub fn erase_ended(conn: &mut DbConn, now: NaiveDateTime, days: i64) -> Result<u
                             .is_not_null()
                             .or(parcels::collector_name_sealed.is_not_null()),
                     )
-                    .filter(
-                        parcels::state
-                            .eq(ParcelState::PickedUp.as_str())
-                            .and(parcels::picked_up_at.le(cutoff))
-                            .or(parcels::state
-                                .eq_any([
-                                    ParcelState::Returned.as_str(),
-                                    ParcelState::Cancelled.as_str(),
-                                ])
-                                .and(parcels::updated_at.le(cutoff))),
-                    )
+                    .filter(super::parcels::ended_by(cutoff))
                     .select((parcels::id, parcels::region))
                     .limit(BATCH)
                     .into_boxed();

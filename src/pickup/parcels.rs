@@ -320,3 +320,21 @@ pub fn list_for_shop(
         .load(conn)?;
     Ok(rows.iter().map(|r| r.named_view(data_key)).collect())
 }
+
+/// Parcels whose life ended (picked up, returned or cancelled) at or before `cutoff`: what
+/// the personal data kept for a parcel (the customer's address, the names at the counter)
+/// is erased after. A returned or cancelled parcel ended at its last change.
+#[diesel::dsl::auto_type(no_type_alias)]
+pub fn ended_by(cutoff: NaiveDateTime) -> _ {
+    let picked_up: &'static str = ParcelState::PickedUp.as_str();
+    let gone: [&'static str; 2] = [
+        ParcelState::Returned.as_str(),
+        ParcelState::Cancelled.as_str(),
+    ];
+    parcels::state
+        .eq(picked_up)
+        .and(parcels::picked_up_at.le(cutoff))
+        .or(parcels::state
+            .eq_any(gone)
+            .and(parcels::updated_at.le(cutoff)))
+}
