@@ -10,7 +10,10 @@
 #       ZIPF=0.9, SHARE=0.25 handed over, REPEAT=10 (1 in 10 retried), REPLAY=4,
 #       SEED=CN, POOL (PostgreSQL: 16; SQLite: the service's default), WORKERS (the
 #       service's default), PGB_C=32 pgbench clients, PGB_D=15 s, PROFILE=release|debug,
-#       TOOL_PROFILE (the load tool's build, PROFILE's by default))
+#       TOOL_PROFILE (the load tool's build, PROFILE's by default), TOOL_TARGET_DIR (where
+#       the load tool is built, the project's target directory by default: another one keeps a
+#       build with other settings apart, e.g. CARGO_PROFILE_BENCH_LTO=off for a quicker
+#       optimised build))
 #   SMOKE=1 bench/midnight/run.sh sqlite      # a smoke run: ES network, 8 clients, 3 s
 #
 # Each run gets a fresh database: on PostgreSQL a copy of a template holding the seed network
@@ -49,7 +52,7 @@ case "${TOOL_PROFILE:-$PROFILE}" in
 esac
 echo "== building ($PROFILE)" >&2
 (cd "$root" && "${build[@]}")
-TOOL=$(cd "$root" && "${tool_build[@]}" --bench midnight --message-format=json | python3 -c '
+TOOL=$(cd "$root" && CARGO_TARGET_DIR=${TOOL_TARGET_DIR:-${CARGO_TARGET_DIR:-$root/target}} "${tool_build[@]}" --bench midnight --message-format=json | python3 -c '
 import json, sys
 for line in sys.stdin:
     m = json.loads(line)

@@ -2,12 +2,13 @@
 # Handover confirmations and reservations per second through HTTP, with pgbench's default
 # TPC-B-like tps on the same PostgreSQL server in the same run.
 #   bench/pickup/run.sh [postgres|sqlite]     (env: C=64 HTTP connections, PG_C=32 pgbench
-#                                              clients, D=15 s, PARCELS=100000, POOL)
+#                                              clients, D=15 s, PARCELS=160000: more than
+#                                              15 s of handovers take, so none is a replay; POOL)
 # The write path's settings pass through (PUDO_WRITE_PATH, PUDO_GROUP_COMMIT_MAX=1 for group
 # commit off, …: docs/operations.md). Loopback only; every load run is bounded by -d / -T.
 set -euo pipefail
 BACKEND=${1:-postgres}
-C=${C:-64}; PG_C=${PG_C:-32}; D=${D:-15}; PARCELS=${PARCELS:-100000}; SHOPS=200; THREADS=2
+C=${C:-64}; PG_C=${PG_C:-32}; D=${D:-15}; PARCELS=${PARCELS:-160000}; SHOPS=200; THREADS=2
 here=$(cd "$(dirname "$0")" && pwd); root=$(cd "$here/../.." && pwd)
 export WORK=${WORK:-/tmp/bench/pickup-$BACKEND}; rm -rf "$WORK"; mkdir -p "$WORK"
 command -v wrk >/dev/null && command -v pgbench >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk postgresql-contrib >/dev/null; }
