@@ -761,13 +761,18 @@ impl<'i, 'f> Ranking<'i, 'f> {
         if beyond(floor) {
             return;
         }
+        // Without a position the order after quality is the id: a larger id than the worst
+        // kept's, at its quality, is behind it whatever the text says.
+        let s = &index.slots[slot as usize];
+        if self.from.is_none() && worst.is_some_and(|w| w.quality == floor && s.shop.id > w.id) {
+            return;
+        }
         let Some(quality) = quality() else {
             return;
         };
         if worst.is_some_and(|w| quality > w.quality) || beyond(quality) {
             return;
         }
-        let s = &index.slots[slot as usize];
         if !self.check.record(&s.shop) {
             return;
         }
