@@ -44,6 +44,31 @@ pub fn count(app: &TestApp, sql: &str) -> i64 {
         .n
 }
 
+/// A handover attempt by the test's partner, confirming nothing.
+fn attempt(shop_id: i64, code: &str) -> HandoverRequest {
+    HandoverRequest {
+        shop_id,
+        actor: "partner:test".into(),
+        code: code.into(),
+        confirmed: Default::default(),
+    }
+}
+
+/// `batch` handed over as one batch, now, on the functions' path or the statements'.
+fn hand_over(
+    app: &TestApp,
+    batch: &[HandoverRequest],
+    functions: bool,
+) -> Vec<pudo::pickup::handover::HandoverAnswer> {
+    handover_many(
+        &mut app.state.pool.get().expect("conn"),
+        app.state.keys.data_key(),
+        batch,
+        chrono::Utc::now().naive_utc(),
+        functions,
+    )
+}
+
 /// A parcel reserved and arrived over HTTP; its pickup code.
 async fn waiting_parcel(app: &TestApp, shop: &str, order_ref: &str) -> (i64, String) {
     let merchant = app.token(Role::Merchant, "acme");
@@ -154,12 +179,6 @@ async fn a_batch_of_handovers_answers_each_as_alone(backend: Backend) {
         let (small, big) = (app.shop_id("small"), app.shop_id("big"));
         let (a, code_a) = waiting_parcel(&app, "small", "H-1").await;
         let (b, code_b) = waiting_parcel(&app, "big", "H-2").await;
-        let attempt = |shop_id, code: &str| HandoverRequest {
-            shop_id,
-            actor: "partner:test".into(),
-            code: code.into(),
-            confirmed: Default::default(),
-        };
         let batch = vec![
             attempt(small, &code_a),
             attempt(small, &code_a),
@@ -169,13 +188,7 @@ async fn a_batch_of_handovers_answers_each_as_alone(backend: Backend) {
             attempt(big, &code_b),
             attempt(999_999, &code_a),
         ];
-        let answers = handover_many(
-            &mut app.state.pool.get().expect("conn"),
-            app.state.keys.data_key(),
-            &batch,
-            chrono::Utc::now().naive_utc(),
-            functions,
-        );
+        let answers = hand_over(&app, &batch, functions);
         let shown: Vec<String> = answers
             .iter()
             .map(|o| match o {
@@ -231,12 +244,6 @@ async fn a_batch_reaching_the_wrong_code_bound_answers_as_alone(backend: Backend
         let (small, big) = (app.shop_id("small"), app.shop_id("big"));
         let (a, code_a) = waiting_parcel(&app, "small", "B-1").await;
         let (b, code_b) = waiting_parcel(&app, "big", "B-2").await;
-        let attempt = |shop_id, code: &str| HandoverRequest {
-            shop_id,
-            actor: "partner:test".into(),
-            code: code.into(),
-            confirmed: Default::default(),
-        };
         let mut batch: Vec<HandoverRequest> = (0..5)
             .map(|k| attempt(small, &format!("1234 567{k}")))
             .collect();
@@ -244,13 +251,7 @@ async fn a_batch_reaching_the_wrong_code_bound_answers_as_alone(backend: Backend
         batch.push(attempt(big, &code_b));
         batch.push(attempt(small, "1234 5679"));
         batch.push(attempt(big, &code_b));
-        let answers = handover_many(
-            &mut app.state.pool.get().expect("conn"),
-            app.state.keys.data_key(),
-            &batch,
-            chrono::Utc::now().naive_utc(),
-            functions,
-        );
+        let answers = hand_over(&app, &batch, functions);
         let shown: Vec<String> = answers
             .iter()
             .map(|o| match o {
