@@ -55,6 +55,74 @@ BEGIN
 END;
 $$;
 
+CREATE OR REPLACE FUNCTION pudo_arrive(
+    p_shop bigint, p_id bigint, p_now timestamp, p_expires timestamp, p_hash text,
+    p_sealed text, p_escrow text, p_event_sealed text,
+    OUT status text, OUT late boolean, OUT order_ref text, OUT sku text, OUT state text,
+    OUT created_at timestamp, OUT arrived_at timestamp, OUT expires_at timestamp,
+    OUT picked_up_at timestamp, OUT hold_extended_days integer, OUT size_class text,
+    OUT cod_amount_minor bigint, OUT cod_currency text, OUT id_check text,
+    OUT recipient_name_sealed text, OUT collector_name_sealed text
+) LANGUAGE plpgsql AS $$
+DECLARE
+    v_region bigint;
+    v_deadline timestamp;
+    p parcels;
+BEGIN
+    late := false;
+    SELECT region INTO v_region FROM shops WHERE id = p_shop;
+    IF FOUND THEN
+        -- A no-op write first: it takes the parcel's row lock.
+        UPDATE parcels SET updated_at = parcels.updated_at
+            WHERE id = p_id AND shop_id = p_shop AND region = v_region RETURNING * INTO p;
+    END IF;
+    IF p.id IS NULL THEN
+        status := 'not_found';
+        RETURN;
+    END IF;
+    IF p.state = 'reserved' THEN
+        IF EXISTS (SELECT 1 FROM parcels WHERE shop_id = p_shop AND region = v_region
+                   AND code_hash = p_hash AND id <> p_id AND parcels.state <> 'returned') THEN
+            status := 'code_clash';
+            RETURN;
+        END IF;
+        UPDATE parcels SET state = 'at_point', code_hash = p_hash, code_sealed = p_sealed,
+                           code_escrow = p_escrow, arrived_at = p_now, expires_at = p_expires,
+                           updated_at = p_now
+            WHERE id = p_id AND region = v_region AND parcels.state = 'reserved'
+            RETURNING * INTO p;
+        UPDATE handins SET scanned_at = p_now,
+                           latency_s = greatest(0, trunc(extract(epoch FROM (p_now - handed_in_at))))::bigint
+            WHERE parcel_id = p_id AND region = v_region AND scanned_at IS NULL
+            RETURNING deadline_at INTO v_deadline;
+        late := FOUND AND p_now > v_deadline;
+        INSERT INTO outbox (event_id, region, merchant, kind, payload, created_at, attempts, next_attempt_at)
+            VALUES (gen_random_uuid()::text, v_region, p.merchant, 'parcel.arrived',
+                    '{"pickup_code_sealed":' || to_json(p_event_sealed)::text
+                    || ',"reservation":' || pudo_parcel_json(p) || '}', p_now, 0, p_now);
+        status := 'arrived';
+    ELSIF p.state = 'at_point' THEN
+        status := 'already';
+    ELSE
+        status := p.state;
+    END IF;
+    order_ref := p.order_ref;
+    sku := p.sku;
+    state := p.state;
+    created_at := p.created_at;
+    arrived_at := p.arrived_at;
+    expires_at := p.expires_at;
+    picked_up_at := p.picked_up_at;
+    hold_extended_days := p.hold_extended_days;
+    size_class := p.size_class;
+    cod_amount_minor := p.cod_amount_minor;
+    cod_currency := p.cod_currency;
+    id_check := p.id_check;
+    recipient_name_sealed := p.recipient_name_sealed;
+    collector_name_sealed := p.collector_name_sealed;
+END;
+$$;
+
 -- The options of 2026-12-07-000075_write_function_plans only.
 CREATE OR REPLACE FUNCTION pudo_plan_write_functions() RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
