@@ -36,16 +36,27 @@
 //! Which fields are searched is [`FIELDS`]: name, external id, street, postcode and city.
 //! Shops renamed or added since the build are kept in a short list and folded on every query
 //! until the index rebuilds past [`super::REBUILD_AFTER`] of them.
+//!
+//! This file holds the query and the index; what a word is, and the shape byte of each entry,
+//! are in `text_folding.rs`; the bounded ranking of candidates (and [`TextHit`]) in
+//! `text_ranking.rs`.
 
-use super::area::Check;
-use super::{found_as, GeoIndex, IndexedShop, SearchFilter, Slot, CHORD_SLACK};
-use crate::network::geo::{chord_for_distance, haversine_m, Point};
+use super::{IndexedShop, Slot};
 use memchr::memmem::Finder;
 use rayon::prelude::*;
-use std::cmp::Ordering;
-use std::collections::{BinaryHeap, HashSet};
-use unicode_normalization::char::is_combining_mark;
-use unicode_normalization::{is_nfkd_quick, IsNormalized, UnicodeNormalization};
+use std::collections::HashSet;
+
+#[path = "text_folding.rs"]
+mod folding;
+#[path = "text_ranking.rs"]
+mod ranking;
+
+use folding::{
+    begins_spaced_word, ends_word, fold_into, rank, shape_at, unspaced, word_end, Shape,
+};
+pub use folding::{fold, word_starts, words};
+pub use ranking::TextHit;
+use ranking::{Ranking, Seen};
 
 /// The fields of a shop that text search reads, in the order their words are indexed.
 pub const FIELDS: &[fn(&IndexedShop) -> &str] = &[
@@ -58,97 +69,6 @@ pub const FIELDS: &[fn(&IndexedShop) -> &str] = &[
 
 fn address(s: &IndexedShop) -> Option<&crate::network::address::Address> {
     s.details.as_ref().and_then(|d| d.address.as_ref())
-}
-
-/// Folds text for matching: NFKD, no combining marks, lower case.
-pub fn fold(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    fold_into(text, &mut out);
-    out
-}
-
-/// Appends folded `text` to `out`. Text already in NFKD (all ASCII, and most Han) skips the
-/// decomposition, which costs more than the rest of the index build (BENCHMARKS.md § Search);
-/// ASCII has no combining marks either, so it is only lower-cased.
-fn fold_into(text: &str, out: &mut String) {
-    if text.is_ascii() {
-        let start = out.len();
-        out.push_str(text);
-        out[start..].make_ascii_lowercase();
-    } else if is_nfkd_quick(text.chars()) == IsNormalized::Yes {
-        out.extend(
-            text.chars()
-                .filter(|c| !is_combining_mark(*c))
-                .flat_map(char::to_lowercase),
-        );
-    } else {
-        out.extend(
-            text.nfkd()
-                .filter(|c| !is_combining_mark(*c))
-                .flat_map(char::to_lowercase),
-        );
-    }
-}
-
-/// Scripts written without spaces between words: matched by substring.
-fn unspaced(c: char) -> bool {
-    matches!(c as u32,
-        0x3040..=0x30ff   // hiragana, katakana
-        | 0x3400..=0x4dbf // CJK extension A
-        | 0x4e00..=0x9fff // CJK unified ideographs
-        | 0xac00..=0xd7af // hangul syllables
-        | 0xf900..=0xfaff // CJK compatibility ideographs
-        | 0x20000..=0x2ffff)
-}
-
-/// The words of folded text as byte ranges: runs of letters and digits, split where a run
-/// passes between spaced and unspaced scripts.
-pub fn words(folded: &str) -> Vec<(usize, usize)> {
-    let mut out = Vec::new();
-    let mut start: Option<(usize, bool)> = None;
-    for (i, c) in folded.char_indices() {
-        let kind = c.is_alphanumeric().then(|| unspaced(c));
-        match (start, kind) {
-            (Some((s, k)), Some(now)) if k != now => {
-                out.push((s, i));
-                start = Some((i, now));
-            }
-            (None, Some(now)) => start = Some((i, now)),
-            (Some((s, _)), None) => {
-                out.push((s, i));
-                start = None;
-            }
-            _ => {}
-        }
-    }
-    if let Some((s, _)) = start {
-        out.push((s, folded.len()));
-    }
-    out
-}
-
-/// Where each indexed word begins: every word, and every later character of an unspaced one.
-pub fn word_starts(folded: &str) -> impl Iterator<Item = usize> + '_ {
-    let mut prev: Option<bool> = None;
-    folded.char_indices().filter_map(move |(i, c)| {
-        let kind = c.is_alphanumeric().then(|| unspaced(c));
-        let starts = match kind {
-            Some(true) => true,
-            Some(false) => prev != Some(false),
-            None => false,
-        };
-        prev = kind;
-        starts.then_some(i)
-    })
-}
-
-/// The end of the word (or unspaced run) that begins at `start`.
-fn word_end(folded: &str, start: usize) -> usize {
-    let kind = folded[start..].chars().next().map(unspaced);
-    folded[start..]
-        .char_indices()
-        .find(|&(_, c)| !c.is_alphanumeric() || Some(unspaced(c)) != kind)
-        .map_or(folded.len(), |(i, _)| start + i)
 }
 
 /// How well a shop matches a query; lower is better.
@@ -279,93 +199,6 @@ impl Query {
             start |= field.starts_with(self.folded.as_str());
         }
         start.then_some(Quality::Start)
-    }
-}
-
-/// Whether a spaced-script letter or digit at `at` begins a word: nothing before it, or
-/// something other than a spaced letter or digit (as [`word_starts`] decides).
-fn begins_spaced_word(text: &str, at: usize) -> bool {
-    match text.as_bytes()[..at].last() {
-        None => true,
-        Some(b) if b.is_ascii() => !b.is_ascii_alphanumeric(),
-        Some(_) => text[..at]
-            .chars()
-            .next_back()
-            .is_none_or(|c| !c.is_alphanumeric() || unspaced(c)),
-    }
-}
-
-/// Whether a word of letters or digits of one kind (`unspaced_word` or not) that reaches
-/// `end` ends there (as [`word_end`] decides).
-fn ends_word(text: &str, end: usize, unspaced_word: bool) -> bool {
-    text[end..]
-        .chars()
-        .next()
-        .is_none_or(|c| !c.is_alphanumeric() || unspaced(c) != unspaced_word)
-}
-
-/// What the text says around an entry's word start, kept beside the entry so that a one-word
-/// query is ranked without reading the shop's text: whether a field begins there (bit 7),
-/// whether the word (or unspaced run) ends its field (bit 6), and the word's length in bytes
-/// (bits 0-5; [`Shape::LONG`] for that length or more, when the text must be read).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Shape(u8);
-
-impl Shape {
-    const FIELD_START: u8 = 0x80;
-    const ENDS_FIELD: u8 = 0x40;
-    const LONG: u8 = 0x3f;
-
-    /// The shape at word start `at` of folded `text`.
-    fn of(text: &str, at: usize) -> Self {
-        let (field_start, ends_field, len) = shape_at(text, at);
-        Self(
-            (len.min(Self::LONG as usize) as u8)
-                | if field_start { Self::FIELD_START } else { 0 }
-                | if ends_field { Self::ENDS_FIELD } else { 0 },
-        )
-    }
-
-    fn field_start(self) -> bool {
-        self.0 & Self::FIELD_START != 0
-    }
-
-    /// How a shop matches at this entry the one-word query of `len` bytes that its text
-    /// begins with; `None` when the word is too long for the shape to tell.
-    fn quality(self, len: usize) -> Option<Quality> {
-        let word = (self.0 & Self::LONG) as usize;
-        (word < Self::LONG as usize || len < word).then(|| {
-            rank(
-                self.field_start(),
-                self.0 & Self::ENDS_FIELD != 0,
-                word,
-                len,
-            )
-        })
-    }
-}
-
-/// (Whether a field begins at `at`, whether the word there ends its field, its length).
-fn shape_at(text: &str, at: usize) -> (bool, bool, usize) {
-    let bytes = text.as_bytes();
-    let end = word_end(text, at);
-    (
-        at == 0 || bytes[at - 1] == b'\n',
-        end == bytes.len() || bytes[end] == b'\n',
-        end - at,
-    )
-}
-
-/// How a shop matches a one-word query of `len` bytes at a word start that begins with it:
-/// the field is the query (Exact), begins with it (Start), the word is the query (Words), or
-/// only begins with it (Prefix). The best over a shop's entries is [`Query::matches`]'s answer.
-fn rank(field_start: bool, ends_field: bool, word: usize, len: usize) -> Quality {
-    let whole = word == len;
-    match (field_start, whole && ends_field) {
-        (true, true) => Quality::Exact,
-        (true, false) => Quality::Start,
-        _ if whole => Quality::Words,
-        _ => Quality::Prefix,
     }
 }
 
@@ -600,248 +433,6 @@ impl TextIndex {
                 return;
             }
         }
-    }
-}
-
-/// The slots already offered: a bitmap over all slots when there are many candidates, else a
-/// short list (zeroing the bitmap would cost more than the search).
-enum Seen {
-    Few(Vec<u32>),
-    Many(Vec<u64>),
-}
-
-impl Seen {
-    fn new(candidates: usize, slots: usize) -> Self {
-        if candidates <= 64 {
-            Self::Few(Vec::with_capacity(candidates))
-        } else {
-            Self::Many(vec![0; slots / 64 + 1])
-        }
-    }
-
-    /// Notes `slot`; false when it was noted before.
-    fn insert(&mut self, slot: u32) -> bool {
-        match self {
-            Self::Few(list) => {
-                let new = !list.contains(&slot);
-                if new {
-                    list.push(slot);
-                }
-                new
-            }
-            Self::Many(bits) => {
-                let (word, bit) = (slot as usize / 64, 1u64 << (slot % 64));
-                let new = bits[word] & bit == 0;
-                bits[word] |= bit;
-                new
-            }
-        }
-    }
-}
-
-/// A hit kept by a [`Ranking`], in answer order: quality, then distance (0 without a position),
-/// then id.
-#[derive(Debug, Clone, Copy)]
-struct Ranked {
-    quality: Quality,
-    distance_m: f64,
-    id: i64,
-    slot: u32,
-}
-
-impl Ord for Ranked {
-    fn cmp(&self, other: &Self) -> Ordering {
-        self.quality
-            .cmp(&other.quality)
-            .then(self.distance_m.total_cmp(&other.distance_m))
-            .then(self.id.cmp(&other.id))
-    }
-}
-
-impl PartialOrd for Ranked {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl PartialEq for Ranked {
-    fn eq(&self, other: &Self) -> bool {
-        self.cmp(other) == Ordering::Equal
-    }
-}
-
-impl Eq for Ranked {}
-
-/// The best `limit` matching shops offered so far, and what a candidate must beat to join
-/// them: a worse quality than the worst kept is refused before anything is read, and near a
-/// position a shop whose chord (from its compact tree entry) is clearly longer than the worst
-/// kept one's of the same quality is refused before its record is read. Ties in the bounds
-/// are kept (the slack is [`CHORD_SLACK`]), so the answer is exactly the full sort's.
-pub(super) struct Ranking<'i, 'f> {
-    index: &'i GeoIndex,
-    check: Check<'f, 'i>,
-    limit: usize,
-    max_distance_m: Option<f64>,
-    from: Option<Point>,
-    /// `from` as a unit vector.
-    qv: [f64; 3],
-    /// Chord² beyond `max_distance_m`.
-    max_bound2: f64,
-    /// Chord² beyond the worst kept hit's distance, once `limit` are kept.
-    worst_bound2: f64,
-    /// A max-heap: the worst kept hit on top.
-    kept: BinaryHeap<Ranked>,
-}
-
-impl<'i, 'f> Ranking<'i, 'f> {
-    fn new(index: &'i GeoIndex, filter: &'f SearchFilter<'f>, near: Option<(f64, f64)>) -> Self {
-        let from = near.map(|(lat, lon)| Point::from_degrees(lat, lon));
-        let bound = filter.max_distance_m.map_or(2.0, chord_for_distance);
-        Self {
-            index,
-            check: Check::new(filter, &index.area.schedules),
-            limit: filter.limit,
-            max_distance_m: filter.max_distance_m,
-            from,
-            qv: from.map_or([0.0; 3], |p| p.unit_vector()),
-            max_bound2: (bound + CHORD_SLACK).powi(2),
-            worst_bound2: f64::INFINITY,
-            kept: BinaryHeap::with_capacity(filter.limit.min(1024) + 1),
-        }
-    }
-
-    /// Whether every shop yet to be offered at quality `tier` or worse is refused.
-    fn settled(&self, tier: Quality) -> bool {
-        self.kept.len() >= self.limit && self.kept.peek().is_some_and(|w| w.quality <= tier)
-    }
-
-    /// Considers a matching slot (each slot offered once).
-    fn offer(&mut self, slot: u32, quality: Quality) {
-        self.offer_with(slot, quality, || Some(quality));
-    }
-
-    /// Considers a slot that matches no better than `floor`, if `quality` (only called when
-    /// the slot is of the wanted kind and could still enter) says it matches.
-    fn offer_with(&mut self, slot: u32, floor: Quality, quality: impl FnOnce() -> Option<Quality>) {
-        let worst = (self.kept.len() >= self.limit)
-            .then(|| self.kept.peek().copied())
-            .flatten();
-        if worst.is_some_and(|w| floor > w.quality) {
-            return;
-        }
-        let index = self.index;
-        // The tree entry of a built slot sits at the slot's own position (`lay_out_in_tree_order`).
-        let (found, services, capabilities, v) = match index.entries.get(slot as usize) {
-            Some(e) if e.slot == slot => (e.found_as, e.services, e.capabilities, e.v),
-            _ => {
-                let s = &index.slots[slot as usize];
-                let shop = &s.shop;
-                (
-                    found_as(s.live, shop.status),
-                    shop.services.bits(),
-                    shop.capabilities().bits(),
-                    s.point.unit_vector(),
-                )
-            }
-        };
-        if !self.check.kind(found, services, capabilities) {
-            return;
-        }
-        // Chord² to `from`, and whether a shop of quality `q` that far is clearly behind the
-        // worst kept.
-        let c2: f64 = (0..3).map(|k| (v[k] - self.qv[k]).powi(2)).sum();
-        let beyond = |q: Quality| {
-            self.from.is_some()
-                && c2
-                    > match worst {
-                        Some(w) if w.quality == q => self.worst_bound2,
-                        _ => self.max_bound2,
-                    }
-        };
-        if beyond(floor) {
-            return;
-        }
-        // Without a position the order after quality is the id: a larger id than the worst
-        // kept's, at its quality, is behind it whatever the text says.
-        let s = &index.slots[slot as usize];
-        if self.from.is_none() && worst.is_some_and(|w| w.quality == floor && s.shop.id > w.id) {
-            return;
-        }
-        let Some(quality) = quality() else {
-            return;
-        };
-        if worst.is_some_and(|w| quality > w.quality) || beyond(quality) {
-            return;
-        }
-        if !self.check.record(&s.shop) {
-            return;
-        }
-        let distance_m = self.from.map_or(0.0, |p| haversine_m(&p, &s.point));
-        if self.from.is_some() && self.max_distance_m.is_some_and(|max| distance_m > max) {
-            return;
-        }
-        let hit = Ranked {
-            quality,
-            distance_m,
-            id: s.shop.id,
-            slot,
-        };
-        if let Some(w) = worst {
-            if hit >= w {
-                return;
-            }
-            self.kept.pop();
-        }
-        self.kept.push(hit);
-        if self.kept.len() >= self.limit && self.from.is_some() {
-            if let Some(w) = self.kept.peek() {
-                self.worst_bound2 = (chord_for_distance(w.distance_m) + CHORD_SLACK).powi(2);
-            }
-        }
-    }
-
-    /// The hits kept, best first.
-    fn finish(self) -> Vec<TextHit<'i>> {
-        let (index, near) = (self.index, self.from.is_some());
-        self.kept
-            .into_sorted_vec()
-            .into_iter()
-            .map(|r| TextHit {
-                shop: &index.slots[r.slot as usize].shop,
-                quality: r.quality,
-                distance_m: near.then_some(r.distance_m),
-            })
-            .collect()
-    }
-}
-
-/// One shop found by text.
-#[derive(Debug, Clone, Copy)]
-pub struct TextHit<'a> {
-    /// The shop.
-    pub shop: &'a IndexedShop,
-    /// How well it matches.
-    pub quality: Quality,
-    /// Its haversine distance from the position searched near, metres; `None` without one.
-    pub distance_m: Option<f64>,
-}
-
-impl GeoIndex {
-    /// The shops matching `q` and the filter (status, service, capabilities, `open_at`, `min_free`,
-    /// `accept`, and `max_distance_m` from `near`), best match first, then nearest to `near`
-    /// (when given), then by id; at most `filter.limit`.
-    pub fn find_text(
-        &self,
-        q: &Query,
-        near: Option<(f64, f64)>,
-        filter: &SearchFilter<'_>,
-    ) -> Vec<TextHit<'_>> {
-        if filter.limit == 0 {
-            return Vec::new();
-        }
-        let mut ranking = Ranking::new(self, filter, near);
-        self.text.find(q, &self.slots, &mut ranking);
-        ranking.finish()
     }
 }
 

@@ -4,9 +4,11 @@
 
 use super::*;
 use crate::network::address::{Address, Country, ShopDetails};
+use crate::network::geo::{haversine_m, Point};
 use crate::network::hours::WeeklyHours;
 use crate::network::services::{Service, Services};
 use crate::network::ShopStatus;
+use crate::network::{GeoIndex, SearchFilter};
 use proptest::prelude::*;
 use std::sync::Arc;
 

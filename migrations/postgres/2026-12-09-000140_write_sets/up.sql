@@ -303,6 +303,8 @@ DECLARE
     o_live integer[] := array_fill(NULL::integer, ARRAY[n]);
     o_class text[] := array_fill(NULL::text, ARRAY[n]);
     o_limit text[] := array_fill(NULL::text, ARRAY[n]);
+    -- The limits (one value or three) as array text: PostgreSQL's arrays cannot hold arrays of
+    -- different lengths; cast back to integer[] in the answer.
     o_max text[] := array_fill(NULL::text, ARRAY[n]);
     o_of integer[] := array_fill(NULL::integer, ARRAY[n]);
     o_region bigint[] := array_fill(NULL::bigint, ARRAY[n]);
