@@ -152,7 +152,7 @@ fn run() -> Result<ExitCode, String> {
         plan.phase_limit.as_secs()
     );
 
-    let report = midnight::run(&bases, &network, &plan);
+    let report = midnight::run(&bases, &network, &plan)?;
 
     let checking = Instant::now();
     let checked = load::invariants::check(&mut conn, &report.tally);

@@ -81,7 +81,7 @@ fn a_midnight_keeps_every_invariant(backend: Backend) {
     };
     let bases = vec![servers[0].base.clone()];
 
-    let report = midnight::run(&bases, &network, &plan);
+    let report = midnight::run(&bases, &network, &plan).expect("the midnight load runs");
 
     let log = || servers[0].log();
     assert_eq!(report.errors, 0, "{:?}\n{}", report.tally.unexpected, log());

@@ -17,10 +17,14 @@
 //! Every request and answer goes into a [`Tally`] for [`super::invariants::check`]; any 5xx or
 //! transport failure is an error, any other answer the API does not promise is unexpected,
 //! and both are in `Tally::unexpected`.
+//!
+//! The clients are tasks on one thread, each with its own connections ([`super::wire`]), so
+//! that on a small machine the load costs little of the CPU it measures.
 
 use super::figures::Report;
-use super::http::{agent, get, post, Reply};
+use super::http::Reply;
 use super::skew::Zipf;
+use super::wire::{Method, Wire};
 use super::workload::{Handed, Reserved, Tally, Until};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -60,14 +64,21 @@ pub struct Network<'a> {
     pub partner: &'a (dyn Fn(i64) -> String + Sync),
 }
 
-/// Runs the three phases against `bases` (round robin over all requests).
-pub fn run(bases: &[String], network: &Network<'_>, plan: &Plan) -> Report {
+/// Runs the three phases against `bases` (`http://host:port`, round robin over all
+/// requests). `Err` only for a base it cannot use or a runtime it cannot start; every failed
+/// request is in the report.
+pub fn run(bases: &[String], network: &Network<'_>, plan: &Plan) -> Result<Report, String> {
+    let wire = Wire::new(bases)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("the load's runtime: {e}"))?;
     let mut report = Report::default();
     let top_tenth = network.ranked.len().div_ceil(10);
 
     // 1. Reservations.
     let started = Instant::now();
-    let parts = on_clients(plan.clients, bases, |c, client| {
+    let parts = runtime.block_on(on_clients(plan.clients, &wire, async |c, client| {
         let mut created = Vec::new();
         let mut n = 0;
         while match plan.reserve {
@@ -81,12 +92,15 @@ pub fn run(bases: &[String], network: &Network<'_>, plan: &Plan) -> Report {
             let shop = network.ranked[rank];
             let order_ref = format!("{}-{c}-{n}", plan.prefix);
             n += 1;
-            if let Some(id) = client.reserve(started, &network.merchant, &order_ref, shop, plan) {
+            if let Some(id) = client
+                .reserve(started, &network.merchant, &order_ref, shop, plan)
+                .await
+            {
                 created.push((id, shop));
             }
         }
         created
-    });
+    }));
     let (created, elapsed) = absorb(&mut report, 0, parts, started);
     report.phases[0].elapsed = elapsed;
 
@@ -112,13 +126,13 @@ pub fn run(bases: &[String], network: &Network<'_>, plan: &Plan) -> Report {
     // 2. Arrivals and code reads.
     let next = AtomicUsize::new(0);
     let started = Instant::now();
-    let parts = on_clients(plan.clients, bases, |_, client| {
+    let parts = runtime.block_on(on_clients(plan.clients, &wire, async |_, client| {
         let mut mine = Vec::new();
         while started.elapsed() < plan.phase_limit {
             let Some(job) = jobs.get(next.fetch_add(1, Ordering::Relaxed)) else {
                 break;
             };
-            if let Some(code) = client.arrive(started, &network.merchant, job) {
+            if let Some(code) = client.arrive(started, &network.merchant, job).await {
                 mine.push(Job {
                     code: Some(code),
                     ..job.clone()
@@ -126,22 +140,22 @@ pub fn run(bases: &[String], network: &Network<'_>, plan: &Plan) -> Report {
             }
         }
         mine
-    });
+    }));
     let (arrived, elapsed) = absorb(&mut report, 1, parts, started);
     report.phases[1].elapsed = elapsed;
 
     // 3. Handovers.
     let next = AtomicUsize::new(0);
     let started = Instant::now();
-    let parts = on_clients(plan.clients, bases, |_, client| {
+    let parts = runtime.block_on(on_clients(plan.clients, &wire, async |_, client| {
         while started.elapsed() < plan.phase_limit {
             let Some(job) = arrived.get(next.fetch_add(1, Ordering::Relaxed)) else {
                 break;
             };
-            client.hand_over(started, job, plan);
+            client.hand_over(started, job, plan).await;
         }
         Vec::<()>::new()
-    });
+    }));
     let (_, elapsed) = absorb(&mut report, 2, parts, started);
     report.phases[2].elapsed = elapsed;
 
@@ -149,7 +163,7 @@ pub fn run(bases: &[String], network: &Network<'_>, plan: &Plan) -> Report {
         xs.sort_unstable();
     }
     report.tally.elapsed = report.phases.iter().map(|p| p.elapsed).sum();
-    report
+    Ok(report)
 }
 
 /// A parcel of the sample: its partner's token and, once read, its pickup code.
@@ -161,10 +175,9 @@ struct Job {
 }
 
 /// What one client did in one phase, and what it hands on to the next.
-struct Client<'a> {
-    agent: ureq::Agent,
+struct Client {
+    wire: Wire,
     rng: ChaCha8Rng,
-    bases: &'a [String],
     /// The instance the next request goes to (each client starts at its own).
     turn: usize,
     tally: Tally,
@@ -177,41 +190,32 @@ struct Client<'a> {
     to_top_tenth: usize,
 }
 
-/// Runs `work` on `clients` threads at once; each gets its number and a fresh [`Client`].
-fn on_clients<'a, T: Send>(
+/// Runs `work` for `clients` clients at once, as tasks of the calling thread; each gets its
+/// number and a fresh [`Client`] with fresh connections.
+async fn on_clients<T>(
     clients: usize,
-    bases: &'a [String],
-    work: impl Fn(usize, &mut Client<'a>) -> Vec<T> + Sync,
-) -> Vec<(Client<'a>, Vec<T>)> {
-    std::thread::scope(|s| {
-        let handles: Vec<_> = (0..clients)
-            .map(|c| {
-                let work = &work;
-                s.spawn(move || {
-                    let mut client = Client {
-                        agent: agent(),
-                        rng: ChaCha8Rng::seed_from_u64(0x5111_0000 + c as u64),
-                        bases,
-                        turn: c,
-                        tally: Tally::default(),
-                        latencies: BTreeMap::new(),
-                        per_second: Vec::new(),
-                        done_per_second: Vec::new(),
-                        refusals: BTreeMap::new(),
-                        errors: 0,
-                        unexpected: 0,
-                        to_top_tenth: 0,
-                    };
-                    let out = work(c, &mut client);
-                    (client, out)
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("a midnight client panicked"))
-            .collect()
-    })
+    wire: &Wire,
+    work: impl AsyncFn(usize, &mut Client) -> Vec<T>,
+) -> Vec<(Client, Vec<T>)> {
+    let work = &work;
+    futures_util::future::join_all((0..clients).map(|c| async move {
+        let mut client = Client {
+            wire: wire.fresh(),
+            rng: ChaCha8Rng::seed_from_u64(0x5111_0000 + c as u64),
+            turn: c,
+            tally: Tally::default(),
+            latencies: BTreeMap::new(),
+            per_second: Vec::new(),
+            done_per_second: Vec::new(),
+            refusals: BTreeMap::new(),
+            errors: 0,
+            unexpected: 0,
+            to_top_tenth: 0,
+        };
+        let out = work(c, &mut client).await;
+        (client, out)
+    }))
+    .await
 }
 
 /// Adds the clients' records of phase `phase` to the report; returns what they handed on and
@@ -219,7 +223,7 @@ fn on_clients<'a, T: Send>(
 fn absorb<T>(
     report: &mut Report,
     phase: usize,
-    parts: Vec<(Client<'_>, Vec<T>)>,
+    parts: Vec<(Client, Vec<T>)>,
     started: Instant,
 ) -> (Vec<T>, Duration) {
     let elapsed = started.elapsed();
@@ -260,24 +264,35 @@ fn add(total: &mut Vec<u64>, part: &[u64]) {
 /// At most this many unexpected answers are kept as text per client (all are counted).
 const KEEP: usize = 50;
 
-impl Client<'_> {
-    fn url(&mut self, path: &str) -> String {
-        let base = &self.bases[self.turn % self.bases.len()];
-        self.turn += 1;
-        format!("{base}{path}")
-    }
+/// One request: its method, path, bearer token and JSON body.
+struct Request<'r> {
+    method: Method,
+    path: &'r str,
+    token: &'r str,
+    body: Option<&'r serde_json::Value>,
+}
 
-    /// Times one request and files its answer: latency, the second it was answered in,
-    /// transport failures and 5xx as errors. `None` for a transport failure.
-    fn timed(
+impl Client {
+    /// Times one request, sent to the next instance in turn, and files its answer: latency,
+    /// the second it was answered in, transport failures and 5xx as errors. `None` for a
+    /// transport failure.
+    async fn timed(
         &mut self,
         phase_start: Instant,
         kind: &'static str,
         what: impl FnOnce() -> String,
-        send: impl FnOnce(&ureq::Agent) -> Result<Reply, String>,
+        request: Request<'_>,
     ) -> Option<Reply> {
+        let to = self.turn % self.wire.instances();
+        self.turn += 1;
         let t = Instant::now();
-        let reply = send(&self.agent);
+        let Request {
+            method,
+            path,
+            token,
+            body,
+        } = request;
+        let reply = self.wire.send(to, method, path, token, body).await;
         let micros = t.elapsed().as_micros().min(u128::from(u32::MAX)) as u32;
         self.tally.requests += 1;
         let second = phase_start.elapsed().as_secs() as usize;
@@ -325,7 +340,7 @@ impl Client<'_> {
     }
 
     /// One order: its reservation, maybe sent twice. The reservation id when created.
-    fn reserve(
+    async fn reserve(
         &mut self,
         started: Instant,
         merchant: &str,
@@ -334,13 +349,20 @@ impl Client<'_> {
         plan: &Plan,
     ) -> Option<i64> {
         let body = json!({"pickup_point_id": shop, "order_ref": order_ref});
-        let url = self.url("/v1/reservations");
-        let r = self.timed(
-            started,
-            "reserve",
-            || format!("reserve {order_ref}"),
-            |a| post(a, &url, merchant, &body),
-        )?;
+        let post = || Request {
+            method: Method::Post,
+            path: "/v1/reservations",
+            token: merchant,
+            body: Some(&body),
+        };
+        let r = self
+            .timed(
+                started,
+                "reserve",
+                || format!("reserve {order_ref}"),
+                post(),
+            )
+            .await?;
         let id = r.body["id"].as_i64().filter(|_| r.status < 300);
         self.tally.reservations.push(Reserved {
             order_ref: order_ref.to_owned(),
@@ -363,13 +385,10 @@ impl Client<'_> {
         };
         self.done(started);
         if plan.repeat_one_in > 0 && self.rng.random_ratio(1, plan.repeat_one_in) {
-            let url = self.url("/v1/reservations");
-            if let Some(again) = self.timed(
-                started,
-                "retry",
-                || format!("retry of {order_ref}"),
-                |a| post(a, &url, merchant, &body),
-            ) {
+            if let Some(again) = self
+                .timed(started, "retry", || format!("retry of {order_ref}"), post())
+                .await
+            {
                 self.tally.reservations.push(Reserved {
                     order_ref: order_ref.to_owned(),
                     shop,
@@ -386,28 +405,35 @@ impl Client<'_> {
     }
 
     /// The parcel arrives at its shop; the merchant reads its pickup code.
-    fn arrive(&mut self, started: Instant, merchant: &str, job: &Job) -> Option<String> {
+    async fn arrive(&mut self, started: Instant, merchant: &str, job: &Job) -> Option<String> {
         let id = job.id;
-        let url = self.url(&format!("/v1/partner/parcels/{id}/arrival"));
-        let r = self.timed(
-            started,
-            "arrival",
-            || format!("arrival {id}"),
-            |a| post(a, &url, &job.partner, &json!({})),
-        )?;
+        let path = format!("/v1/partner/parcels/{id}/arrival");
+        let empty = json!({});
+        let arrival = Request {
+            method: Method::Post,
+            path: &path,
+            token: &job.partner,
+            body: Some(&empty),
+        };
+        let r = self
+            .timed(started, "arrival", || format!("arrival {id}"), arrival)
+            .await?;
         self.tally.arrivals.push((id, r.status));
         if r.status != 200 {
             self.unexpected(format!("arrival {id}"), &r);
             return None;
         }
         self.done(started);
-        let url = self.url(&format!("/v1/reservations/{id}"));
-        let r = self.timed(
-            started,
-            "read",
-            || format!("read {id}"),
-            |a| get(a, &url, merchant),
-        )?;
+        let path = format!("/v1/reservations/{id}");
+        let read = Request {
+            method: Method::Get,
+            path: &path,
+            token: merchant,
+            body: None,
+        };
+        let r = self
+            .timed(started, "read", || format!("read {id}"), read)
+            .await?;
         match r.body["pickup_code"].as_str() {
             Some(code) if r.status == 200 => Some(code.to_owned()),
             _ => {
@@ -418,20 +444,24 @@ impl Client<'_> {
     }
 
     /// The handover with the parcel's code, maybe confirmed twice.
-    fn hand_over(&mut self, started: Instant, job: &Job, plan: &Plan) {
+    async fn hand_over(&mut self, started: Instant, job: &Job, plan: &Plan) {
         let (id, Some(code)) = (job.id, job.code.as_deref()) else {
             return;
         };
         let twice = plan.replay_one_in > 0 && self.rng.random_ratio(1, plan.replay_one_in);
         for k in 0..if twice { 2 } else { 1 } {
             let kind = if k == 0 { "handover" } else { "replay" };
-            let url = self.url("/v1/partner/handovers");
-            let Some(r) = self.timed(
-                started,
-                kind,
-                || format!("{kind} {id}"),
-                |a| post(a, &url, &job.partner, &json!({"code": code})),
-            ) else {
+            let body = json!({"code": code});
+            let handover = Request {
+                method: Method::Post,
+                path: "/v1/partner/handovers",
+                token: &job.partner,
+                body: Some(&body),
+            };
+            let Some(r) = self
+                .timed(started, kind, || format!("{kind} {id}"), handover)
+                .await
+            else {
                 return;
             };
             let replay = r.body["replay"].as_bool().filter(|_| r.status == 200);

@@ -15,4 +15,5 @@ pub mod invariants;
 pub mod midnight;
 pub mod paid;
 pub mod skew;
+pub mod wire;
 pub mod workload;
