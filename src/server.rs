@@ -5,6 +5,7 @@ use crate::api::{self, metrics::Metrics, AppState};
 use crate::auth::Keys;
 use crate::config::Settings;
 use crate::db;
+use crate::db::checkpoint::Checkpointer;
 use crate::network::{seed, service::Network, store};
 use crate::pickup;
 use actix_web::HttpServer;
@@ -15,6 +16,17 @@ use std::sync::Arc;
 pub fn open_database(settings: &Settings) -> anyhow::Result<db::Pool> {
     let pool = db::pool(&settings.database, settings.pool_size)
         .with_context(|| format!("opening {}", settings.database.redacted()))?;
+    migrated(pool)
+}
+
+/// [`open_database`] for `pudo serve` ([`db::serving_pool`]).
+fn open_serving_database(settings: &Settings) -> anyhow::Result<db::Pool> {
+    let pool = db::serving_pool(&settings.database, settings.pool_size)
+        .with_context(|| format!("opening {}", settings.database.redacted()))?;
+    migrated(pool)
+}
+
+fn migrated(pool: db::Pool) -> anyhow::Result<db::Pool> {
     let applied = db::run_migrations(&mut *pool.get()?)?;
     if !applied.is_empty() {
         tracing::info!(?applied, "migrations applied");
@@ -44,22 +56,29 @@ pub fn seed_if_empty(
     Ok(())
 }
 
+/// What `serve` opens before it listens: the pool, the network, the keys and, on SQLite, the
+/// checkpoint thread.
+type Opened = (db::Pool, Network, Keys, Option<Checkpointer>);
+
 /// Runs the service until it is asked to stop.
 pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let s = settings.clone();
-    let (pool, network, keys) = actix_web::rt::task::spawn_blocking(
-        move || -> anyhow::Result<(db::Pool, Network, Keys)> {
-            let pool = open_database(&s)?;
+    // `_checkpoints` is held until the server stops (SQLite only), and started before the
+    // seed so that a large one is checkpointed as it goes.
+    let (pool, network, keys, _checkpoints) =
+        actix_web::rt::task::spawn_blocking(move || -> anyhow::Result<Opened> {
+            let pool = open_serving_database(&s)?;
+            let checkpoints = Checkpointer::start(&s.database, db::checkpoint::EVERY)
+                .context("starting the WAL checkpoint thread")?;
             let network = Network::new(pool.clone());
             let keys = load_keys(&pool, &s)?;
             seal_clear_names(&pool, &keys)?;
             seed_if_empty(&pool, &network, s.seed)?;
             network.refresh()?;
-            Ok((pool, network, keys))
-        },
-    )
-    .await??;
+            Ok((pool, network, keys, checkpoints))
+        })
+        .await??;
     let network = Arc::new(network);
     let keys = Arc::new(keys);
     let metrics = Arc::new(Metrics::new()?.with_db_figures_ttl(settings.metrics_db_cache));

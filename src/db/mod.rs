@@ -8,6 +8,7 @@
 //! Rule for write transactions: start them with a write. On SQLite a deferred transaction that
 //! reads first cannot later upgrade to a write lock if another writer committed in between.
 
+pub mod checkpoint;
 pub mod citus;
 pub mod schema;
 
@@ -221,6 +222,19 @@ fn redact(url: &str) -> String {
 #[derive(Debug)]
 pub struct Manager {
     url: DatabaseUrl,
+    serving: bool,
+}
+
+/// What `pudo serve`'s SQLite connections add to [`DatabaseUrl::connect`]'s: temporary files
+/// (the sub-journal of each request's savepoint in a batch) in memory rather than in a file
+/// written through the kernel, which took 12 % of the handover writer's time (BENCHMARKS.md,
+/// "SQLite: checkpoints off the writer"; a service transaction touches at most a few hundred
+/// pages), and the automatic checkpoint as a backstop only ([`checkpoint`]).
+fn serving_pragmas() -> String {
+    format!(
+        "PRAGMA temp_store = MEMORY; PRAGMA wal_autocheckpoint = {};",
+        checkpoint::BACKSTOP_PAGES
+    )
 }
 
 impl ManageConnection for Manager {
@@ -228,9 +242,15 @@ impl ManageConnection for Manager {
     type Error = diesel::r2d2::Error;
 
     fn connect(&self) -> Result<DbConn, Self::Error> {
-        self.url
+        let mut conn = self
+            .url
             .connect()
-            .map_err(diesel::r2d2::Error::ConnectionError)
+            .map_err(diesel::r2d2::Error::ConnectionError)?;
+        if let (true, DbConn::Sqlite(c)) = (self.serving, &mut conn) {
+            c.batch_execute(&serving_pragmas())
+                .map_err(diesel::r2d2::Error::QueryError)?;
+        }
+        Ok(conn)
     }
 
     fn is_valid(&self, conn: &mut DbConn) -> Result<(), Self::Error> {
@@ -263,12 +283,27 @@ pub const POOL_WAIT_WHEN_DOWN: Duration = Duration::from_millis(500);
 
 /// Builds a pool and checks that one connection can be opened.
 pub fn pool(url: &DatabaseUrl, max_size: u32) -> Result<Pool, DbError> {
-    Ok(builder(max_size).build(Manager { url: url.clone() })?)
+    Ok(builder(max_size).build(Manager {
+        url: url.clone(),
+        serving: false,
+    })?)
+}
+
+/// [`pool`] for `pudo serve`: on SQLite its connections keep temporary files in memory and
+/// leave checkpoints to a [`checkpoint::Checkpointer`], which the caller starts.
+pub fn serving_pool(url: &DatabaseUrl, max_size: u32) -> Result<Pool, DbError> {
+    Ok(builder(max_size).build(Manager {
+        url: url.clone(),
+        serving: true,
+    })?)
 }
 
 /// Builds a pool without opening any connection: for tests of an unreachable database.
 pub fn pool_unchecked(url: &DatabaseUrl, max_size: u32) -> Pool {
-    builder(max_size).build_unchecked(Manager { url: url.clone() })
+    builder(max_size).build_unchecked(Manager {
+        url: url.clone(),
+        serving: false,
+    })
 }
 
 fn builder(max_size: u32) -> r2d2::Builder<Manager> {

@@ -52,9 +52,10 @@ pub struct WriteSettings {
 
 impl WriteSettings {
     /// The defaults for a database: on PostgreSQL batches of up to 64 requests gathered for up
-    /// to 1 ms, written by a quarter of the pool at once (at least 2); on SQLite, which has one
-    /// writer, the same batches by one writer per kind; on Citus each request alone (a batch
-    /// would span regions, i.e. shards, in one distributed transaction).
+    /// to 1 ms, written by [`POSTGRES_WRITERS`] writers per kind at once; on SQLite, which has
+    /// one writer, batches of up to 64 of the requests already queued, by one writer per kind;
+    /// on Citus each request alone (a batch would span regions, i.e. shards, in one
+    /// distributed transaction).
     pub fn defaults(path: WritePath, is_sqlite: bool, pool_size: u32) -> Self {
         let batched = |writers: usize| GroupCommitSettings {
             window: Duration::from_millis(1),
@@ -62,8 +63,15 @@ impl WriteSettings {
             writers,
         };
         let group_commit = match (path, is_sqlite) {
-            (_, true) => batched(1),
-            (WritePath::Functions, false) => batched((pool_size as usize / 4).max(2)),
+            // SQLite's one writer is the bottleneck under load, and while it writes a batch the
+            // next one queues: waiting for more after it only left it idle (handovers 5,983/s
+            // without a window against 5,298/s with 1 ms; BENCHMARKS.md, "SQLite:
+            // checkpoints off the writer").
+            (_, true) => GroupCommitSettings {
+                window: Duration::ZERO,
+                ..batched(1)
+            },
+            (WritePath::Functions, false) => batched(POSTGRES_WRITERS),
             (WritePath::Statements, false) => GroupCommitSettings {
                 window: Duration::ZERO,
                 max_batch: 1,
@@ -73,6 +81,16 @@ impl WriteSettings {
         Self { path, group_commit }
     }
 }
+
+/// Batches of each kind written at once on plain PostgreSQL, whatever the pool's size.
+///
+/// A batch costs about five statements whatever its size, so fewer, fuller batches pay as
+/// long as the database's cores stay busy: on the 2-core machine of BENCHMARKS.md
+/// ("Group-commit writers"), interleaved midnight runs answered 9,550 reservation requests/s
+/// with 1 writer, 9,765 and 9,841 with 4 (the earlier default, a quarter of a pool of 16) and
+/// 10,847 and 11,106 with 2. A database server with more cores may take more
+/// (`PUDO_GROUP_COMMIT_WRITERS`).
+pub const POSTGRES_WRITERS: usize = 2;
 
 /// The reservation and handover writers of one instance.
 pub struct Writes {
