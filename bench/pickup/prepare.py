@@ -39,7 +39,9 @@ class Client:
                     raise
                 continue
             if res.status >= 300:
-                raise SystemExit(f"{method} {path}: HTTP {res.status}: {data[:300]!r}")
+                # An Exception, not SystemExit: in a pool worker SystemExit ends the process
+                # without an answer and the run waited forever; an Exception reaches `main`.
+                raise RuntimeError(f"{method} {path}: HTTP {res.status}: {data[:300]!r}")
             return json.loads(data)
 
 def prepare_range(job):

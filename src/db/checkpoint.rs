@@ -18,8 +18,16 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 /// The log size (pages) at which a pooled connection of `pudo serve` still checkpoints by
-/// itself: about 200 MB with SQLite's 4 KiB pages, far beyond what the checkpoint thread lets
-/// the log reach (`PRAGMA wal_autocheckpoint`).
+/// itself (`PRAGMA wal_autocheckpoint`): about 200 MB with SQLite's 4 KiB pages.
+///
+/// It is also what bounds the log under a steady load. The log starts again from its
+/// beginning only when a write transaction begins with every frame already copied, and the
+/// writer of a busy evening commits batch after batch, each a moment after the thread's last
+/// copy; so it is the writer's own checkpoint at this size (which finds all but the last
+/// 100 ms copied already) that lets the log restart, and under load the log file grows to
+/// about this size. A smaller backstop measured slower: 5,012 handovers/s at 10,000 pages
+/// against 5,983 at 50,000 (BENCHMARKS.md, "SQLite: checkpoints off the writer", one run
+/// each).
 pub const BACKSTOP_PAGES: u32 = 50_000;
 
 /// How often the thread checkpoints: often enough that the log stays a few MB under a peak

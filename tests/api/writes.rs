@@ -7,7 +7,7 @@ use crate::support::{Backend, TestApp};
 use diesel::prelude::*;
 use pudo::auth::Role;
 use pudo::pickup::handover::{handover_many, HandoverRequest};
-use pudo::pickup::reservations::{reserve_many, ReservationRequest};
+use pudo::pickup::reservations::{arrive_with_codes, reserve_many, ReservationRequest};
 use pudo::pickup::{CodeIssuer, Outcome, PickupError};
 use serde_json::json;
 use std::sync::Arc;
@@ -732,3 +732,58 @@ counter,Kiosko,40.4180,-3.7097,1,active,,,,,
     );
 }
 on_both_backends!(sized_reservations_answer_alike_on_both_paths);
+
+/// An arrival whose first code is held by a parcel waiting at the shop takes the next code,
+/// on the statement path (SQLite, Citus) as on the functions': the partial unique index on
+/// waiting codes refused the update, and it was answered 500 (seen once in a 160,000-parcel
+/// benchmark, as 8-digit codes make a clash rare, not impossible). Nothing of the refused
+/// attempt is left: one arrival event per parcel.
+async fn an_arrival_whose_code_is_taken_takes_another(backend: Backend) {
+    let app = TestApp::new(backend).with_csv(SHOPS);
+    let merchant = app.token(Role::Merchant, "acme");
+    let shop = app.shop_id("big");
+    let mut ids = Vec::new();
+    for order_ref in ["C-1", "C-2"] {
+        let reserved = app
+            .post(
+                "/v1/reservations",
+                &merchant,
+                json!({"pickup_point_id": shop, "order_ref": order_ref}),
+            )
+            .await;
+        ids.push(reserved.body["id"].as_i64().expect("id"));
+    }
+    let key = *app.state.keys.data_key();
+    let issuer = CodeIssuer {
+        data_key: &key,
+        hold: chrono::Duration::days(7),
+    };
+    let mut conn = app.state.pool.get().expect("conn");
+    let now = chrono::Utc::now().naive_utc();
+    let first = arrive_with_codes(&mut conn, &issuer, shop, ids[0], now, || "12345678".into())
+        .expect("the first arrival");
+    let mut offered = ["12345678", "87654321"].into_iter();
+    let second = arrive_with_codes(&mut conn, &issuer, shop, ids[1], now, || {
+        offered.next().expect("at most two codes").into()
+    })
+    .expect("the second arrival takes the next code");
+    drop(conn);
+    assert_eq!(offered.next(), None, "both codes were offered");
+    for (id, parcel, code) in [(ids[0], first, "12345678"), (ids[1], second, "87654321")] {
+        assert_eq!(parcel.id, id);
+        let read = app
+            .get_as(&format!("/v1/reservations/{id}"), &merchant)
+            .await;
+        assert_eq!(read.ok()["state"], "at_point", "{id}");
+        assert_eq!(read.ok()["pickup_code"], code, "{id}");
+    }
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) AS n FROM outbox WHERE kind = 'parcel.arrived'"
+        ),
+        2
+    );
+}
+
+on_both_backends!(an_arrival_whose_code_is_taken_takes_another);
