@@ -14,19 +14,20 @@ use std::sync::Arc;
 
 /// Opens the pool and applies pending migrations.
 pub fn open_database(settings: &Settings) -> anyhow::Result<db::Pool> {
-    let pool = db::pool(&settings.database, settings.pool_size)
-        .with_context(|| format!("opening {}", settings.database.redacted()))?;
-    migrated(pool)
+    opened(settings, db::pool)
 }
 
 /// [`open_database`] for `pudo serve` ([`db::serving_pool`]).
 fn open_serving_database(settings: &Settings) -> anyhow::Result<db::Pool> {
-    let pool = db::serving_pool(&settings.database, settings.pool_size)
-        .with_context(|| format!("opening {}", settings.database.redacted()))?;
-    migrated(pool)
+    opened(settings, db::serving_pool)
 }
 
-fn migrated(pool: db::Pool) -> anyhow::Result<db::Pool> {
+fn opened(
+    settings: &Settings,
+    build: fn(&db::DatabaseUrl, u32) -> Result<db::Pool, db::DbError>,
+) -> anyhow::Result<db::Pool> {
+    let pool = build(&settings.database, settings.pool_size)
+        .with_context(|| format!("opening {}", settings.database.redacted()))?;
     let applied = db::run_migrations(&mut *pool.get()?)?;
     if !applied.is_empty() {
         tracing::info!(?applied, "migrations applied");

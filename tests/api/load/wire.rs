@@ -106,8 +106,8 @@ impl Wire {
             self.request.extend_from_slice(b.as_bytes());
         }
         let conn = self.conns[to].take();
-        let host = self.hosts[to].clone();
-        let exchange = exchange(conn, &host, &self.request, &mut self.buf);
+        let host = &self.hosts[to];
+        let exchange = exchange(conn, host, &self.request, &mut self.buf);
         match tokio::time::timeout(TIMEOUT, exchange).await {
             Ok(Ok((reply, conn))) => {
                 self.conns[to] = conn;
